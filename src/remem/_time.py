@@ -1,0 +1,58 @@
+"""Time is always timezone-aware UTC inside remem; these helpers are the only way in."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from remem.errors import InvalidInput
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def to_utc(
+    value: datetime | date | str | float | int | None, *, field: str = "time"
+) -> datetime | None:
+    """Parse what users pass as a time; naive values are taken as UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            dt = datetime.fromtimestamp(float(value), UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise InvalidInput(f"{field}: {value!r} is not a valid unix timestamp") from exc
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise InvalidInput(
+                f"{field}: {value!r} is not an ISO 8601 time (e.g. 2026-05-02T10:00:00Z)"
+            ) from exc
+    else:
+        raise InvalidInput(
+            f"{field}: expected an ISO 8601 string or datetime, got {type(value).__name__}"
+        )
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Fixed-width ISO text so that string order equals time order in SQL."""
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)

@@ -1,0 +1,469 @@
+"""``remem.Memory``: the one public facade. Interfaces (CLI, HTTP, MCP) are thin layers over it.
+
+Every write runs in one store transaction and appends an Event in that same
+transaction, so the history is exactly what happened, no more, no less.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import IO, Any, ParamSpec, TypeVar
+
+from remem import portability
+from remem._ids import new_id
+from remem._time import to_utc, utcnow
+from remem.config import default_location
+from remem.errors import InvalidInput, NotFound
+from remem.model import (
+    KINDS,
+    STATUSES,
+    AddResult,
+    Event,
+    MemoryRecord,
+    Page,
+    Scope,
+    SearchResults,
+)
+from remem.pipeline.ingest import (
+    Messages,
+    build_turns,
+    check_importance,
+    check_metadata,
+    check_text,
+)
+from remem.providers.embedder import Embedder, default_embedder
+from remem.retrieval.search import RECIPES, hybrid_search
+from remem.stores import MemoryFilter, Store, open_store
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+MAX_LIMIT = 1000
+
+
+def _scope(tenant: str, user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope:
+    try:
+        return Scope(tenant=tenant, user_id=user_id, agent_id=agent_id, session_id=session_id)
+    except ValueError as exc:
+        raise InvalidInput(f"bad scope: {exc.errors()[0]['msg']}") from exc  # type: ignore[attr-defined]
+
+
+def _limit(limit: int) -> int:
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be an integer from 1 to {MAX_LIMIT}, got {limit!r}")
+    return limit
+
+
+def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if kinds is None:
+        return None
+    chosen = (kinds,) if isinstance(kinds, str) else tuple(kinds)
+    for kind in chosen:
+        if kind not in KINDS:
+            raise InvalidInput(f"unknown kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return chosen or None
+
+
+def _metadata_filter(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
+    checked = check_metadata(metadata, "metadata filter")
+    for key, value in checked.items():
+        if not isinstance(value, str | int | float | bool):
+            raise InvalidInput(f"metadata filter {key!r}: only strings, numbers and booleans match")
+    return checked
+
+
+class Memory:
+    """Long-term memory for one application.
+
+    ``Memory()`` opens the embedded default (a SQLite file in the user data
+    dir); ``Memory("my.db")`` a file; ``Memory("postgresql://...")`` a server.
+    """
+
+    def __init__(
+        self,
+        location: str | Path | None = None,
+        *,
+        embedder: Embedder | None = None,
+        tenant: str = "default",
+        store: Store | None = None,
+    ) -> None:
+        self.store: Store = store or open_store(location or default_location())
+        self.embedder: Embedder = embedder or default_embedder()
+        self.tenant = _scope(tenant, None, None, None).tenant
+        self._bound = False
+
+    # -- lifecycle ------------------------------------------------------------
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Memory:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Memory({self.store.url!r}, tenant={self.tenant!r})"
+
+    def _bind(self) -> None:
+        if not self._bound:
+            self.store.bind_embedder(self.embedder.model_id, self.embedder.dimension)
+            self._bound = True
+
+    def _event(self, op: str, memory: MemoryRecord, reason: str | None, at: datetime) -> Event:
+        return Event(
+            id=new_id("ev"),
+            at=at,
+            op=op,
+            memory_id=memory.id,  # type: ignore[arg-type]
+            version=memory.version,
+            scope=memory.scope,
+            reason=reason,
+            payload=memory.model_dump(mode="json"),
+        )
+
+    def _current(self, memory_id: str, scope: Scope) -> MemoryRecord:
+        if not isinstance(memory_id, str) or not memory_id:
+            raise InvalidInput("memory id must be a non-empty string")
+        found = self.store.get_memory(memory_id, scope.tenant)
+        if found is None or found.expired_at is not None or not scope.contains(found.scope):
+            where = f" in scope {scope.label()}" if scope.label() else ""
+            raise NotFound(f"no current memory {memory_id}{where}")
+        return found
+
+    # -- writes ---------------------------------------------------------------
+    def add(
+        self,
+        messages: Messages,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        timestamp: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        kind: str = "episode",
+        importance: float = 0.5,
+        source: str = "api",
+    ) -> AddResult:
+        """Store a conversation (every turn kept, round-level) or one text; returns what was written."""
+        scope = _scope(self.tenant, user_id, agent_id, session_id)
+        now = utcnow()
+        turns = build_turns(
+            messages,
+            scope=scope,
+            first_seq=0,
+            now=now,
+            timestamp=timestamp,
+            metadata=metadata,
+            source=source,
+            kind=kind,
+            importance=check_importance(importance),
+        )
+        self._bind()
+        vectors = self.embedder.embed([memory.text for _, memory in turns])
+        with self.store.transaction():
+            first = self.store.next_seq(scope)
+            turns = [
+                (episode.model_copy(update={"seq": first + i}), memory)
+                for i, (episode, memory) in enumerate(turns)
+            ]
+            self.store.insert_episodes([episode for episode, _ in turns])
+            self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
+            self.store.append_events([self._event("add", m, None, now) for _, m in turns])
+        return AddResult(episodes=tuple(e for e, _ in turns), memories=tuple(m for _, m in turns))
+
+    def update(
+        self,
+        memory_id: str,
+        text: str | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+        valid_from: datetime | str | None = None,
+        valid_to: datetime | str | None = None,
+        reason: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> MemoryRecord:
+        """Write a new version; the old one stays, marked superseded, for history and ``as_of``."""
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = check_text(text, "text")
+        if metadata is not None:
+            changes["metadata"] = check_metadata(metadata)
+        if importance is not None:
+            changes["importance"] = check_importance(importance)
+        if valid_from is not None:
+            changes["valid_from"] = to_utc(valid_from, field="valid_from")
+        if valid_to is not None:
+            changes["valid_to"] = to_utc(valid_to, field="valid_to")
+        if not changes:
+            raise InvalidInput(
+                "update needs at least one of text, metadata, importance, valid_from, valid_to"
+            )
+        self._bind()
+        vector = self.embedder.embed([changes["text"]])[0] if "text" in changes else None
+        now = utcnow()
+        with self.store.transaction():
+            old = self._current(memory_id, scope)
+            new = old.model_copy(
+                update={
+                    **changes,
+                    "version": old.version + 1,
+                    "recorded_at": now,
+                    "expired_at": None,
+                    "status": "active",
+                }
+            )
+            new = MemoryRecord.model_validate(new.model_dump())
+            if new.valid_from and new.valid_to and new.valid_to < new.valid_from:
+                raise InvalidInput("valid_to is before valid_from")
+            if vector is None:
+                vector = self.embedder.embed([old.text])[0]
+            self.store.end_version(old.id, old.version, "superseded", now)
+            self.store.insert_memories([(new, vector)])
+            self.store.append_events([self._event("update", new, reason, now)])
+        return new
+
+    def delete(
+        self,
+        memory_id: str,
+        *,
+        reason: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> MemoryRecord:
+        """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        now = utcnow()
+        with self.store.transaction():
+            old = self._current(memory_id, scope)
+            self.store.end_version(old.id, old.version, "deleted", now)
+            gone = old.model_copy(update={"status": "deleted", "expired_at": now})
+            self.store.append_events([self._event("delete", gone, reason, now)])
+        return gone
+
+    def forget(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None
+    ) -> int:
+        """Hard delete: every version, its index entries, events and uncited source turns are erased.
+
+        One content-free ``forget`` event remains, so the log still shows that something was erased.
+        """
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        with self.store.transaction():
+            versions = self.store.versions(memory_id, scope.tenant)
+            if not versions or not scope.contains(versions[-1].scope):
+                raise NotFound(f"no memory {memory_id} to forget")
+            erased = self.store.forget(memory_id, scope.tenant)
+            self.store.append_events(
+                [
+                    Event(
+                        id=new_id("ev"),
+                        at=utcnow(),
+                        op="forget",
+                        memory_id=memory_id,
+                        version=None,
+                        scope=versions[-1].scope,
+                        reason="forgotten on request",
+                    )
+                ]
+            )
+        return erased
+
+    # -- reads ----------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        limit: int = 10,
+        kinds: str | Iterable[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        after: datetime | str | None = None,
+        before: datetime | str | None = None,
+        as_of: datetime | str | None = None,
+        context_window: int = 0,
+        recipe: str = "hybrid",
+    ) -> SearchResults:
+        """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
+
+        ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time.
+        """
+        check_text(query, "query")
+        if recipe not in RECIPES:
+            raise InvalidInput(
+                f"unknown search recipe {recipe!r}; expected one of {', '.join(RECIPES)}"
+            )
+        if (
+            isinstance(context_window, bool)
+            or not isinstance(context_window, int)
+            or not 0 <= context_window <= 20
+        ):
+            raise InvalidInput("context_window must be an integer from 0 to 20")
+        flt = MemoryFilter(
+            scope=_scope(self.tenant, user_id, agent_id, session_id),
+            kinds=_kinds(kinds),
+            metadata=_metadata_filter(metadata),
+            event_after=to_utc(after, field="after"),
+            event_before=to_utc(before, field="before"),
+            as_of=to_utc(as_of, field="as_of"),
+        )
+        self._bind()
+        return hybrid_search(
+            self.store,
+            self.embedder,
+            query,
+            flt,
+            limit=_limit(limit),
+            recipe=RECIPES[recipe],
+            context_window=context_window,
+        )
+
+    def get(
+        self,
+        memory_id: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        version: int | None = None,
+        as_of: datetime | str | None = None,
+    ) -> MemoryRecord:
+        """The current version, or a given ``version``, or the one believed at ``as_of``."""
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        if not isinstance(memory_id, str) or not memory_id:
+            raise InvalidInput("memory id must be a non-empty string")
+        found = self.store.get_memory(
+            memory_id, scope.tenant, version=version, as_of=to_utc(as_of, field="as_of")
+        )
+        if found is None or not scope.contains(found.scope):
+            raise NotFound(f"no memory {memory_id}" + (f" version {version}" if version else ""))
+        return found
+
+    def list(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        kinds: str | Iterable[str] | None = None,
+        status: str | Iterable[str] = "active",
+        metadata: Mapping[str, Any] | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> Page:
+        """Newest first, one page at a time; ``Page.next_offset`` is None on the last page."""
+        statuses = (status,) if isinstance(status, str) else tuple(status)
+        for s in statuses:
+            if s not in STATUSES:
+                raise InvalidInput(f"unknown status {s!r}; expected one of {', '.join(STATUSES)}")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("offset must be a non-negative integer")
+        current = tuple(s for s in statuses if s in ("active", "archived"))
+        ended = tuple(s for s in statuses if s not in current)
+        flt = MemoryFilter(
+            scope=_scope(self.tenant, user_id, agent_id, session_id),
+            kinds=_kinds(kinds),
+            statuses=current or ("active",),
+            metadata=_metadata_filter(metadata),
+        )
+        if ended:
+            raise InvalidInput(
+                "list shows current memories; use history(id) for superseded or deleted ones"
+            )
+        items = self.store.list_memories(flt, limit=_limit(limit), offset=offset)
+        return Page(
+            items=tuple(items), total=self.store.count_memories(flt), offset=offset, limit=limit
+        )
+
+    def history(self, memory_id: str, *, user_id: str | None = None) -> list[Event]:
+        """Every operation on the memory, oldest first, each with the record as it was after the op."""
+        scope = _scope(self.tenant, user_id, None, None)
+        events = self.store.events(scope.tenant, memory_id)
+        if not events or not scope.contains(events[-1].scope):
+            raise NotFound(f"no history for memory {memory_id}")
+        return events
+
+    def versions(self, memory_id: str) -> list[MemoryRecord]:
+        found = self.store.versions(memory_id, self.tenant)
+        if not found:
+            raise NotFound(f"no memory {memory_id}")
+        return found
+
+    def context(self, memory_id: str, window: int = 2) -> list[Any]:
+        """The turns around the one a memory came from, for reading a hit in its conversation."""
+        memory = self.get(memory_id)
+        if not memory.provenance:
+            return []
+        episodes = self.store.get_episodes([memory.provenance[0]], self.tenant)
+        return self.store.neighbours(episodes[0], window) if episodes else []
+
+    def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
+        return self.store.stats(_scope(self.tenant, user_id, None, None))
+
+    # -- portability ----------------------------------------------------------
+    def export(self, destination: str | Path | IO[str]) -> dict[str, int]:
+        """Write every record of this tenant as JSONL (vectors included); returns counts per type."""
+        return portability.export_jsonl(
+            self.store.dump(self.tenant), destination, embedder=self.embedder.model_id
+        )
+
+    def import_(self, source: str | Path | IO[str]) -> dict[str, int]:
+        """Load a JSONL export verbatim in one transaction; ids that already exist abort it whole.
+
+        Records land in this Memory's tenant. Vectors made by another embedder are recomputed.
+        """
+        exported_by, items = portability.read_jsonl(source, tenant=self.tenant)
+        self._bind()
+        items = portability.fill_vectors(
+            items, self.embedder, reuse=exported_by == self.embedder.model_id
+        )
+        self.store.load(items)
+        return portability.count(items)
+
+
+def _to_thread(method: Callable[P, R]) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def run(self: AsyncMemory, *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(getattr(self.sync, method.__name__), *args, **kwargs)
+
+    return run
+
+
+class AsyncMemory:
+    """The same facade for asyncio code: each call runs the sync engine in a worker thread."""
+
+    def __init__(self, location: str | Path | None = None, **kwargs: Any) -> None:
+        self.sync = Memory(location, **kwargs)
+
+    add = _to_thread(Memory.add)
+    update = _to_thread(Memory.update)
+    delete = _to_thread(Memory.delete)
+    forget = _to_thread(Memory.forget)
+    search = _to_thread(Memory.search)
+    get = _to_thread(Memory.get)
+    list = _to_thread(Memory.list)
+    history = _to_thread(Memory.history)
+    versions = _to_thread(Memory.versions)
+    stats = _to_thread(Memory.stats)
+    export = _to_thread(Memory.export)
+    import_ = _to_thread(Memory.import_)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sync.close)
+
+    async def __aenter__(self) -> AsyncMemory:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+
+__all__ = ["AsyncMemory", "Memory"]

@@ -1,0 +1,166 @@
+"""Plain, immutable records: what remem stores and hands back.
+
+Times are timezone-aware UTC. Event time (``valid_from``/``valid_to``,
+``occurred_at``) says when something was true in the world; system time
+(``recorded_at``/``expired_at``) says when remem believed it. Keeping both is
+what makes ``as_of`` queries and exact history possible.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Kind = Literal["episode", "fact", "summary", "profile", "insight"]
+Status = Literal["active", "superseded", "archived", "deleted"]
+Op = Literal["add", "update", "delete", "forget", "restore", "archive", "import"]
+
+KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
+STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
+ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Scope(_Record):
+    """Who a record belongs to. ``tenant`` isolates organisations; the rest narrow within it."""
+
+    tenant: str = "default"
+    user_id: str | None = None
+    agent_id: str | None = None
+    session_id: str | None = None
+
+    @field_validator("tenant", "user_id", "agent_id", "session_id")
+    @classmethod
+    def _not_blank(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("scope fields must be non-empty strings when given")
+        return value
+
+    def contains(self, other: Scope) -> bool:
+        """True when ``other`` lies inside this scope (unset fields here match anything)."""
+        return self.tenant == other.tenant and all(
+            mine is None or mine == theirs
+            for mine, theirs in (
+                (self.user_id, other.user_id),
+                (self.agent_id, other.agent_id),
+                (self.session_id, other.session_id),
+            )
+        )
+
+    def label(self) -> str:
+        parts = [f"{k}={v}" for k, v in self.model_dump().items() if v is not None]
+        return ", ".join(parts)
+
+
+class Episode(_Record):
+    """One raw turn exactly as it was said; the ground every derived memory cites."""
+
+    id: str
+    scope: Scope
+    seq: int = Field(description="position of the turn within its session")
+    role: str
+    speaker: str | None = None
+    content: str
+    occurred_at: datetime
+    recorded_at: datetime
+    source: str = "api"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class MemoryRecord(_Record):
+    """One version of a memory. ``id`` is stable across versions; ``version`` counts from 1."""
+
+    id: str
+    version: int = 1
+    scope: Scope
+    kind: Kind
+    text: str
+    provenance: tuple[str, ...] = ()
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+    recorded_at: datetime
+    expired_at: datetime | None = None
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+    access_count: int = 0
+    last_accessed_at: datetime | None = None
+    status: Status = "active"
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Event(_Record):
+    """An append-only entry of the operation log; ``payload`` is the record after the op."""
+
+    id: str
+    seq: int | None = None
+    at: datetime
+    op: Op
+    memory_id: str
+    version: int | None = None
+    scope: Scope
+    reason: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class Signal(_Record):
+    """How one retriever ranked a hit: its rank (1 = best) and raw score."""
+
+    rank: int
+    score: float
+
+
+class SearchHit(_Record):
+    memory: MemoryRecord
+    score: float
+    signals: dict[str, Signal]
+    episode: Episode | None = None
+    context: tuple[Episode, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.memory.id
+
+    @property
+    def text(self) -> str:
+        return self.memory.text
+
+    def explain(self) -> str:
+        parts = [f"{name} #{s.rank} ({s.score:.3f})" for name, s in self.signals.items()]
+        return f"fused {self.score:.4f} = " + " + ".join(parts)
+
+
+class SearchResults(_Record):
+    query: str
+    hits: tuple[SearchHit, ...]
+    abstained: bool = False
+    reason: str | None = None
+
+    def __iter__(self):  # type: ignore[override]
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return len(self.hits)
+
+    def __getitem__(self, index: int) -> SearchHit:
+        return self.hits[index]
+
+
+class AddResult(_Record):
+    episodes: tuple[Episode, ...]
+    memories: tuple[MemoryRecord, ...]
+
+
+class Page(_Record):
+    items: tuple[MemoryRecord, ...]
+    total: int
+    offset: int
+    limit: int
+
+    @property
+    def next_offset(self) -> int | None:
+        nxt = self.offset + len(self.items)
+        return nxt if nxt < self.total else None

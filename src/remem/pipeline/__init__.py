@@ -1,0 +1,1 @@
+"""Policy for writing memory: ingest turns, and (later stages) extract, consolidate, link, maintain."""

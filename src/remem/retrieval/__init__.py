@@ -1,0 +1,1 @@
+"""Policy for reading memory: query analysis, candidate generation, fusion, context."""

@@ -1,0 +1,20 @@
+"""Storage backends behind one protocol; ``open_store`` picks one from a path or URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from remem.stores.base import MemoryFilter, Store
+
+__all__ = ["MemoryFilter", "Store", "open_store"]
+
+
+def open_store(target: str | Path) -> Store:
+    text = str(target)
+    if text.startswith(("postgresql://", "postgres://")):
+        from remem.stores.postgres import PostgresStore
+
+        return PostgresStore(text)
+    from remem.stores.sqlite import SQLiteStore
+
+    return SQLiteStore(Path(text.removeprefix("sqlite:///").removeprefix("sqlite://")))

@@ -1,0 +1,129 @@
+"""The Store protocol: storage, never policy.
+
+A store persists records, keeps its text and vector indexes in step with them
+inside one transaction, and answers narrow questions. What to keep and how to
+rank lives in ``remem.pipeline`` and ``remem.retrieval``, written once for
+every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import numpy as np
+
+from remem.model import Episode, Event, MemoryRecord, Scope
+
+
+@dataclass(frozen=True)
+class MemoryFilter:
+    """Which memory rows a read may see.
+
+    Without ``as_of`` only current rows (``expired_at`` unset) with a status in
+    ``statuses`` are visible. With ``as_of`` the view is what remem believed at
+    that system time: rows recorded by then and not yet expired, whatever
+    their status is today.
+    """
+
+    scope: Scope
+    kinds: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] = ("active",)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    event_after: datetime | None = None
+    event_before: datetime | None = None
+    as_of: datetime | None = None
+    ids: tuple[str, ...] | None = None
+
+
+class Store(Protocol):
+    """What every backend implements; checked by the shared conformance suite."""
+
+    url: str
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """All writes inside commit together or not at all; nesting joins the outer one."""
+        ...
+
+    def bind_embedder(self, model_id: str, dimension: int) -> None:
+        """Record (first use) or check (later) which embedding space the vectors live in."""
+        ...
+
+    # writes ---------------------------------------------------------------
+    def insert_episodes(self, episodes: Sequence[Episode]) -> None: ...
+
+    def insert_memories(self, rows: Sequence[tuple[MemoryRecord, np.ndarray | None]]) -> None: ...
+
+    def end_version(self, memory_id: str, version: int, status: str, at: datetime) -> None:
+        """Close the current row of a memory (superseded or deleted) at system time ``at``."""
+        ...
+
+    def set_status(self, memory_id: str, version: int, status: str) -> None:
+        """Change the lifecycle status of a row without closing it (archive / restore)."""
+        ...
+
+    def append_events(self, events: Sequence[Event]) -> list[Event]: ...
+
+    def next_seq(self, scope: Scope) -> int:
+        """The next turn position in the session of ``scope``."""
+        ...
+
+    def forget(self, memory_id: str, tenant: str) -> int:
+        """Erase every version, index entry, orphaned episode and event payload; returns rows gone."""
+        ...
+
+    # reads ----------------------------------------------------------------
+    def get_memory(
+        self,
+        memory_id: str,
+        tenant: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> MemoryRecord | None: ...
+
+    def versions(self, memory_id: str, tenant: str) -> list[MemoryRecord]: ...
+
+    def list_memories(
+        self, flt: MemoryFilter, *, limit: int, offset: int
+    ) -> list[MemoryRecord]: ...
+
+    def count_memories(self, flt: MemoryFilter) -> int: ...
+
+    def text_search(
+        self, terms: Sequence[str], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """BM25 over any of ``terms``; higher score is better."""
+        ...
+
+    def vector_search(
+        self, vector: np.ndarray, flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """Cosine similarity; higher is better."""
+        ...
+
+    def get_episodes(self, ids: Sequence[str], tenant: str) -> list[Episode]: ...
+
+    def neighbours(self, episode: Episode, window: int) -> list[Episode]:
+        """Turns of the same session within ``window`` positions, in order, the episode included."""
+        ...
+
+    def events(
+        self, tenant: str, memory_id: str | None = None, *, after_seq: int = 0, limit: int = 1000
+    ) -> list[Event]: ...
+
+    def stats(self, scope: Scope) -> dict[str, Any]: ...
+
+    # portability ----------------------------------------------------------
+    def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
+        """Every record as ("episode", Episode) / ("memory", (MemoryRecord, vector)) / ("event", Event)."""
+        ...
+
+    def load(self, items: Sequence[tuple[str, Any]]) -> None:
+        """Insert dumped records verbatim (ids, versions and times kept)."""
+        ...
+
+    def close(self) -> None: ...

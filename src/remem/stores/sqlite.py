@@ -1,0 +1,566 @@
+"""The embedded default: one SQLite file in WAL mode, FTS5 for BM25, exact numpy vectors.
+
+SQL is the source of truth. The vector index is an in-memory copy used only to
+propose candidates; every candidate is re-read through SQL with the caller's
+filter, so a stale copy can cost a little recall for one query, never return a
+row it should not. ``PRAGMA data_version`` tells when another process wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remem._time import from_iso, iso
+from remem.errors import InvalidInput, StoreError
+from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.stores.base import MemoryFilter
+from remem.stores.rows import (
+    EPISODE_COLUMNS,
+    EVENT_COLUMNS,
+    MEMORY_COLUMNS,
+    episode_from_row,
+    episode_row,
+    event_from_row,
+    event_row,
+    memory_from_row,
+    memory_row,
+)
+from remem.stores.vector_index import VectorIndex
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    seq INTEGER NOT NULL, role TEXT NOT NULL, speaker TEXT, content TEXT NOT NULL,
+    occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, source TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS episodes_stream ON episodes (tenant, user_id, agent_id, session_id, seq);
+CREATE TABLE IF NOT EXISTS memories (
+    rk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL, version INTEGER NOT NULL,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    kind TEXT NOT NULL, text TEXT NOT NULL, provenance TEXT NOT NULL DEFAULT '[]',
+    valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
+    importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
+    status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (id, version)
+);
+CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
+CREATE TABLE IF NOT EXISTS memory_sources (
+    rk INTEGER NOT NULL REFERENCES memories (rk) ON DELETE CASCADE,
+    episode_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_sources_episode ON memory_sources (episode_id);
+CREATE INDEX IF NOT EXISTS memory_sources_rk ON memory_sources (rk);
+CREATE TABLE IF NOT EXISTS vectors (
+    rk INTEGER PRIMARY KEY REFERENCES memories (rk) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
+    text, scope, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, op TEXT NOT NULL,
+    memory_id TEXT NOT NULL, version INTEGER,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    reason TEXT, payload TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS events_memory ON events (tenant, memory_id, seq);
+"""
+
+_MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
+
+
+def _token(*parts: str | None) -> str:
+    """A scope as one opaque alphanumeric FTS token, so BM25 only walks that scope's postings."""
+    return (
+        "s"
+        + hashlib.blake2b("\x1f".join(p or "" for p in parts).encode(), digest_size=8).hexdigest()
+    )
+
+
+def _scope_tokens(m: MemoryRecord) -> str:
+    return f"{_token('t', m.scope.tenant)} {_token('u', m.scope.tenant, m.scope.user_id)}"
+
+
+def _fts_term(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
+    clauses = ["m.tenant = ?"]
+    params: list[Any] = [flt.scope.tenant]
+    for column in ("user_id", "agent_id", "session_id"):
+        value = getattr(flt.scope, column)
+        if value is not None:
+            clauses.append(f"m.{column} = ?")
+            params.append(value)
+    if flt.kinds:
+        clauses.append(f"m.kind IN ({','.join('?' * len(flt.kinds))})")
+        params.extend(flt.kinds)
+    if flt.as_of is not None:
+        clauses.append("m.recorded_at <= ? AND (m.expired_at IS NULL OR m.expired_at > ?)")
+        params.extend([iso(flt.as_of), iso(flt.as_of)])
+    else:
+        clauses.append(
+            f"m.expired_at IS NULL AND m.status IN ({','.join('?' * len(flt.statuses))})"
+        )
+        params.extend(flt.statuses)
+    if flt.event_after is not None:
+        clauses.append("m.valid_from >= ?")
+        params.append(iso(flt.event_after))
+    if flt.event_before is not None:
+        clauses.append("m.valid_from < ?")
+        params.append(iso(flt.event_before))
+    for key, value in flt.metadata.items():
+        clauses.append(f"json_extract(m.metadata, '$.\"{key}\"') = ?")
+        params.append(int(value) if isinstance(value, bool) else value)
+    if flt.ids is not None:
+        clauses.append(f"m.id IN ({','.join('?' * len(flt.ids))})")
+        params.extend(flt.ids)
+    return " AND ".join(clauses), params
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path).expanduser()
+        self.url = f"sqlite:///{self.path}"
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite database at {self.path}: {exc}") from exc
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._pending_vectors: list[tuple[tuple[str, str | None], int, np.ndarray]] = []
+        self._pending_removals: list[int] = []
+        self._index: VectorIndex | None = None
+        self._data_version: int | None = None
+        self._dimension: int | None = None
+        try:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode survives any process crash; only power loss can drop the last commits.
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
+            with self.transaction():
+                self._check_schema()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is not a usable remem database: {exc}") from exc
+
+    # -- plumbing -----------------------------------------------------------
+    def _check_schema(self) -> None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} was written by a newer remem (schema {row[0]}); upgrade remem"
+            )
+        dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+        self._dimension = int(dim[0]) if dim else None
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                    self._pending_vectors.clear()
+                    self._pending_removals.clear()
+                raise
+            self._depth -= 1
+            if outer:
+                self._db.execute("COMMIT")
+                self._apply_pending()
+
+    def _apply_pending(self) -> None:
+        """Mirror committed writes into the in-memory index (never before the commit)."""
+        if self._index is not None:
+            self._index.remove(self._pending_removals)
+            for part, rk, vector in self._pending_vectors:
+                self._index.add(part, [rk], vector[None, :])
+            self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        self._pending_vectors.clear()
+        self._pending_removals.clear()
+
+    def _write(self) -> None:
+        if self._depth == 0:
+            raise StoreError("store writes must run inside store.transaction()")
+
+    def bind_embedder(self, model_id: str, dimension: int) -> None:
+        with self.transaction():
+            rows = dict(
+                self._db.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('embedder', 'dimension')"
+                ).fetchall()
+            )
+            if not rows:
+                self._db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("embedder", model_id), ("dimension", str(dimension))],
+                )
+            elif rows.get("embedder") != model_id or int(rows.get("dimension", 0)) != dimension:
+                raise StoreError(
+                    f"{self.path} holds vectors of embedder {rows.get('embedder')!r} "
+                    f"({rows.get('dimension')}-d); it was opened with {model_id!r} ({dimension}-d). "
+                    "Open it with the same embedder, or export and import into a new store."
+                )
+            self._dimension = dimension
+
+    # -- writes -------------------------------------------------------------
+    def insert_episodes(self, episodes: Sequence[Episode]) -> None:
+        self._write()
+        self._db.executemany(
+            f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(EPISODE_COLUMNS))})",
+            [episode_row(e, iso) for e in episodes],
+        )
+
+    def insert_memories(self, rows: Sequence[tuple[MemoryRecord, np.ndarray | None]]) -> None:
+        self._write()
+        sql = (
+            f"INSERT INTO memories ({', '.join(MEMORY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(MEMORY_COLUMNS))})"
+        )
+        for memory, vector in rows:
+            try:
+                rk = self._db.execute(sql, memory_row(memory, iso)).lastrowid
+            except sqlite3.IntegrityError as exc:
+                raise InvalidInput(
+                    f"memory {memory.id} version {memory.version} already exists"
+                ) from exc
+            assert rk is not None
+            self._db.execute(
+                "INSERT INTO memories_fts (rowid, text, scope) VALUES (?, ?, ?)",
+                (rk, memory.text, _scope_tokens(memory)),
+            )
+            self._db.executemany(
+                "INSERT INTO memory_sources (rk, episode_id) VALUES (?, ?)",
+                [(rk, source) for source in memory.provenance],
+            )
+            if vector is not None:
+                vector = np.asarray(vector, dtype=np.float32)
+                self._db.execute(
+                    "INSERT INTO vectors (rk, vector) VALUES (?, ?)", (rk, vector.tobytes())
+                )
+                self._pending_vectors.append(
+                    ((memory.scope.tenant, memory.scope.user_id), rk, vector)
+                )
+
+    def end_version(self, memory_id: str, version: int, status: str, at: datetime) -> None:
+        self._write()
+        cursor = self._db.execute(
+            "UPDATE memories SET status = ?, expired_at = ? "
+            "WHERE id = ? AND version = ? AND expired_at IS NULL",
+            (status, iso(at), memory_id, version),
+        )
+        if cursor.rowcount != 1:
+            raise StoreError(f"memory {memory_id} v{version} is not current; nothing was changed")
+
+    def set_status(self, memory_id: str, version: int, status: str) -> None:
+        self._write()
+        self._db.execute(
+            "UPDATE memories SET status = ? WHERE id = ? AND version = ?",
+            (status, memory_id, version),
+        )
+
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        self._write()
+        stored = []
+        sql = (
+            f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+        )
+        for event in events:
+            seq = self._db.execute(sql, event_row(event, iso)).lastrowid
+            stored.append(event.model_copy(update={"seq": seq}))
+        return stored
+
+    def next_seq(self, scope: Scope) -> int:
+        row = self._db.execute(
+            "SELECT MAX(seq) FROM episodes WHERE tenant = ? AND user_id IS ? AND agent_id IS ? "
+            "AND session_id IS ?",
+            (scope.tenant, scope.user_id, scope.agent_id, scope.session_id),
+        ).fetchone()
+        return 0 if row[0] is None else int(row[0]) + 1
+
+    def forget(self, memory_id: str, tenant: str) -> int:
+        self._write()
+        rks = [
+            r[0]
+            for r in self._db.execute(
+                "SELECT rk FROM memories WHERE id = ? AND tenant = ?", (memory_id, tenant)
+            )
+        ]
+        if not rks:
+            return 0
+        marks = ",".join("?" * len(rks))
+        sources = [
+            r[0]
+            for r in self._db.execute(
+                f"SELECT DISTINCT episode_id FROM memory_sources WHERE rk IN ({marks})", rks
+            )
+        ]
+        self._db.execute(f"DELETE FROM memories_fts WHERE rowid IN ({marks})", rks)
+        self._db.execute(f"DELETE FROM memories WHERE rk IN ({marks})", rks)
+        self._db.execute(
+            "DELETE FROM events WHERE memory_id = ? AND tenant = ?", (memory_id, tenant)
+        )
+        for episode_id in sources:
+            still_cited = self._db.execute(
+                "SELECT 1 FROM memory_sources WHERE episode_id = ? LIMIT 1", (episode_id,)
+            ).fetchone()
+            if not still_cited:
+                self._db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
+        self._pending_removals.extend(rks)
+        return len(rks)
+
+    # -- reads --------------------------------------------------------------
+    def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:
+        with self._lock:
+            return [memory_from_row(r, from_iso) for r in self._db.execute(sql, params)]
+
+    def get_memory(
+        self,
+        memory_id: str,
+        tenant: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> MemoryRecord | None:
+        sql = f"SELECT {_MEM_SELECT} FROM memories m WHERE m.id = ? AND m.tenant = ?"
+        params: list[Any] = [memory_id, tenant]
+        if version is not None:
+            sql += " AND m.version = ?"
+            params.append(version)
+        elif as_of is not None:
+            sql += " AND m.recorded_at <= ? AND (m.expired_at IS NULL OR m.expired_at > ?)"
+            params.extend([iso(as_of), iso(as_of)])
+        rows = self._memories(sql + " ORDER BY m.version DESC LIMIT 1", params)
+        return rows[0] if rows else None
+
+    def versions(self, memory_id: str, tenant: str) -> list[MemoryRecord]:
+        return self._memories(
+            f"SELECT {_MEM_SELECT} FROM memories m WHERE m.id = ? AND m.tenant = ? ORDER BY m.version",
+            (memory_id, tenant),
+        )
+
+    def list_memories(self, flt: MemoryFilter, *, limit: int, offset: int) -> list[MemoryRecord]:
+        where, params = _where(flt)
+        return self._memories(
+            f"SELECT {_MEM_SELECT} FROM memories m WHERE {where} ORDER BY m.rk DESC LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+
+    def count_memories(self, flt: MemoryFilter) -> int:
+        where, params = _where(flt)
+        with self._lock:
+            return int(
+                self._db.execute(
+                    f"SELECT COUNT(*) FROM memories m WHERE {where}", params
+                ).fetchone()[0]
+            )
+
+    def text_search(
+        self, terms: Sequence[str], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        if not terms:
+            return []
+        where, params = _where(flt)
+        scope = [_token("t", flt.scope.tenant)]
+        if flt.scope.user_id is not None:
+            scope.append(_token("u", flt.scope.tenant, flt.scope.user_id))
+        match = f"scope : ({' AND '.join(scope)}) AND text : ({' OR '.join(map(_fts_term, terms))})"
+        sql = (
+            f"SELECT {_MEM_SELECT}, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
+            f"JOIN memories m ON m.rk = memories_fts.rowid "
+            f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts, 1.0, 0.0) LIMIT ?"
+        )
+        with self._lock:
+            try:
+                rows = self._db.execute(sql, [match, *params, k]).fetchall()
+            except sqlite3.OperationalError as exc:
+                raise InvalidInput(f"cannot run full-text query {match!r}: {exc}") from exc
+            return [(memory_from_row(r, from_iso), float(r["score"])) for r in rows]
+
+    def _sync_index(self) -> VectorIndex:
+        """Load vectors on first use and pick up rows other processes committed since."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._index is not None and version == self._data_version:
+            return self._index
+        if self._index is None:
+            self._index = VectorIndex(self._dimension or 384)
+        rows = self._db.execute(
+            "SELECT v.rk, m.tenant, m.user_id, v.vector FROM vectors v JOIN memories m USING (rk) "
+            "WHERE v.rk > ? ORDER BY v.rk",
+            (self._index.max_key,),
+        ).fetchall()
+        by_part: dict[tuple[str, str | None], tuple[list[int], list[bytes]]] = {}
+        for rk, tenant, user_id, blob in rows:
+            keys, blobs = by_part.setdefault((tenant, user_id), ([], []))
+            keys.append(rk)
+            blobs.append(blob)
+        for part, (keys, blobs) in by_part.items():
+            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(keys), -1)
+            self._index.add(part, keys, matrix)
+        self._data_version = version
+        return self._index
+
+    def vector_search(
+        self, vector: np.ndarray, flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        with self._lock:
+            index = self._sync_index()
+            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            where, params = _where(flt)
+            want = max(k * 3, 32)
+            while True:
+                keys, scores = index.search(vector, parts, want)
+                if len(keys) == 0:
+                    return []
+                score_of = dict(zip(keys.tolist(), scores.tolist(), strict=True))
+                marks = ",".join("?" * len(score_of))
+                rows = self._db.execute(
+                    f"SELECT m.rk, {_MEM_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+                    [*score_of, *params],
+                ).fetchall()
+                # Filtered rows may leave fewer than k: widen the net until the index is exhausted.
+                if len(rows) >= k or len(keys) < want:
+                    break
+                want *= 4
+            hits = sorted(rows, key=lambda r: -score_of[r["rk"]])[:k]
+            return [(memory_from_row(r, from_iso), score_of[r["rk"]]) for r in hits]
+
+    def get_episodes(self, ids: Sequence[str], tenant: str) -> list[Episode]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT * FROM episodes WHERE id IN ({marks}) AND tenant = ?", [*ids, tenant]
+            ).fetchall()
+        found = {r["id"]: episode_from_row(r, from_iso) for r in rows}
+        return [found[i] for i in ids if i in found]
+
+    def neighbours(self, episode: Episode, window: int) -> list[Episode]:
+        s = episode.scope
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM episodes WHERE tenant = ? AND user_id IS ? AND agent_id IS ? "
+                "AND session_id IS ? AND seq BETWEEN ? AND ? ORDER BY seq",
+                (
+                    s.tenant,
+                    s.user_id,
+                    s.agent_id,
+                    s.session_id,
+                    episode.seq - window,
+                    episode.seq + window,
+                ),
+            ).fetchall()
+        return [episode_from_row(r, from_iso) for r in rows]
+
+    def events(
+        self, tenant: str, memory_id: str | None = None, *, after_seq: int = 0, limit: int = 1000
+    ) -> list[Event]:
+        sql = "SELECT * FROM events WHERE tenant = ? AND seq > ?"
+        params: list[Any] = [tenant, after_seq]
+        if memory_id is not None:
+            sql += " AND memory_id = ?"
+            params.append(memory_id)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
+        return [event_from_row(r, from_iso) for r in rows]
+
+    def stats(self, scope: Scope) -> dict[str, Any]:
+        with self._lock:
+            by = self._db.execute(
+                f"SELECT m.kind, m.status, COUNT(*) FROM memories m WHERE m.tenant = ? "
+                f"{'AND m.user_id = ?' if scope.user_id else ''} GROUP BY m.kind, m.status",
+                [scope.tenant, *([scope.user_id] if scope.user_id else [])],
+            ).fetchall()
+            episodes = self._db.execute(
+                "SELECT COUNT(*) FROM episodes WHERE tenant = ?", (scope.tenant,)
+            ).fetchone()[0]
+            events = self._db.execute(
+                "SELECT COUNT(*) FROM events WHERE tenant = ?", (scope.tenant,)
+            ).fetchone()[0]
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        counts: dict[str, dict[str, int]] = {}
+        for kind, status, n in by:
+            counts.setdefault(kind, {})[status] = n
+        return {
+            "backend": "sqlite",
+            "url": self.url,
+            "bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "embedder": meta.get("embedder"),
+            "dimension": int(meta["dimension"]) if "dimension" in meta else None,
+            "episodes": episodes,
+            "events": events,
+            "memories": counts,
+        }
+
+    # -- portability --------------------------------------------------------
+    def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
+        clause, params = ("WHERE tenant = ?", [tenant]) if tenant else ("", [])
+        with self._lock:
+            episodes = self._db.execute(
+                f"SELECT * FROM episodes {clause} ORDER BY rowid", params
+            ).fetchall()
+            memories = self._db.execute(
+                f"SELECT m.*, v.vector AS vector FROM memories m LEFT JOIN vectors v USING (rk) "
+                f"{clause.replace('tenant', 'm.tenant')} ORDER BY m.rk",
+                params,
+            ).fetchall()
+            events = self._db.execute(
+                f"SELECT * FROM events {clause} ORDER BY seq", params
+            ).fetchall()
+        for row in episodes:
+            yield "episode", episode_from_row(row, from_iso)
+        for row in memories:
+            vector = np.frombuffer(row["vector"], dtype=np.float32) if row["vector"] else None
+            yield "memory", (memory_from_row(row, from_iso), vector)
+        for row in events:
+            yield "event", event_from_row(row, from_iso)
+
+    def load(self, items: Sequence[tuple[str, Any]]) -> None:
+        with self.transaction():
+            try:
+                self.insert_episodes([item for kind, item in items if kind == "episode"])
+                self.insert_memories([item for kind, item in items if kind == "memory"])
+                self.append_events([item for kind, item in items if kind == "event"])
+            except sqlite3.IntegrityError as exc:
+                raise InvalidInput(f"import collides with records already stored: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({str(self.path)!r})"
