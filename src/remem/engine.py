@@ -68,6 +68,13 @@ def _kinds(kinds: str | Iterable[str] | None) -> tuple[str, ...] | None:
     return chosen or None
 
 
+def as_seen(memory: MemoryRecord, as_of: datetime | None) -> MemoryRecord:
+    """The record as it looked at system time ``as_of``: its later expiry was not yet known."""
+    if as_of is None or memory.expired_at is None or memory.expired_at <= as_of:
+        return memory
+    return memory.model_copy(update={"status": "active", "expired_at": None})
+
+
 def _metadata_filter(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     checked = check_metadata(metadata, "metadata filter")
     for key, value in checked.items():
@@ -317,7 +324,7 @@ class Memory:
             as_of=to_utc(as_of, field="as_of"),
         )
         self._bind()
-        return hybrid_search(
+        results = hybrid_search(
             self.store,
             self.embedder,
             query,
@@ -326,6 +333,12 @@ class Memory:
             recipe=RECIPES[recipe],
             context_window=context_window,
         )
+        if flt.as_of is None:
+            return results
+        hits = tuple(
+            h.model_copy(update={"memory": as_seen(h.memory, flt.as_of)}) for h in results.hits
+        )
+        return results.model_copy(update={"hits": hits})
 
     def get(
         self,
@@ -340,12 +353,11 @@ class Memory:
         scope = _scope(self.tenant, user_id, agent_id, None)
         if not isinstance(memory_id, str) or not memory_id:
             raise InvalidInput("memory id must be a non-empty string")
-        found = self.store.get_memory(
-            memory_id, scope.tenant, version=version, as_of=to_utc(as_of, field="as_of")
-        )
+        when = to_utc(as_of, field="as_of")
+        found = self.store.get_memory(memory_id, scope.tenant, version=version, as_of=when)
         if found is None or not scope.contains(found.scope):
             raise NotFound(f"no memory {memory_id}" + (f" version {version}" if version else ""))
-        return found
+        return as_seen(found, when)
 
     def list(
         self,

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: install remem with its test extras, start a real
+# PostgreSQL + pgvector on 127.0.0.1 (scripts/postgres.sh), run pytest. Extra args go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+if url=$(scripts/postgres.sh start | tail -n 1) && [ -n "$url" ]; then
+    export REMEM_TEST_POSTGRES_URL="$url"
+elif [ "${CI:-}" = "true" ]; then
+    echo "error: PostgreSQL could not be started, and CI must run the PostgreSQL suite" >&2
+    exit 1
+else
+    echo "WARNING: PostgreSQL could not be started: the PostgreSQL tests will be SKIPPED" >&2
+fi
+
+python -m pytest "$@"
