@@ -21,7 +21,8 @@ umask 022
 
 PG_MAJOR=15
 PGBIN=/usr/lib/postgresql/$PG_MAJOR/bin
-PGXS_MK=/usr/lib/postgresql/$PG_MAJOR/lib/pgxs/src/makefiles/pgxs.mk
+# postgres.h comes with postgresql-server-dev-15 (pgxs.mk alone ships in the client package)
+SERVER_HEADER=/usr/include/postgresql/$PG_MAJOR/server/postgres.h
 VECTOR_CONTROL=/usr/share/postgresql/$PG_MAJOR/extension/vector.control
 DB=remem_test
 DEFAULT_PORT=54329
@@ -92,7 +93,7 @@ ensure_packages() {
     local missing=()
     [[ -x $PGBIN/initdb ]] || missing+=("postgresql-$PG_MAJOR")
     if [[ ! -f $VECTOR_CONTROL ]]; then
-        [[ -f $PGXS_MK ]] || missing+=("postgresql-server-dev-$PG_MAJOR")
+        [[ -f $SERVER_HEADER ]] || missing+=("postgresql-server-dev-$PG_MAJOR")
         command -v make >/dev/null 2>&1 || missing+=(make)
         command -v gcc >/dev/null 2>&1 || missing+=(gcc)
     fi

@@ -299,10 +299,12 @@ class Memory:
         as_of: datetime | str | None = None,
         context_window: int = 0,
         recipe: str = "hybrid",
+        asked_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
         ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time.
+        Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         """
         check_text(query, "query")
         if recipe not in RECIPES:
@@ -332,6 +334,7 @@ class Memory:
             limit=_limit(limit),
             recipe=RECIPES[recipe],
             context_window=context_window,
+            asked_at=to_utc(asked_at, field="asked_at") or utcnow(),
         )
         if flt.as_of is None:
             return results

@@ -138,6 +138,9 @@ class SearchResults(_Record):
     hits: tuple[SearchHit, ...]
     abstained: bool = False
     reason: str | None = None
+    time_window: tuple[datetime, datetime] | None = Field(
+        default=None, description="event-time window the query named, resolved at asked_at"
+    )
 
     def __iter__(self):  # type: ignore[override]
         return iter(self.hits)

@@ -1,14 +1,25 @@
-"""Hybrid search: BM25 and dense candidates, fused, each hit explained and grounded in its turn."""
+"""Hybrid search: BM25 and dense candidates, fused, each hit explained and grounded in its turn.
+
+When the query names a time ("last March"), both retrievers run a second
+time restricted to that event-time window and join the fusion as their own
+signals, so on-time memories rise without off-time ones being cut.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from remem.model import SearchHit, SearchResults
+import numpy as np
+
+from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
+from remem.retrieval import timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
+
+Ranking = list[tuple[MemoryRecord, float]]
 
 
 @dataclass(frozen=True)
@@ -18,14 +29,39 @@ class SearchRecipe:
     name: str
     bm25: float = 1.0
     dense: float = 1.0
+    time_aware: bool = True
+    time_weight: float = 1.0
     candidates: int = 50
 
 
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": SearchRecipe("hybrid"),
-    "bm25": SearchRecipe("bm25", bm25=1.0, dense=0.0),
-    "dense": SearchRecipe("dense", bm25=0.0, dense=1.0),
+    "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
+    "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }
+
+
+def _retrieve(
+    store: Store,
+    terms: list[str],
+    vector: np.ndarray | None,
+    flt: MemoryFilter,
+    pool: int,
+    recipe: SearchRecipe,
+    suffix: str = "",
+) -> dict[str, Ranking]:
+    rankings: dict[str, Ranking] = {}
+    if recipe.bm25 > 0:
+        rankings["bm25" + suffix] = store.text_search(terms, flt, pool)
+    if vector is not None:
+        rankings["dense" + suffix] = store.vector_search(vector, flt, pool)
+    return rankings
+
+
+def _narrow(flt: MemoryFilter, window: timeq.TimeWindow) -> MemoryFilter | None:
+    start = max(filter(None, (flt.event_after, window.start)))
+    end = min(filter(None, (flt.event_before, window.end)))
+    return replace(flt, event_after=start, event_before=end) if start < end else None
 
 
 def hybrid_search(
@@ -37,14 +73,24 @@ def hybrid_search(
     limit: int,
     recipe: SearchRecipe,
     context_window: int = 0,
+    asked_at: datetime | None = None,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit * 3)
-    rankings = {}
-    if recipe.bm25 > 0:
-        rankings["bm25"] = store.text_search(query_terms(query), flt, pool)
-    if recipe.dense > 0:
-        rankings["dense"] = store.vector_search(embedder.embed_query(query), flt, pool)
-    fused = reciprocal_rank_fusion(rankings, {"bm25": recipe.bm25, "dense": recipe.dense})[:limit]
+    terms = query_terms(query)
+    vector = embedder.embed_query(query) if recipe.dense > 0 else None
+    rankings = _retrieve(store, terms, vector, flt, pool, recipe)
+    weights = {"bm25": recipe.bm25, "dense": recipe.dense}
+    window = timeq.resolve(query, asked_at) if recipe.time_aware else None
+    narrowed = _narrow(flt, window) if window else None
+    if narrowed is not None:
+        rankings.update(_retrieve(store, terms, vector, narrowed, pool, recipe, "@time"))
+        weights.update(
+            {
+                "bm25@time": recipe.time_weight * recipe.bm25,
+                "dense@time": recipe.time_weight * recipe.dense,
+            }
+        )
+    fused = reciprocal_rank_fusion(rankings, weights)[:limit]
     if not fused:
         return SearchResults(
             query=query, hits=(), abstained=True, reason="no stored memory matches"
@@ -62,4 +108,6 @@ def hybrid_search(
                 memory=f.memory, score=f.score, signals=f.signals, episode=episode, context=context
             )
         )
-    return SearchResults(query=query, hits=tuple(hits))
+    return SearchResults(
+        query=query, hits=tuple(hits), time_window=(window.start, window.end) if window else None
+    )

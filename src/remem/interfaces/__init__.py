@@ -1,0 +1,1 @@
+"""Thin adapters over ``remem.Memory``: each one translates, none decides policy."""

@@ -1,0 +1,534 @@
+"""The ``remem`` command line: every command is one ``remem.Memory`` call.
+
+Tables for people; ``--json`` for scripts, in which case stdout carries the JSON
+and nothing else. A ``RememError`` becomes one ``error: ...`` line on stderr and
+exit code 1; usage mistakes exit 2, as click does.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from remem import __version__
+from remem.config import default_location
+from remem.engine import Memory
+from remem.errors import InvalidInput, RememError
+from remem.model import KINDS, AddResult, Event, MemoryRecord, Page, SearchResults
+from remem.retrieval.search import RECIPES
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+KindName = Enum("KindName", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
+RecipeName = Enum("RecipeName", {r: r for r in RECIPES}, type=str)  # type: ignore[misc]
+DEFAULT_KIND = KindName("episode")
+ADDED_ROWS = 20  # a file of thousands of turns needs no thousand-row echo
+DEFAULT_RECIPE = RecipeName("hybrid")
+
+app = typer.Typer(
+    name="remem",
+    help="Long-term memory for LLM agents: add what happened, search what matters.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# Styles come from Text objects, never from markup, so stored text prints verbatim.
+_out = Console(highlight=False, markup=False)
+_err = Console(stderr=True, highlight=False, markup=False)
+
+# -- options shared by several commands ---------------------------------------
+User = Annotated[str | None, typer.Option("--user", "-u", help="User id the memories belong to.")]
+Agent = Annotated[str | None, typer.Option("--agent", help="Agent id the memories belong to.")]
+Session = Annotated[str | None, typer.Option("--session", "-s", help="Session id (conversation).")]
+AsOf = Annotated[
+    str | None, typer.Option("--as-of", help="What remem believed at this time (ISO 8601).")
+]
+Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+
+
+# -- plumbing: one Memory per command, one error path, one output path --------
+@dataclass
+class _Session:
+    """What the global options name; the Memory opens on first use, so --help never loads it."""
+
+    location: str
+    tenant: str
+    memory: Memory | None = None
+
+    def open(self) -> Memory:
+        if self.memory is None:
+            self.memory = Memory(self.location, tenant=self.tenant)
+        return self.memory
+
+    def close(self) -> None:
+        if self.memory is not None:
+            self.memory.close()
+            self.memory = None
+
+
+_session: ContextVar[_Session] = ContextVar("remem_cli_session")
+
+
+def _memory() -> Memory:
+    return _session.get().open()
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo("error: " + " ".join(message.split()), err=True)
+    raise typer.Exit(1)
+
+
+def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Register a command whose RememErrors end as one line on stderr and exit code 1."""
+
+    def register(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def run(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except RememError as exc:
+                _fail(str(exc))
+
+        app.command(name)(run)
+        return run
+
+    return register
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def _show(as_json: bool, value: Any, render: Callable[[Any], None]) -> None:
+    """JSON of ``value`` for scripts, or ``render(value)`` for people."""
+    if as_json:
+        typer.echo(json.dumps(_jsonable(value), ensure_ascii=False, indent=2))
+    else:
+        render(value)
+
+
+@contextmanager
+def _busy(message: str, quiet: bool) -> Iterator[None]:
+    """A spinner on stderr while a long call runs, only when a person is watching."""
+    if quiet or not sys.stderr.isatty():
+        yield
+        return
+    with _err.status(message):
+        yield
+
+
+def _parse_metadata(pairs: list[str] | None) -> dict[str, str] | None:
+    if not pairs:
+        return None
+    metadata = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"expected key=value, got {pair!r}", param_hint="--metadata")
+        metadata[key] = value
+    return metadata
+
+
+def _read_messages(source: str) -> list[Any]:
+    """A JSON list (or one object) of messages, or JSONL with one message per line."""
+    name = "stdin" if source == "-" else source
+    try:
+        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"cannot read {name}: {exc}") from exc
+    try:
+        data = json.loads(raw)
+        return data if isinstance(data, list) else [data]
+    except json.JSONDecodeError:
+        pass
+    messages = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if line.strip():
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise InvalidInput(
+                    f"{name} is neither JSON nor JSONL: line {number}: {exc.msg}"
+                ) from exc
+    return messages
+
+
+# -- rendering for people -----------------------------------------------------
+def _short(text: str, width: int = 80) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else ""
+
+
+def _table(*columns: str, **options: Any) -> Table:
+    return Table(*columns, box=box.SIMPLE_HEAD, pad_edge=False, **options)
+
+
+def _memory_table(records: Iterable[MemoryRecord], caption: str | None = None) -> None:
+    table = _table(caption=caption, caption_justify="left")
+    table.add_column("id", no_wrap=True)
+    for column in ("kind", "when", "text"):
+        table.add_column(column)
+    for record in records:
+        table.add_row(record.id, record.kind, _when(record.valid_from), Text(_short(record.text)))
+    _out.print(table)
+
+
+def _render_added(result: AddResult) -> None:
+    hidden = len(result.memories) - ADDED_ROWS
+    caption = f"and {hidden} more (--json lists them all)" if hidden > 0 else None
+    _memory_table(result.memories[:ADDED_ROWS], caption=caption)
+
+
+def _render_search(results: SearchResults) -> None:
+    if not results.hits:
+        _out.print(
+            f"Nothing found for {results.query!r}"
+            + (f": {results.reason}" if results.reason else ".")
+        )
+        return
+    table = _table("#", "score")
+    table.add_column("memory", overflow="fold")
+    table.add_column("kind")
+    table.add_column("when", max_width=10)
+    table.add_column("why", max_width=9)
+    for rank, hit in enumerate(results.hits, start=1):
+        # The id sits under the text and folds rather than being cut off in a narrow terminal.
+        cell = Text(_short(hit.text)).append(f"\n{hit.id}", style="dim")
+        for turn in hit.context:
+            if hit.episode is None or turn.id != hit.episode.id:
+                cell.append(f"\n  {turn.role}: {_short(turn.content, 70)}", style="dim italic")
+        why = "\n".join(f"{name} #{signal.rank}" for name, signal in hit.signals.items())
+        table.add_row(
+            str(rank),
+            f"{hit.score:.4f}",
+            cell,
+            hit.memory.kind,
+            _when(hit.memory.valid_from),
+            why,
+        )
+    _out.print(table)
+
+
+def _render_page(page: Page) -> None:
+    shown = f"{page.offset + 1}-{page.offset + len(page.items)}" if page.items else "none"
+    more = f"; next: --offset {page.next_offset}" if page.next_offset is not None else ""
+    _memory_table(page.items, caption=f"{shown} of {page.total}{more}")
+
+
+def _render_record(record: MemoryRecord) -> None:
+    grid = Table.grid(padding=(0, 2))
+    for key, value in record.model_dump(mode="json").items():
+        if value in (None, [], {}):
+            continue
+        shown = record.scope.label() if key == "scope" else value
+        if isinstance(shown, list | dict):
+            shown = json.dumps(shown, ensure_ascii=False)
+        grid.add_row(Text(key, style="bold"), Text(str(shown)))
+    _out.print(grid)
+
+
+def _render_history(events: list[Event]) -> None:
+    table = _table("at", "op", "version", "reason", "text")
+    for event in events:
+        text = event.payload.get("text") or ""
+        table.add_row(
+            event.at.strftime("%Y-%m-%d %H:%M:%S"),
+            event.op,
+            str(event.version or ""),
+            Text(event.reason or ""),
+            Text(_short(text, 60)),
+        )
+    _out.print(table)
+
+
+def _render_stats(stats: dict[str, Any]) -> None:
+    grid = Table.grid(padding=(0, 2))
+    for key in ("backend", "url", "embedder", "dimension", "bytes", "episodes", "events"):
+        if key in stats:
+            grid.add_row(Text(key, style="bold"), Text(str(stats[key])))
+    _out.print(grid)
+    counts: dict[str, dict[str, int]] = stats.get("memories", {})
+    statuses = sorted({status for by_status in counts.values() for status in by_status})
+    table = _table("kind", *statuses, title="memories")
+    for kind, by_status in sorted(counts.items()):
+        table.add_row(kind, *(str(by_status.get(status, 0)) for status in statuses))
+    _out.print(table)
+
+
+def _counts(counts: dict[str, int]) -> str:
+    plural = {"memory": "memories"}
+    return ", ".join(f"{n} {plural.get(k, k + 's')}" for k, n in counts.items()) or "nothing"
+
+
+# -- commands -----------------------------------------------------------------
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"remem {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            envvar="REMEM_DATABASE_URL",
+            show_envvar=True,
+            help="SQLite file or postgresql:// URL. [default: remem.db in the user data dir]",
+        ),
+    ] = None,
+    tenant: Annotated[str, typer.Option(help="Tenant (organisation) to work in.")] = "default",
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    session = _Session(location=db or default_location(), tenant=tenant)
+    _session.set(session)
+    ctx.call_on_close(session.close)
+
+
+@command()
+def add(
+    text: Annotated[
+        str | None, typer.Argument(help="What to remember; '-' reads messages from stdin.")
+    ] = None,
+    file: Annotated[
+        str | None,
+        typer.Option(
+            "--file",
+            "-f",
+            help="JSON list or JSONL of messages {role, content, speaker?, timestamp?}; '-' is stdin.",
+        ),
+    ] = None,
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    timestamp: Annotated[
+        str | None, typer.Option(help="When it happened (ISO 8601). [default: now]")
+    ] = None,
+    kind: Annotated[KindName, typer.Option(help="Kind of memory.")] = DEFAULT_KIND,
+    importance: Annotated[float, typer.Option(help="From 0 to 1.")] = 0.5,
+    metadata: Annotated[
+        list[str] | None, typer.Option("--metadata", "-m", help="key=value, repeatable.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Remember a text, or a conversation from a file or stdin (one memory per message)."""
+    if text == "-" and file is None:
+        text, file = None, "-"
+    if (text is None) == (file is None):
+        raise typer.BadParameter("give either TEXT or --file (use '-' for stdin)")
+    messages = text if file is None else _read_messages(file)
+    count = len(messages) if isinstance(messages, list) else 1
+    with _busy(f"Adding {count} message(s)…", quiet=as_json):
+        result = _memory().add(
+            messages,
+            user_id=user,
+            agent_id=agent,
+            session_id=session,
+            timestamp=timestamp,
+            kind=kind.value,
+            importance=importance,
+            metadata=_parse_metadata(metadata),
+            source="cli",
+        )
+    _show(as_json, result, _render_added)
+
+
+@command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for, in plain words.")],
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Most hits to return.")] = 10,
+    kind: Annotated[
+        list[KindName] | None, typer.Option(help="Only these kinds; repeatable.")
+    ] = None,
+    after: Annotated[str | None, typer.Option(help="Event time at or after (ISO 8601).")] = None,
+    before: Annotated[str | None, typer.Option(help="Event time before (ISO 8601).")] = None,
+    as_of: AsOf = None,
+    context: Annotated[
+        int, typer.Option("--context", "-c", help="Turns of conversation around each hit.")
+    ] = 0,
+    recipe: Annotated[RecipeName, typer.Option(help="Retrieval recipe.")] = DEFAULT_RECIPE,
+    as_json: Json = False,
+) -> None:
+    """Find the memories that matter for QUERY, each with the signals that found it."""
+    results = _memory().search(
+        query,
+        user_id=user,
+        agent_id=agent,
+        session_id=session,
+        limit=limit,
+        kinds=[k.value for k in kind] if kind else None,
+        after=after,
+        before=before,
+        as_of=as_of,
+        context_window=context,
+        recipe=recipe.value,
+    )
+    _show(as_json, results, _render_search)
+
+
+@command("list")
+def list_(
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    kind: Annotated[
+        list[KindName] | None, typer.Option(help="Only these kinds; repeatable.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="Page size.")] = 20,
+    offset: Annotated[int, typer.Option(help="Skip this many (newest first).")] = 0,
+    as_json: Json = False,
+) -> None:
+    """Current memories, newest first, one page at a time."""
+    page = _memory().list(
+        user_id=user,
+        agent_id=agent,
+        session_id=session,
+        kinds=[k.value for k in kind] if kind else None,
+        limit=limit,
+        offset=offset,
+    )
+    _show(
+        as_json, {**_jsonable(page), "next_offset": page.next_offset}, lambda _: _render_page(page)
+    )
+
+
+@command()
+def show(
+    memory_id: Annotated[str, typer.Argument(metavar="ID")],
+    version: Annotated[
+        int | None, typer.Option(help="This version instead of the current.")
+    ] = None,
+    as_of: AsOf = None,
+    as_json: Json = False,
+) -> None:
+    """One memory: the current version, a given --version, or the one believed --as-of."""
+    _show(as_json, _memory().get(memory_id, version=version, as_of=as_of), _render_record)
+
+
+@command()
+def history(memory_id: Annotated[str, typer.Argument(metavar="ID")], as_json: Json = False) -> None:
+    """Every operation on a memory, oldest first."""
+    _show(as_json, _memory().history(memory_id), _render_history)
+
+
+@command()
+def update(
+    memory_id: Annotated[str, typer.Argument(metavar="ID")],
+    text: Annotated[str | None, typer.Argument(help="The new text.")] = None,
+    importance: Annotated[float | None, typer.Option(help="New importance, 0 to 1.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the history.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Write a new version of a memory; the old one stays in its history."""
+    record = _memory().update(memory_id, text, importance=importance, reason=reason)
+    _show(as_json, record, lambda r: _out.print(f"updated {r.id} to version {r.version}"))
+
+
+@command()
+def delete(
+    memory_id: Annotated[str, typer.Argument(metavar="ID")],
+    reason: Annotated[str | None, typer.Option(help="Why, kept in the history.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Hide a memory from search and list; it stays in its history (see forget to erase)."""
+    record = _memory().delete(memory_id, reason=reason)
+    _show(as_json, record, lambda r: _out.print(f"deleted {r.id} (history kept)"))
+
+
+@command()
+def forget(
+    memory_id: Annotated[str, typer.Argument(metavar="ID")], yes: Yes = False, as_json: Json = False
+) -> None:
+    """Erase a memory for good: every version, its history and its uncited source turns."""
+    if not yes:
+        if not sys.stdin.isatty():
+            _fail(f"forget erases {memory_id} for good; pass --yes to confirm (no terminal to ask)")
+        typer.confirm(f"Erase {memory_id} and its whole history for good?", abort=True)
+    erased = _memory().forget(memory_id)
+    _show(
+        as_json,
+        {"id": memory_id, "erased": erased},
+        lambda r: _out.print(f"forgot {r['id']} ({r['erased']} records erased)"),
+    )
+
+
+@command()
+def export(
+    file: Annotated[
+        str | None, typer.Argument(help="JSONL file to write. [default: stdout]")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Write every record of the tenant as JSONL, to move or back up a memory."""
+    to_stdout = file in (None, "-")
+    memory = _memory()
+    with _busy("Exporting…", quiet=as_json or to_stdout):
+        counts = memory.export(sys.stdout if to_stdout else file)  # type: ignore[arg-type]
+    if to_stdout:
+        # stdout already carries the export; the summary must not mix into it.
+        if not as_json:
+            _err.print(f"exported {_counts(counts)}")
+        return
+    _show(as_json, counts, lambda c: _out.print(f"exported {_counts(c)} to {file}"))
+
+
+@command("import")
+def import_(
+    file: Annotated[str, typer.Argument(help="JSONL export to load; '-' reads stdin.")],
+    as_json: Json = False,
+) -> None:
+    """Load a remem export into this tenant, all or nothing."""
+    memory = _memory()
+    with _busy(f"Importing {file}…", quiet=as_json):
+        counts = memory.import_(sys.stdin if file == "-" else file)
+    _show(as_json, counts, lambda c: _out.print(f"imported {_counts(c)}"))
+
+
+@command()
+def stats(user: User = None, as_json: Json = False) -> None:
+    """What is stored: backend, embedder, and memory counts by kind and status."""
+    _show(as_json, _memory().stats(user_id=user), _render_stats)
+
+
+def main() -> None:
+    app(prog_name="remem")
+
+
+if __name__ == "__main__":
+    main()
