@@ -86,7 +86,7 @@ as_root() {
 
 take_lock() {
     exec 9>"$STATE_DIR/.lock"
-    flock -w 600 9 || die "timed out waiting for another postgres.sh on $STATE_DIR"
+    flock -w 300 9 || die "timed out waiting for another postgres.sh on $STATE_DIR"
 }
 
 ensure_packages() {
@@ -220,7 +220,7 @@ start_server() {
     printf '\n== %s: pg_ctl start -p %s\n' "$(date '+%F %T')" "$port" >>"$SETUP_LOG"
     if ! as_pg "$PGBIN/pg_ctl" -D "$DATA" -l "$SERVER_LOG" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $port -k $SOCKDIR ${REMEM_PG_OPTS:-}" \
-        start >>"$SETUP_LOG" 2>&1 </dev/null; then
+        start >>"$SETUP_LOG" 2>&1 </dev/null 9>&-; then  # 9>&-: the server must not inherit our lock
         printf 'postgres.sh: ERROR: pg_ctl start failed; last lines of %s:\n' "$SERVER_LOG" >&2
         tail -n 30 "$SERVER_LOG" >&2 2>/dev/null || true
         exit 1

@@ -196,20 +196,22 @@ class Memory:
         user_id: str | None = None,
         agent_id: str | None = None,
     ) -> MemoryRecord:
-        """Write a new version; the old one stays, marked superseded, for history and ``as_of``."""
+        """Write a new version; the old one stays, marked superseded, for history and ``as_of``.
+
+        ``metadata`` is a patch: given keys are set, keys given as None are removed.
+        """
         scope = _scope(self.tenant, user_id, agent_id, None)
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = check_text(text, "text")
-        if metadata is not None:
-            changes["metadata"] = check_metadata(metadata)
+        patch = check_metadata(metadata) if metadata is not None else None
         if importance is not None:
             changes["importance"] = check_importance(importance)
         if valid_from is not None:
             changes["valid_from"] = to_utc(valid_from, field="valid_from")
         if valid_to is not None:
             changes["valid_to"] = to_utc(valid_to, field="valid_to")
-        if not changes:
+        if not changes and not patch:
             raise InvalidInput(
                 "update needs at least one of text, metadata, importance, valid_from, valid_to"
             )
@@ -218,6 +220,9 @@ class Memory:
         now = utcnow()
         with self.store.transaction():
             old = self._current(memory_id, scope)
+            if patch:
+                merged = {**old.metadata, **patch}
+                changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
             new = old.model_copy(
                 update={
                     **changes,

@@ -214,11 +214,15 @@ def _render_search(results: SearchResults) -> None:
             + (f": {results.reason}" if results.reason else ".")
         )
         return
-    table = _table("#", "score")
+    window = results.time_window
+    caption = (
+        f"time named in the query: {_when(window[0])} to {_when(window[1])}" if window else None
+    )
+    table = _table("#", "score", caption=caption, caption_justify="left")
     table.add_column("memory", overflow="fold")
     table.add_column("kind")
     table.add_column("when", max_width=10)
-    table.add_column("why", max_width=9)
+    table.add_column("why", max_width=13)
     for rank, hit in enumerate(results.hits, start=1):
         # The id sits under the text and folds rather than being cut off in a narrow terminal.
         cell = Text(_short(hit.text)).append(f"\n{hit.id}", style="dim")
@@ -383,6 +387,12 @@ def search(
         int, typer.Option("--context", "-c", help="Turns of conversation around each hit.")
     ] = 0,
     recipe: Annotated[RecipeName, typer.Option(help="Retrieval recipe.")] = DEFAULT_RECIPE,
+    asked_at: Annotated[
+        str | None,
+        typer.Option(
+            help="Resolve time phrases in QUERY against this time (ISO 8601). [default: now]"
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Find the memories that matter for QUERY, each with the signals that found it."""
@@ -398,6 +408,7 @@ def search(
         as_of=as_of,
         context_window=context,
         recipe=recipe.value,
+        asked_at=asked_at,
     )
     _show(as_json, results, _render_search)
 
@@ -479,7 +490,7 @@ def forget(
     if not yes:
         if not sys.stdin.isatty():
             _fail(f"forget erases {memory_id} for good; pass --yes to confirm (no terminal to ask)")
-        typer.confirm(f"Erase {memory_id} and its whole history for good?", abort=True)
+        typer.confirm(f"Erase {memory_id} and its whole history for good?", abort=True, err=True)
     erased = _memory().forget(memory_id)
     _show(
         as_json,

@@ -15,7 +15,7 @@ from remem._time import to_utc
 from remem.errors import InvalidInput
 from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope
 
-MAX_TEXT_CHARS = 100_000
+MAX_TEXT_CHARS = 1_000_000
 
 Messages = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
 
@@ -49,7 +49,7 @@ def check_importance(value: Any) -> float:
 
 def _messages(messages: Messages) -> list[Mapping[str, Any]]:
     if isinstance(messages, str):
-        return [{"role": "user", "content": messages}]
+        return [{"role": "user", "content": check_text(messages, "text")}]
     if isinstance(messages, Mapping):
         return [messages]
     if isinstance(messages, Sequence) and messages:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from remem.errors import StoreError
 from remem.stores.base import MemoryFilter, Store
 
 __all__ = ["MemoryFilter", "Store", "open_store"]
@@ -12,8 +13,13 @@ __all__ = ["MemoryFilter", "Store", "open_store"]
 def open_store(target: str | Path) -> Store:
     text = str(target)
     if text.startswith(("postgresql://", "postgres://")):
-        from remem.stores.postgres import PostgresStore
-
+        try:
+            from remem.stores.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"the PostgreSQL backend needs extra packages ({exc.name} is missing): "
+                "pip install 'remem[postgres]'"
+            ) from exc
         return PostgresStore(text)
     from remem.stores.sqlite import SQLiteStore
 

@@ -499,30 +499,29 @@ class SQLiteStore:
         return [event_from_row(r, from_iso) for r in rows]
 
     def stats(self, scope: Scope) -> dict[str, Any]:
+        where = "tenant = ?" + (" AND user_id = ?" if scope.user_id else "")
+        params = [scope.tenant, *([scope.user_id] if scope.user_id else [])]
         with self._lock:
             by = self._db.execute(
-                f"SELECT m.kind, m.status, COUNT(*) FROM memories m WHERE m.tenant = ? "
-                f"{'AND m.user_id = ?' if scope.user_id else ''} GROUP BY m.kind, m.status",
-                [scope.tenant, *([scope.user_id] if scope.user_id else [])],
+                f"SELECT kind, status, COUNT(*) FROM memories WHERE {where} GROUP BY kind, status",
+                params,
             ).fetchall()
-            episodes = self._db.execute(
-                "SELECT COUNT(*) FROM episodes WHERE tenant = ?", (scope.tenant,)
-            ).fetchone()[0]
-            events = self._db.execute(
-                "SELECT COUNT(*) FROM events WHERE tenant = ?", (scope.tenant,)
-            ).fetchone()[0]
+            episodes = self._db.execute(f"SELECT COUNT(*) FROM episodes WHERE {where}", params)
+            events = self._db.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params)
+            n_episodes, n_events = episodes.fetchone()[0], events.fetchone()[0]
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         counts: dict[str, dict[str, int]] = {}
         for kind, status, n in by:
             counts.setdefault(kind, {})[status] = n
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
         return {
             "backend": "sqlite",
             "url": self.url,
-            "bytes": self.path.stat().st_size if self.path.exists() else 0,
+            "bytes": sum(f.stat().st_size for f in files if f.exists()),
             "embedder": meta.get("embedder"),
             "dimension": int(meta["dimension"]) if "dimension" in meta else None,
-            "episodes": episodes,
-            "events": events,
+            "episodes": n_episodes,
+            "events": n_events,
             "memories": counts,
         }
 
@@ -550,13 +549,33 @@ class SQLiteStore:
             yield "event", event_from_row(row, from_iso)
 
     def load(self, items: Sequence[tuple[str, Any]]) -> None:
+        episodes = [item for kind, item in items if kind == "episode"]
+        memories = [item for kind, item in items if kind == "memory"]
         with self.transaction():
-            try:
-                self.insert_episodes([item for kind, item in items if kind == "episode"])
-                self.insert_memories([item for kind, item in items if kind == "memory"])
-                self.append_events([item for kind, item in items if kind == "event"])
-            except sqlite3.IntegrityError as exc:
-                raise InvalidInput(f"import collides with records already stored: {exc}") from exc
+            taken = self._existing("episodes", [e.id for e in episodes]) + self._existing(
+                "memories", [m.id for m, _ in memories]
+            )
+            if taken:
+                raise InvalidInput(
+                    f"import collides with {len(taken)} record(s) already stored "
+                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
+                )
+            self.insert_episodes(episodes)
+            self.insert_memories(memories)
+            self.append_events([item for kind, item in items if kind == "event"])
+
+    def _existing(self, table: str, ids: Sequence[str]) -> list[str]:
+        found: list[str] = []
+        for start in range(0, len(ids), 500):
+            chunk = list(dict.fromkeys(ids[start : start + 500]))
+            marks = ",".join("?" * len(chunk))
+            found += [
+                r[0]
+                for r in self._db.execute(
+                    f"SELECT DISTINCT id FROM {table} WHERE id IN ({marks})", chunk
+                )
+            ]
+        return found
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,467 @@
+"""Ingest rate, search latency, dense recall and memory of remem when ONE user holds N memories.
+
+    python bench/ingest_search.py --sizes 10000 100000 --queries 200
+
+Every turn goes through the real facade, ``Memory.add`` (one call per 50-turn
+session). The first ``--sample`` turns are embedded by the real local model
+inside ``Memory.add``; the rest take their vectors from an on-disk cache filled
+once by the same model, so a 100k run takes minutes, not an hour. Searches
+always embed the query with the real model: every query is a fresh text, so no
+cache can answer it. docs/benchmarks.md says what each number includes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import corpus
+import embed_cache
+import machine
+import numpy as np
+
+from remem import Memory
+from remem.model import Scope
+from remem.providers.local_embedder import LocalEmbedder
+from remem.retrieval.search import RECIPES
+from remem.retrieval.terms import query_terms
+from remem.stores import MemoryFilter
+
+USER = "bench-user"
+LIMIT = 10
+# What hybrid_search asks each retriever for; the breakdown times the same calls.
+POOL = max(RECIPES["hybrid"].candidates, LIMIT * 3)
+SEGMENT = 10_000
+TARGET_P95_MS = 25.0
+TARGET_SIZE = 100_000
+ROOT = Path(__file__).resolve().parent
+
+
+# -- timing -------------------------------------------------------------------
+def percentiles(samples: Sequence[float]) -> dict[str, float]:
+    values = np.asarray(samples, dtype=np.float64)
+    return {
+        "p50": round(float(np.percentile(values, 50)), 3),
+        "p95": round(float(np.percentile(values, 95)), 3),
+        "p99": round(float(np.percentile(values, 99)), 3),
+        "mean": round(float(values.mean()), 3),
+        "n": len(values),
+    }
+
+
+@dataclass
+class Timings:
+    """Milliseconds per call, by component."""
+
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def time(self, name: str, call: Callable[[], Any]) -> Any:
+        began = time.perf_counter_ns()
+        out = call()
+        self.samples.setdefault(name, []).append((time.perf_counter_ns() - began) / 1e6)
+        return out
+
+    def add(self, name: str, value: float) -> None:
+        self.samples.setdefault(name, []).append(value)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {name: percentiles(values) for name, values in self.samples.items()}
+
+
+# -- ingest -------------------------------------------------------------------
+@dataclass
+class Segment:
+    start: int
+    end: int
+    embedding: str
+    seconds: float
+    embed_seconds: float
+
+    def summary(self) -> dict[str, Any]:
+        turns = self.end - self.start
+        store = self.seconds - self.embed_seconds
+        return {
+            "turns": f"{self.start}-{self.end}",
+            "embedding": self.embedding,
+            "seconds": round(self.seconds, 2),
+            "turns_per_s": round(turns / self.seconds, 1),
+            "embed_seconds": round(self.embed_seconds, 2),
+            "without_embedding_turns_per_s": round(turns / store, 1),
+        }
+
+
+class Loader:
+    """Writes sessions through ``Memory.add``, the first ``sample`` turns with real embedding."""
+
+    def __init__(
+        self,
+        memory: Memory,
+        embedder: embed_cache.CachedEmbedder,
+        sessions: Sequence[corpus.Session],
+        sample: int,
+    ) -> None:
+        self.memory, self.embedder, self.sessions, self.sample = memory, embedder, sessions, sample
+        self.loaded = 0
+        self.next_session = 0
+        self.ids: list[str] = []
+        self.segments: list[Segment] = []
+
+    def _add(self, session: corpus.Session) -> float:
+        began = time.perf_counter()
+        result = self.memory.add(
+            list(session.messages), user_id=USER, session_id=session.session_id
+        )
+        seconds = time.perf_counter() - began
+        self.ids.extend(m.id for m in result.memories)
+        return seconds
+
+    def _segment(self, end: int, live: bool) -> Segment:
+        self.embedder.live = live
+        start, embedded, seconds = self.loaded, self.embedder.embed_seconds, 0.0
+        while self.loaded < end:
+            session = self.sessions[self.next_session]
+            self.next_session += 1
+            seconds += self._add(session)
+            self.loaded += len(session.messages)
+        spent = self.embedder.embed_seconds - embedded
+        return Segment(start, self.loaded, "real" if live else "cached", seconds, spent)
+
+    def load_to(self, target: int) -> None:
+        while self.loaded < target:
+            live = self.loaded < self.sample
+            stop = self.sample if live else (self.loaded // SEGMENT + 1) * SEGMENT
+            segment = self._segment(min(target, stop), live)
+            self.segments.append(segment)
+            print(f"  loaded {segment.summary()}", file=sys.stderr)
+
+
+# -- search -------------------------------------------------------------------
+def brute_top(matrix: np.ndarray, vector: np.ndarray, k: int) -> np.ndarray:
+    """The baseline: exact top-k rows by dot product over one plain float32 array."""
+    scores = matrix @ vector
+    top = np.argpartition(-scores, k)[:k]
+    return top[np.argsort(-scores[top])]
+
+
+def dense_recall(
+    found: Sequence[str], matrix: np.ndarray, vector: np.ndarray, ids: list[str]
+) -> float:
+    """Share of remem's dense top-k that is in the exact top-k (rows tied with the k-th count)."""
+    scores = matrix @ vector
+    kth = -np.partition(-scores, LIMIT - 1)[LIMIT - 1]
+    truth = {ids[i] for i in np.flatnonzero(scores >= kth - 1e-6)}
+    return len(set(found) & truth) / LIMIT
+
+
+def _search_once(
+    memory: Memory, real: LocalEmbedder, matrix: np.ndarray, ids: list[str], query: str, t: Timings
+) -> float:
+    store = memory.store
+    flt = MemoryFilter(scope=Scope(tenant=memory.tenant, user_id=USER))
+    results = t.time("search", lambda: memory.search(query, user_id=USER, limit=LIMIT))
+    assert len(results) == LIMIT, f"{query!r} found only {len(results)} hits"
+    vector = t.time("embed", lambda: real.embed([query])[0])
+    t.time("bm25", lambda: store.text_search(query_terms(query), flt, POOL))
+    t.time("dense", lambda: store.vector_search(vector, flt, POOL))
+    t.time("brute", lambda: brute_top(matrix, vector, LIMIT))
+    s = t.samples
+    t.add("embed_plus_brute", s["embed"][-1] + s["brute"][-1])
+    t.add("search_other", s["search"][-1] - s["embed"][-1] - s["bm25"][-1] - s["dense"][-1])
+    found = [m.id for m, _ in store.vector_search(vector, flt, LIMIT)]
+    return dense_recall(found, matrix, vector, ids)
+
+
+def measure(
+    memory: Memory,
+    real: LocalEmbedder,
+    matrix: np.ndarray,
+    ids: list[str],
+    queries: Sequence[str],
+    warmup: Sequence[str],
+) -> dict[str, Any]:
+    for query in warmup:
+        memory.search(query, user_id=USER, limit=LIMIT)
+    timings, recalls = Timings(), []
+    with machine.Contention() as contention:
+        for query in queries:
+            recalls.append(_search_once(memory, real, matrix, ids, query, timings))
+    ms = timings.summary()
+    return {
+        "latency_ms": ms,
+        "ratio_search_to_embed_plus_brute": {
+            q: round(ms["search"][q] / ms["embed_plus_brute"][q], 2) for q in ("p50", "p95")
+        },
+        "ratio_vector_search_to_brute": {
+            q: round(ms["dense"][q] / ms["brute"][q], 2) for q in ("p50", "p95")
+        },
+        "dense_recall_at_10": round(float(np.mean(recalls)), 4),
+        "contention": contention.summary(),
+    }
+
+
+# -- cold start in a fresh process ---------------------------------------------
+def probe(db: str, queries: list[str]) -> dict[str, Any]:
+    """Open an existing store in this (fresh) process: model load, index load, warm searches, RSS."""
+    began = time.perf_counter()
+    embedder = LocalEmbedder.shared()
+    memory = Memory(db, embedder=embedder)
+    opened = time.perf_counter()
+    embedder.embed(["load the model"])
+    loaded = time.perf_counter()
+    memory.search(queries[0], user_id=USER, limit=LIMIT)
+    first = time.perf_counter()
+    timings = Timings()
+    for query in queries[1:]:
+        timings.time("search", lambda q=query: memory.search(q, user_id=USER, limit=LIMIT))
+    memory.close()
+    return {
+        "open_s": round(opened - began, 3),
+        "model_load_s": round(loaded - opened, 3),
+        "first_search_s": round(first - loaded, 3),
+        "search_ms": timings.summary()["search"],
+        "rss_mib": machine.rss_mib(),
+    }
+
+
+def run_probe(db: Path, queries: list[str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, "--probe", str(db)],
+        input=json.dumps(queries),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(done.stdout)
+
+
+# -- the run --------------------------------------------------------------------
+def _db_bytes(db: Path) -> int:
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+
+
+def _corpus_summary(texts: Sequence[str], sessions: Sequence[corpus.Session]) -> dict[str, Any]:
+    lengths = np.array([len(t) for t in texts])
+    return {
+        "turns": len(texts),
+        "sessions": len(sessions),
+        "distinct_texts": len(set(texts)),
+        "chars_mean": round(float(lengths.mean()), 1),
+        "chars_p50": int(np.percentile(lengths, 50)),
+        "chars_max": int(lengths.max()),
+    }
+
+
+@dataclass
+class Plan:
+    """Distinct queries: timed and warm-up ones per size, then the fresh-process probe's."""
+
+    sizes: list[int]
+    pool: list[str]
+    timed: int
+    warmup: int
+
+    def for_size(self, position: int) -> tuple[list[str], list[str]]:
+        start = position * (self.timed + self.warmup)
+        warm = self.pool[start : start + self.warmup]
+        return self.pool[start + self.warmup : start + self.warmup + self.timed], warm
+
+    @property
+    def probe_queries(self) -> list[str]:
+        return self.pool[len(self.sizes) * (self.timed + self.warmup) :]
+
+
+def _plan(args: argparse.Namespace, texts: Sequence[str]) -> Plan:
+    sizes = sorted(set(args.sizes))
+    total = (args.warmup + args.queries) * len(sizes) + min(args.queries, 50) + 1
+    pool = corpus.queries(total, args.seed, exclude=set(texts))
+    return Plan(sizes, pool, args.queries, args.warmup)
+
+
+def _measure_size(
+    memory: Memory,
+    db: Path,
+    embedder: embed_cache.CachedEmbedder,
+    loader: Loader,
+    plan: Plan,
+    position: int,
+) -> dict[str, Any]:
+    size = plan.sizes[position]
+    matrix = np.concatenate(embedder.stored)
+    embedder.stored = [matrix]
+    assert matrix.shape[0] == len(loader.ids) == size
+    queries, warmup = plan.for_size(position)
+    print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
+    found = measure(memory, embedder.real, matrix, loader.ids, queries, warmup)
+    found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
+    found["rss_mib"] = machine.rss_mib()
+    found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
+    return found
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    sessions = list(corpus.sessions(max(args.sizes), args.session_turns, args.seed))
+    texts = [t for s in sessions for t in s.texts]
+    real = LocalEmbedder.shared()
+    print(f"corpus: {len(texts)} turns; vectors from {args.cache}", file=sys.stderr)
+    vectors, cache_info = embed_cache.corpus_vectors(texts, real, args.cache)
+    plan = _plan(args, texts)
+    embedder = embed_cache.CachedEmbedder(real, texts, vectors)
+    workdir = Path(tempfile.mkdtemp(prefix="remem-bench-", dir=args.db_dir))
+    db = workdir / "bench.db"
+    memory = Memory(db, embedder=embedder)
+    loader = Loader(memory, embedder, sessions, args.sample)
+    by_size: dict[str, Any] = {}
+    try:
+        for position, size in enumerate(plan.sizes):
+            loader.load_to(size)
+            by_size[str(size)] = _measure_size(memory, db, embedder, loader, plan, position)
+        embedder.drop_cache()
+        del vectors
+        gc.collect()
+        rss_after = machine.rss_mib()
+        memory.close()
+        cold = run_probe(db, plan.probe_queries)
+    finally:
+        if args.keep_db:
+            print(f"kept {db}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "command": "python bench/ingest_search.py " + " ".join(sys.argv[1:]),
+        "machine": machine.describe(),
+        "config": {
+            "seed": args.seed,
+            "session_turns": args.session_turns,
+            "sample_real_embedding_turns": args.sample,
+            "queries_per_size": args.queries,
+            "limit": LIMIT,
+            "retriever_pool": POOL,
+            "user": "one user holds every memory",
+        },
+        "corpus": _corpus_summary(texts, sessions),
+        "embedding_cache": cache_info,
+        "ingest": [s.summary() for s in loader.segments],
+        "sizes": by_size,
+        "rss_mib_after_dropping_cache": rss_after,
+        "cold_start_fresh_process": cold,
+    }
+
+
+# -- report -------------------------------------------------------------------
+COMPONENTS = (
+    ("search", "`Memory.search` end to end (incl. query embedding)"),
+    ("embed", "query embedding alone"),
+    ("bm25", f"BM25: `store.text_search` (k={POOL})"),
+    ("dense", f"dense: `store.vector_search` (k={POOL})"),
+    ("search_other", "rest of `search` (fusion, episodes, records)"),
+    ("brute", "baseline: numpy `matrix @ q` + argpartition (top-10)"),
+    ("embed_plus_brute", "baseline + query embedding"),
+)
+
+
+def _cells(stats: dict[str, float]) -> str:
+    return f"{stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f}"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    sizes = result["sizes"]
+    head = " | ".join(f"{int(s):,}: p50 | p95 | p99" for s in sizes)
+    lines = [f"| latency (ms) | {head} |", "|---" * (1 + 3 * len(sizes)) + "|"]
+    for key, label in COMPONENTS:
+        cells = " | ".join(_cells(v["latency_ms"][key]) for v in sizes.values())
+        lines.append(f"| {label} | {cells} |")
+    lines += ["", f"| per size | {' | '.join(f'{int(s):,}' for s in sizes)} |"]
+    lines.append("|---" * (1 + len(sizes)) + "|")
+    rows = {
+        "search ÷ (embedding + brute force), p50 / p95": lambda v: "{p50} / {p95}".format(
+            **v["ratio_search_to_embed_plus_brute"]
+        ),
+        "vector_search ÷ brute force, p50 / p95": lambda v: "{p50} / {p95}".format(
+            **v["ratio_vector_search_to_brute"]
+        ),
+        "dense recall@10 vs brute force": lambda v: f"{v['dense_recall_at_10']:.3f}",
+        "process RSS (MiB, bench arrays included)": lambda v: f"{v['rss_mib']['rss']:.0f}",
+        "SQLite file + WAL (MiB)": lambda v: f"{v['db_mib']:.0f}",
+        "CPU used by other processes while timing": lambda v: (
+            f"{100 * v['contention']['foreign_cpu_share']:.0f}%"
+        ),
+    }
+    for label, cell in rows.items():
+        lines.append(f"| {label} | {' | '.join(cell(v) for v in sizes.values())} |")
+    lines += [
+        "",
+        "| ingest through `Memory.add` | embedding | turns/s | turns/s without embedding |",
+    ]
+    lines.append("|---|---|---|---|")
+    for seg in result["ingest"]:
+        lines.append(
+            f"| turns {seg['turns']} | {seg['embedding']} | {seg['turns_per_s']:.0f} "
+            f"| {seg['without_embedding_turns_per_s']:.0f} |"
+        )
+    cold = result["cold_start_fresh_process"]
+    lines += [
+        "",
+        f"Fresh process on the {max(int(s) for s in sizes):,}-memory store: open "
+        f"{cold['open_s']:.2f} s, model load {cold['model_load_s']:.2f} s, first search "
+        f"(loads the vector index) {cold['first_search_s']:.2f} s, then search p50/p95 "
+        f"{cold['search_ms']['p50']:.1f}/{cold['search_ms']['p95']:.1f} ms, "
+        f"RSS {cold['rss_mib']['rss']:.0f} MiB.",
+    ]
+    return "\n".join(lines)
+
+
+def verdict(result: dict[str, Any]) -> str:
+    at = result["sizes"].get(str(TARGET_SIZE))
+    if at is None:
+        return f"target not checked: no run at {TARGET_SIZE:,} memories"
+    p95 = at["latency_ms"]["search"]["p95"]
+    met = "MET" if p95 <= TARGET_P95_MS else "MISSED"
+    return f"target search p95 <= {TARGET_P95_MS:.0f} ms at {TARGET_SIZE:,}: {met} ({p95:.1f} ms)"
+
+
+# -- command line -----------------------------------------------------------------
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--queries", type=int, default=200, help="timed queries per size")
+    parser.add_argument("--warmup", type=int, default=20, help="untimed queries per size")
+    parser.add_argument("--sample", type=int, default=5_000, help="turns embedded for real")
+    parser.add_argument("--session-turns", type=int, default=50, help="turns per Memory.add")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
+    parser.add_argument("--db-dir", type=Path, default=None, help="where the store is created")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "ingest_search.json")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    for n in [*args.sizes, args.sample]:
+        if n % args.session_turns:
+            parser.error(f"{n} is not a multiple of --session-turns {args.session_turns}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.probe:
+        print(json.dumps(probe(args.probe, json.loads(sys.stdin.read()))))
+        return
+    result = run(args)
+    result["verdict"] = verdict(result)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(markdown(result))
+    print(f"\n{result['verdict']}\nJSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()

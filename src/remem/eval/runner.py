@@ -1,0 +1,161 @@
+"""Run a public benchmark through remem: ingest each conversation, ask every question with
+several retrieval systems over the same index, score with the official metric definitions.
+
+The baselines (``bm25``, ``dense``) and remem's own retrieval (``remem``) read the
+same store in the same run, so the comparison is exact.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from remem.engine import Memory
+from remem.eval import metrics
+from remem.eval.datasets import Conversation, Question, load
+from remem.model import ROLES
+
+#: remem's retrieval (the default recipe) and the two single-signal baselines.
+SYSTEMS: dict[str, str] = {"bm25": "bm25", "dense": "dense", "remem": "hybrid"}
+INGEST_VERSION = "1"
+USER = "eval"
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    path: str
+    systems: tuple[str, ...]
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    latency_ms: dict[str, list[float]] = field(default_factory=dict)
+    conversations: int = 0
+    turns: int = 0
+    ingest_seconds: float = 0.0
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "dataset": self.dataset,
+            "path": self.path,
+            "conversations": self.conversations,
+            "turns": self.turns,
+            "ingest_turns_per_s": self.turns / self.ingest_seconds if self.ingest_seconds else None,
+            "systems": {
+                name: {
+                    **metrics.aggregate(self.rows.get(name, [])),
+                    "latency_ms_p50": _pct(self.latency_ms.get(name, []), 50),
+                    "latency_ms_p95": _pct(self.latency_ms.get(name, []), 95),
+                }
+                for name in self.systems
+            },
+        }
+
+
+def _pct(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(values, q)) if values else None
+
+
+def _messages(conversation: Conversation) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    for session in conversation.sessions:
+        messages = []
+        for turn in session.turns:
+            if not turn.text.strip():
+                continue
+            message: dict[str, Any] = {
+                "role": turn.role if turn.role in ROLES else "user",
+                "content": turn.text,
+                "metadata": {"turn_id": turn.id},
+            }
+            if turn.speaker:
+                message["speaker"] = turn.speaker
+            when = turn.timestamp or session.date
+            if when is not None:
+                message["timestamp"] = when
+            messages.append(message)
+        if messages:
+            yield session.id, messages
+
+
+@contextmanager
+def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -> Iterator[Memory]:
+    """A store holding the conversation; reused from ``workdir`` when a finished copy exists."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in conversation.id)
+    folder = workdir / f"{safe}-v{INGEST_VERSION}"
+    done = folder / "ingested"
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    memory = Memory(folder / "memory.db")
+    try:
+        if not done.exists():
+            for session_id, messages in _messages(conversation):
+                memory.add(messages, user_id=USER, session_id=session_id, source="eval")
+            done.write_text("ok\n")
+        yield memory
+    finally:
+        memory.close()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _ranked_turns(memory: Memory, system: str, question: Question, k: int) -> list[str]:
+    results = memory.search(
+        question.text,
+        user_id=USER,
+        limit=k,
+        recipe=SYSTEMS[system],
+        asked_at=question.question_date,
+    )
+    return [hit.memory.metadata["turn_id"] for hit in results if "turn_id" in hit.memory.metadata]
+
+
+def evaluate(
+    dataset: str,
+    path: str | Path,
+    *,
+    workdir: str | Path,
+    systems: Sequence[str] = tuple(SYSTEMS),
+    limit: int | None = None,
+    keep: bool = False,
+    progress: Progress | None = None,
+) -> EvalResult:
+    """Score ``systems`` on the benchmark at ``path``; ``keep`` leaves the stores for reuse."""
+    unknown = [s for s in systems if s not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown system(s) {unknown}; expected {list(SYSTEMS)}")
+    result = EvalResult(dataset=dataset, path=str(path), systems=tuple(systems))
+    k = max(metrics.KS)
+    conversations = list(load(dataset, path, limit=limit))
+    total_questions = sum(len(c.questions) for c in conversations)
+    asked = 0
+    for number, conversation in enumerate(conversations, start=1):
+        if progress:
+            progress(f"ingest {conversation.id}", number - 1, len(conversations))
+        started = time.perf_counter()
+        with _conversation_store(Path(workdir), conversation, keep) as memory:
+            n_turns = sum(len(s.turns) for s in conversation.sessions)
+            result.turns += n_turns
+            result.ingest_seconds += time.perf_counter() - started
+            session_of = conversation.session_of()
+            for question in conversation.questions:
+                for system in systems:
+                    t0 = time.perf_counter()
+                    ranked = _ranked_turns(memory, system, question, k)
+                    result.latency_ms.setdefault(system, []).append(
+                        (time.perf_counter() - t0) * 1000
+                    )
+                    row = metrics.score_question(dataset, question, ranked, session_of)
+                    result.rows.setdefault(system, []).append(row)
+                asked += 1
+                if progress:
+                    progress("questions", asked, total_questions)
+        result.conversations += 1
+    return result
