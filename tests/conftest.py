@@ -10,16 +10,34 @@ import pytest
 from remem import Memory
 
 CONVERSATION = [
-    {"role": "user", "speaker": "Ana", "content": "I moved to Lisbon last March.",
-     "timestamp": "2026-05-02T10:00:00Z"},
-    {"role": "assistant", "content": "Nice! How are you finding Portugal so far?",
-     "timestamp": "2026-05-02T10:00:05Z"},
-    {"role": "user", "speaker": "Ana", "content": "I adopted a golden retriever puppy named Max.",
-     "timestamp": "2026-05-02T10:01:00Z"},
-    {"role": "assistant", "content": "Max sounds adorable. Dogs need lots of walks!",
-     "timestamp": "2026-05-02T10:01:05Z"},
-    {"role": "user", "speaker": "Ana", "content": "My sister Rita is a cardiologist in Porto.",
-     "timestamp": "2026-05-02T10:02:00Z"},
+    {
+        "role": "user",
+        "speaker": "Ana",
+        "content": "I moved to Lisbon last March.",
+        "timestamp": "2026-05-02T10:00:00Z",
+    },
+    {
+        "role": "assistant",
+        "content": "Nice! How are you finding Portugal so far?",
+        "timestamp": "2026-05-02T10:00:05Z",
+    },
+    {
+        "role": "user",
+        "speaker": "Ana",
+        "content": "I adopted a golden retriever puppy named Max.",
+        "timestamp": "2026-05-02T10:01:00Z",
+    },
+    {
+        "role": "assistant",
+        "content": "Max sounds adorable. Dogs need lots of walks!",
+        "timestamp": "2026-05-02T10:01:05Z",
+    },
+    {
+        "role": "user",
+        "speaker": "Ana",
+        "content": "My sister Rita is a cardiologist in Porto.",
+        "timestamp": "2026-05-02T10:02:00Z",
+    },
 ]
 
 

@@ -33,7 +33,9 @@ WRITER = textwrap.dedent(
 def test_sigkill_mid_ingest_keeps_every_acknowledged_write(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db)], stdout=subprocess.PIPE, text=True,
+        [sys.executable, "-c", WRITER, str(db)],
+        stdout=subprocess.PIPE,
+        text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     acknowledged: list[str] = []

@@ -61,13 +61,20 @@ def test_search_explains_each_signal_and_cites_the_turn(ana: Memory) -> None:
 
 def test_search_is_confined_to_the_user(ana: Memory) -> None:
     ana.add("I live in Berlin with my cat.", user_id="bob")
-    assert all(h.memory.scope.user_id == "ana" for h in ana.search("where do I live", user_id="ana"))
+    assert all(
+        h.memory.scope.user_id == "ana" for h in ana.search("where do I live", user_id="ana")
+    )
     assert [h.memory.scope.user_id for h in ana.search("Berlin cat", user_id="bob")] == ["bob"]
 
 
 def test_search_filters_kind_metadata_and_event_time(ana: Memory) -> None:
-    ana.add("Ana prefers window seats.", user_id="ana", kind="fact", metadata={"topic": "travel"},
-            timestamp="2026-06-01T00:00:00Z")
+    ana.add(
+        "Ana prefers window seats.",
+        user_id="ana",
+        kind="fact",
+        metadata={"topic": "travel"},
+        timestamp="2026-06-01T00:00:00Z",
+    )
     facts = ana.search("seat preference", user_id="ana", kinds="fact")
     assert [h.memory.kind for h in facts] == ["fact"]
     assert len(ana.search("seat", user_id="ana", metadata={"topic": "travel"})) == 1
@@ -205,7 +212,9 @@ def test_export_import_round_trips_losslessly(ana: Memory, tmp_path) -> None:
 
 def test_import_rejects_a_corrupt_file_without_writing(memory: Memory, tmp_path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"type": "header", "format": "remem-export", "version": 1}\n{"type": "memory"}\n')
+    bad.write_text(
+        '{"type": "header", "format": "remem-export", "version": 1}\n{"type": "memory"}\n'
+    )
     with pytest.raises(InvalidInput, match="line 2"):
         memory.import_(bad)
     assert memory.list().total == 0

@@ -34,17 +34,25 @@ def d(y: int, m: int, day: int) -> datetime:
         ("the 2023-04-01 meeting", d(2023, 4, 1), d(2023, 4, 2)),
     ],
 )
-def test_phrases_resolve_against_the_asking_date(query: str, start: datetime, end: datetime) -> None:
+def test_phrases_resolve_against_the_asking_date(
+    query: str, start: datetime, end: datetime
+) -> None:
     window = resolve(query, ASKED)
     assert window is not None and (window.start, window.end) == (start, end)
 
 
 def test_ago_is_a_window_around_the_point() -> None:
     window = resolve("what happened two weeks ago", ASKED)
-    assert window is not None and window.contains(d(2023, 5, 16)) and not window.contains(d(2023, 5, 1))
+    assert (
+        window is not None
+        and window.contains(d(2023, 5, 16))
+        and not window.contains(d(2023, 5, 1))
+    )
 
 
-@pytest.mark.parametrize("query", ["what may I eat", "how many days before my trip", "what is my name"])
+@pytest.mark.parametrize(
+    "query", ["what may I eat", "how many days before my trip", "what is my name"]
+)
 def test_no_time_phrase_means_no_window(query: str) -> None:
     assert resolve(query, ASKED) is None
 
