@@ -13,15 +13,19 @@ cache can answer it. docs/benchmarks.md says what each number includes.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import gc
+import io
 import json
+import pstats
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +35,9 @@ import machine
 import numpy as np
 
 from remem import Memory
-from remem.model import Scope
+from remem.model import Scope, SearchResults
 from remem.providers.local_embedder import LocalEmbedder
+from remem.retrieval import timeq
 from remem.retrieval.search import RECIPES
 from remem.retrieval.terms import query_terms
 from remem.stores import MemoryFilter
@@ -115,6 +120,12 @@ class Loader:
         self.next_session = 0
         self.ids: list[str] = []
         self.segments: list[Segment] = []
+        self.last_turn_at = corpus.START
+
+    @property
+    def asked_at(self) -> datetime:
+        """Questions are asked an hour after the last stored turn, so time phrases hit the corpus."""
+        return self.last_turn_at + timedelta(hours=1)
 
     def _add(self, session: corpus.Session) -> float:
         began = time.perf_counter()
@@ -123,6 +134,7 @@ class Loader:
         )
         seconds = time.perf_counter() - began
         self.ids.extend(m.id for m in result.memories)
+        self.last_turn_at = datetime.fromisoformat(session.messages[-1]["timestamp"])
         return seconds
 
     def _segment(self, end: int, live: bool) -> Segment:
@@ -163,41 +175,65 @@ def dense_recall(
     return len(set(found) & truth) / LIMIT
 
 
-def _search_once(
-    memory: Memory, real: LocalEmbedder, matrix: np.ndarray, ids: list[str], query: str, t: Timings
-) -> float:
-    store = memory.store
-    flt = MemoryFilter(scope=Scope(tenant=memory.tenant, user_id=USER))
-    results = t.time("search", lambda: memory.search(query, user_id=USER, limit=LIMIT))
+@dataclass
+class Probe:
+    """What one timed query needs: the facade, the real model, the baseline and the asking time."""
+
+    memory: Memory
+    real: LocalEmbedder
+    matrix: np.ndarray
+    ids: list[str]
+    asked_at: datetime
+
+    @property
+    def flt(self) -> MemoryFilter:
+        return MemoryFilter(scope=Scope(tenant=self.memory.tenant, user_id=USER))
+
+    def search(self, query: str) -> SearchResults:
+        return self.memory.search(query, user_id=USER, limit=LIMIT, asked_at=self.asked_at)
+
+
+def _time_narrowed(p: Probe, query: str, vector: np.ndarray, t: Timings) -> None:
+    """The second retrieval pass hybrid search makes when the query names a time."""
+    window = timeq.resolve(query, p.asked_at)
+    if window is None:
+        return
+    flt = replace(p.flt, event_after=window.start, event_before=window.end)
+    terms = query_terms(query)
+    t.time("bm25_time", lambda: p.memory.store.text_search(terms, flt, POOL))
+    t.time("dense_time", lambda: p.memory.store.vector_search(vector, flt, POOL))
+
+
+def _search_once(p: Probe, query: str, t: Timings) -> float:
+    store, flt = p.memory.store, p.flt
+    results = t.time("search", lambda: p.search(query))
     assert len(results) == LIMIT, f"{query!r} found only {len(results)} hits"
-    vector = t.time("embed", lambda: real.embed([query])[0])
+    timed = "search_time_phrase" if results.time_window else "search_no_time_phrase"
+    t.add(timed, t.samples["search"][-1])
+    vector = t.time("embed", lambda: p.real.embed([query])[0])
     t.time("bm25", lambda: store.text_search(query_terms(query), flt, POOL))
     t.time("dense", lambda: store.vector_search(vector, flt, POOL))
-    t.time("brute", lambda: brute_top(matrix, vector, LIMIT))
+    _time_narrowed(p, query, vector, t)
+    t.time("brute", lambda: brute_top(p.matrix, vector, LIMIT))
     s = t.samples
     t.add("embed_plus_brute", s["embed"][-1] + s["brute"][-1])
-    t.add("search_other", s["search"][-1] - s["embed"][-1] - s["bm25"][-1] - s["dense"][-1])
+    if not results.time_window:
+        t.add("search_other", s["search"][-1] - s["embed"][-1] - s["bm25"][-1] - s["dense"][-1])
     found = [m.id for m, _ in store.vector_search(vector, flt, LIMIT)]
-    return dense_recall(found, matrix, vector, ids)
+    return dense_recall(found, p.matrix, vector, p.ids)
 
 
-def measure(
-    memory: Memory,
-    real: LocalEmbedder,
-    matrix: np.ndarray,
-    ids: list[str],
-    queries: Sequence[str],
-    warmup: Sequence[str],
-) -> dict[str, Any]:
+def measure(p: Probe, queries: Sequence[str], warmup: Sequence[str]) -> dict[str, Any]:
     for query in warmup:
-        memory.search(query, user_id=USER, limit=LIMIT)
+        p.search(query)
     timings, recalls = Timings(), []
     with machine.Contention() as contention:
         for query in queries:
-            recalls.append(_search_once(memory, real, matrix, ids, query, timings))
+            recalls.append(_search_once(p, query, timings))
     ms = timings.summary()
     return {
         "latency_ms": ms,
+        "time_phrase_queries": ms.get("search_time_phrase", {}).get("n", 0),
         "ratio_search_to_embed_plus_brute": {
             q: round(ms["search"][q] / ms["embed_plus_brute"][q], 2) for q in ("p50", "p95")
         },
@@ -209,8 +245,23 @@ def measure(
     }
 
 
+def profile(p: Probe, queries: Sequence[str], out: Path) -> None:
+    """cProfile of ``Memory.search`` over fresh queries; the hottest functions go to ``out``."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for query in queries:
+        p.search(query)
+    profiler.disable()
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(40)
+    stats.sort_stats("tottime").print_stats(25)
+    out.write_text(text.getvalue())
+    print(f"  profile of {len(queries)} searches: {out}", file=sys.stderr)
+
+
 # -- cold start in a fresh process ---------------------------------------------
-def probe(db: str, queries: list[str]) -> dict[str, Any]:
+def probe(db: str, queries: list[str], asked_at: str) -> dict[str, Any]:
     """Open an existing store in this (fresh) process: model load, index load, warm searches, RSS."""
     began = time.perf_counter()
     embedder = LocalEmbedder.shared()
@@ -218,11 +269,13 @@ def probe(db: str, queries: list[str]) -> dict[str, Any]:
     opened = time.perf_counter()
     embedder.embed(["load the model"])
     loaded = time.perf_counter()
-    memory.search(queries[0], user_id=USER, limit=LIMIT)
+    memory.search(queries[0], user_id=USER, limit=LIMIT, asked_at=asked_at)
     first = time.perf_counter()
     timings = Timings()
     for query in queries[1:]:
-        timings.time("search", lambda q=query: memory.search(q, user_id=USER, limit=LIMIT))
+        timings.time(
+            "search", lambda q=query: memory.search(q, user_id=USER, limit=LIMIT, asked_at=asked_at)
+        )
     memory.close()
     return {
         "open_s": round(opened - began, 3),
@@ -233,10 +286,10 @@ def probe(db: str, queries: list[str]) -> dict[str, Any]:
     }
 
 
-def run_probe(db: Path, queries: list[str]) -> dict[str, Any]:
+def run_probe(db: Path, queries: list[str], asked_at: datetime) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, __file__, "--probe", str(db)],
-        input=json.dumps(queries),
+        input=json.dumps({"queries": queries, "asked_at": asked_at.isoformat()}),
         capture_output=True,
         text=True,
         check=True,
@@ -269,6 +322,7 @@ class Plan:
     pool: list[str]
     timed: int
     warmup: int
+    profiled: int
 
     def for_size(self, position: int) -> tuple[list[str], list[str]]:
         start = position * (self.timed + self.warmup)
@@ -276,18 +330,27 @@ class Plan:
         return self.pool[start + self.warmup : start + self.warmup + self.timed], warm
 
     @property
+    def _after_sizes(self) -> int:
+        return len(self.sizes) * (self.timed + self.warmup)
+
+    @property
+    def profile_queries(self) -> list[str]:
+        return self.pool[self._after_sizes : self._after_sizes + self.profiled]
+
+    @property
     def probe_queries(self) -> list[str]:
-        return self.pool[len(self.sizes) * (self.timed + self.warmup) :]
+        return self.pool[self._after_sizes + self.profiled :]
 
 
 def _plan(args: argparse.Namespace, texts: Sequence[str]) -> Plan:
     sizes = sorted(set(args.sizes))
-    total = (args.warmup + args.queries) * len(sizes) + min(args.queries, 50) + 1
+    total = (args.warmup + args.queries) * len(sizes) + args.profile + min(args.queries, 50) + 1
     pool = corpus.queries(total, args.seed, exclude=set(texts))
-    return Plan(sizes, pool, args.queries, args.warmup)
+    return Plan(sizes, pool, args.queries, args.warmup, args.profile)
 
 
 def _measure_size(
+    args: argparse.Namespace,
     memory: Memory,
     db: Path,
     embedder: embed_cache.CachedEmbedder,
@@ -299,12 +362,16 @@ def _measure_size(
     matrix = np.concatenate(embedder.stored)
     embedder.stored = [matrix]
     assert matrix.shape[0] == len(loader.ids) == size
+    p = Probe(memory, embedder.real, matrix, loader.ids, loader.asked_at)
     queries, warmup = plan.for_size(position)
     print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
-    found = measure(memory, embedder.real, matrix, loader.ids, queries, warmup)
+    found = measure(p, queries, warmup)
+    found["asked_at"] = p.asked_at.isoformat()
     found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
     found["rss_mib"] = machine.rss_mib()
     found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
+    if args.profile and position == len(plan.sizes) - 1:
+        profile(p, plan.profile_queries, args.out.with_suffix(".profile.txt"))
     return found
 
 
@@ -324,13 +391,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         for position, size in enumerate(plan.sizes):
             loader.load_to(size)
-            by_size[str(size)] = _measure_size(memory, db, embedder, loader, plan, position)
+            by_size[str(size)] = _measure_size(args, memory, db, embedder, loader, plan, position)
         embedder.drop_cache()
         del vectors
         gc.collect()
         rss_after = machine.rss_mib()
         memory.close()
-        cold = run_probe(db, plan.probe_queries)
+        cold = run_probe(db, plan.probe_queries, loader.asked_at)
     finally:
         if args.keep_db:
             print(f"kept {db}", file=sys.stderr)
@@ -360,16 +427,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 # -- report -------------------------------------------------------------------
 COMPONENTS = (
     ("search", "`Memory.search` end to end (incl. query embedding)"),
+    ("search_no_time_phrase", "… queries without a time phrase"),
+    ("search_time_phrase", "… queries with a time phrase (4 retrievals)"),
     ("embed", "query embedding alone"),
     ("bm25", f"BM25: `store.text_search` (k={POOL})"),
     ("dense", f"dense: `store.vector_search` (k={POOL})"),
-    ("search_other", "rest of `search` (fusion, episodes, records)"),
+    ("bm25_time", "BM25 again, narrowed to the time window"),
+    ("dense_time", "dense again, narrowed to the time window"),
+    ("search_other", "rest of `search`, queries without a time phrase"),
     ("brute", "baseline: numpy `matrix @ q` + argpartition (top-10)"),
     ("embed_plus_brute", "baseline + query embedding"),
 )
 
 
-def _cells(stats: dict[str, float]) -> str:
+def _cells(stats: dict[str, float] | None) -> str:
+    if stats is None:
+        return "- | - | -"
     return f"{stats['p50']:.1f} | {stats['p95']:.1f} | {stats['p99']:.1f}"
 
 
@@ -378,7 +451,7 @@ def markdown(result: dict[str, Any]) -> str:
     head = " | ".join(f"{int(s):,}: p50 | p95 | p99" for s in sizes)
     lines = [f"| latency (ms) | {head} |", "|---" * (1 + 3 * len(sizes)) + "|"]
     for key, label in COMPONENTS:
-        cells = " | ".join(_cells(v["latency_ms"][key]) for v in sizes.values())
+        cells = " | ".join(_cells(v["latency_ms"].get(key)) for v in sizes.values())
         lines.append(f"| {label} | {cells} |")
     lines += ["", f"| per size | {' | '.join(f'{int(s):,}' for s in sizes)} |"]
     lines.append("|---" * (1 + len(sizes)) + "|")
@@ -442,6 +515,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--db-dir", type=Path, default=None, help="where the store is created")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "ingest_search.json")
+    parser.add_argument(
+        "--profile", type=int, default=0, help="fresh queries to cProfile at the largest size"
+    )
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     for n in [*args.sizes, args.sample]:
@@ -453,11 +529,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     if args.probe:
-        print(json.dumps(probe(args.probe, json.loads(sys.stdin.read()))))
+        request = json.loads(sys.stdin.read())
+        print(json.dumps(probe(args.probe, request["queries"], request["asked_at"])))
         return
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     result = run(args)
     result["verdict"] = verdict(result)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(markdown(result))
     print(f"\n{result['verdict']}\nJSON: {args.out}")

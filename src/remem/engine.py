@@ -36,7 +36,7 @@ from remem.pipeline.ingest import (
     check_text,
 )
 from remem.providers.embedder import Embedder, default_embedder
-from remem.retrieval.search import RECIPES, hybrid_search
+from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
 from remem.stores import MemoryFilter, Store, open_store
 
 P = ParamSpec("P")
@@ -303,7 +303,7 @@ class Memory:
         before: datetime | str | None = None,
         as_of: datetime | str | None = None,
         context_window: int = 0,
-        recipe: str = "hybrid",
+        recipe: str | SearchRecipe = "hybrid",
         asked_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
@@ -312,7 +312,7 @@ class Memory:
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         """
         check_text(query, "query")
-        if recipe not in RECIPES:
+        if isinstance(recipe, str) and recipe not in RECIPES:
             raise InvalidInput(
                 f"unknown search recipe {recipe!r}; expected one of {', '.join(RECIPES)}"
             )
@@ -337,7 +337,7 @@ class Memory:
             query,
             flt,
             limit=_limit(limit),
-            recipe=RECIPES[recipe],
+            recipe=RECIPES[recipe] if isinstance(recipe, str) else recipe,
             context_window=context_window,
             asked_at=to_utc(asked_at, field="asked_at") or utcnow(),
         )

@@ -117,6 +117,7 @@ class SearchHit(_Record):
     memory: MemoryRecord
     score: float
     signals: dict[str, Signal]
+    boosts: dict[str, float] = Field(default_factory=dict)
     episode: Episode | None = None
     context: tuple[Episode, ...] = ()
 
@@ -130,6 +131,7 @@ class SearchHit(_Record):
 
     def explain(self) -> str:
         parts = [f"{name} #{s.rank} ({s.score:.3f})" for name, s in self.signals.items()]
+        parts += [f"{name} +{amount:.4f}" for name, amount in self.boosts.items()]
         return f"fused {self.score:.4f} = " + " + ".join(parts)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +21,7 @@ from remem.engine import Memory
 from remem.eval import metrics
 from remem.eval.datasets import Conversation, Question, load
 from remem.model import ROLES
+from remem.retrieval.search import SearchRecipe
 
 #: remem's retrieval (the default recipe) and the two single-signal baselines.
 SYSTEMS: dict[str, str] = {"bm25": "bm25", "dense": "dense", "remem": "hybrid"}
@@ -106,12 +107,14 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _ranked_turns(memory: Memory, system: str, question: Question, k: int) -> list[str]:
+def _ranked_turns(
+    memory: Memory, recipe: str | SearchRecipe, question: Question, k: int
+) -> list[str]:
     results = memory.search(
         question.text,
         user_id=USER,
         limit=k,
-        recipe=SYSTEMS[system],
+        recipe=recipe,
         asked_at=question.question_date,
     )
     return [hit.memory.metadata["turn_id"] for hit in results if "turn_id" in hit.memory.metadata]
@@ -123,15 +126,22 @@ def evaluate(
     *,
     workdir: str | Path,
     systems: Sequence[str] = tuple(SYSTEMS),
+    recipes: Mapping[str, SearchRecipe] | None = None,
     limit: int | None = None,
     keep: bool = False,
     progress: Progress | None = None,
 ) -> EvalResult:
-    """Score ``systems`` on the benchmark at ``path``; ``keep`` leaves the stores for reuse."""
-    unknown = [s for s in systems if s not in SYSTEMS]
-    if unknown:
-        raise ValueError(f"unknown system(s) {unknown}; expected {list(SYSTEMS)}")
-    result = EvalResult(dataset=dataset, path=str(path), systems=tuple(systems))
+    """Score ``systems`` (and any extra named ``recipes``) on the benchmark at ``path``.
+
+    ``keep`` leaves the ingested stores in ``workdir`` for the next run to reuse.
+    """
+    chosen: dict[str, str | SearchRecipe] = {}
+    for name in systems:
+        if name not in SYSTEMS:
+            raise ValueError(f"unknown system {name!r}; expected one of {list(SYSTEMS)}")
+        chosen[name] = SYSTEMS[name]
+    chosen.update(recipes or {})
+    result = EvalResult(dataset=dataset, path=str(path), systems=tuple(chosen))
     k = max(metrics.KS)
     conversations = list(load(dataset, path, limit=limit))
     total_questions = sum(len(c.questions) for c in conversations)
@@ -146,9 +156,9 @@ def evaluate(
             result.ingest_seconds += time.perf_counter() - started
             session_of = conversation.session_of()
             for question in conversation.questions:
-                for system in systems:
+                for system, recipe in chosen.items():
                     t0 = time.perf_counter()
-                    ranked = _ranked_turns(memory, system, question, k)
+                    ranked = _ranked_turns(memory, recipe, question, k)
                     result.latency_ms.setdefault(system, []).append(
                         (time.perf_counter() - t0) * 1000
                     )

@@ -30,6 +30,7 @@ from remem import __version__
 from remem.config import default_location
 from remem.engine import Memory
 from remem.errors import InvalidInput, RememError
+from remem.eval.datasets import DATASETS as DATASETS
 from remem.model import KINDS, AddResult, Event, MemoryRecord, Page, SearchResults
 from remem.retrieval.search import RECIPES
 
@@ -535,6 +536,67 @@ def import_(
 def stats(user: User = None, as_json: Json = False) -> None:
     """What is stored: backend, embedder, and memory counts by kind and status."""
     _show(as_json, _memory().stats(user_id=user), _render_stats)
+
+
+@command("eval")
+def eval_(
+    dataset: Annotated[str, typer.Argument(help="locomo | longmemeval | beam | halumem")],
+    path: Annotated[Path, typer.Argument(help="The benchmark file or folder, read in place.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the .md/.json/.png")] = Path(
+        "eval-results"
+    ),
+    limit: Annotated[int | None, typer.Option(help="Only the first N conversations.")] = None,
+    system: Annotated[
+        list[str] | None, typer.Option("--system", help="bm25, dense, remem (default: all).")
+    ] = None,
+    workdir: Annotated[
+        Path | None, typer.Option(help="Keep the ingested stores here and reuse them next run.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Run a public long-term-memory benchmark: remem against BM25 and dense baselines."""
+    import tempfile
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from remem.eval import report, runner
+
+    if dataset not in DATASETS:
+        raise InvalidInput(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with (
+        Progress(*columns, console=_err, disable=as_json or not sys.stderr.isatty()) as bar,
+        tempfile.TemporaryDirectory(prefix="remem-eval-") as scratch,
+    ):
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            name = "ingest" if stage.startswith("ingest") else "questions"
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], completed=done, description=stage[:40])
+
+        try:
+            result = runner.evaluate(
+                dataset,
+                path,
+                workdir=workdir or scratch,
+                systems=tuple(system) if system else tuple(runner.SYSTEMS),
+                limit=limit,
+                keep=workdir is not None,
+                progress=progress,
+            )
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from exc
+    summary = result.summary()
+    paths = report.write(summary, out)
+    _show(
+        as_json,
+        summary,
+        lambda _: _out.print(
+            report.markdown(summary) + "\nwrote " + ", ".join(map(str, paths.values()))
+        ),
+    )
 
 
 def main() -> None:

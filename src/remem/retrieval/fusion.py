@@ -15,6 +15,7 @@ class Fused:
     memory: MemoryRecord
     score: float = 0.0
     signals: dict[str, Signal] = field(default_factory=dict)
+    boosts: dict[str, float] = field(default_factory=dict)
 
 
 def _key(memory: MemoryRecord) -> tuple[str, int]:

@@ -7,15 +7,16 @@ signals, so on-time memories rise without off-time ones being cut.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import numpy as np
 
 from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
-from remem.retrieval import timeq
+from remem.retrieval import priors, timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
+from remem.retrieval.priors import Priors
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
 
@@ -32,10 +33,13 @@ class SearchRecipe:
     time_aware: bool = True
     time_weight: float = 1.0
     candidates: int = 50
+    rrf_k: int = 60
+    priors: Priors = field(default_factory=Priors)
 
 
 RECIPES: dict[str, SearchRecipe] = {
-    "hybrid": SearchRecipe("hybrid"),
+    "hybrid": SearchRecipe("hybrid", priors=Priors(user_boost=0.2, neighbour=0.3, session=0.3)),
+    "fusion": SearchRecipe("fusion"),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }
@@ -90,22 +94,30 @@ def hybrid_search(
                 "dense@time": recipe.time_weight * recipe.dense,
             }
         )
-    fused = reciprocal_rank_fusion(rankings, weights)[:limit]
+    fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
     if not fused:
         return SearchResults(
             query=query, hits=(), abstained=True, reason="no stored memory matches"
         )
-    first_sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
-    episodes = {e.id: e for e in store.get_episodes(first_sources, flt.scope.tenant)}
+    sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
+    episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}
+    if recipe.priors != Priors():
+        priors.apply(fused, episodes, recipe.priors)
+        fused.sort(key=lambda f: -f.score)
     hits = []
-    for f in fused:
+    for f in fused[:limit]:
         episode = episodes.get(f.memory.provenance[0]) if f.memory.provenance else None
         context = (
             tuple(store.neighbours(episode, context_window)) if episode and context_window else ()
         )
         hits.append(
             SearchHit(
-                memory=f.memory, score=f.score, signals=f.signals, episode=episode, context=context
+                memory=f.memory,
+                score=f.score,
+                signals=f.signals,
+                boosts=f.boosts,
+                episode=episode,
+                context=context,
             )
         )
     return SearchResults(

@@ -1,0 +1,111 @@
+"""Eval reports: Markdown for people, JSON for machines, PNG plots of recall against k."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from remem.eval.metrics import KS
+
+#: The headline metric of each benchmark (others are in the JSON).
+HEADLINE = {
+    "locomo": ("evidence_recall",),
+    "longmemeval": ("session_recall_any", "turn_recall_any", "session_ndcg_any"),
+    "beam": ("message_recall",),
+    "halumem": ("session_recall_any",),
+}
+
+
+def _fmt(value: Any) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    dataset = summary["dataset"]
+    systems = summary["systems"]
+    lines = [
+        f"# remem eval: {dataset}",
+        "",
+        f"{summary['conversations']} conversations, {summary['turns']} turns, "
+        f"from `{summary['path']}`.",
+        "",
+    ]
+    for metric in HEADLINE[dataset]:
+        lines += [f"## {metric}@k", "", "| system | " + " | ".join(f"@{k}" for k in KS) + " |"]
+        lines.append("|---" * (len(KS) + 1) + "|")
+        for name, agg in systems.items():
+            cells = [_fmt(agg["overall"].get(f"{metric}@{k}")) for k in KS]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    metric = HEADLINE[dataset][0]
+    categories = sorted({c for agg in systems.values() for c in agg["by_category"]})
+    lines += [f"## {metric}@5 / @10 by category", ""]
+    lines.append("| category | n | " + " | ".join(systems) + " |")
+    lines.append("|---|---|" + "---|" * len(systems))
+    for category in categories:
+        some = next(iter(systems.values()))
+        n = some["n_by_category"].get(category, {}).get(f"{metric}@5", 0)
+        cells = [
+            f"{_fmt(agg['by_category'].get(category, {}).get(f'{metric}@5'))} / "
+            f"{_fmt(agg['by_category'].get(category, {}).get(f'{metric}@10'))}"
+            for agg in systems.values()
+        ]
+        lines.append(f"| {category} | {n} | " + " | ".join(cells) + " |")
+    lines += ["", "## search latency (ms, including query embedding)", ""]
+    lines += ["| system | p50 | p95 |", "|---|---|---|"]
+    for name, agg in systems.items():
+        lines.append(f"| {name} | {_fmt(agg['latency_ms_p50'])} | {_fmt(agg['latency_ms_p95'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(summary: dict[str, Any], destination: Path) -> Path | None:
+    """One panel per category (plus overall): recall against k, a line per system."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    dataset = summary["dataset"]
+    metric = HEADLINE[dataset][0]
+    systems = summary["systems"]
+    panels = ["overall", *sorted({c for agg in systems.values() for c in agg["by_category"]})]
+    cols = min(4, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        for name, agg in systems.items():
+            source = agg["overall"] if panel == "overall" else agg["by_category"].get(panel, {})
+            ys = [source.get(f"{metric}@{k}") for k in KS]
+            if any(y is not None for y in ys):
+                ax.plot(
+                    KS, [y if y is not None else float("nan") for y in ys], marker="o", label=name
+                )
+        ax.set_xscale("log")
+        ax.set_xticks(KS, [str(k) for k in KS])
+        ax.set_ylim(0, 1.02)
+        ax.set_title(panel, fontsize=9)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(panels) :]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=8)
+    fig.suptitle(f"{dataset}: {metric}@k")
+    fig.tight_layout()
+    fig.savefig(destination, dpi=110)
+    plt.close(fig)
+    return destination
+
+
+def write(summary: dict[str, Any], outdir: str | Path) -> dict[str, Path]:
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    stem = summary["dataset"]
+    paths = {"json": out / f"{stem}.json", "markdown": out / f"{stem}.md"}
+    paths["json"].write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    paths["markdown"].write_text(markdown(summary))
+    png = plot(summary, out / f"{stem}.png")
+    if png is not None:
+        paths["png"] = png
+    return paths
