@@ -22,8 +22,12 @@ def d(y: int, m: int, day: int) -> datetime:
         ("What did I buy last March?", d(2023, 3, 1), d(2023, 4, 1)),
         ("what did I do in August", d(2022, 8, 1), d(2022, 9, 1)),
         ("trip in June 2021", d(2021, 6, 1), d(2021, 7, 1)),
-        ("What did Caroline do on 8 May, 2023?", d(2023, 5, 8), d(2023, 5, 9)),
-        ("what happened on May 3rd", d(2023, 5, 3), d(2023, 5, 4)),
+        ("What did Caroline do on 8 May, 2023?", d(2023, 5, 7), d(2023, 5, 10)),
+        ("what happened on May 3rd", d(2023, 5, 2), d(2023, 5, 5)),
+        ("What workshop did she attend on Aug 22, 2022?", d(2022, 8, 21), d(2022, 8, 24)),
+        ("What was her plan by Oct 20, 2022?", d(2022, 8, 21), d(2022, 10, 21)),
+        ("What sport after Nov 03, 2022?", d(2022, 11, 3), d(2023, 1, 2)),
+        ("in Sept 2021", d(2021, 9, 1), d(2021, 10, 1)),
         ("What did I do yesterday?", d(2023, 5, 29), d(2023, 5, 30)),
         ("last weekend", d(2023, 5, 27), d(2023, 5, 29)),
         ("last week", d(2023, 5, 22), d(2023, 5, 29)),
@@ -31,7 +35,7 @@ def d(y: int, m: int, day: int) -> datetime:
         ("last year", d(2022, 1, 1), d(2023, 1, 1)),
         ("where did I go in 2022", d(2022, 1, 1), d(2023, 1, 1)),
         ("last tuesday", d(2023, 5, 23), d(2023, 5, 24)),
-        ("the 2023-04-01 meeting", d(2023, 4, 1), d(2023, 4, 2)),
+        ("the 2023-04-01 meeting", d(2023, 3, 31), d(2023, 4, 3)),
     ],
 )
 def test_phrases_resolve_against_the_asking_date(

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from remem.retrieval.search import SearchRecipe
 #: remem's retrieval (the default recipe) and the two single-signal baselines.
 SYSTEMS: dict[str, str] = {"bm25": "bm25", "dense": "dense", "remem": "hybrid"}
 INGEST_VERSION = "1"
+#: Turns stamped up to a day after the question still count as known (time-zone slack).
+CUTOFF_SLACK = timedelta(days=1)
 USER = "eval"
 
 Progress = Callable[[str, int, int], None]
@@ -108,12 +111,14 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
 
 
 def _ranked_turns(
-    memory: Memory, recipe: str | SearchRecipe, question: Question, k: int
+    memory: Memory, recipe: str | SearchRecipe, question: Question, k: int, cutoff: bool
 ) -> list[str]:
+    before = question.question_date + CUTOFF_SLACK if cutoff and question.question_date else None
     results = memory.search(
         question.text,
         user_id=USER,
         limit=k,
+        before=before,
         recipe=recipe,
         asked_at=question.question_date,
     )
@@ -129,11 +134,14 @@ def evaluate(
     recipes: Mapping[str, SearchRecipe] | None = None,
     limit: int | None = None,
     keep: bool = False,
+    cutoff: bool = False,
     progress: Progress | None = None,
 ) -> EvalResult:
     """Score ``systems`` (and any extra named ``recipes``) on the benchmark at ``path``.
 
     ``keep`` leaves the ingested stores in ``workdir`` for the next run to reuse.
+    ``cutoff`` hides turns that happened after the question was asked, replaying the
+    benchmark in time order (a question asked on day D can only be about days <= D).
     """
     chosen: dict[str, str | SearchRecipe] = {}
     for name in systems:
@@ -158,7 +166,7 @@ def evaluate(
             for question in conversation.questions:
                 for system, recipe in chosen.items():
                     t0 = time.perf_counter()
-                    ranked = _ranked_turns(memory, recipe, question, k)
+                    ranked = _ranked_turns(memory, recipe, question, k, cutoff)
                     result.latency_ms.setdefault(system, []).append(
                         (time.perf_counter() - t0) * 1000
                     )

@@ -7,6 +7,7 @@ signals, so on-time memories rise without off-time ones being cut.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -34,6 +35,7 @@ class SearchRecipe:
     time_weight: float = 1.0
     candidates: int = 50
     rrf_k: int = 60
+    recency: float = 0.0
     priors: Priors = field(default_factory=Priors)
 
 
@@ -62,6 +64,21 @@ def _retrieve(
     return rankings
 
 
+def _by_recency(rankings: Iterable[Ranking], asked_at: datetime | None) -> Ranking:
+    """The retrieved candidates, newest event first (those after ``asked_at`` last)."""
+    seen: dict[tuple[str, int], MemoryRecord] = {}
+    for ranking in rankings:
+        for memory, _ in ranking:
+            seen.setdefault((memory.id, memory.version), memory)
+    cutoff = asked_at.timestamp() if asked_at else float("inf")
+
+    def age(m: MemoryRecord) -> float:
+        when = m.valid_from.timestamp() if m.valid_from else float("-inf")
+        return cutoff - when if when <= cutoff else float("inf")
+
+    return [(m, -age(m)) for m in sorted(seen.values(), key=age)]
+
+
 def _narrow(flt: MemoryFilter, window: timeq.TimeWindow) -> MemoryFilter | None:
     start = max(filter(None, (flt.event_after, window.start)))
     end = min(filter(None, (flt.event_before, window.end)))
@@ -79,7 +96,7 @@ def hybrid_search(
     context_window: int = 0,
     asked_at: datetime | None = None,
 ) -> SearchResults:
-    pool = max(recipe.candidates, limit * 3)
+    pool = max(recipe.candidates, limit)
     terms = query_terms(query)
     vector = embedder.embed_query(query) if recipe.dense > 0 else None
     rankings = _retrieve(store, terms, vector, flt, pool, recipe)
@@ -94,6 +111,9 @@ def hybrid_search(
                 "dense@time": recipe.time_weight * recipe.dense,
             }
         )
+    if recipe.recency > 0:
+        rankings["recency"] = _by_recency(rankings.values(), asked_at)
+        weights["recency"] = recipe.recency
     fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
     if not fused:
         return SearchResults(

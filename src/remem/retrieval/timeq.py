@@ -17,7 +17,13 @@ _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 _MONTHS.update({m.lower(): i for i, m in enumerate(calendar.month_abbr) if m})
 _MONTHS.pop("may", None)  # "may" is usually the verb; "in May" / "May 8" are handled below
 _MONTH_NAMES = "|".join(
-    sorted((m.lower() for m in calendar.month_name if m), key=len, reverse=True)
+    sorted(
+        {m.lower() for m in calendar.month_name if m}
+        | {m.lower() for m in calendar.month_abbr if m}
+        | {"sept"},
+        key=len,
+        reverse=True,
+    )
 )
 _WEEKDAYS = {d.lower(): i for i, d in enumerate(calendar.day_name)}
 _NUMBERS = {
@@ -47,7 +53,7 @@ _AGO = re.compile(
 _LAST_UNIT = re.compile(r"\b(last|past|previous|this)\s+(weekend|week|month|year)\b")
 _WEEKDAY = re.compile(r"\b(last|on|this|past)\s+(" + "|".join(_WEEKDAYS) + r")\b")
 _MONTH_DAY = re.compile(
-    rf"\b(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})|({_MONTH_NAMES})\s+(\d{{1,2}})"
+    rf"\b(on|by|before|until|after|since|from)?\s*(?:(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?({_MONTH_NAMES})|({_MONTH_NAMES})\s+(\d{{1,2}})"
     rf"(?:st|nd|rd|th)?)\b(?:,?\s+(\d{{4}}))?"
 )
 _MONTH = re.compile(
@@ -88,8 +94,11 @@ def resolve(query: str, asked_at: datetime | None) -> TimeWindow | None:
     today = _day(ref)
 
     if m := _ISO.search(text):
-        start = datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC)
-        return TimeWindow(start, start + timedelta(days=1), m[0])
+        try:
+            point = datetime(int(m[1]), int(m[2]), int(m[3]), tzinfo=UTC)
+        except ValueError:
+            return None
+        return _around(point, None, m[0])
     if "yesterday" in text:
         return TimeWindow(today - timedelta(days=1), today, "yesterday")
     if re.search(r"\b(today|tonight|this morning|this afternoon|this evening)\b", text):
@@ -123,14 +132,14 @@ def resolve(query: str, asked_at: datetime | None) -> TimeWindow | None:
         start = today - timedelta(days=back)
         return TimeWindow(start, start + timedelta(days=1), m[0])
     if m := _MONTH_DAY.search(text):
-        day, month_name = (m[1], m[2]) if m[1] else (m[4], m[3])
+        day, month_name = (m[2], m[3]) if m[2] else (m[5], m[4])
         month = _month_number(month_name)
-        year = int(m[5]) if m[5] else _latest_year(ref, month, int(day))
+        year = int(m[6]) if m[6] else _latest_year(ref, month, int(day))
         try:
-            start = datetime(year, month, int(day), tzinfo=UTC)
+            point = datetime(year, month, int(day), tzinfo=UTC)
         except ValueError:
             return None
-        return TimeWindow(start, start + timedelta(days=1), m[0])
+        return _around(point, m[1], m[0].strip())
     for m in _MONTH.finditer(text):
         month_name = m[2]
         if month_name == "may" and not (m[1] or m[3]):
@@ -147,7 +156,20 @@ def resolve(query: str, asked_at: datetime | None) -> TimeWindow | None:
 
 
 def _month_number(name: str) -> int:
-    return _MONTHS.get(name) or list(calendar.month_name).index(name.capitalize())
+    return _MONTHS.get(name) or (9 if name == "sept" else 5)  # "may" is kept out of _MONTHS
+
+
+_DAY = timedelta(days=1)
+_LEAD = timedelta(days=60)
+
+
+def _around(point: datetime, preposition: str | None, phrase: str) -> TimeWindow:
+    """A named day, with a day of slack for time zones; "by"/"after" look back/ahead."""
+    if preposition in ("by", "before", "until"):
+        return TimeWindow(point - _LEAD, point + _DAY, phrase)
+    if preposition in ("after", "since", "from"):
+        return TimeWindow(point, point + _LEAD, phrase)
+    return TimeWindow(point - _DAY, point + 2 * _DAY, phrase)
 
 
 def _latest_year(ref: datetime, month: int, day: int) -> int:

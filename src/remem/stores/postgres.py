@@ -1,0 +1,826 @@
+"""The server backend: PostgreSQL with pgvector (HNSW) and a generated tsvector column (GIN).
+
+Same contract and same semantics as ``SQLiteStore``; every query filters by
+tenant. Several API servers may share one database: the schema is migrated
+under an advisory lock, nothing is cached in process that another server could
+make stale (see docs/postgres.md), and the few read-then-write sequences the
+engine runs inside ``transaction()`` are serialised with transaction-scoped
+advisory locks, as SQLite's single writer serialises them.
+
+Layout: ``memories`` holds every version with its vector (``embedding``,
+added by the first ``bind_embedder`` because the dimension is unknown before)
+and ``tsv``, a generated ``tsvector``. Every primary key and unique constraint
+starts with ``tenant``, so the tables can be distributed by tenant (Citus).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import struct
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import numpy as np
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.adapt import Dumper, Loader
+from psycopg.pq import Format
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from remem.errors import InvalidInput, StoreError
+from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.stores.base import MemoryFilter
+from remem.stores.rows import (
+    EPISODE_COLUMNS,
+    EVENT_COLUMNS,
+    MEMORY_COLUMNS,
+    episode_from_row,
+    episode_row,
+    event_from_row,
+    event_row,
+    memory_from_row,
+    memory_row,
+)
+
+# Numbered migrations, applied in order, each once, in one transaction under an advisory lock.
+# Never edit a released migration: append a new one.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        1,
+        "initial schema",
+        """
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE episodes (
+    rk bigserial NOT NULL,
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    seq integer NOT NULL, role text NOT NULL, speaker text, content text NOT NULL,
+    occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, source text NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX episodes_stream ON episodes (tenant, user_id, agent_id, session_id, seq);
+CREATE TABLE memories (
+    rk bigserial NOT NULL,
+    id text NOT NULL, version integer NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    kind text NOT NULL, text text NOT NULL, provenance jsonb NOT NULL DEFAULT '[]',
+    valid_from timestamptz, valid_to timestamptz,
+    recorded_at timestamptz NOT NULL, expired_at timestamptz,
+    importance double precision NOT NULL, access_count integer NOT NULL DEFAULT 0,
+    last_accessed_at timestamptz,
+    status text NOT NULL, metadata jsonb NOT NULL DEFAULT '{}',
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED,
+    PRIMARY KEY (tenant, rk),
+    UNIQUE (tenant, id, version)
+);
+CREATE INDEX memories_scope ON memories (tenant, user_id, status, rk);
+CREATE INDEX memories_tsv ON memories USING gin (tsv);
+CREATE TABLE memory_sources (
+    tenant text NOT NULL,
+    rk bigint NOT NULL,
+    episode_id text NOT NULL,
+    FOREIGN KEY (tenant, rk) REFERENCES memories (tenant, rk) ON DELETE CASCADE
+);
+CREATE INDEX memory_sources_rk ON memory_sources (tenant, rk);
+CREATE INDEX memory_sources_episode ON memory_sources (tenant, episode_id);
+CREATE TABLE events (
+    seq bigserial NOT NULL,
+    id text NOT NULL, at timestamptz NOT NULL, op text NOT NULL,
+    memory_id text NOT NULL, version integer,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    reason text, payload jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tenant, seq),
+    UNIQUE (tenant, id)
+);
+CREATE INDEX events_memory ON events (tenant, memory_id, seq);
+""",
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+TABLES = ("meta", "episodes", "memories", "memory_sources", "events", "schema_migrations")
+
+EF_SEARCH = 100  # HNSW candidate list per query; iterative scans go past it when filters bite
+HNSW_MAX_DIMENSION = 2000  # pgvector cannot index wider `vector` columns: those search exactly
+DEFAULT_POOL_MAX = 10
+
+_MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
+_JSON_COLUMNS = {"provenance", "metadata", "payload"}
+
+
+def _values(columns: Sequence[str]) -> str:
+    return ", ".join("%s::jsonb" if c in _JSON_COLUMNS else "%s" for c in columns)
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for messages and stats."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# -- numpy <-> pgvector `vector`, binary both ways ------------------------------------------
+class _VectorDumper(Dumper):
+    format = Format.BINARY
+
+    def dump(self, obj: np.ndarray) -> bytes:
+        flat = np.asarray(obj, dtype=">f4").reshape(-1)
+        return struct.pack(">HH", len(flat), 0) + flat.tobytes()
+
+
+class _VectorLoader(Loader):
+    format = Format.BINARY
+
+    def load(self, data: Any) -> np.ndarray:
+        return np.frombuffer(bytes(data), dtype=">f4", offset=4).astype(np.float32)
+
+
+def _register_vector(conn: psycopg.Connection[Any], oid: int) -> None:
+    dumper = type("VectorDumper", (_VectorDumper,), {"oid": oid})
+    conn.adapters.register_dumper(np.ndarray, dumper)
+    conn.adapters.register_loader(oid, _VectorLoader)
+
+
+# -- filters -------------------------------------------------------------------------------
+def _tsquery(terms: Sequence[str]) -> str:
+    """OR of the terms, each quoted so no character can change the query's syntax."""
+    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+    return " | ".join(quoted)
+
+
+def _metadata_clause(key: str, value: Any) -> tuple[str, list[Any]]:
+    """Equality on a scalar, as SQLite's ``json_extract(...) = ?`` compares it.
+
+    Strings match strings only; numbers compare numerically (1 = 1.0); booleans
+    are 1 and 0, so ``True`` matches ``1`` and ``true`` alike.
+    """
+    if isinstance(value, str):
+        return "m.metadata -> %s::text = %s::jsonb", [key, json.dumps(value)]
+    if isinstance(value, bool):
+        value = int(value)
+    kind = "numeric" if isinstance(value, int) else "float8"
+    clause = (
+        f"(CASE jsonb_typeof(m.metadata -> %s::text) "
+        f"WHEN 'number' THEN (m.metadata ->> %s::text)::{kind} "
+        f"WHEN 'boolean' THEN (m.metadata ->> %s::text)::boolean::int::{kind} END) = %s::{kind}"
+    )
+    return clause, [key, key, key, value]
+
+
+def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
+    """The same visibility rules as ``sqlite._where``, column for column."""
+    clauses = ["m.tenant = %s"]
+    params: list[Any] = [flt.scope.tenant]
+    for column in ("user_id", "agent_id", "session_id"):
+        value = getattr(flt.scope, column)
+        if value is not None:
+            clauses.append(f"m.{column} = %s")
+            params.append(value)
+    if flt.kinds:
+        clauses.append("m.kind = ANY(%s::text[])")
+        params.append(list(flt.kinds))
+    if flt.as_of is not None:
+        clauses.append("m.recorded_at <= %s AND (m.expired_at IS NULL OR m.expired_at > %s)")
+        params.extend([flt.as_of, flt.as_of])
+    else:
+        clauses.append("m.expired_at IS NULL AND m.status = ANY(%s::text[])")
+        params.append(list(flt.statuses))
+    if flt.event_after is not None:
+        clauses.append("m.valid_from >= %s")
+        params.append(flt.event_after)
+    if flt.event_before is not None:
+        clauses.append("m.valid_from < %s")
+        params.append(flt.event_before)
+    for key, value in flt.metadata.items():
+        clause, values = _metadata_clause(key, value)
+        clauses.append(clause)
+        params.extend(values)
+    if flt.ids is not None:
+        clauses.append("m.id = ANY(%s::text[])")
+        params.append(list(flt.ids))
+    return " AND ".join(clauses), params
+
+
+def _same_scope(scope: Scope, prefix: str = "") -> tuple[str, list[Any]]:
+    """Exact scope match (NULL matches NULL) written so btree indexes still apply."""
+    clauses = [f"{prefix}tenant = %s"]
+    params: list[Any] = [scope.tenant]
+    for column in ("user_id", "agent_id", "session_id"):
+        value = getattr(scope, column)
+        if value is None:
+            clauses.append(f"{prefix}{column} IS NULL")
+        else:
+            clauses.append(f"{prefix}{column} = %s")
+            params.append(value)
+    return " AND ".join(clauses), params
+
+
+def _lock_key(*parts: str | None) -> str:
+    return "remem\x1f" + "\x1f".join(p or "" for p in parts)
+
+
+class PostgresStore:
+    """``PostgresStore("postgresql://user@host/db")``; see docs/postgres.md."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_min: int = 1,
+        pool_max: int | None = None,
+        pool_timeout: float = 30.0,
+    ) -> None:
+        self.url = url
+        self._local = threading.local()
+        # The only in-process state read from the database: the embedding dimension, cached once
+        # bound, because a bound dimension never changes (bind_embedder refuses a different one).
+        self._bound_dimension: int | None = None
+        self._vector_oid, self._iterative = self._migrate()
+        size = pool_max or int(os.environ.get("REMEM_PG_POOL_MAX", DEFAULT_POOL_MAX))
+        self._pool = ConnectionPool(
+            url,
+            min_size=min(pool_min, size),
+            max_size=size,
+            timeout=pool_timeout,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+            configure=self._configure,
+            check=ConnectionPool.check_connection,
+            name="remem",
+            open=True,
+        )
+
+    # -- plumbing -----------------------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.url, autocommit=True, row_factory=dict_row)
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {redact(self.url)}: {exc}") from exc
+
+    def _migrate(self) -> tuple[int, bool]:
+        """Bring the schema up to date; N servers starting at once serialise on the advisory lock."""
+        with self._connect() as conn, self._translate():
+            with conn.transaction():
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended("
+                    "'remem.migrations.' || current_schema(), 0))"
+                )
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    "version integer PRIMARY KEY, name text NOT NULL, "
+                    "applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+                applied = {
+                    r["version"] for r in conn.execute("SELECT version FROM schema_migrations")
+                }
+                if applied and max(applied) > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"{redact(self.url)} was written by a newer remem "
+                        f"(schema {max(applied)}, this one knows {SCHEMA_VERSION}); upgrade remem"
+                    )
+                for version, name, sql in MIGRATIONS:
+                    if version not in applied:
+                        conn.execute(sql)
+                        conn.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                            (version, name),
+                        )
+            row = conn.execute(
+                "SELECT t.oid, e.extversion FROM pg_type t "
+                "JOIN pg_extension e ON e.extname = 'vector' "
+                "WHERE t.oid = to_regtype('vector')"
+            ).fetchone()
+        if row is None:
+            raise StoreError(
+                "the pgvector type `vector` is not visible: install pgvector and make sure the "
+                "schema holding the extension is on the search_path"
+            )
+        version = tuple(int(x) for x in re.findall(r"\d+", row["extversion"])[:2])
+        return int(row["oid"]), version >= (0, 8)
+
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        """Every pooled connection: UTC times, binary numpy vectors, HNSW search settings."""
+        _register_vector(conn, self._vector_oid)
+        settings = ["SET TIME ZONE 'UTC'", f"SET hnsw.ef_search = {EF_SEARCH}"]
+        if self._iterative:
+            # pgvector >= 0.8: keep walking the graph until enough rows pass the filter.
+            settings.append("SET hnsw.iterative_scan = relaxed_order")
+        conn.execute("; ".join(settings))
+
+    @contextmanager
+    def _translate(self) -> Iterator[None]:
+        """psycopg failures become typed remem errors with a plain message."""
+        try:
+            yield
+        except (pg_errors.DataError, pg_errors.ProgramLimitExceeded) as exc:
+            raise InvalidInput(f"PostgreSQL cannot store or use this value: {exc}") from exc
+        except PoolTimeout as exc:
+            raise StoreError(
+                f"no free PostgreSQL connection within the pool timeout ({redact(self.url)}): "
+                "raise REMEM_PG_POOL_MAX or the server's max_connections"
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL error: {exc}") from exc
+
+    @contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """The thread's transaction connection, or a pooled one for a read outside a transaction."""
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            with self._translate():
+                yield held
+            return
+        with self._translate(), self._pool.connection() as conn:
+            yield conn
+
+    def _write(self) -> psycopg.Connection[Any]:
+        held = getattr(self._local, "conn", None)
+        if held is None:
+            raise StoreError("store writes must run inside store.transaction()")
+        return held
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One connection per thread for the outer transaction; nested calls join it."""
+        if getattr(self._local, "conn", None) is not None:
+            yield
+            return
+        with self._translate(), self._pool.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            self._local.tenants = {}
+            try:
+                yield
+            finally:
+                self._local.conn = None
+                self._local.tenants = {}
+
+    def _in_transaction(self) -> bool:
+        return getattr(self._local, "conn", None) is not None
+
+    def _advisory(self, conn: psycopg.Connection[Any], key: str) -> None:
+        """A lock held to the end of the current transaction (no-op outside one)."""
+        if self._in_transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (key,))
+
+    def _meta(self, conn: psycopg.Connection[Any]) -> dict[str, str]:
+        return {r["key"]: r["value"] for r in conn.execute("SELECT key, value FROM meta")}
+
+    def _dimension(self, conn: psycopg.Connection[Any]) -> int | None:
+        if self._bound_dimension is not None:
+            return self._bound_dimension
+        row = conn.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+        dimension = int(row["value"]) if row else None
+        if not self._in_transaction():  # committed, so it can never change again
+            self._bound_dimension = dimension
+        return dimension
+
+    def _remember_tenant(self, memory_id: str, tenant: str) -> None:
+        if self._in_transaction():
+            self._local.tenants[memory_id] = tenant
+
+    def _tenant_clause(self, memory_id: str, tenant: str | None) -> tuple[str, list[Any]]:
+        """Writes by id stay inside the tenant the transaction read the memory from.
+
+        ``end_version``/``set_status`` get no tenant in the Store protocol; the engine always
+        reads the memory (``get_memory``/``versions``, with its tenant) in the same transaction
+        before changing it, so that tenant is used. An explicit ``tenant=`` wins.
+        """
+        tenant = tenant or getattr(self._local, "tenants", {}).get(memory_id)
+        return (" AND tenant = %s", [tenant]) if tenant else ("", [])
+
+    def bind_embedder(self, model_id: str, dimension: int) -> None:
+        with self.transaction(), self._conn() as conn:
+            rows = self._meta(conn)
+            if not rows:
+                # First bind: take the schema lock and look again, another server may have won.
+                conn.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended("
+                    "'remem.migrations.' || current_schema(), 0))"
+                )
+                rows = self._meta(conn)
+            if not rows:
+                conn.execute(
+                    "INSERT INTO meta VALUES ('embedder', %s), ('dimension', %s)",
+                    (model_id, str(dimension)),
+                )
+                conn.execute(
+                    f"ALTER TABLE memories ADD COLUMN IF NOT EXISTS embedding vector({int(dimension)})"
+                )
+                if dimension <= HNSW_MAX_DIMENSION:
+                    conn.execute(
+                        "CREATE INDEX IF NOT EXISTS memories_embedding ON memories "
+                        "USING hnsw (embedding vector_cosine_ops)"
+                    )
+            elif rows.get("embedder") != model_id or int(rows.get("dimension", 0)) != dimension:
+                raise StoreError(
+                    f"{redact(self.url)} holds vectors of embedder {rows.get('embedder')!r} "
+                    f"({rows.get('dimension')}-d); it was opened with {model_id!r} ({dimension}-d). "
+                    "Open it with the same embedder, or export and import into a new store."
+                )
+
+    # -- writes -------------------------------------------------------------
+    def insert_episodes(self, episodes: Sequence[Episode]) -> None:
+        conn = self._write()
+        if not episodes:
+            return
+        with self._translate(), conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO episodes ({', '.join(EPISODE_COLUMNS)}) "
+                f"VALUES ({_values(EPISODE_COLUMNS)}) ON CONFLICT (tenant, id) DO NOTHING "
+                "RETURNING id",
+                [episode_row(e) for e in episodes],
+                returning=True,
+            )
+            written = set()
+            while True:
+                written.update(r["id"] for r in cur.fetchall())
+                if not cur.nextset():
+                    break
+        missing = [e.id for e in episodes if e.id not in written]
+        if missing or len(written) != len(episodes):
+            raise InvalidInput(f"episode {(missing or [episodes[0].id])[0]} already exists")
+
+    def insert_memories(self, rows: Sequence[tuple[MemoryRecord, np.ndarray | None]]) -> None:
+        conn = self._write()
+        if not rows:
+            return
+        with self._translate():
+            vectors = any(v is not None for _, v in rows)
+            dimension = self._dimension(conn) if vectors else None
+            if vectors and dimension is None:
+                raise StoreError("vectors need an embedding space: call bind_embedder() first")
+            columns = [*MEMORY_COLUMNS, "embedding"] if dimension else list(MEMORY_COLUMNS)
+            sql = (
+                f"WITH ins AS (INSERT INTO memories ({', '.join(columns)}) "
+                f"VALUES ({_values(columns)}) "
+                "ON CONFLICT (tenant, id, version) DO NOTHING RETURNING tenant, rk), "
+                "src AS (INSERT INTO memory_sources (tenant, rk, episode_id) "
+                "SELECT ins.tenant, ins.rk, s FROM ins, unnest(%s::text[]) AS s) "
+                "SELECT rk FROM ins"
+            )
+            params = []
+            for memory, vector in rows:
+                values = list(memory_row(memory))
+                if dimension:
+                    values.append(None if vector is None else np.asarray(vector, dtype=np.float32))
+                params.append((*values, list(memory.provenance)))
+            with conn.cursor() as cur:
+                cur.executemany(sql, params, returning=True)
+                for memory, _ in rows:
+                    if cur.fetchone() is None:
+                        raise InvalidInput(
+                            f"memory {memory.id} version {memory.version} already exists"
+                        )
+                    cur.nextset()
+
+    def end_version(
+        self, memory_id: str, version: int, status: str, at: datetime, tenant: str | None = None
+    ) -> None:
+        conn = self._write()
+        clause, params = self._tenant_clause(memory_id, tenant)
+        with self._translate():
+            cursor = conn.execute(
+                "UPDATE memories SET status = %s, expired_at = %s "
+                f"WHERE id = %s AND version = %s AND expired_at IS NULL{clause}",
+                (status, at, memory_id, version, *params),
+            )
+        if cursor.rowcount != 1:
+            raise StoreError(f"memory {memory_id} v{version} is not current; nothing was changed")
+
+    def set_status(
+        self, memory_id: str, version: int, status: str, tenant: str | None = None
+    ) -> None:
+        conn = self._write()
+        clause, params = self._tenant_clause(memory_id, tenant)
+        with self._translate():
+            conn.execute(
+                f"UPDATE memories SET status = %s WHERE id = %s AND version = %s{clause}",
+                (status, memory_id, version, *params),
+            )
+
+    def append_events(self, events: Sequence[Event]) -> list[Event]:
+        conn = self._write()
+        if not events:
+            return []
+        stored = []
+        with self._translate(), conn.cursor() as cur:
+            cur.executemany(
+                f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) VALUES ({_values(EVENT_COLUMNS)}) "
+                "ON CONFLICT (tenant, id) DO NOTHING RETURNING seq",
+                [event_row(e) for e in events],
+                returning=True,
+            )
+            for event in events:
+                row = cur.fetchone()
+                if row is None:
+                    raise InvalidInput(f"event {event.id} already exists")
+                stored.append(event.model_copy(update={"seq": row["seq"]}))
+                cur.nextset()
+        return stored
+
+    def next_seq(self, scope: Scope) -> int:
+        where, params = _same_scope(scope)
+        with self._conn() as conn:
+            # Two servers adding to one session must not both take the same position.
+            self._advisory(
+                conn,
+                _lock_key("session", scope.tenant, scope.user_id, scope.agent_id, scope.session_id),
+            )
+            row = conn.execute(f"SELECT MAX(seq) AS seq FROM episodes WHERE {where}", params)
+            found = row.fetchone()
+        return 0 if found is None or found["seq"] is None else int(found["seq"]) + 1
+
+    def forget(self, memory_id: str, tenant: str) -> int:
+        conn = self._write()
+        with self._translate():
+            rks = [
+                r["rk"]
+                for r in conn.execute(
+                    "SELECT rk FROM memories WHERE tenant = %s AND id = %s", (tenant, memory_id)
+                )
+            ]
+            if not rks:
+                return 0
+            sources = [
+                r["episode_id"]
+                for r in conn.execute(
+                    "SELECT DISTINCT episode_id FROM memory_sources "
+                    "WHERE tenant = %s AND rk = ANY(%s)",
+                    (tenant, rks),
+                )
+            ]
+            # memory_sources rows go with their memories (ON DELETE CASCADE); the vector and
+            # the tsvector live in the memories row itself.
+            conn.execute("DELETE FROM memories WHERE tenant = %s AND rk = ANY(%s)", (tenant, rks))
+            conn.execute(
+                "DELETE FROM events WHERE tenant = %s AND memory_id = %s", (tenant, memory_id)
+            )
+            if sources:
+                conn.execute(
+                    "DELETE FROM episodes e WHERE e.tenant = %s AND e.id = ANY(%s) "
+                    "AND NOT EXISTS (SELECT 1 FROM memory_sources s "
+                    "WHERE s.tenant = e.tenant AND s.episode_id = e.id)",
+                    (tenant, sources),
+                )
+        return len(rks)
+
+    # -- reads --------------------------------------------------------------
+    def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:
+        with self._conn() as conn:
+            return [memory_from_row(r) for r in conn.execute(sql, params)]
+
+    def get_memory(
+        self,
+        memory_id: str,
+        tenant: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | None = None,
+    ) -> MemoryRecord | None:
+        sql = f"SELECT {_MEM_SELECT} FROM memories m WHERE m.tenant = %s AND m.id = %s"
+        params: list[Any] = [tenant, memory_id]
+        if version is not None:
+            sql += " AND m.version = %s"
+            params.append(version)
+        elif as_of is not None:
+            sql += " AND m.recorded_at <= %s AND (m.expired_at IS NULL OR m.expired_at > %s)"
+            params.extend([as_of, as_of])
+        with self._conn() as conn:
+            # Inside a write transaction the caller is about to change this memory: wait for any
+            # other writer of it to commit first, then read (READ COMMITTED sees its result).
+            self._advisory(conn, _lock_key("memory", tenant, memory_id))
+            self._remember_tenant(memory_id, tenant)
+            row = conn.execute(sql + " ORDER BY m.version DESC LIMIT 1", params).fetchone()
+        return memory_from_row(row) if row else None
+
+    def versions(self, memory_id: str, tenant: str) -> list[MemoryRecord]:
+        with self._conn() as conn:
+            self._advisory(conn, _lock_key("memory", tenant, memory_id))
+            self._remember_tenant(memory_id, tenant)
+            rows = conn.execute(
+                f"SELECT {_MEM_SELECT} FROM memories m WHERE m.tenant = %s AND m.id = %s "
+                "ORDER BY m.version",
+                (tenant, memory_id),
+            ).fetchall()
+        return [memory_from_row(r) for r in rows]
+
+    def list_memories(self, flt: MemoryFilter, *, limit: int, offset: int) -> list[MemoryRecord]:
+        where, params = _where(flt)
+        return self._memories(
+            f"SELECT {_MEM_SELECT} FROM memories m WHERE {where} "
+            "ORDER BY m.rk DESC LIMIT %s OFFSET %s",
+            [*params, limit, offset],
+        )
+
+    def count_memories(self, flt: MemoryFilter) -> int:
+        where, params = _where(flt)
+        with self._conn() as conn:
+            row = conn.execute(f"SELECT COUNT(*) AS n FROM memories m WHERE {where}", params)
+            return int(row.fetchone()["n"])  # type: ignore[index]
+
+    def text_search(
+        self, terms: Sequence[str], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """``ts_rank_cd`` over the OR of the terms (cover density, log-length normalised)."""
+        if not terms:
+            return []
+        where, params = _where(flt)
+        query = _tsquery(terms)
+        sql = (
+            f"SELECT {_MEM_SELECT}, ts_rank_cd(m.tsv, q.q, 1) AS score "
+            "FROM (SELECT to_tsquery('english', %s) AS q) q "
+            f"JOIN memories m ON m.tsv @@ q.q WHERE {where} "
+            "ORDER BY score DESC, m.rk LIMIT %s"
+        )
+        with self._conn() as conn:
+            rows = conn.execute(sql, [query, *params, k]).fetchall()
+        return [(memory_from_row(r), float(r["score"])) for r in rows]
+
+    def vector_search(
+        self, vector: np.ndarray, flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """HNSW (iterative, relaxed order, re-sorted here); exact when the filter leaves too few."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        where, params = _where(flt)
+        base = (
+            f"SELECT {_MEM_SELECT}, m.embedding <=> %s AS distance FROM memories m "
+            f"WHERE {where} AND m.embedding IS NOT NULL "
+        )
+        with self._conn() as conn:
+            if self._dimension(conn) is None:
+                return []  # nothing was ever embedded in this store
+            rows = conn.execute(
+                base + "ORDER BY m.embedding <=> %s LIMIT %s", [query, *params, query, k]
+            ).fetchall()
+            if len(rows) < k:
+                # The graph walk may stop (hnsw.max_scan_tuples) before a selective filter has
+                # let k rows through. Few rows pass such a filter, so scan them exactly: the
+                # `+ 0` keeps the planner off the HNSW index.
+                rows = conn.execute(
+                    base + "ORDER BY (m.embedding <=> %s) + 0 LIMIT %s",
+                    [query, *params, query, k],
+                ).fetchall()
+        rows.sort(key=lambda r: r["distance"])
+        return [(memory_from_row(r), 1.0 - float(r["distance"])) for r in rows]
+
+    def get_episodes(self, ids: Sequence[str], tenant: str) -> list[Episode]:
+        if not ids:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes "
+                "WHERE tenant = %s AND id = ANY(%s)",
+                (tenant, list(ids)),
+            ).fetchall()
+        found = {r["id"]: episode_from_row(r) for r in rows}
+        return [found[i] for i in ids if i in found]
+
+    def neighbours(self, episode: Episode, window: int) -> list[Episode]:
+        where, params = _same_scope(episode.scope)
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes WHERE {where} "
+                "AND seq BETWEEN %s AND %s ORDER BY seq",
+                [*params, episode.seq - window, episode.seq + window],
+            ).fetchall()
+        return [episode_from_row(r) for r in rows]
+
+    def events(
+        self, tenant: str, memory_id: str | None = None, *, after_seq: int = 0, limit: int = 1000
+    ) -> list[Event]:
+        sql = f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events WHERE tenant = %s AND seq > %s"
+        params: list[Any] = [tenant, after_seq]
+        if memory_id is not None:
+            sql += " AND memory_id = %s"
+            params.append(memory_id)
+        with self._conn() as conn:
+            rows = conn.execute(sql + " ORDER BY seq LIMIT %s", [*params, limit]).fetchall()
+        return [event_from_row(r) for r in rows]
+
+    def stats(self, scope: Scope) -> dict[str, Any]:
+        where = "tenant = %s" + (" AND user_id = %s" if scope.user_id else "")
+        params = [scope.tenant, *([scope.user_id] if scope.user_id else [])]
+        with self._conn() as conn:
+            by = conn.execute(
+                f"SELECT kind, status, COUNT(*) AS n FROM memories WHERE {where} "
+                "GROUP BY kind, status",
+                params,
+            ).fetchall()
+            n_episodes = conn.execute(
+                f"SELECT COUNT(*) AS n FROM episodes WHERE {where}", params
+            ).fetchone()["n"]  # type: ignore[index]
+            n_events = conn.execute(
+                f"SELECT COUNT(*) AS n FROM events WHERE {where}", params
+            ).fetchone()["n"]  # type: ignore[index]
+            size = conn.execute(
+                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS bytes "
+                "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
+                "AND c.relname = ANY(%s) AND c.relkind = 'r'",
+                (list(TABLES),),
+            ).fetchone()["bytes"]  # type: ignore[index]
+            meta = self._meta(conn)
+        counts: dict[str, dict[str, int]] = {}
+        for row in by:
+            counts.setdefault(row["kind"], {})[row["status"]] = row["n"]
+        return {
+            "backend": "postgres",
+            "url": redact(self.url),
+            "bytes": int(size),
+            "embedder": meta.get("embedder"),
+            "dimension": int(meta["dimension"]) if "dimension" in meta else None,
+            "episodes": n_episodes,
+            "events": n_events,
+            "memories": counts,
+        }
+
+    # -- portability --------------------------------------------------------
+    def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
+        """One consistent snapshot (REPEATABLE READ), streamed through server-side cursors."""
+        clause, params = ("WHERE tenant = %s", [tenant]) if tenant else ("", [])
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield from self._dump(held, clause, params)
+            return
+        with self._translate(), self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield from self._dump(conn, clause, params)
+
+    def _dump(
+        self, conn: psycopg.Connection[Any], clause: str, params: list[Any]
+    ) -> Iterator[tuple[str, Any]]:
+        with self._translate():
+            has_vectors = self._dimension(conn) is not None
+            vector = "m.embedding" if has_vectors else "NULL::bytea"
+            queries = (
+                (
+                    "episode",
+                    f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {clause} ORDER BY rk",
+                ),
+                (
+                    "memory",
+                    f"SELECT {_MEM_SELECT}, {vector} AS vector FROM memories m "
+                    f"{clause.replace('tenant', 'm.tenant')} ORDER BY m.rk",
+                ),
+                (
+                    "event",
+                    f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events {clause} ORDER BY seq",
+                ),
+            )
+            for kind, sql in queries:
+                with conn.cursor(name=f"remem_dump_{kind}") as cur:
+                    cur.itersize = 1000
+                    cur.execute(sql, params)
+                    for row in cur:
+                        if kind == "episode":
+                            yield kind, episode_from_row(row)
+                        elif kind == "memory":
+                            yield kind, (memory_from_row(row), row["vector"])
+                        else:
+                            yield kind, event_from_row(row)
+
+    def load(self, items: Sequence[tuple[str, Any]]) -> None:
+        episodes = [item for kind, item in items if kind == "episode"]
+        memories = [item for kind, item in items if kind == "memory"]
+        with self.transaction(), self._conn() as conn:
+            taken = self._existing(
+                conn, "episodes", [(e.scope.tenant, e.id) for e in episodes]
+            ) + self._existing(conn, "memories", [(m.scope.tenant, m.id) for m, _ in memories])
+            if taken:
+                raise InvalidInput(
+                    f"import collides with {len(taken)} record(s) already stored "
+                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
+                )
+            for start in range(0, len(episodes), 1000):
+                self.insert_episodes(episodes[start : start + 1000])
+            for start in range(0, len(memories), 1000):
+                self.insert_memories(memories[start : start + 1000])
+            self.append_events([item for kind, item in items if kind == "event"])
+
+    def _existing(
+        self, conn: psycopg.Connection[Any], table: str, keys: Sequence[tuple[str, str]]
+    ) -> list[str]:
+        if not keys:
+            return []
+        unique = list(dict.fromkeys(keys))
+        rows = conn.execute(
+            f"SELECT DISTINCT t.id FROM {table} t "
+            "JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) "
+            "ON t.tenant = k.tenant AND t.id = k.id",
+            ([t for t, _ in unique], [i for _, i in unique]),
+        )
+        return [r["id"] for r in rows]
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({redact(self.url)!r})"

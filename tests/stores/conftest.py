@@ -1,0 +1,189 @@
+"""Backends for the conformance suite: every test here runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``REMEM_TEST_POSTGRES_URL`` (scripts/test.sh exports it), else from
+``.remem-pg/url`` when that server answers. Each test gets a fresh schema (``search_path`` set
+in the URL), dropped afterwards. Without a server the PostgreSQL half is skipped loudly,
+except under ``CI=true``, where it fails: CI must run it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import uuid
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import pytest
+
+from remem import Memory
+from remem.stores import Store, open_store
+
+REPO = Path(__file__).resolve().parents[2]
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def _answers(url: str) -> str | None:
+    """None when the server answers, else why not."""
+    try:
+        import psycopg
+    except ImportError as exc:
+        return f"psycopg is not installed ({exc})"
+    try:
+        with psycopg.connect(url, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        return f"{url} does not answer: {str(exc).strip()}"
+    return None
+
+
+@cache
+def _postgres_url() -> tuple[str | None, str]:
+    url = os.environ.get("REMEM_TEST_POSTGRES_URL")
+    if url:
+        problem = _answers(url)
+        return (None, f"REMEM_TEST_POSTGRES_URL: {problem}") if problem else (url, "")
+    url_file = REPO / ".remem-pg" / "url"
+    if url_file.exists():
+        url = url_file.read_text().strip()
+        problem = _answers(url)
+        return (None, f".remem-pg/url: {problem}") if problem else (url, "")
+    return None, "REMEM_TEST_POSTGRES_URL is not set and .remem-pg/url does not exist"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url, why = _postgres_url()
+    if url is None:
+        message = (
+            f"PostgreSQL conformance tests NOT RUN: {why}. "
+            "Start a server with scripts/postgres.sh (or run scripts/test.sh)."
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + " CI must run the PostgreSQL suite.", pytrace=False)
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    return url
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose sessions use ``schema`` first (``public`` keeps the vector extension)."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    old = dict(parse_qsl(parts.query)).get("options", "")
+    query.append(("options", f"{old} -csearch_path={schema},public".strip()))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+@dataclass
+class Backend:
+    """One store location plus raw access to it, for assertions below the Store protocol."""
+
+    name: str
+    target: str
+    schema: str | None = None
+    _opened: list[Any] = field(default_factory=list)
+
+    def store(self) -> Store:
+        store = open_store(self.target)
+        self._opened.append(store)
+        return store
+
+    def memory(self, **kwargs: Any) -> Memory:
+        memory = Memory(self.target, **kwargs)
+        self._opened.append(memory)
+        return memory
+
+    def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self.name == "sqlite":
+            with sqlite3.connect(self.target) as db:
+                return db.execute(sql, params).fetchall()
+        import psycopg
+
+        with psycopg.connect(self.target, autocommit=True) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def tables(self) -> list[str]:
+        if self.name == "sqlite":
+            return [
+                r[0]
+                for r in self.raw(
+                    "SELECT name FROM sqlite_master WHERE type = 'table' "
+                    "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'memories_fts_%'"
+                )
+            ]
+        return [
+            r[0]
+            for r in self.raw(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
+            )
+        ]
+
+    def rows_mentioning(self, needle: str) -> dict[str, int]:
+        """Every table, every column (whole row as text): how many rows contain ``needle``."""
+        found = {}
+        for table in self.tables():
+            if self.name == "sqlite":
+                columns = [r[1] for r in self.raw(f"PRAGMA table_info({table})")]
+                text = " || ".join(f"COALESCE(CAST({c} AS TEXT), '')" for c in columns)
+                n = self.raw(f"SELECT COUNT(*) FROM {table} WHERE ({text}) LIKE ?", (f"%{needle}%",))
+            else:
+                n = self.raw(
+                    f"SELECT COUNT(*) FROM {self.schema}.{table} t WHERE t::text LIKE %s",
+                    (f"%{needle}%",),
+                )
+            if n[0][0]:
+                found[table] = n[0][0]
+        return found
+
+    def close(self) -> None:
+        for thing in reversed(self._opened):
+            thing.close()
+        self._opened.clear()
+
+
+def make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
+    if name == "sqlite":
+        return Backend("sqlite", str(tmp_path / f"{uuid.uuid4().hex[:8]}.db"))
+    import psycopg
+
+    base = request.getfixturevalue("postgres_url")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    return Backend("postgres", with_search_path(base, schema), schema=schema)
+
+
+def drop_backend(backend: Backend, request: pytest.FixtureRequest) -> None:
+    backend.close()
+    if backend.schema:
+        import psycopg
+
+        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {backend.schema} CASCADE")
+
+
+@pytest.fixture
+def new_backend(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[[str], Backend]]:
+    """Make any number of fresh backends by name; all are dropped after the test."""
+    made: list[Backend] = []
+
+    def make(name: str) -> Backend:
+        made.append(make_backend(name, tmp_path, request))
+        return made[-1]
+
+    yield make
+    for backend in made:
+        drop_backend(backend, request)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, new_backend: Callable[[str], Backend]) -> Backend:
+    return new_backend(request.param)
