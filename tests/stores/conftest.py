@@ -9,7 +9,9 @@ except under ``CI=true``, where it fails: CI must run it.
 from __future__ import annotations
 
 import os
+import queue
 import sqlite3
+import threading
 import uuid
 import warnings
 from collections.abc import Callable, Iterator
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -71,13 +73,93 @@ def postgres_url() -> str:
     return url
 
 
-def with_search_path(url: str, schema: str) -> str:
-    """``url`` whose sessions use ``schema`` first (``public`` keeps the vector extension)."""
+def with_options(url: str, *settings: str) -> str:
+    """``url`` with server settings (``name=value``) added to its libpq ``options``."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
     old = dict(parse_qsl(parts.query)).get("options", "")
-    query.append(("options", f"{old} -csearch_path={schema},public".strip()))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    options = " ".join([old, *(f"-c{s}" for s in settings)]).strip()
+    # libpq decodes %XX in URLs but not "+" as a space
+    encoded = urlencode([*query, ("options", options)], quote_via=quote)
+    return urlunsplit(parts._replace(query=encoded))
+
+
+def with_search_path(url: str, schema: str) -> str:
+    """``url`` whose sessions use ``schema`` first (``public`` keeps the vector extension)."""
+    return with_options(url, f"search_path={schema},public")
+
+
+class SchemaPool:
+    """Fresh, already migrated schemas made ahead in a thread, and used ones dropped in it.
+
+    Creating a schema and its tables costs ~0.2 s of DDL here; doing it (and the drop) off
+    the test's critical path keeps the suite fast. Tests that need an empty, unmigrated schema
+    (migration tests) ask for one with ``fresh=True``.
+    """
+
+    AHEAD = 2
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.ready: queue.Queue[str | BaseException] = queue.Queue()
+        self.jobs: queue.Queue[tuple[str, str]] = queue.Queue()
+        for _ in range(self.AHEAD):
+            self.jobs.put(("make", ""))
+        self.thread = threading.Thread(target=self._work, name="schema-pool", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        import psycopg
+
+        from remem.stores.postgres import migrate
+
+        with psycopg.connect(self.url, autocommit=True) as admin:
+            while True:
+                job, schema = self.jobs.get()
+                if job == "stop":  # drop what was made ahead and never used
+                    while not self.ready.empty():
+                        left = self.ready.get()
+                        if isinstance(left, str):
+                            admin.execute(f"DROP SCHEMA IF EXISTS {left} CASCADE")
+                    return
+                if job == "drop":
+                    admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                    continue
+                try:
+                    schema = self.create(admin)
+                    with psycopg.connect(with_search_path(self.url, schema)) as conn:
+                        conn.autocommit = True
+                        migrate(conn)
+                    self.ready.put(schema)
+                except BaseException as exc:
+                    self.ready.put(exc)
+
+    @staticmethod
+    def create(admin: Any) -> str:
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        admin.execute(f"CREATE SCHEMA {schema}")
+        return schema
+
+    def take(self) -> str:
+        self.jobs.put(("make", ""))
+        schema = self.ready.get(timeout=60)
+        if isinstance(schema, BaseException):
+            raise schema
+        return schema
+
+    def drop(self, schema: str) -> None:
+        self.jobs.put(("drop", schema))
+
+    def close(self) -> None:
+        self.jobs.put(("stop", ""))
+        self.thread.join(timeout=120)
+
+
+@pytest.fixture(scope="session")
+def schema_pool(postgres_url: str) -> Iterator[SchemaPool]:
+    pool = SchemaPool(postgres_url)
+    yield pool
+    pool.close()
 
 
 @dataclass
@@ -101,12 +183,17 @@ class Backend:
 
     def raw(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self.name == "sqlite":
-            with sqlite3.connect(self.target) as db:
-                return db.execute(sql, params).fetchall()
+            db = sqlite3.connect(self.target)
+            try:
+                with db:
+                    return db.execute(sql, params).fetchall()
+            finally:
+                db.close()
         import psycopg
 
         with psycopg.connect(self.target, autocommit=True) as conn:
-            return conn.execute(sql, params).fetchall()
+            cur = conn.execute(sql, params)
+            return cur.fetchall() if cur.description else []
 
     def tables(self) -> list[str]:
         if self.name == "sqlite":
@@ -131,7 +218,9 @@ class Backend:
             if self.name == "sqlite":
                 columns = [r[1] for r in self.raw(f"PRAGMA table_info({table})")]
                 text = " || ".join(f"COALESCE(CAST({c} AS TEXT), '')" for c in columns)
-                n = self.raw(f"SELECT COUNT(*) FROM {table} WHERE ({text}) LIKE ?", (f"%{needle}%",))
+                n = self.raw(
+                    f"SELECT COUNT(*) FROM {table} WHERE ({text}) LIKE ?", (f"%{needle}%",)
+                )
             else:
                 n = self.raw(
                     f"SELECT COUNT(*) FROM {self.schema}.{table} t WHERE t::text LIKE %s",
@@ -147,36 +236,38 @@ class Backend:
         self._opened.clear()
 
 
-def make_backend(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> Backend:
+def make_backend(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest, fresh: bool = False
+) -> Backend:
     if name == "sqlite":
         return Backend("sqlite", str(tmp_path / f"{uuid.uuid4().hex[:8]}.db"))
-    import psycopg
+    pool: SchemaPool = request.getfixturevalue("schema_pool")
+    if fresh:
+        import psycopg
 
-    base = request.getfixturevalue("postgres_url")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    return Backend("postgres", with_search_path(base, schema), schema=schema)
+        with psycopg.connect(pool.url, autocommit=True) as admin:
+            schema = SchemaPool.create(admin)
+    else:
+        schema = pool.take()
+    return Backend("postgres", with_search_path(pool.url, schema), schema=schema)
 
 
 def drop_backend(backend: Backend, request: pytest.FixtureRequest) -> None:
     backend.close()
     if backend.schema:
-        import psycopg
-
-        with psycopg.connect(request.getfixturevalue("postgres_url"), autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {backend.schema} CASCADE")
+        request.getfixturevalue("schema_pool").drop(backend.schema)
 
 
 @pytest.fixture
-def new_backend(
-    tmp_path: Path, request: pytest.FixtureRequest
-) -> Iterator[Callable[[str], Backend]]:
-    """Make any number of fresh backends by name; all are dropped after the test."""
+def new_backend(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Callable[..., Backend]]:
+    """Make any number of fresh backends by name; all are dropped after the test.
+
+    PostgreSQL ones come migrated from the schema pool; ``fresh=True`` gives an empty schema.
+    """
     made: list[Backend] = []
 
-    def make(name: str) -> Backend:
-        made.append(make_backend(name, tmp_path, request))
+    def make(name: str, fresh: bool = False) -> Backend:
+        made.append(make_backend(name, tmp_path, request, fresh))
         return made[-1]
 
     yield make

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from conftest import BACKENDS
 
 from remem import InvalidInput, Memory, NotFound
 from remem.errors import StoreError
@@ -264,45 +265,46 @@ def _filter_fixture(store: Store) -> dict[str, MemoryRecord]:
     with store.transaction():
         store.end_version("changed", 1, "superseded", at(100))
         store.end_version("deleted", 1, "deleted", at(100))
-    rows["new"] = record("changed", "alpha after", version=2, recorded_at=at(100), valid_from=at(50))
+    rows["new"] = record(
+        "changed", "alpha after", version=2, recorded_at=at(100), valid_from=at(50)
+    )
     write(store, (rows["new"], vec(1, 9)))
     return rows
 
 
-@pytest.mark.parametrize(
-    ("name", "kwargs", "expected"),
-    [
-        ("tenant", {}, {"plain", "episode", "agent", "timeless", "changed"}),
-        ("other tenant", {"scope": Scope(tenant="t2")}, {"tenant2"}),
-        ("user", {"scope": Scope(tenant="t1", user_id="u2")}, {"agent"}),
-        ("agent", {"scope": Scope(tenant="t1", agent_id="a1")}, {"agent"}),
-        ("session", {"scope": Scope(tenant="t1", session_id="s1")}, {"plain", "episode", "timeless", "changed"}),
-        ("kinds", {"kinds": ("episode",)}, {"episode"}),
-        ("statuses", {"statuses": ("archived",)}, {"archived"}),
-        ("both statuses", {"statuses": ("active", "archived")}, {"plain", "episode", "agent", "archived", "timeless", "changed"}),
-        ("after", {"event_after": at(30)}, {"agent", "changed"}),
-        ("before", {"event_before": at(30)}, {"plain", "episode"}),
-        ("window", {"event_after": at(20), "event_before": at(50)}, {"episode", "agent"}),
-        ("ids", {"ids": ("plain", "archived", "deleted", "tenant2")}, {"plain"}),
-        ("as_of before anything", {"as_of": at(-1)}, set()),
-        ("as_of early", {"as_of": at(2)}, {"plain", "episode", "agent", "archived", "timeless", "changed", "deleted"}),
-        ("as_of late", {"as_of": at(200)}, {"plain", "episode", "agent", "archived", "timeless", "changed"}),
-    ],
-)  # fmt: skip
-def test_filters_mean_the_same_on_every_read(
-    backend: Backend, name: str, kwargs: dict[str, Any], expected: set[str]
-) -> None:
+FILTER_CASES: list[tuple[str, dict[str, Any], set[str]]] = [
+    ("tenant", {}, {"plain", "episode", "agent", "timeless", "changed"}),
+    ("other tenant", {"scope": Scope(tenant="t2")}, {"tenant2"}),
+    ("user", {"scope": Scope(tenant="t1", user_id="u2")}, {"agent"}),
+    ("agent", {"scope": Scope(tenant="t1", agent_id="a1")}, {"agent"}),
+    ("session", {"scope": Scope(tenant="t1", session_id="s1")}, {"plain", "episode", "timeless", "changed"}),
+    ("kinds", {"kinds": ("episode",)}, {"episode"}),
+    ("statuses", {"statuses": ("archived",)}, {"archived"}),
+    ("both statuses", {"statuses": ("active", "archived")}, {"plain", "episode", "agent", "archived", "timeless", "changed"}),
+    ("after", {"event_after": at(30)}, {"agent", "changed"}),
+    ("before", {"event_before": at(30)}, {"plain", "episode"}),
+    ("window", {"event_after": at(20), "event_before": at(50)}, {"episode", "agent"}),
+    ("ids", {"ids": ("plain", "archived", "deleted", "tenant2")}, {"plain"}),
+    ("as_of before anything", {"as_of": at(-1)}, set()),
+    ("as_of early", {"as_of": at(2)}, {"plain", "episode", "agent", "archived", "timeless", "changed", "deleted"}),
+    ("as_of late", {"as_of": at(200)}, {"plain", "episode", "agent", "archived", "timeless", "changed"}),
+    ("as_of and kind", {"as_of": at(2), "kinds": ("fact",), "event_after": at(45)}, {"changed"}),
+]  # fmt: skip
+
+
+def test_filters_mean_the_same_on_every_read(backend: Backend) -> None:
     store = bound(backend)
     _filter_fixture(store)
-    f = flt(**{"scope": Scope(tenant="t1"), **kwargs})
-    listed = store.list_memories(f, limit=100, offset=0)
-    assert {m.id for m in listed} == expected, name
-    assert store.count_memories(f) == len(expected)
-    assert {m.id for m, _ in store.text_search(["alpha"], f, 100)} == expected
-    assert {m.id for m, _ in store.vector_search(vec(1), f, 100)} == expected
-    if "as_of" in kwargs and expected:
-        versions = {m.id: m.text for m in listed}
-        assert versions["changed"] == ("alpha before" if kwargs["as_of"] < at(100) else "alpha after")
+    for name, kwargs, expected in FILTER_CASES:
+        f = flt(**{"scope": Scope(tenant="t1"), **kwargs})
+        listed = store.list_memories(f, limit=100, offset=0)
+        assert {m.id for m in listed} == expected, name
+        assert store.count_memories(f) == len(expected), name
+        assert {m.id for m, _ in store.text_search(["alpha"], f, 100)} == expected, name
+        assert {m.id for m, _ in store.vector_search(vec(1), f, 100)} == expected, name
+        if "as_of" in kwargs and "changed" in expected:
+            text = {m.id: m.text for m in listed}["changed"]
+            assert text == ("alpha before" if kwargs["as_of"] < at(100) else "alpha after"), name
 
 
 METADATA_ROWS = {
@@ -318,34 +320,50 @@ METADATA_ROWS = {
     "none": {"n": None},
     "missing": {"other": "a'b\"c"},
 }
+METADATA_CASES: list[tuple[dict[str, Any], set[str]]] = [
+    ({"n": 1}, {"int", "float", "true"}),
+    ({"n": True}, {"int", "float", "true"}),
+    ({"n": 1.0}, {"int", "float", "true"}),
+    ({"n": "1"}, {"text"}),
+    ({"n": 2.5}, {"frac"}),
+    ({"x": 0.1}, {"frac"}),
+    ({"n": 0}, {"false", "zero"}),
+    ({"n": False}, {"false", "zero"}),
+    ({"n": "x"}, set()),
+    ({"other": "a'b\"c"}, {"missing"}),
+    ({"n": 2.5, "x": 0.1}, {"frac"}),
+    ({"n": 2.5, "other": "a'b\"c"}, set()),
+]
 
 
-@pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        ({"n": 1}, {"int", "float", "true"}),
-        ({"n": True}, {"int", "float", "true"}),
-        ({"n": 1.0}, {"int", "float", "true"}),
-        ({"n": "1"}, {"text"}),
-        ({"n": 2.5}, {"frac"}),
-        ({"x": 0.1}, {"frac"}),
-        ({"n": 0}, {"false", "zero"}),
-        ({"n": False}, {"false", "zero"}),
-        ({"n": "x"}, set()),
-        ({"other": "a'b\"c"}, {"missing"}),
-        ({"n": 2.5, "x": 0.1}, {"frac"}),
-        ({"n": 2.5, "other": "a'b\"c"}, set()),
-    ],
-)
-def test_metadata_filter_is_scalar_equality_typed_like_sqlite(
-    backend: Backend, query: dict[str, Any], expected: set[str]
-) -> None:
+def test_metadata_filter_is_scalar_equality_typed_like_sqlite(backend: Backend) -> None:
     store = bound(backend)
     write(store, *[(record(k, f"meta {k}", metadata=v), vec(1)) for k, v in METADATA_ROWS.items()])
-    f = flt(metadata=query)
-    assert {m.id for m in store.list_memories(f, limit=100, offset=0)} == expected
-    assert {m.id for m, _ in store.vector_search(vec(1), f, 100)} == expected
     assert store.count_memories(flt()) == len(METADATA_ROWS)
+    for query, expected in METADATA_CASES:
+        f = flt(metadata=query)
+        assert {m.id for m in store.list_memories(f, limit=100, offset=0)} == expected, query
+        assert {m.id for m, _ in store.vector_search(vec(1), f, 100)} == expected, query
+        assert store.count_memories(f) == len(expected), query
+
+
+def test_metadata_keys_are_data_not_sql(backend: Backend, request: pytest.FixtureRequest) -> None:
+    if backend.name == "sqlite":
+        request.applymarker(
+            pytest.mark.xfail(
+                strict=True,
+                reason="sqlite._where puts metadata keys into the SQL text: a key with a quote "
+                "breaks out of it (here: reads another tenant's rows)",
+            )
+        )
+    store = bound(backend)
+    write(store, (record("m1", "victim's secret", scope=Scope(tenant="victim")), vec(1)))
+    attacker = flt(Scope(tenant="attacker"), metadata={"a') = 1 OR 1=1 OR ('": 1})
+    assert store.list_memories(attacker, limit=10, offset=0) == []
+    assert (
+        store.list_memories(flt(Scope(tenant="victim"), metadata={"it's": 1}), limit=10, offset=0)
+        == []
+    )
 
 
 def test_list_paginates_newest_first(backend: Backend) -> None:
@@ -353,7 +371,12 @@ def test_list_paginates_newest_first(backend: Backend) -> None:
     for i in range(7):
         write(store, (record(f"m{i}", f"note {i}"), None))
     pages = [store.list_memories(flt(), limit=3, offset=o) for o in (0, 3, 6, 9)]
-    assert [[m.id for m in p] for p in pages] == [["m6", "m5", "m4"], ["m3", "m2", "m1"], ["m0"], []]
+    assert [[m.id for m in p] for p in pages] == [
+        ["m6", "m5", "m4"],
+        ["m3", "m2", "m1"],
+        ["m0"],
+        [],
+    ]
 
 
 def test_text_search_ranks_matches_and_survives_any_term(backend: Backend) -> None:
@@ -397,9 +420,14 @@ def test_vector_search_is_cosine_and_ordered(backend: Backend) -> None:
 def test_vector_search_under_a_selective_filter_is_complete(backend: Backend) -> None:
     store = bound(backend)
     rng = np.random.default_rng(1)
-    crowd = [(record(f"c{i}", f"crowd {i}"), rng.normal(size=DIM).astype(np.float32)) for i in range(400)]
+    crowd = [
+        (record(f"c{i}", f"crowd {i}"), rng.normal(size=DIM).astype(np.float32)) for i in range(400)
+    ]
     few_scope = Scope(tenant="t1", user_id="few")
-    few = [(record(f"f{i}", f"few {i}", scope=few_scope), rng.normal(size=DIM).astype(np.float32)) for i in range(6)]
+    few = [
+        (record(f"f{i}", f"few {i}", scope=few_scope), rng.normal(size=DIM).astype(np.float32))
+        for i in range(6)
+    ]
     for start in range(0, len(crowd), 100):
         write(store, *crowd[start : start + 100])
     write(store, *few)
@@ -414,17 +442,24 @@ def test_vector_search_under_a_selective_filter_is_complete(backend: Backend) ->
 def test_forget_erases_every_trace_but_keeps_shared_sources(backend: Backend) -> None:
     store = bound(backend)
     with store.transaction():
-        store.insert_episodes([episode("e_own", 0, content="secret platypus turn"), episode("e_shared", 1)])
+        store.insert_episodes(
+            [episode("e_own", 0, content="secret platypus turn"), episode("e_shared", 1)]
+        )
         store.insert_memories(
             [
-                (record("secret", "secret platypus fact", provenance=("e_own", "e_shared")), vec(1)),
+                (
+                    record("secret", "secret platypus fact", provenance=("e_own", "e_shared")),
+                    vec(1),
+                ),
                 (record("keeper", "kept fact", provenance=("e_shared",)), vec(0, 1)),
             ]
         )
         store.append_events([event("secret"), event("keeper")])
     with store.transaction():
         store.end_version("secret", 1, "superseded", at(1))
-        store.insert_memories([(record("secret", "secret platypus v2", version=2, provenance=("e_own",)), vec(1))])
+        store.insert_memories(
+            [(record("secret", "secret platypus v2", version=2, provenance=("e_own",)), vec(1))]
+        )
         store.append_events([event("secret", 2, op="update")])
     assert backend.rows_mentioning("platypus")
     with store.transaction():
@@ -446,7 +481,12 @@ def test_tenants_never_see_each_other(backend: Backend) -> None:
     t2 = Scope(tenant="t2", user_id="u1", session_id="s1")
     with store.transaction():
         store.insert_episodes([episode("e1", 0), episode("e2", 0, scope=t2)])
-        store.insert_memories([(record("m1", "shared words"), vec(1)), (record("m2", "shared words", scope=t2), vec(1))])
+        store.insert_memories(
+            [
+                (record("m1", "shared words"), vec(1)),
+                (record("m2", "shared words", scope=t2), vec(1)),
+            ]
+        )
         store.append_events([event("m1"), event("m2", scope=t2)])
     assert store.get_memory("m2", "t1") is None and store.versions("m2", "t1") == []
     assert store.get_episodes(["e1", "e2"], "t1") == [episode("e1", 0)]
@@ -461,11 +501,14 @@ def test_tenants_never_see_each_other(backend: Backend) -> None:
     assert (s1["episodes"], s1["events"]) == (1, 1)
     assert [kind for kind, _ in store.dump("t2")] == ["episode", "memory", "event"]
     assert all(
-        (item[0] if kind == "memory" else item).scope.tenant == "t2" for kind, item in store.dump("t2")
+        (item[0] if kind == "memory" else item).scope.tenant == "t2"
+        for kind, item in store.dump("t2")
     )
 
 
-def test_dump_and_load_are_verbatim(backend: Backend, new_backend: Callable[[str], Backend]) -> None:
+def test_dump_and_load_are_verbatim(
+    backend: Backend, new_backend: Callable[[str], Backend]
+) -> None:
     store = bound(backend)
     _filter_fixture(store)
     with store.transaction():
@@ -486,7 +529,11 @@ def test_dump_and_load_are_verbatim(backend: Backend, new_backend: Callable[[str
     assert copy.get_episodes(["e0", "e1"], "t1") == []
 
 
-def test_many_servers_opening_at_once_migrate_once(backend: Backend) -> None:
+@pytest.mark.parametrize("name", BACKENDS)
+def test_many_servers_opening_at_once_migrate_once(
+    name: str, new_backend: Callable[..., Backend]
+) -> None:
+    backend = new_backend(name, fresh=True)  # nothing migrated yet
     errors: list[BaseException] = []
     stores: list[Store] = []
 
@@ -529,7 +576,8 @@ def ana(backend: Backend) -> Memory:
     ],
 )
 def test_facade_search_finds_paraphrases(ana: Memory, query: str, expected: str) -> None:
-    results = ana.search(query, user_id="ana", limit=2)
+    # the dense recipe: this is about the store's vector search, not the hybrid policy's priors
+    results = ana.search(query, user_id="ana", limit=2, recipe="dense")
     assert expected in results[0].text
     assert "dense" in results[0].signals
 
@@ -537,14 +585,19 @@ def test_facade_search_finds_paraphrases(ana: Memory, query: str, expected: str)
 def test_facade_add_list_and_context(ana: Memory) -> None:
     page = ana.list(user_id="ana", limit=10)
     assert page.total == 5
-    assert [m.text for m in reversed(page.items)][0] == "Ana: I moved to Lisbon last March."
+    assert page.items[-1].text == "Ana: I moved to Lisbon last March."
     first = page.items[-1]
     assert first.valid_from == datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
     hit = ana.search("Lisbon", user_id="ana", limit=1, context_window=1)[0]
     assert hit.signals["bm25"].rank == 1 and hit.signals["dense"].rank == 1
     assert hit.episode is not None and hit.episode.content == "I moved to Lisbon last March."
     assert [e.seq for e in hit.context] == [0, 1]
-    assert ana.add("And I started learning Portuguese.", user_id="ana", session_id="s1").episodes[0].seq == 5
+    assert (
+        ana.add("And I started learning Portuguese.", user_id="ana", session_id="s1")
+        .episodes[0]
+        .seq
+        == 5
+    )
     assert [e.seq for e in ana.context(first.id, window=1)] == [0, 1]
 
 
@@ -562,7 +615,9 @@ def test_facade_pagination(backend: Backend) -> None:
 def test_facade_filters_kind_metadata_and_event_time(ana: Memory) -> None:
     ana.add("Ana prefers window seats.", user_id="ana", kind="fact",
             metadata={"topic": "travel", "priority": 2}, timestamp="2026-06-01T00:00:00Z")  # fmt: skip
-    assert [h.memory.kind for h in ana.search("seat preference", user_id="ana", kinds="fact")] == ["fact"]
+    assert [h.memory.kind for h in ana.search("seat preference", user_id="ana", kinds="fact")] == [
+        "fact"
+    ]
     assert len(ana.search("seat", user_id="ana", metadata={"topic": "travel"})) == 1
     assert len(ana.search("seat", user_id="ana", metadata={"priority": 2.0})) == 1
     assert len(ana.search("Ana", user_id="ana", metadata={"speaker": "Ana"}, limit=10)) == 3
@@ -582,7 +637,9 @@ def test_facade_versions_history_and_as_of(ana: Memory) -> None:
     old = ana.get(original.id, version=1)
     assert old.status == "superseded" and old.expired_at is not None
     assert ana.get(original.id, as_of=before_update).version == 1
-    assert all(h.memory.version == 2 for h in ana.search("Lisbon", user_id="ana") if h.id == original.id)
+    assert all(
+        h.memory.version == 2 for h in ana.search("Lisbon", user_id="ana") if h.id == original.id
+    )
     then = ana.search("Lisbon", user_id="ana", limit=1, as_of=before_update)
     assert then[0].id == original.id and then[0].memory.version == 1
     assert [(e.op, e.version, e.reason) for e in ana.history(original.id)] == [
@@ -617,7 +674,9 @@ def test_facade_soft_delete_then_forget(ana: Memory, backend: Backend) -> None:
 
 def test_facade_scope_and_tenant_isolation(ana: Memory, backend: Backend) -> None:
     ana.add("I live in Berlin with my cat.", user_id="bob")
-    assert all(h.memory.scope.user_id == "ana" for h in ana.search("where do I live", user_id="ana"))
+    assert all(
+        h.memory.scope.user_id == "ana" for h in ana.search("where do I live", user_id="ana")
+    )
     assert [h.memory.scope.user_id for h in ana.search("Berlin cat", user_id="bob")] == ["bob"]
     target = ana.list(user_id="ana", limit=1).items[0]
     before = export_lines(ana)
@@ -637,7 +696,9 @@ def test_facade_scope_and_tenant_isolation(ana: Memory, backend: Backend) -> Non
         acme.forget(target.id)
     assert acme.list().total == 0 and not acme.search("Lisbon").hits
     acme.add("Acme keeps its own notes about Lisbon.", user_id="ana")
-    assert [h.text for h in acme.search("Lisbon", user_id="ana")] == ["Acme keeps its own notes about Lisbon."]
+    assert [h.text for h in acme.search("Lisbon", user_id="ana")] == [
+        "Acme keeps its own notes about Lisbon."
+    ]
     assert all(h.memory.scope.tenant == "default" for h in ana.search("Lisbon", user_id="ana"))
     assert export_lines(ana) == before
     assert acme.stats()["memories"] == {"episode": {"active": 1}}
@@ -671,7 +732,9 @@ def test_facade_concurrent_writers_serialise(backend: Backend) -> None:
     assert seqs == list(range(9))
 
 
-def test_facade_export_import_round_trip(ana: Memory, new_backend: Callable[[str], Backend], backend: Backend) -> None:
+def test_facade_export_import_round_trip(
+    ana: Memory, new_backend: Callable[[str], Backend], backend: Backend
+) -> None:
     target = ana.search("Lisbon", user_id="ana", limit=1)[0].memory
     ana.update(target.id, "Ana: I moved to Porto.", reason="moved")
     ana.delete(ana.search("sister", user_id="ana", limit=1)[0].id)
@@ -752,7 +815,10 @@ def test_both_backends_rank_simple_queries_alike(new_backend: Callable[[str], Ba
         "morning exercise",
     ]
     for query in queries:
-        a, b = sqlite.search(query, user_id="ana", limit=3), pg.search(query, user_id="ana", limit=3)
+        a, b = (
+            sqlite.search(query, user_id="ana", limit=3),
+            pg.search(query, user_id="ana", limit=3),
+        )
         assert a[0].id == b[0].id, query
         f = MemoryFilter(scope=Scope(user_id="ana"))
         vector = sqlite.embedder.embed_query(query)
@@ -765,3 +831,71 @@ def test_both_backends_rank_simple_queries_alike(new_backend: Callable[[str], Ba
         f = MemoryFilter(scope=Scope(user_id="ana"))
         sa, sb = sqlite.store.text_search(terms, f, 5), pg.store.text_search(terms, f, 5)
         assert set(ids(sa)) == set(ids(sb)) and ids(sa)[0] == ids(sb)[0], terms
+
+
+# ============================================================================ PostgreSQL only
+
+
+@pytest.mark.postgres
+def test_postgres_hnsw_path_stays_complete_and_ordered(
+    new_backend: Callable[[str], Backend],
+) -> None:
+    """Force the HNSW plan and starve its graph walk: the exact fallback must still answer fully."""
+    from conftest import with_options
+
+    backend = new_backend("postgres")
+    bound(backend)
+    rng = np.random.default_rng(7)
+    writer = backend.store()
+    rows = [
+        (record(f"c{i}", f"crowd {i}", scope=U if i % 100 else Scope(tenant="t1", user_id="few")),
+         rng.normal(size=DIM).astype(np.float32))
+        for i in range(600)
+    ]  # fmt: skip
+    for start in range(0, len(rows), 200):
+        write(writer, *rows[start : start + 200])
+    backend.raw("ANALYZE memories")
+    backend.target = with_options(
+        backend.target,
+        "enable_seqscan=off",
+        "enable_sort=off",
+        "hnsw.max_scan_tuples=20",
+        "hnsw.iterative_scan=relaxed_order",
+        "hnsw.ef_search=100",
+    )
+    store = backend.store()
+    query = rng.normal(size=DIM).astype(np.float32)
+
+    def truth(user: str | None, k: int) -> list[str]:
+        chosen = [(m, v) for m, v in rows if user is None or m.scope.user_id == user]
+        chosen.sort(key=lambda r: -float(np.dot(r[1], query) / np.linalg.norm(r[1])))
+        return [m.id for m, _ in chosen[:k]]
+
+    plan = "\n".join(
+        r[0]
+        for r in backend.raw(
+            "EXPLAIN SELECT id FROM memories m WHERE m.tenant = 't1' AND m.user_id = 'few' "
+            "AND m.expired_at IS NULL ORDER BY m.embedding <=> %s::vector LIMIT 10",
+            (str(query.tolist()),),
+        )
+    )
+    assert "memories_embedding" in plan  # the graph is really what the first query walks
+    walked = backend.raw(
+        "SELECT id FROM memories m WHERE m.tenant = 't1' AND m.user_id = 'few' "
+        "AND m.expired_at IS NULL ORDER BY m.embedding <=> %s::vector LIMIT 10",
+        (str(query.tolist()),),
+    )
+    assert len(walked) < 6  # ...and alone it would miss some of the user's rows
+    few = store.vector_search(query, flt(Scope(tenant="t1", user_id="few")), 10)
+    assert ids(few) == truth("few", 10)  # 6 rows, found although the walk stops after 20 tuples
+    scores = [s for _, s in store.vector_search(query, flt(Scope(tenant="t1")), 15)]
+    assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_a_newer_schema(new_backend: Callable[[str], Backend]) -> None:
+    backend = new_backend("postgres", fresh=True)
+    backend.store()
+    backend.raw("INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')")
+    with pytest.raises(StoreError, match="newer remem"):
+        backend.store()

@@ -14,6 +14,7 @@ from remem._ids import new_id
 from remem._time import to_utc
 from remem.errors import InvalidInput
 from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope
+from remem.pipeline.directives import is_directive
 
 MAX_TEXT_CHARS = 1_000_000
 
@@ -112,7 +113,12 @@ def build_turns(
             valid_from=occurred,
             recorded_at=now,
             importance=importance,
-            metadata={**meta, "role": role, **({"speaker": speaker} if speaker else {})},
+            metadata={
+                **meta,
+                "role": role,
+                **({"speaker": speaker} if speaker else {}),
+                **({"directive": True} if role == "user" and is_directive(content) else {}),
+            },
         )
         built.append((episode, memory))
     return built

@@ -16,6 +16,7 @@ starts with ``tenant``, so the tables can be distributed by tenant (Citus).
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import struct
@@ -31,7 +32,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
@@ -108,11 +109,33 @@ CREATE INDEX events_memory ON events (tenant, memory_id, seq);
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 TABLES = ("meta", "episodes", "memories", "memory_sources", "events", "schema_migrations")
 
+BM25_K1, BM25_B = 1.2, 0.75  # the constants of SQLite FTS5's bm25()
+IDF_SAMPLE = 20_000  # rows of the tenant counted for IDF when ANALYZE has not run yet
 EF_SEARCH = 100  # HNSW candidate list per query; iterative scans go past it when filters bite
 HNSW_MAX_DIMENSION = 2000  # pgvector cannot index wider `vector` columns: those search exactly
 DEFAULT_POOL_MAX = 10
 
 _MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
+
+# The query's distinct lexemes with what ANALYZE knows of them: frequency among rows
+# (``most_common_elem_freqs`` lists one per element, then min, max and null share).
+_LEXEME_STATS = """
+WITH words AS (
+    SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', t))) AS lexeme
+    FROM unnest(%s::text[]) AS t
+), stats AS MATERIALIZED (
+    SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs
+    FROM pg_stats s
+    WHERE s.schemaname = current_schema() AND s.tablename = 'memories' AND s.attname = 'tsv'
+        AND s.most_common_elems IS NOT NULL
+)
+SELECT w.lexeme,
+    (SELECT st.freqs[array_position(st.elems, w.lexeme)] FROM stats st) AS freq,
+    (SELECT st.freqs[cardinality(st.elems) + 1] FROM stats st) AS floor,
+    (SELECT s.avg_width FROM pg_stats s WHERE s.schemaname = current_schema()
+        AND s.tablename = 'memories' AND s.attname = 'text') AS avgdl
+FROM words w ORDER BY w.lexeme
+"""
 _JSON_COLUMNS = {"provenance", "metadata", "payload"}
 
 
@@ -145,10 +168,18 @@ class _VectorLoader(Loader):
         return np.frombuffer(bytes(data), dtype=">f4", offset=4).astype(np.float32)
 
 
+class _VectorTextLoader(Loader):
+    format = Format.TEXT
+
+    def load(self, data: Any) -> np.ndarray:
+        return np.array(bytes(data).decode()[1:-1].split(","), dtype=np.float32)
+
+
 def _register_vector(conn: psycopg.Connection[Any], oid: int) -> None:
     dumper = type("VectorDumper", (_VectorDumper,), {"oid": oid})
     conn.adapters.register_dumper(np.ndarray, dumper)
     conn.adapters.register_loader(oid, _VectorLoader)
+    conn.adapters.register_loader(oid, _VectorTextLoader)
 
 
 # -- filters -------------------------------------------------------------------------------
@@ -229,6 +260,49 @@ def _lock_key(*parts: str | None) -> str:
     return "remem\x1f" + "\x1f".join(p or "" for p in parts)
 
 
+def migrate(conn: psycopg.Connection[Any], where: str = "the database") -> tuple[int, bool]:
+    """Bring the schema up to date; N servers starting at once serialise on the advisory lock.
+
+    Returns the OID of pgvector's ``vector`` type and whether pgvector has iterative scans.
+    """
+    cur = conn.cursor(row_factory=tuple_row)
+    with conn.transaction():
+        cur.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended("
+            "'remem.migrations.' || current_schema(), 0))"
+        )
+        cur.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            "version integer PRIMARY KEY, name text NOT NULL, "
+            "applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        applied = {r[0] for r in cur.execute("SELECT version FROM schema_migrations")}
+        if applied and max(applied) > SCHEMA_VERSION:
+            raise StoreError(
+                f"{where} was written by a newer remem "
+                f"(schema {max(applied)}, this one knows {SCHEMA_VERSION}); upgrade remem"
+            )
+        for version, name, sql in MIGRATIONS:
+            if version not in applied:
+                cur.execute(sql)
+                cur.execute(
+                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
+                    (version, name),
+                )
+    row = cur.execute(
+        "SELECT t.oid, e.extversion FROM pg_type t "
+        "JOIN pg_extension e ON e.extname = 'vector' "
+        "WHERE t.oid = to_regtype('vector')"
+    ).fetchone()
+    if row is None:
+        raise StoreError(
+            "the pgvector type `vector` is not visible: install pgvector and make sure the "
+            "schema holding the extension is on the search_path"
+        )
+    version = tuple(int(x) for x in re.findall(r"\d+", row[1])[:2])
+    return int(row[0]), version >= (0, 8)
+
+
 class PostgresStore:
     """``PostgresStore("postgresql://user@host/db")``; see docs/postgres.md."""
 
@@ -267,45 +341,8 @@ class PostgresStore:
             raise StoreError(f"cannot connect to PostgreSQL at {redact(self.url)}: {exc}") from exc
 
     def _migrate(self) -> tuple[int, bool]:
-        """Bring the schema up to date; N servers starting at once serialise on the advisory lock."""
         with self._connect() as conn, self._translate():
-            with conn.transaction():
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended("
-                    "'remem.migrations.' || current_schema(), 0))"
-                )
-                conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                    "version integer PRIMARY KEY, name text NOT NULL, "
-                    "applied_at timestamptz NOT NULL DEFAULT now())"
-                )
-                applied = {
-                    r["version"] for r in conn.execute("SELECT version FROM schema_migrations")
-                }
-                if applied and max(applied) > SCHEMA_VERSION:
-                    raise StoreError(
-                        f"{redact(self.url)} was written by a newer remem "
-                        f"(schema {max(applied)}, this one knows {SCHEMA_VERSION}); upgrade remem"
-                    )
-                for version, name, sql in MIGRATIONS:
-                    if version not in applied:
-                        conn.execute(sql)
-                        conn.execute(
-                            "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                            (version, name),
-                        )
-            row = conn.execute(
-                "SELECT t.oid, e.extversion FROM pg_type t "
-                "JOIN pg_extension e ON e.extname = 'vector' "
-                "WHERE t.oid = to_regtype('vector')"
-            ).fetchone()
-        if row is None:
-            raise StoreError(
-                "the pgvector type `vector` is not visible: install pgvector and make sure the "
-                "schema holding the extension is on the search_path"
-            )
-        version = tuple(int(x) for x in re.findall(r"\d+", row["extversion"])[:2])
-        return int(row["oid"]), version >= (0, 8)
+            return migrate(conn, redact(self.url))
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         """Every pooled connection: UTC times, binary numpy vectors, HNSW search settings."""
@@ -627,22 +664,98 @@ class PostgresStore:
             row = conn.execute(f"SELECT COUNT(*) AS n FROM memories m WHERE {where}", params)
             return int(row.fetchone()["n"])  # type: ignore[index]
 
+    def _idf(
+        self, conn: psycopg.Connection[Any], terms: Sequence[str], tenant: str
+    ) -> tuple[list[str], list[float], float]:
+        """The query's lexemes, their BM25 IDF and the mean text length.
+
+        From the planner's statistics when ``ANALYZE`` has run: it keeps the frequencies of the
+        most common lexemes of ``tsv`` (``pg_stats.most_common_elems``), and any other lexeme
+        is rarer than the rarest of those. Before that (a new table, or a Citus coordinator,
+        which has no statistics for distributed tables), from up to ``IDF_SAMPLE`` rows of the
+        tenant: exact for small tenants, an estimate for big ones, always a bounded cost.
+        """
+        rows = conn.execute(_LEXEME_STATS, (list(terms),)).fetchall()
+        if not rows:
+            return [], [], 100.0
+        lexemes = [r["lexeme"] for r in rows]
+        first = rows[0]
+        if first["floor"] is not None:
+            floor = float(first["floor"]) / 2
+            freqs = [float(r["freq"]) if r["freq"] is not None else floor for r in rows]
+            avgdl = float(first["avgdl"] or 100.0)
+        else:
+            filters = ", ".join(
+                f"COUNT(*) FILTER (WHERE s.tsv @@ %s::tsquery) AS df{i}"
+                for i in range(len(lexemes))
+            )
+            counts = conn.execute(
+                "SELECT COUNT(*) AS n, COALESCE(AVG(length(s.text)), 100) AS avgdl, "
+                f"{filters} FROM (SELECT text, tsv FROM memories WHERE tenant = %s LIMIT %s) s",
+                [*(_tsquery([x]) for x in lexemes), tenant, IDF_SAMPLE],
+            ).fetchone()
+            assert counts is not None
+            total = int(counts["n"])
+            freqs = [(counts[f"df{i}"] + 0.5) / (total + 1) for i in range(len(lexemes))]
+            avgdl = float(counts["avgdl"])
+        idf = [max(math.log((1 - f) / f), 1e-6) if 0 < f < 1 else 1e-6 for f in freqs]
+        return lexemes, idf, max(avgdl, 1.0)
+
     def text_search(
         self, terms: Sequence[str], flt: MemoryFilter, k: int
     ) -> list[tuple[MemoryRecord, float]]:
-        """``ts_rank_cd`` over the OR of the terms (cover density, log-length normalised)."""
+        """BM25 (k1 = 1.2, b = 0.75, as SQLite's FTS5) over the OR of the terms.
+
+        Rows matching any term (GIN) are ranked first by BM25 with every term frequency
+        taken as 1, which needs no per-row unpacking; the best ``max(4k, 200)`` are then
+        scored with their true term frequencies.
+        """
         if not terms:
             return []
         where, params = _where(flt)
-        query = _tsquery(terms)
-        sql = (
-            f"SELECT {_MEM_SELECT}, ts_rank_cd(m.tsv, q.q, 1) AS score "
-            "FROM (SELECT to_tsquery('english', %s) AS q) q "
-            f"JOIN memories m ON m.tsv @@ q.q WHERE {where} "
-            "ORDER BY score DESC, m.rk LIMIT %s"
-        )
         with self._conn() as conn:
-            rows = conn.execute(sql, [query, *params, k]).fetchall()
+            lexemes, idf, avgdl = self._idf(conn, terms, flt.scope.tenant)
+            if not lexemes:
+                return []  # only stop words
+            rough = " + ".join(["%s * (m.tsv @@ %s::tsquery)::int"] * len(lexemes))
+            rough_params = [
+                x
+                for pair in zip(idf, map(_tsquery, ([x] for x in lexemes)), strict=True)
+                for x in pair
+            ]
+
+            def norm(alias: str) -> str:
+                return (
+                    f"{BM25_K1}::float8 * ({1 - BM25_B}::float8 + {BM25_B}::float8 "
+                    f"* length({alias}.text) / %s::float8)"
+                )
+
+            sql = (
+                "WITH cand AS MATERIALIZED ("
+                f"SELECT {_MEM_SELECT}, m.rk, m.tsv, ({rough}) / (1 + {norm('m')}) AS rough "
+                f"FROM memories m WHERE m.tsv @@ to_tsquery('english', %s) AND {where} "
+                "ORDER BY rough DESC LIMIT %s) "
+                "SELECT c.*, (SELECT COALESCE(SUM(w.idf * cardinality(u.positions) "
+                f"* {BM25_K1 + 1}::float8 / (cardinality(u.positions) + {norm('c')})), 0) "
+                "FROM unnest(c.tsv) AS u "
+                "JOIN unnest(%s::text[], %s::float8[]) AS w(lexeme, idf) ON w.lexeme = u.lexeme"
+                # equal scores: the shorter text first
+                ") AS score FROM cand c ORDER BY score DESC, length(c.text), c.rk LIMIT %s"
+            )
+            rows = conn.execute(
+                sql,
+                [
+                    *rough_params,
+                    avgdl,
+                    _tsquery(terms),
+                    *params,
+                    max(4 * k, 200),
+                    avgdl,
+                    lexemes,
+                    idf,
+                    k,
+                ],
+            ).fetchall()
         return [(memory_from_row(r), float(r["score"])) for r in rows]
 
     def vector_search(
@@ -776,7 +889,7 @@ class PostgresStore:
                 ),
             )
             for kind, sql in queries:
-                with conn.cursor(name=f"remem_dump_{kind}") as cur:
+                with conn.cursor(name=f"remem_dump_{kind}", binary=True) as cur:
                     cur.itersize = 1000
                     cur.execute(sql, params)
                     for row in cur:
