@@ -242,3 +242,12 @@ def test_async_memory(db_path) -> None:
             return results[0].text
 
     assert "teal" in asyncio.run(main())
+
+
+def test_search_abstains_with_a_reason_when_nothing_is_relevant(ana: Memory) -> None:
+    results = ana.search("quantum chromodynamics lattice gauge simulation", user_id="ana")
+    assert results.abstained and len(results) == 0
+    assert "similarity" in (results.reason or "")
+    assert not ana.search("where does Ana live", user_id="ana").abstained
+    plain_dense = ana.search("quantum chromodynamics", user_id="ana", recipe="dense")
+    assert not plain_dense.abstained and len(plain_dense) == len(CONVERSATION)  # no floor there
