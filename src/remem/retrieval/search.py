@@ -121,25 +121,25 @@ def hybrid_search(
     terms = query_terms(query)
     vector = embedder.embed_query(query) if recipe.dense > 0 else None
     rankings = _retrieve(store, terms, vector, flt, pool, recipe)
+    weights = {"bm25": recipe.bm25, "dense": recipe.dense}
+    window = timeq.resolve(query, asked_at) if recipe.time_aware else None
+    span = (window.start, window.end) if window else None
+    narrowed = _narrow(flt, window) if window else None
+    on_time = _retrieve(store, terms, vector, narrowed, pool, recipe, "@time") if narrowed else {}
+    rankings.update(on_time)
+    weights.update({"bm25@time": recipe.time_weight * recipe.bm25})
+    weights.update({"dense@time": recipe.time_weight * recipe.dense})
     dense = rankings.get("dense")
-    if recipe.abstain_below is not None and dense and dense[0][1] < recipe.abstain_below:
+    floor = recipe.abstain_below
+    # A query that names a time with memories in it is answered by them, however vague it is.
+    if floor is not None and dense and dense[0][1] < floor and not any(on_time.values()):
         return SearchResults(
             query=query,
             hits=(),
             abstained=True,
             reason=f"nothing relevant is stored: the closest memory has similarity "
-            f"{dense[0][1]:.2f}, under the {recipe.abstain_below:.2f} floor",
-        )
-    weights = {"bm25": recipe.bm25, "dense": recipe.dense}
-    window = timeq.resolve(query, asked_at) if recipe.time_aware else None
-    narrowed = _narrow(flt, window) if window else None
-    if narrowed is not None:
-        rankings.update(_retrieve(store, terms, vector, narrowed, pool, recipe, "@time"))
-        weights.update(
-            {
-                "bm25@time": recipe.time_weight * recipe.bm25,
-                "dense@time": recipe.time_weight * recipe.dense,
-            }
+            f"{dense[0][1]:.2f}, under the {floor:.2f} floor",
+            time_window=span,
         )
     if recipe.directives > 0 and vector is not None:
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
@@ -179,6 +179,4 @@ def hybrid_search(
                 context=context,
             )
         )
-    return SearchResults(
-        query=query, hits=tuple(hits), time_window=(window.start, window.end) if window else None
-    )
+    return SearchResults(query=query, hits=tuple(hits), time_window=span)
