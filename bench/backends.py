@@ -129,6 +129,54 @@ class FixedQueries:
         return self.table[text]
 
 
+# -- CPU accounting -----------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU used so far by every local ``postgres`` process (exited backends via the postmaster)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name == "postgres":
+            fields = text[text.rindex(")") + 2 :].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / _TICK
+
+
+class Window:
+    """Wall time, this process's CPU, the local PostgreSQL server's CPU, and everyone else's."""
+
+    def __enter__(self) -> Window:
+        self.contention = machine.Contention().__enter__()
+        self.server = postgres_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.contention.__exit__(*exc)
+        self.server = postgres_cpu_seconds() - self.server
+
+    @property
+    def wall(self) -> float:
+        return self.contention.wall
+
+    def summary(self) -> dict[str, float]:
+        c = self.contention
+        capacity = c.wall * (os.cpu_count() or 1)
+        foreign = max(0.0, c.busy - c.own - self.server) / capacity if capacity else 0.0
+        return {
+            "wall_s": round(c.wall, 2),
+            "bench_cpu_s": round(c.own, 2),
+            "postgres_cpu_s": round(self.server, 2),
+            "other_processes_cpu_share": round(foreign, 3),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        }
+
+
 # -- backends -----------------------------------------------------------------------------
 def postgres_url(given: str | None) -> str:
     url = given or os.environ.get("REMEM_TEST_POSTGRES_URL")
@@ -179,7 +227,8 @@ def ingest(
     vectors: np.ndarray,
     events: Sequence[Event],
 ) -> dict[str, float]:
-    with machine.Contention() as window:
+    began = time.perf_counter()
+    with Window() as window:
         for start in range(0, len(turns), BATCH):
             batch = turns[start : start + BATCH]
             with store.transaction():
@@ -188,8 +237,8 @@ def ingest(
                 store.append_events(events[start : start + BATCH])
             if (start // BATCH) % 100 == 99:
                 done = start + len(batch)
-                print(f"  {done}/{len(turns)} turns, {done / (time.perf_counter() - window.wall):.0f}/s",
-                      file=sys.stderr)  # fmt: skip
+                rate = done / (time.perf_counter() - began)
+                print(f"  {done}/{len(turns)} turns, {rate:.0f}/s", file=sys.stderr)
     return {"turns_per_s": round(len(turns) / window.wall, 1), **window.summary()}
 
 
@@ -380,7 +429,7 @@ def main() -> None:
         ("user", Scope(tenant=TENANT, user_id="u3")),
     ):
         print(f"searching: {scenario}", file=sys.stderr)
-        with machine.Contention() as window:
+        with Window() as window:
             latency, top = search_all(names, stores, memories, queries, query_vectors, scope)
         result["latency"][scenario] = latency
         result["latency"][scenario + "_contention"] = window.summary()

@@ -127,8 +127,9 @@ def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
         clauses.append("m.valid_from < ?")
         params.append(iso(flt.event_before))
     for key, value in flt.metadata.items():
-        clauses.append(f"json_extract(m.metadata, '$.\"{key}\"') = ?")
-        params.append(int(value) if isinstance(value, bool) else value)
+        # The JSON path is a bound parameter too: keys are data, never SQL.
+        clauses.append("json_extract(m.metadata, ?) = ?")
+        params.extend([f'$."{key}"', int(value) if isinstance(value, bool) else value])
     if flt.ids is not None:
         clauses.append(f"m.id IN ({','.join('?' * len(flt.ids))})")
         params.extend(flt.ids)
