@@ -8,8 +8,8 @@ engine runs inside ``transaction()`` are serialised with transaction-scoped
 advisory locks, as SQLite's single writer serialises them.
 
 Layout: ``memories`` holds every version with its vector (``embedding``,
-added by the first ``bind_embedder`` because the dimension is unknown before)
-and ``tsv``, a generated ``tsvector``. Every primary key and unique constraint
+added by the first ``bind_embedder`` because the dimension is unknown before),
+``tsv``, a generated ``tsvector``, and ``ntokens``, its length for BM25. Every primary key and unique constraint
 starts with ``tenant``, so the tables can be distributed by tenant (Citus).
 """
 
@@ -105,6 +105,16 @@ CREATE TABLE events (
 CREATE INDEX events_memory ON events (tenant, memory_id, seq);
 """,
     ),
+    (
+        2,
+        "BM25 document length",
+        """
+-- runs of letters and digits, as SQLite FTS5's unicode61 tokenizer counts them
+ALTER TABLE memories ADD COLUMN ntokens integer GENERATED ALWAYS AS (
+    length(regexp_replace(text, '[[:alnum:]]+', 'x', 'g'))
+    - length(regexp_replace(text, '[[:alnum:]]+', '', 'g'))) STORED;
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 TABLES = ("meta", "episodes", "memories", "memory_sources", "events", "schema_migrations")
@@ -132,8 +142,12 @@ WITH words AS (
 SELECT w.lexeme,
     (SELECT st.freqs[array_position(st.elems, w.lexeme)] FROM stats st) AS freq,
     (SELECT st.freqs[cardinality(st.elems) + 1] FROM stats st) AS floor,
-    (SELECT s.avg_width FROM pg_stats s WHERE s.schemaname = current_schema()
-        AND s.tablename = 'memories' AND s.attname = 'text') AS avgdl
+    (SELECT COALESCE((SELECT sum(v * f) FROM unnest(s.most_common_vals::text::float8[],
+                s.most_common_freqs) AS x(v, f)), 0)
+            + (1 - COALESCE((SELECT sum(f) FROM unnest(s.most_common_freqs) AS f), 0))
+            * COALESCE((SELECT avg(h) FROM unnest(s.histogram_bounds::text::float8[]) AS h), 0)
+        FROM pg_stats s WHERE s.schemaname = current_schema()
+        AND s.tablename = 'memories' AND s.attname = 'ntokens') AS avgdl
 FROM words w ORDER BY w.lexeme
 """
 _JSON_COLUMNS = {"provenance", "metadata", "payload"}
@@ -667,7 +681,7 @@ class PostgresStore:
     def _idf(
         self, conn: psycopg.Connection[Any], terms: Sequence[str], tenant: str
     ) -> tuple[list[str], list[float], float]:
-        """The query's lexemes, their BM25 IDF and the mean text length.
+        """The query's lexemes, their BM25 IDF and the mean document length in tokens.
 
         From the planner's statistics when ``ANALYZE`` has run: it keeps the frequencies of the
         most common lexemes of ``tsv`` (``pg_stats.most_common_elems``), and any other lexeme
@@ -677,21 +691,21 @@ class PostgresStore:
         """
         rows = conn.execute(_LEXEME_STATS, (list(terms),)).fetchall()
         if not rows:
-            return [], [], 100.0
+            return [], [], 20.0
         lexemes = [r["lexeme"] for r in rows]
         first = rows[0]
         if first["floor"] is not None:
             floor = float(first["floor"]) / 2
             freqs = [float(r["freq"]) if r["freq"] is not None else floor for r in rows]
-            avgdl = float(first["avgdl"] or 100.0)
+            avgdl = float(first["avgdl"] or 20.0)
         else:
             filters = ", ".join(
                 f"COUNT(*) FILTER (WHERE s.tsv @@ %s::tsquery) AS df{i}"
                 for i in range(len(lexemes))
             )
             counts = conn.execute(
-                "SELECT COUNT(*) AS n, COALESCE(AVG(length(s.text)), 100) AS avgdl, "
-                f"{filters} FROM (SELECT text, tsv FROM memories WHERE tenant = %s LIMIT %s) s",
+                "SELECT COUNT(*) AS n, COALESCE(AVG(s.ntokens), 20) AS avgdl, "
+                f"{filters} FROM (SELECT ntokens, tsv FROM memories WHERE tenant = %s LIMIT %s) s",
                 [*(_tsquery([x]) for x in lexemes), tenant, IDF_SAMPLE],
             ).fetchone()
             assert counts is not None
@@ -727,20 +741,19 @@ class PostgresStore:
             def norm(alias: str) -> str:
                 return (
                     f"{BM25_K1}::float8 * ({1 - BM25_B}::float8 + {BM25_B}::float8 "
-                    f"* length({alias}.text) / %s::float8)"
+                    f"* {alias}.ntokens / %s::float8)"
                 )
 
             sql = (
                 "WITH cand AS MATERIALIZED ("
-                f"SELECT {_MEM_SELECT}, m.rk, m.tsv, ({rough}) / (1 + {norm('m')}) AS rough "
+                f"SELECT {_MEM_SELECT}, m.rk, m.tsv, m.ntokens, ({rough}) / (1 + {norm('m')}) AS rough "
                 f"FROM memories m WHERE m.tsv @@ to_tsquery('english', %s) AND {where} "
                 "ORDER BY rough DESC LIMIT %s) "
                 "SELECT c.*, (SELECT COALESCE(SUM(w.idf * cardinality(u.positions) "
                 f"* {BM25_K1 + 1}::float8 / (cardinality(u.positions) + {norm('c')})), 0) "
                 "FROM unnest(c.tsv) AS u "
                 "JOIN unnest(%s::text[], %s::float8[]) AS w(lexeme, idf) ON w.lexeme = u.lexeme"
-                # equal scores: the shorter text first
-                ") AS score FROM cand c ORDER BY score DESC, length(c.text), c.rk LIMIT %s"
+                ") AS score FROM cand c ORDER BY score DESC, c.rk LIMIT %s"
             )
             rows = conn.execute(
                 sql,

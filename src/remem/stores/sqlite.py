@@ -38,6 +38,9 @@ from remem.stores.vector_index import VectorIndex
 
 SCHEMA_VERSION = 1
 
+#: Metadata keys the retrieval policy filters on for every search get an expression index.
+INDEXED_METADATA = ("directive",)
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS episodes (
@@ -59,6 +62,8 @@ CREATE TABLE IF NOT EXISTS memories (
     UNIQUE (id, version)
 );
 CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
+CREATE INDEX IF NOT EXISTS memories_directive
+    ON memories (tenant, json_extract(metadata, '$."directive"')) WHERE expired_at IS NULL;
 CREATE TABLE IF NOT EXISTS memory_sources (
     rk INTEGER NOT NULL REFERENCES memories (rk) ON DELETE CASCADE,
     episode_id TEXT NOT NULL
@@ -101,37 +106,49 @@ def _fts_term(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
-    clauses = ["m.tenant = ?"]
+def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
+    """SQL conditions for ``flt`` over alias ``m``.
+
+    ``by_key`` is for queries that already name their rows (``rk IN (...)``): the
+    unary ``+`` keeps SQLite from scanning a scope index instead of the row ids.
+    """
+    m = "+m." if by_key else "m."
+    clauses = [f"{m}tenant = ?"]
     params: list[Any] = [flt.scope.tenant]
     for column in ("user_id", "agent_id", "session_id"):
         value = getattr(flt.scope, column)
         if value is not None:
-            clauses.append(f"m.{column} = ?")
+            clauses.append(f"{m}{column} = ?")
             params.append(value)
     if flt.kinds:
-        clauses.append(f"m.kind IN ({','.join('?' * len(flt.kinds))})")
+        clauses.append(f"{m}kind IN ({','.join('?' * len(flt.kinds))})")
         params.extend(flt.kinds)
     if flt.as_of is not None:
-        clauses.append("m.recorded_at <= ? AND (m.expired_at IS NULL OR m.expired_at > ?)")
+        clauses.append(f"{m}recorded_at <= ? AND ({m}expired_at IS NULL OR {m}expired_at > ?)")
         params.extend([iso(flt.as_of), iso(flt.as_of)])
     else:
         clauses.append(
-            f"m.expired_at IS NULL AND m.status IN ({','.join('?' * len(flt.statuses))})"
+            f"{m}expired_at IS NULL AND {m}status IN ({','.join('?' * len(flt.statuses))})"
         )
         params.extend(flt.statuses)
     if flt.event_after is not None:
-        clauses.append("m.valid_from >= ?")
+        clauses.append(f"{m}valid_from >= ?")
         params.append(iso(flt.event_after))
     if flt.event_before is not None:
-        clauses.append("m.valid_from < ?")
+        clauses.append(f"{m}valid_from < ?")
         params.append(iso(flt.event_before))
     for key, value in flt.metadata.items():
-        # The JSON path is a bound parameter too: keys are data, never SQL.
-        clauses.append("json_extract(m.metadata, ?) = ?")
-        params.extend([f'$."{key}"', int(value) if isinstance(value, bool) else value])
+        value = int(value) if isinstance(value, bool) else value
+        if key in INDEXED_METADATA:
+            # Written out (from our own constant) so SQLite can use the expression index.
+            clauses.append(f"json_extract(m.metadata, '$.\"{key}\"') = ?")
+            params.append(value)
+        else:
+            # Keys from callers are bound as parameters: keys are data, never SQL.
+            clauses.append("json_extract(m.metadata, ?) = ?")
+            params.extend([f'$."{key}"', value])
     if flt.ids is not None:
-        clauses.append(f"m.id IN ({','.join('?' * len(flt.ids))})")
+        clauses.append(f"{m}id IN ({','.join('?' * len(flt.ids))})")
         params.extend(flt.ids)
     return " AND ".join(clauses), params
 
@@ -440,24 +457,34 @@ class SQLiteStore:
         with self._lock:
             index = self._sync_index()
             parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
-            where, params = _where(flt)
-            want = max(k * 3, 32)
-            while True:
-                keys, scores = index.search(vector, parts, want)
-                if len(keys) == 0:
-                    return []
-                score_of = dict(zip(keys.tolist(), scores.tolist(), strict=True))
-                marks = ",".join("?" * len(score_of))
-                rows = self._db.execute(
-                    f"SELECT m.rk, {_MEM_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
-                    [*score_of, *params],
-                ).fetchall()
-                # Filtered rows may leave fewer than k: widen the net until the index is exhausted.
-                if len(rows) >= k or len(keys) < want:
-                    break
-                want *= 4
+            first = max(k * 3, 32)
+            # Metadata filters are usually selective: score just the rows they admit.
+            keys, scores = (
+                (np.empty(0), np.empty(0)) if flt.metadata else index.search(vector, parts, first)
+            )
+            rows = self._rows_by_key(keys, flt)
+            if len(rows) < k and (flt.metadata or len(keys) == first):
+                # Too few survived the filter: score exactly the rows it admits instead.
+                where, params = _where(flt)
+                admitted = [
+                    r[0]
+                    for r in self._db.execute(f"SELECT m.rk FROM memories m WHERE {where}", params)
+                ]
+                keys, scores = index.score(vector, parts, np.array(admitted, dtype=np.int64), k)
+                rows = self._rows_by_key(keys, flt)
+            score_of = dict(zip(keys.tolist(), scores.tolist(), strict=True))
             hits = sorted(rows, key=lambda r: -score_of[r["rk"]])[:k]
             return [(memory_from_row(r, from_iso), score_of[r["rk"]]) for r in hits]
+
+    def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
+        if len(keys) == 0:
+            return []
+        where, params = _where(flt, by_key=True)
+        marks = ",".join("?" * len(keys))
+        return self._db.execute(
+            f"SELECT m.rk, {_MEM_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+            [*keys.tolist(), *params],
+        ).fetchall()
 
     def get_episodes(self, ids: Sequence[str], tenant: str) -> list[Episode]:
         if not ids:
@@ -465,7 +492,7 @@ class SQLiteStore:
         marks = ",".join("?" * len(ids))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT * FROM episodes WHERE id IN ({marks}) AND tenant = ?", [*ids, tenant]
+                f"SELECT * FROM episodes WHERE id IN ({marks}) AND +tenant = ?", [*ids, tenant]
             ).fetchall()
         found = {r["id"]: episode_from_row(r, from_iso) for r in rows}
         return [found[i] for i in ids if i in found]

@@ -81,10 +81,30 @@ class VectorIndex:
             if part.size:
                 chunks_scores.append(part.matrix[: part.size] @ query)
                 chunks_keys.append(part.keys[: part.size])
-        if not chunks_scores:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
-        scores = np.concatenate(chunks_scores) if len(chunks_scores) > 1 else chunks_scores[0]
-        keys = np.concatenate(chunks_keys) if len(chunks_keys) > 1 else chunks_keys[0]
-        top = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
-        order = top[np.argsort(-scores[top], kind="stable")]
-        return keys[order], scores[order]
+        return _top(chunks_keys, chunks_scores, k)
+
+    def score(
+        self, vector: np.ndarray, parts: list[PartKey], keys: np.ndarray, k: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best of exactly ``keys`` (the rows a filter admitted), best first."""
+        chunks_keys, chunks_scores = [], []
+        query = np.asarray(vector, dtype=np.float32)
+        for key in parts:
+            part = self._parts[key]
+            present = np.isin(part.keys[: part.size], keys)
+            if present.any():
+                chunks_scores.append(part.matrix[: part.size][present] @ query)
+                chunks_keys.append(part.keys[: part.size][present])
+        return _top(chunks_keys, chunks_scores, k)
+
+
+def _top(
+    chunks_keys: list[np.ndarray], chunks_scores: list[np.ndarray], k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    if not chunks_scores:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    scores = np.concatenate(chunks_scores) if len(chunks_scores) > 1 else chunks_scores[0]
+    keys = np.concatenate(chunks_keys) if len(chunks_keys) > 1 else chunks_keys[0]
+    top = np.argpartition(-scores, k)[:k] if k < len(scores) else np.arange(len(scores))
+    order = top[np.argsort(-scores[top], kind="stable")]
+    return keys[order], scores[order]
