@@ -264,7 +264,7 @@ def search_all(
     queries: Sequence[str],
     query_vectors: dict[str, np.ndarray],
     scope: Scope,
-) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, dict[str, list[list[str]]]]]:
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Latency per (operation, backend), alternating which backend runs first.
 
     The first ``WARMUP`` queries run once untimed first (SQLite loads its vector index then).
@@ -278,7 +278,9 @@ def search_all(
         ),
     }
     samples = {op: {b: [] for b in names} for op in ops}
-    top: dict[str, dict[str, list[list[str]]]] = {op: {b: [] for b in names} for op in ops}
+    top: dict[str, dict[str, list[list[tuple[str, float]]]]] = {
+        op: {b: [] for b in names} for op in ops
+    }
     for i, query in enumerate([*queries[:WARMUP], *queries]):
         order = names if i % 2 == 0 else list(reversed(names))
         for op, call in ops.items():
@@ -286,10 +288,12 @@ def search_all(
                 seconds, result = timed(lambda c=call, b=backend, q=query: c(b, q))
                 if i >= WARMUP:
                     samples[op][backend].append(seconds)
-                    hits = result.hits if hasattr(result, "hits") else [m for m, _ in result]
-                    top[op][backend].append(
-                        [h.memory.id if hasattr(h, "memory") else h.id for h in hits][:LIMIT]
+                    ranked = (
+                        [(h.memory.id, h.score) for h in result.hits]
+                        if hasattr(result, "hits")
+                        else [(m.id, score) for m, score in result]
                     )
+                    top[op][backend].append(ranked)
     return {op: {b: percentiles(s) for b, s in per.items()} for op, per in samples.items()}, top
 
 
@@ -320,14 +324,26 @@ def recall(
     return {b: round(n / (LIMIT * len(queries)), 4) for b, n in found.items()}
 
 
-def overlap(a: list[list[str]], b: list[list[str]]) -> dict[str, float]:
-    shared = [
-        len(set(x) & set(y)) / max(1, min(len(x), len(y), LIMIT)) for x, y in zip(a, b, strict=True)
-    ]
-    same_top = [bool(x and y and x[0] == y[0]) for x, y in zip(a, b, strict=True)]
+def overlap(reference: list[list[tuple[str, float]]], other: list[list[tuple[str, float]]]) -> dict:
+    """How alike two backends rank: shared top-10 ids, same top-1, and tie-aware agreement.
+
+    Tie-aware: the share of ``other``'s top 10 that ``reference`` scores at least as high as its
+    own 10th hit. The corpus repeats sentence templates, so many rows tie exactly and any of
+    them is as right as another.
+    """
+    shared, same_top, tie_aware = [], [], []
+    for ref, got in zip(reference, other, strict=True):
+        a, b = [i for i, _ in ref[:LIMIT]], [i for i, _ in got[:LIMIT]]
+        shared.append(len(set(a) & set(b)) / max(1, min(len(a), len(b))))
+        same_top.append(bool(a and b and a[0] == b[0]))
+        if ref:
+            score = dict(ref)
+            kth = ref[min(LIMIT, len(ref)) - 1][1]
+            tie_aware.append(sum(1 for i in b if score.get(i, -np.inf) >= kth - 1e-9) / len(a))
     return {
         "overlap_at_10": round(float(np.mean(shared)), 3),
         "same_top1": round(float(np.mean(same_top)), 3),
+        "tie_aware_at_10": round(float(np.mean(tie_aware)), 3),
     }
 
 

@@ -37,6 +37,7 @@ import numpy as np
 from remem import Memory
 from remem.model import Scope, SearchResults
 from remem.providers.local_embedder import LocalEmbedder
+from remem.retrieval import search as search_module
 from remem.retrieval import timeq
 from remem.retrieval.search import RECIPES
 from remem.retrieval.terms import query_terms
@@ -44,8 +45,12 @@ from remem.stores import MemoryFilter
 
 USER = "bench-user"
 LIMIT = 10
+HYBRID = RECIPES["hybrid"]
 # What hybrid_search asks each retriever for; the breakdown times the same calls.
-POOL = max(RECIPES["hybrid"].candidates, LIMIT * 3)
+POOL = max(HYBRID.candidates, LIMIT)
+# The standing-directive signal: a dense search restricted to turns tagged as directives.
+DIRECTIVES = getattr(HYBRID, "directives", 0) > 0
+DIRECTIVES_POOL: int = getattr(search_module, "DIRECTIVES_POOL", 5)
 SEGMENT = 10_000
 TARGET_P95_MS = 25.0
 TARGET_SIZE = 100_000
@@ -204,36 +209,47 @@ def _time_narrowed(p: Probe, query: str, vector: np.ndarray, t: Timings) -> None
     t.time("dense_time", lambda: p.memory.store.vector_search(vector, flt, POOL))
 
 
-def _search_once(p: Probe, query: str, t: Timings) -> float:
+def _directive(p: Probe, vector: np.ndarray, t: Timings) -> None:
+    """The standing-directive retrieval hybrid search makes on every query, when enabled."""
+    if DIRECTIVES:
+        standing = replace(p.flt, metadata={"directive": True})
+        t.time("directive", lambda: p.memory.store.vector_search(vector, standing, DIRECTIVES_POOL))
+
+
+def _search_once(p: Probe, query: str, t: Timings) -> tuple[float, int]:
     store, flt = p.memory.store, p.flt
     results = t.time("search", lambda: p.search(query))
-    assert len(results) == LIMIT, f"{query!r} found only {len(results)} hits"
     timed = "search_time_phrase" if results.time_window else "search_no_time_phrase"
     t.add(timed, t.samples["search"][-1])
     vector = t.time("embed", lambda: p.real.embed([query])[0])
     t.time("bm25", lambda: store.text_search(query_terms(query), flt, POOL))
     t.time("dense", lambda: store.vector_search(vector, flt, POOL))
     _time_narrowed(p, query, vector, t)
+    _directive(p, vector, t)
     t.time("brute", lambda: brute_top(p.matrix, vector, LIMIT))
     s = t.samples
     t.add("embed_plus_brute", s["embed"][-1] + s["brute"][-1])
     if not results.time_window:
-        t.add("search_other", s["search"][-1] - s["embed"][-1] - s["bm25"][-1] - s["dense"][-1])
+        parts = ("embed", "bm25", "dense", *(("directive",) if DIRECTIVES else ()))
+        t.add("search_other", s["search"][-1] - sum(s[name][-1] for name in parts))
     found = [m.id for m, _ in store.vector_search(vector, flt, LIMIT)]
-    return dense_recall(found, p.matrix, vector, p.ids)
+    return dense_recall(found, p.matrix, vector, p.ids), len(results)
 
 
 def measure(p: Probe, queries: Sequence[str], warmup: Sequence[str]) -> dict[str, Any]:
     for query in warmup:
         p.search(query)
-    timings, recalls = Timings(), []
+    timings, recalls, hits = Timings(), [], []
     with machine.Contention() as contention:
         for query in queries:
-            recalls.append(_search_once(p, query, timings))
+            recall, found = _search_once(p, query, timings)
+            recalls.append(recall)
+            hits.append(found)
     ms = timings.summary()
     return {
         "latency_ms": ms,
         "time_phrase_queries": ms.get("search_time_phrase", {}).get("n", 0),
+        "queries_with_fewer_than_limit_hits": sum(n < LIMIT for n in hits),
         "ratio_search_to_embed_plus_brute": {
             q: round(ms["search"][q] / ms["embed_plus_brute"][q], 2) for q in ("p50", "p95")
         },
@@ -367,6 +383,8 @@ def _measure_size(
     print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
     found = measure(p, queries, warmup)
     found["asked_at"] = p.asked_at.isoformat()
+    directive = {"directive": True}
+    found["directive_memories"] = memory.list(user_id=USER, metadata=directive, limit=1).total
     found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
     found["rss_mib"] = machine.rss_mib()
     found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
@@ -413,6 +431,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "queries_per_size": args.queries,
             "limit": LIMIT,
             "retriever_pool": POOL,
+            "hybrid_recipe": repr(HYBRID),
             "user": "one user holds every memory",
         },
         "corpus": _corpus_summary(texts, sessions),
@@ -434,6 +453,7 @@ COMPONENTS = (
     ("dense", f"dense: `store.vector_search` (k={POOL})"),
     ("bm25_time", "BM25 again, narrowed to the time window"),
     ("dense_time", "dense again, narrowed to the time window"),
+    ("directive", f"directive signal: `vector_search` on directive turns (k={DIRECTIVES_POOL})"),
     ("search_other", "rest of `search`, queries without a time phrase"),
     ("brute", "baseline: numpy `matrix @ q` + argpartition (top-10)"),
     ("embed_plus_brute", "baseline + query embedding"),
@@ -463,6 +483,11 @@ def markdown(result: dict[str, Any]) -> str:
             **v["ratio_vector_search_to_brute"]
         ),
         "dense recall@10 vs brute force": lambda v: f"{v['dense_recall_at_10']:.3f}",
+        "queries answered with < 10 hits (abstained)": lambda v: str(
+            v["queries_with_fewer_than_limit_hits"]
+        ),
+        "queries with a time phrase": lambda v: str(v["time_phrase_queries"]),
+        "memories tagged as standing directives": lambda v: str(v["directive_memories"]),
         "process RSS (MiB, bench arrays included)": lambda v: f"{v['rss_mib']['rss']:.0f}",
         "SQLite file + WAL (MiB)": lambda v: f"{v['db_mib']:.0f}",
         "CPU used by other processes while timing": lambda v: (

@@ -319,6 +319,7 @@ METADATA_ROWS = {
     "zero": {"n": 0},
     "none": {"n": None},
     "missing": {"other": "a'b\"c"},
+    "big": {"big": 2**60 + 1},
 }
 METADATA_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"n": 1}, {"int", "float", "true"}),
@@ -333,6 +334,9 @@ METADATA_CASES: list[tuple[dict[str, Any], set[str]]] = [
     ({"other": "a'b\"c"}, {"missing"}),
     ({"n": 2.5, "x": 0.1}, {"frac"}),
     ({"n": 2.5, "other": "a'b\"c"}, set()),
+    ({"n": float("nan")}, set()),
+    ({"big": 2**60 + 1}, {"big"}),
+    ({"big": 2**60}, set()),
 ]
 
 
@@ -546,7 +550,7 @@ def test_many_servers_opening_at_once_migrate_once(
     write(stores[0], (record("m1", "hello"), vec(1)))
     assert all(s.get_memory("m1", "t1") is not None for s in stores)
     if backend.name == "postgres":
-        assert backend.raw("SELECT version FROM schema_migrations") == [(1,)]
+        assert backend.raw("SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
 
 
 # ============================================================================ Memory facade
@@ -891,3 +895,20 @@ def test_postgres_refuses_a_newer_schema(new_backend: Callable[[str], Backend]) 
     backend.raw("INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')")
     with pytest.raises(StoreError, match="newer remem"):
         backend.store()
+
+
+@pytest.mark.postgres
+def test_postgres_upgrades_an_older_schema_in_place(
+    new_backend: Callable[..., Backend], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from remem.stores import postgres
+
+    backend = new_backend("postgres", fresh=True)
+    with monkeypatch.context() as old:  # a remem that knew only the first migration
+        old.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:1])
+        old.setattr(postgres, "SCHEMA_VERSION", 1)
+        write(bound(backend), (record("m1", "written before the upgrade"), vec(1)))
+    store = backend.store()  # the current remem migrates on open
+    assert backend.raw("SELECT version FROM schema_migrations ORDER BY 1") == [(1,), (2,), (3,)]
+    assert ids(store.text_search(["upgrade"], flt(), 5)) == ["m1"]
+    assert ids(store.vector_search(vec(1), flt(), 5)) == ["m1"]

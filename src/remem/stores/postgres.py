@@ -115,6 +115,14 @@ ALTER TABLE memories ADD COLUMN ntokens integer GENERATED ALWAYS AS (
     - length(regexp_replace(text, '[[:alnum:]]+', '', 'g'))) STORED;
 """,
     ),
+    (
+        3,
+        "metadata filter index",
+        """
+-- metadata filters are containment (@>): a rare key/value is an index lookup, not a scan
+CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops);
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 TABLES = ("meta", "episodes", "memories", "memory_sources", "events", "schema_migrations")
@@ -204,22 +212,22 @@ def _tsquery(terms: Sequence[str]) -> str:
 
 
 def _metadata_clause(key: str, value: Any) -> tuple[str, list[Any]]:
-    """Equality on a scalar, as SQLite's ``json_extract(...) = ?`` compares it.
+    """Equality on a scalar, as SQLite's ``json_extract(...) = ?`` compares it, as containment.
 
-    Strings match strings only; numbers compare numerically (1 = 1.0); booleans
-    are 1 and 0, so ``True`` matches ``1`` and ``true`` alike.
+    Strings match strings only; numbers compare numerically (jsonb: 1 = 1.0); booleans are 1
+    and 0, so ``True`` matches ``1`` and ``true`` alike; arrays and objects never match a
+    scalar. ``@>`` is what the GIN index ``memories_metadata`` answers, so a rare key/value
+    (e.g. ``directive: true``) is found without reading the tenant's other rows.
     """
     if isinstance(value, str):
-        return "m.metadata -> %s::text = %s::jsonb", [key, json.dumps(value)]
-    if isinstance(value, bool):
-        value = int(value)
-    kind = "numeric" if isinstance(value, int) else "float8"
-    clause = (
-        f"(CASE jsonb_typeof(m.metadata -> %s::text) "
-        f"WHEN 'number' THEN (m.metadata ->> %s::text)::{kind} "
-        f"WHEN 'boolean' THEN (m.metadata ->> %s::text)::boolean::int::{kind} END) = %s::{kind}"
-    )
-    return clause, [key, key, key, value]
+        return "m.metadata @> %s::jsonb", [json.dumps({key: value})]
+    if isinstance(value, float) and not math.isfinite(value):
+        return "false", []  # JSON has no NaN or infinity, so nothing stored can equal it
+    number = int(value) if isinstance(value, bool) else value
+    shapes = [json.dumps({key: number})]
+    if number in (0, 1):
+        shapes.append(json.dumps({key: bool(number)}))
+    return "(" + " OR ".join(["m.metadata @> %s::jsonb"] * len(shapes)) + ")", shapes
 
 
 def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
