@@ -435,6 +435,17 @@ class Memory:
             self.store.dump(self.tenant), destination, embedder=self.embedder.model_id
         )
 
+    def migrate_to(self, target: str | Path) -> dict[str, int]:
+        """Copy every tenant of this store into another store (e.g. SQLite -> PostgreSQL)."""
+        destination = open_store(target)
+        try:
+            destination.bind_embedder(self.embedder.model_id, self.embedder.dimension)
+            items = list(self.store.dump(None))
+            destination.load(items)
+        finally:
+            destination.close()
+        return portability.count(items)
+
     def import_(self, source: str | Path | IO[str]) -> dict[str, int]:
         """Load a JSONL export verbatim in one transaction; ids that already exist abort it whole.
 

@@ -538,6 +538,21 @@ def stats(user: User = None, as_json: Json = False) -> None:
     _show(as_json, _memory().stats(user_id=user), _render_stats)
 
 
+@command()
+def migrate(
+    target: Annotated[str, typer.Argument(help="Destination path or postgresql:// URL.")],
+    as_json: Json = False,
+) -> None:
+    """Copy every tenant of --db into TARGET (another file or backend), all or nothing.
+
+    Ids, versions, times, history and vectors move verbatim; TARGET must not hold them yet.
+    """
+    source = _memory()
+    with _busy(f"Migrating to {target}…", quiet=as_json):
+        counts = source.migrate_to(target)
+    _show(as_json, counts, lambda c: _out.print(f"migrated {_counts(c)} to {target}"))
+
+
 @command("eval")
 def eval_(
     dataset: Annotated[str, typer.Argument(help="locomo | longmemeval | beam | halumem")],
