@@ -470,6 +470,8 @@ class SQLiteStore:
                     r[0]
                     for r in self._db.execute(f"SELECT m.rk FROM memories m WHERE {where}", params)
                 ]
+                if not admitted:
+                    return []
                 keys, scores = index.score(vector, parts, np.array(admitted, dtype=np.int64), k)
                 rows = self._rows_by_key(keys, flt)
             score_of = dict(zip(keys.tolist(), scores.tolist(), strict=True))
