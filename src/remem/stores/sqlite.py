@@ -411,21 +411,38 @@ class SQLiteStore:
     ) -> list[tuple[MemoryRecord, float]]:
         if not terms:
             return []
-        where, params = _where(flt)
-        scope = [_token("t", flt.scope.tenant)]
+        words = f"text : ({' OR '.join(map(_fts_term, terms))})"
+        # A user token narrows the postings to that user's rows; the tenant is enforced in SQL
+        # (a tenant token matches most rows and only makes the intersection slower).
         if flt.scope.user_id is not None:
-            scope.append(_token("u", flt.scope.tenant, flt.scope.user_id))
-        match = f"scope : ({' AND '.join(scope)}) AND text : ({' OR '.join(map(_fts_term, terms))})"
-        sql = (
-            f"SELECT {_MEM_SELECT}, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
-            f"JOIN memories m ON m.rk = memories_fts.rowid "
-            f"WHERE memories_fts MATCH ? AND {where} ORDER BY bm25(memories_fts, 1.0, 0.0) LIMIT ?"
+            words = f"scope : {_token('u', flt.scope.tenant, flt.scope.user_id)} AND {words}"
+        first = max(k * 4, 64)
+        # Rank inside FTS5 alone first (no join per match), then filter the best rows;
+        # only when the filter rejects too many does the complete join run.
+        top = (
+            "SELECT rowid AS rk, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
+            "WHERE memories_fts MATCH ? ORDER BY bm25(memories_fts, 1.0, 0.0) LIMIT ?"
+        )
+        every = (
+            "SELECT rowid AS rk, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
+            "WHERE memories_fts MATCH ?"
+        )
+        where, params = _where(flt, by_key=True)
+        outer = (
+            f"SELECT {_MEM_SELECT}, t.score AS score FROM ({{}}) t "
+            f"JOIN memories m ON m.rk = t.rk WHERE {where} ORDER BY t.score DESC LIMIT ?"
         )
         with self._lock:
             try:
-                rows = self._db.execute(sql, [match, *params, k]).fetchall()
+                rows = self._db.execute(outer.format(top), [words, first, *params, k]).fetchall()
+                if len(rows) < k:
+                    ranked = self._db.execute(
+                        "SELECT COUNT(*) FROM memories_fts WHERE memories_fts MATCH ?", [words]
+                    ).fetchone()[0]
+                    if ranked > first:
+                        rows = self._db.execute(outer.format(every), [words, *params, k]).fetchall()
             except sqlite3.OperationalError as exc:
-                raise InvalidInput(f"cannot run full-text query {match!r}: {exc}") from exc
+                raise InvalidInput(f"cannot run full-text query {words!r}: {exc}") from exc
             return [(memory_from_row(r, from_iso), float(r["score"])) for r in rows]
 
     def _sync_index(self) -> VectorIndex:
