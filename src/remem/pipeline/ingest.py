@@ -26,6 +26,8 @@ def check_text(text: Any, field: str = "content") -> str:
         raise InvalidInput(f"{field} must be a string, got {type(text).__name__}")
     if not text.strip():
         raise InvalidInput(f"{field} is empty: there is nothing to remember")
+    if "\x00" in text:
+        raise InvalidInput(f"{field} contains a NUL character, which no backend can store")
     if len(text) > MAX_TEXT_CHARS:
         raise InvalidInput(f"{field} has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
     return text

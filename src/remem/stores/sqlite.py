@@ -605,7 +605,7 @@ class SQLiteStore:
             if taken:
                 raise InvalidInput(
                     f"import collides with {len(taken)} record(s) already stored "
-                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
+                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store"
                 )
             self.insert_episodes(episodes)
             self.insert_memories(memories)
