@@ -237,7 +237,7 @@ class Memory:
                 raise InvalidInput("valid_to is before valid_from")
             if vector is None:
                 vector = self.embedder.embed([old.text])[0]
-            self.store.end_version(old.id, old.version, "superseded", now)
+            self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
             self.store.insert_memories([(new, vector)])
             self.store.append_events([self._event("update", new, reason, now)])
         return new
@@ -255,7 +255,7 @@ class Memory:
         now = utcnow()
         with self.store.transaction():
             old = self._current(memory_id, scope)
-            self.store.end_version(old.id, old.version, "deleted", now)
+            self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
             gone = old.model_copy(update={"status": "deleted", "expired_at": now})
             self.store.append_events([self._event("delete", gone, reason, now)])
         return gone

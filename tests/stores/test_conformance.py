@@ -209,16 +209,16 @@ def test_end_version_only_closes_the_current_row(backend: Backend) -> None:
     store = bound(backend)
     write(store, (record("m1", "v1"), vec(1)))
     with store.transaction():
-        store.end_version("m1", 1, "superseded", at(5))
+        store.end_version("m1", 1, "superseded", at(5), "t1")
         store.insert_memories([(record("m1", "v2", version=2, recorded_at=at(5)), vec(1, 1))])
     with pytest.raises(StoreError, match="not current"), store.transaction():
-        store.end_version("m1", 1, "deleted", at(6))
+        store.end_version("m1", 1, "deleted", at(6), "t1")
     assert [(m.version, m.status, m.expired_at) for m in store.versions("m1", "t1")] == [
         (1, "superseded", at(5)),
         (2, "active", None),
     ]
     with store.transaction():
-        store.set_status("m1", 2, "archived")
+        store.set_status("m1", 2, "archived", "t1")
     assert store.get_memory("m1", "t1").status == "archived"  # type: ignore[union-attr]
     assert store.count_memories(flt()) == 0
     assert store.count_memories(flt(statuses=("archived",))) == 1
@@ -263,8 +263,8 @@ def _filter_fixture(store: Store) -> dict[str, MemoryRecord]:
     }
     write(store, *[(m, vec(1, i)) for i, m in enumerate(rows.values())])
     with store.transaction():
-        store.end_version("changed", 1, "superseded", at(100))
-        store.end_version("deleted", 1, "deleted", at(100))
+        store.end_version("changed", 1, "superseded", at(100), "t1")
+        store.end_version("deleted", 1, "deleted", at(100), "t1")
     rows["new"] = record(
         "changed", "alpha after", version=2, recorded_at=at(100), valid_from=at(50)
     )
@@ -452,7 +452,7 @@ def test_forget_erases_every_trace_but_keeps_shared_sources(backend: Backend) ->
         )
         store.append_events([event("secret"), event("keeper")])
     with store.transaction():
-        store.end_version("secret", 1, "superseded", at(1))
+        store.end_version("secret", 1, "superseded", at(1), "t1")
         store.insert_memories(
             [(record("secret", "secret platypus v2", version=2, provenance=("e_own",)), vec(1))]
         )

@@ -57,11 +57,13 @@ class Store(Protocol):
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, np.ndarray | None]]) -> None: ...
 
-    def end_version(self, memory_id: str, version: int, status: str, at: datetime) -> None:
+    def end_version(
+        self, memory_id: str, version: int, status: str, at: datetime, tenant: str
+    ) -> None:
         """Close the current row of a memory (superseded or deleted) at system time ``at``."""
         ...
 
-    def set_status(self, memory_id: str, version: int, status: str) -> None:
+    def set_status(self, memory_id: str, version: int, status: str, tenant: str) -> None:
         """Change the lifecycle status of a row without closing it (archive / restore)."""
         ...
 

@@ -292,21 +292,23 @@ class SQLiteStore:
                     ((memory.scope.tenant, memory.scope.user_id), rk, vector)
                 )
 
-    def end_version(self, memory_id: str, version: int, status: str, at: datetime) -> None:
+    def end_version(
+        self, memory_id: str, version: int, status: str, at: datetime, tenant: str
+    ) -> None:
         self._write()
         cursor = self._db.execute(
             "UPDATE memories SET status = ?, expired_at = ? "
-            "WHERE id = ? AND version = ? AND expired_at IS NULL",
-            (status, iso(at), memory_id, version),
+            "WHERE id = ? AND version = ? AND tenant = ? AND expired_at IS NULL",
+            (status, iso(at), memory_id, version, tenant),
         )
         if cursor.rowcount != 1:
             raise StoreError(f"memory {memory_id} v{version} is not current; nothing was changed")
 
-    def set_status(self, memory_id: str, version: int, status: str) -> None:
+    def set_status(self, memory_id: str, version: int, status: str, tenant: str) -> None:
         self._write()
         self._db.execute(
-            "UPDATE memories SET status = ? WHERE id = ? AND version = ?",
-            (status, memory_id, version),
+            "UPDATE memories SET status = ? WHERE id = ? AND version = ? AND tenant = ?",
+            (status, memory_id, version, tenant),
         )
 
     def append_events(self, events: Sequence[Event]) -> list[Event]:
