@@ -22,6 +22,7 @@ from remem.model import (
     KINDS,
     STATUSES,
     AddResult,
+    Episode,
     Event,
     MemoryRecord,
     Page,
@@ -417,7 +418,7 @@ class Memory:
             raise NotFound(f"no memory {memory_id}")
         return found
 
-    def context(self, memory_id: str, window: int = 2) -> list[Any]:
+    def surrounding(self, memory_id: str, window: int = 2) -> list[Episode]:
         """The turns around the one a memory came from, for reading a hit in its conversation."""
         memory = self.get(memory_id)
         if not memory.provenance:

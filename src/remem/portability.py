@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from remem._time import iso, utcnow
 from remem.errors import InvalidInput
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Episode, Event, MemoryRecord
 from remem.providers.embedder import Embedder
 
 FORMAT = "remem-export"
@@ -131,7 +131,3 @@ def fill_vectors(
 
 def count(items: Iterable[tuple[str, Any]]) -> dict[str, int]:
     return dict(Counter(kind for kind, _ in items))
-
-
-def scopes(items: Iterable[tuple[str, Any]]) -> set[Scope]:
-    return {item.scope if kind != "memory" else item[0].scope for kind, item in items}

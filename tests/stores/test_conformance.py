@@ -594,7 +594,7 @@ def test_facade_add_list_and_context(ana: Memory) -> None:
         .seq
         == 5
     )
-    assert [e.seq for e in ana.context(first.id, window=1)] == [0, 1]
+    assert [e.seq for e in ana.surrounding(first.id, window=1)] == [0, 1]
 
 
 def test_facade_pagination(backend: Backend) -> None:
