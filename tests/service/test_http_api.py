@@ -238,8 +238,9 @@ def test_dev_mode_without_keys(start_service) -> None:
 def test_client_reports_an_unreachable_service() -> None:
     from remem import StoreError
 
-    with Client("http://127.0.0.1:9", api_key="x", timeout=2) as m, pytest.raises(
-        StoreError, match="cannot reach"
+    with (
+        Client("http://127.0.0.1:9", api_key="x", timeout=2) as m,
+        pytest.raises(StoreError, match="cannot reach"),
     ):
         m.list()
 
@@ -252,3 +253,25 @@ def test_error_json_is_mapped_back_to_typed_errors(service: Service) -> None:
         m.search("x", limit=0)
     body = _raw(service, "POST", "/v1/search", json={"query": "x", "limit": 0}).json()
     assert json.dumps(body).count("limit") >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"null", "expected a JSON object"),
+        (b'{"type": "episode", "content": "a\\u0000b"}', "NUL"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'{"type": "header", "format": "other"}', "not a remem-export"),
+    ],
+)
+def test_bad_imports_are_refused_whole(service: Service, body: bytes, message: str) -> None:
+    response = _raw(
+        service,
+        "POST",
+        "/v1/import",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 422 and message in response.json()["error"]["message"]
+    assert service.client("acme").stats()["memories"] == {}

@@ -23,6 +23,7 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import AfterValidator
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem import __version__
@@ -227,7 +228,17 @@ def create_app(
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         where = f"{request.method} {request.url.path}"
-        return error_response(exc.status_code, code, f"{exc.detail}: {where}")
+        response = error_response(exc.status_code, code, f"{exc.detail}: {where}")
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            # Starlette names only the first route on the path; list every method it has.
+            allowed = set()
+            for route in app.routes:
+                methods = getattr(route, "methods", None)
+                if methods and route.matches(request.scope)[0] is not Match.NONE:
+                    allowed |= methods
+            response.headers["Allow"] = ", ".join(sorted(allowed))
+        return response
 
     @app.exception_handler(Exception)
     async def _internal(request: Request, exc: Exception) -> JSONResponse:
@@ -428,6 +439,8 @@ def create_app(
     async def import_(request: Request, memory: Tenant) -> Counts:
         """Load a JSONL export into this tenant, all or nothing."""
         raw = await request.body()
+        if not raw.strip():
+            raise InvalidInput("the request body is empty: send a remem JSONL export")
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:

@@ -44,6 +44,8 @@ def _storable_json(value: Any) -> Any:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
+#: Text with something to remember or look for (not only whitespace).
+Content = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(_storable)]
 Id = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_storable)]
 Time = Annotated[
     str,
@@ -63,12 +65,13 @@ Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON false is not the integer 0, "1" is not the number 1.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class MessageIn(_Body):
     role: Role = "user"
-    content: Text
+    content: Content
     speaker: Text | None = None
     name: Text | None = Field(default=None, description="Alias of speaker (OpenAI message format).")
     timestamp: Time | None = None
@@ -78,7 +81,7 @@ class MessageIn(_Body):
 class AddRequest(_Body):
     """Exactly one of ``text`` or ``messages``."""
 
-    text: Text | None = None
+    text: Content | None = None
     messages: list[MessageIn] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGES)
     user_id: Id | None = None
     agent_id: Id | None = None
@@ -96,7 +99,7 @@ class AddRequest(_Body):
 
 
 class SearchRequest(_Body):
-    query: Text = Field(min_length=1)
+    query: Content
     user_id: Id | None = None
     agent_id: Id | None = None
     session_id: Id | None = None
@@ -114,7 +117,7 @@ class SearchRequest(_Body):
 class UpdateRequest(_Body):
     """A new version; ``metadata`` is a patch (a key set to null is removed)."""
 
-    text: Text | None = None
+    text: Content | None = None
     metadata: Metadata | None = None
     importance: float | None = Field(default=None, ge=0.0, le=1.0)
     valid_from: Time | None = None
