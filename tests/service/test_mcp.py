@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import httpx2
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 
 from remem import Memory
 from remem.engine import Memory as Engine
@@ -104,7 +104,8 @@ def mcp_http(tmp_path: Path, embedder: Embedder) -> Iterator[dict[str, Any]]:
 
 def _client(url: str, token: str | None) -> Client:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    transport = streamable_http_client(url, http_client=create_mcp_http_client(headers=headers))
+    http = httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=120))
+    transport = streamable_http_client(url, http_client=http)
     return Client(transport, read_timeout_seconds=60)
 
 
@@ -140,6 +141,6 @@ def test_streamable_http_refuses_requests_without_a_valid_key(mcp_http: dict[str
     headers = {"Accept": "application/json, text/event-stream"}
     for token in (None, "remem_000000000000_" + "0" * 48):
         auth = {"Authorization": f"Bearer {token}"} if token else {}
-        response = httpx2.post(mcp_http["url"], json=initialize, headers={**headers, **auth})
+        response = httpx.post(mcp_http["url"], json=initialize, headers={**headers, **auth})
         assert response.status_code == 401
         assert json.loads(response.text)["error"]["code"] == "unauthorized"

@@ -647,6 +647,17 @@ def _key_json(key: Any) -> dict[str, Any]:
     }
 
 
+def _server_extra() -> None:
+    """Fail with the install command when the optional server packages are missing."""
+    try:
+        import fastapi  # noqa: F401
+        import mcp  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        _fail(f"this command needs {exc.name}: pip install 'remem[server]'")
+
+
 def _check_bind(host: str, no_auth: bool) -> None:
     from remem.interfaces.mcp_server import is_loopback
 
@@ -721,6 +732,7 @@ def serve(
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
 ) -> None:
     """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
+    _server_extra()
     import uvicorn
 
     from remem.service import create_app
@@ -763,6 +775,7 @@ def mcp_(
     Over HTTP each request needs an API key of --db and works in its tenant, unless
     --no-auth or --url (one fixed facade for every caller), allowed on loopback only.
     """
+    _server_extra()
     from remem.engine import Memory
     from remem.interfaces import mcp_server
 
