@@ -162,7 +162,9 @@ def _raw(service: Service, method: str, path: str, **kwargs) -> httpx.Response:
 @pytest.mark.parametrize(
     ("body", "status", "message"),
     [
-        ({"text": ""}, 422, "nothing to remember"),
+        ({"text": ""}, 422, "text: String should have at least 1 character"),
+        ({"text": "  "}, 422, "text: String should match pattern"),
+        ({"messages": [{"content": "\t"}]}, 422, "messages.0.content"),
         ({"text": "a", "messages": [{"content": "b"}]}, 422, "exactly one"),
         ({"messages": []}, 422, "messages"),
         ({"messages": [{"role": "robot", "content": "x"}]}, 422, "role"),
