@@ -20,6 +20,7 @@ call. Results: Markdown on stdout, JSON in bench/results/http_service.json.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import socket
@@ -112,7 +113,16 @@ def start_server(db: Path) -> tuple[subprocess.Popen[bytes], str]:
     src = str(ROOT.parent / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     process = subprocess.Popen(
-        [sys.executable, "-m", "remem.interfaces.cli", "--db", str(db), "serve", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "remem.interfaces.cli",
+            "--db",
+            str(db),
+            "serve",
+            "--port",
+            str(port),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -142,6 +152,14 @@ def build_store(args: argparse.Namespace, db: Path) -> tuple[list[str], str]:
     backends.ingest(store, turns, vectors, events)
     store.close()
     return texts, note
+
+
+def _search(facade: Callable[[], Any], text: str, user: str) -> Any:
+    return facade().search(text, user_id=user, limit=10, asked_at=ASKED_AT)
+
+
+def _add(facade: Callable[[], Any], text: str, user: str) -> Any:
+    return facade().add(text, user_id=user, session_id=f"bench-{user}")
 
 
 def main() -> None:
@@ -197,15 +215,11 @@ def main() -> None:
         for clients in args.clients:
             for mode, (facade, pid) in facades.items():
                 searches = [
-                    (lambda text=next(q), user=f"u{i % 10}": facade().search(
-                        text, user_id=user, limit=10, asked_at=ASKED_AT
-                    ))
+                    functools.partial(_search, facade, next(q), f"u{i % 10}")
                     for i in range(args.requests)
                 ]
                 adds = [
-                    (lambda text=next(n), user=f"u{i % 10}": facade().add(
-                        text, user_id=user, session_id=f"bench-{user}"
-                    ))
+                    functools.partial(_add, facade, next(n), f"u{i % 10}")
                     for i in range(args.requests // 2)
                 ]
                 for op, calls in (("search", searches), ("add", adds)):

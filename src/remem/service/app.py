@@ -48,8 +48,8 @@ from remem.service.schemas import (
     PageOut,
     SearchRequest,
     UpdateRequest,
-    _storable,
-    _storable_json,
+    storable,
+    storable_json,
 )
 from remem.stores import MemoryFilter, Store, open_store
 
@@ -207,7 +207,7 @@ def create_app(
     UserQ = Annotated[Id | None, Query(description="Only this user's memories.")]
     AgentQ = Annotated[Id | None, Query(description="Only this agent's memories.")]
     SessionQ = Annotated[Id | None, Query(description="Only this session's memories.")]
-    MemoryId = Annotated[str, PathParam(min_length=1, max_length=512), AfterValidator(_storable)]
+    MemoryId = Annotated[str, PathParam(min_length=1, max_length=512), AfterValidator(storable)]
 
     # -- errors: typed, JSON, never a traceback --------------------------------
     @app.exception_handler(RememError)
@@ -453,7 +453,7 @@ def create_app(
 
 def _safe(value: str | None) -> str | None:
     try:
-        return None if value is None else _storable(value)
+        return None if value is None else storable(value)
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
 
@@ -462,7 +462,7 @@ def _json_object(text: str | None, field: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        value = _storable_json(json.loads(text))
+        value = storable_json(json.loads(text))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{field} must be a JSON object: {exc.msg}") from exc
     except ValueError as exc:

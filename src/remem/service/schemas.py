@@ -13,14 +13,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from remem.engine import MAX_LIMIT
-from remem.model import KINDS, ROLES, Episode, Event, MemoryRecord
+from remem.model import KINDS, ROLES, MemoryRecord
 from remem.retrieval.search import RECIPES
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000
 
 
-def _storable(text: str) -> str:
+def storable(text: str) -> str:
     if "\x00" in text:
         raise ValueError("contains a NUL character, which no backend can store")
     try:
@@ -30,23 +30,23 @@ def _storable(text: str) -> str:
     return text
 
 
-def _storable_json(value: Any) -> Any:
+def storable_json(value: Any) -> Any:
     if isinstance(value, str):
-        _storable(value)
+        storable(value)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _storable(key)
-            _storable_json(item)
+            storable(key)
+            storable_json(item)
     elif isinstance(value, list):
         for item in value:
-            _storable_json(item)
+            storable_json(item)
     return value
 
 
-Text = Annotated[str, AfterValidator(_storable)]
+Text = Annotated[str, AfterValidator(storable)]
 #: Text with something to remember or look for (not only whitespace).
-Content = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(_storable)]
-Id = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(_storable)]
+Content = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(storable)]
+Id = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(storable)]
 Time = Annotated[
     str,
     Field(
@@ -54,10 +54,10 @@ Time = Annotated[
         description="ISO 8601; naive times are UTC",
         examples=["2026-05-02T10:00:00Z"],
     ),
-    AfterValidator(_storable),
+    AfterValidator(storable),
 ]
-Metadata = Annotated[dict[str, Any], AfterValidator(_storable_json)]
-MetadataFilter = Annotated[dict[str, str | int | float | bool], AfterValidator(_storable_json)]
+Metadata = Annotated[dict[str, Any], AfterValidator(storable_json)]
+MetadataFilter = Annotated[dict[str, str | int | float | bool], AfterValidator(storable_json)]
 # Built from the engine's own lists, so the schema never drifts from what the engine accepts.
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
@@ -172,19 +172,3 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid input; nothing was written"),
     )
 }
-
-__all__ = [
-    "ERRORS",
-    "AddRequest",
-    "Counts",
-    "Deleted",
-    "Episode",
-    "ErrorBody",
-    "Event",
-    "Forgotten",
-    "Health",
-    "MemoryRecord",
-    "PageOut",
-    "SearchRequest",
-    "UpdateRequest",
-]
