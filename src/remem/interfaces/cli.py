@@ -772,8 +772,8 @@ def mcp_(
 ) -> None:
     """Run the MCP server: add, search, list, get and delete memories, per user.
 
-    Over HTTP each request needs an API key of --db and works in its tenant, unless
-    --no-auth or --url (one fixed facade for every caller), allowed on loopback only.
+    Over HTTP every request needs an API key of --db and works in its tenant.
+    --no-auth and --url serve every caller alike, so only on a loopback host.
     """
     _server_extra()
     from remem.engine import Memory
