@@ -209,6 +209,7 @@ class _HTTPServer(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as real servers do
+    disable_nagle_algorithm = True  # else headers and body wait on a delayed ACK (~40 ms)
     server: _HTTPServer
 
     def log_message(self, format: str, *args: Any) -> None:
