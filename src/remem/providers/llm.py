@@ -235,15 +235,17 @@ class OpenAIChatLLM:
             text, truncated = self._chat(conversation, schema, max_tokens, temperature, spent)
             if schema is None:
                 return Completion(text, None, spent.usage(), time.perf_counter() - started)
-            for repair in range(self._repair_attempts + 1):
+            repairs = 0
+            while True:
                 try:
                     data = parse_structured(text, schema)
                 except InvalidOutput as exc:
-                    if repair == self._repair_attempts:
+                    if repairs == self._repair_attempts:
                         raise ProviderError(
                             f"{self._where()}: the answer did not match {schema.__name__} "
-                            f"after {repair + 1} tries: {exc}"
+                            f"after {repairs + 1} tries: {exc}"
                         ) from exc
+                    repairs += 1
                     conversation += [
                         {"role": "assistant", "content": text},
                         {"role": "user", "content": _repair_message(exc, truncated)},
@@ -254,7 +256,6 @@ class OpenAIChatLLM:
                     )
                 else:
                     return Completion(text, data, spent.usage(), time.perf_counter() - started)
-            raise AssertionError("unreachable")
         finally:
             with self._lock:
                 self._usage = self._usage + spent.usage()
