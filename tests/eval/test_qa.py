@@ -244,13 +244,15 @@ def test_cli_qa_without_an_llm_is_a_clear_error(
 def test_cli_qa_reports_a_failing_llm_server_as_one_error_line(
     locomo_file: Path, tmp_path: Path, llm_server: ScriptedOpenAIServer
 ) -> None:
-    llm_server.queue(Reply(status=401, error="Incorrect API key provided"))
+    llm_server.responder = lambda request: Reply(status=401, error="Incorrect API key provided")
     args = ["eval", "locomo", str(locomo_file), "--out", str(tmp_path / "o"), "--qa"]
-    args += ["--llm-url", llm_server.url, "--llm-model", "m", "--qa-workers", "1"]
+    args += ["--llm-url", llm_server.url, "--llm-model", "m", "--qa-workers", "2"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 1
     assert result.stderr.startswith("error: LLM server http://127.0.0.1:")
     assert "HTTP 401: Incorrect API key provided" in result.stderr
+    # Not retried, and the questions still queued are dropped: at most one per worker ran.
+    assert len(llm_server.requests) <= 2
 
 
 def test_qa_systems_must_be_evaluated(locomo_file: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ the overall J, as the Mem0 paper and the systems compared there leave it out.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -204,18 +205,30 @@ def run(
     jobs: Sequence[QAJob],
     done: Callable[[], None] | None = None,
 ) -> list[QARow]:
-    """Rows in the order of ``jobs``; up to ``settings.workers`` questions in flight at once."""
+    """Rows in the order of ``jobs``; up to ``settings.workers`` questions in flight at once.
 
-    def one(job: QAJob) -> QARow:
-        row = run_question(settings, dataset, job)
+    The first failure stops the run: no worker starts another question after it.
+    """
+    failed = threading.Event()
+
+    def one(job: QAJob) -> QARow | None:
+        if failed.is_set():
+            return None
+        try:
+            row = run_question(settings, dataset, job)
+        except BaseException:
+            failed.set()
+            raise
         if done:
             done()
         return row
 
     if settings.workers <= 1 or len(jobs) <= 1:
-        return [one(job) for job in jobs]
-    with ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="remem-qa") as pool:
-        return list(pool.map(one, jobs))
+        rows = [one(job) for job in jobs]
+    else:
+        with ThreadPoolExecutor(settings.workers, thread_name_prefix="remem-qa") as pool:
+            rows = list(pool.map(one, jobs))
+    return [row for row in rows if row is not None]
 
 
 def summarize(rows: Sequence[QARow], dataset: str) -> dict[str, Any]:
