@@ -22,7 +22,7 @@ import numpy as np
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Episode, Event, MemoryRecord, Scope
-from remem.stores.base import MemoryFilter
+from remem.stores.base import LifecycleChange, MemoryFilter
 from remem.stores.rows import (
     EPISODE_COLUMNS,
     EVENT_COLUMNS,
@@ -36,7 +36,20 @@ from remem.stores.rows import (
 )
 from remem.stores.vector_index import VectorIndex
 
-SCHEMA_VERSION = 1
+# The tables as first released (schema 1); later changes are numbered migrations, applied in
+# order, each once, in the transaction that opens the file. Never edit a released one.
+MIGRATIONS: tuple[tuple[int, str, str], ...] = (
+    (
+        2,
+        "memory lifecycle: layer, stability, pinned",
+        """
+ALTER TABLE memories ADD COLUMN layer TEXT NOT NULL DEFAULT 'short';
+ALTER TABLE memories ADD COLUMN stability REAL;
+ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+""",
+    ),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 #: Metadata keys the retrieval policy filters on for every search get an expression index.
 INDEXED_METADATA = ("directive",)
@@ -123,6 +136,9 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
     if flt.kinds:
         clauses.append(f"{m}kind IN ({','.join('?' * len(flt.kinds))})")
         params.extend(flt.kinds)
+    if flt.layers:
+        clauses.append(f"{m}layer IN ({','.join('?' * len(flt.layers))})")
+        params.extend(flt.layers)
     if flt.as_of is not None:
         clauses.append(f"{m}recorded_at <= ? AND ({m}expired_at IS NULL OR {m}expired_at > ?)")
         params.extend([iso(flt.as_of), iso(flt.as_of)])
@@ -186,14 +202,20 @@ class SQLiteStore:
     # -- plumbing -----------------------------------------------------------
     def _check_schema(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._db.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
+        if row is None:  # the tables were just made, as schema 1
+            self._db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer remem (schema {row[0]}); upgrade remem"
             )
+        found = int(row[0]) if row else 1
+        for version, _, sql in MIGRATIONS:
+            if version > found:
+                for statement in filter(str.strip, sql.split(";")):
+                    self._db.execute(statement)
+                self._db.execute(
+                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),)
+                )
         dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         self._dimension = int(dim[0]) if dim else None
 
@@ -310,6 +332,29 @@ class SQLiteStore:
             "UPDATE memories SET status = ? WHERE id = ? AND version = ? AND tenant = ?",
             (status, memory_id, version, tenant),
         )
+
+    def set_lifecycle(self, tenant: str, changes: Sequence[LifecycleChange]) -> int:
+        self._write()
+        cursor = self._db.executemany(
+            "UPDATE memories SET layer = ?, stability = ?, pinned = ?, status = ?, "
+            "access_count = access_count + ?, last_accessed_at = COALESCE(?, last_accessed_at) "
+            "WHERE id = ? AND version = ? AND tenant = ? AND expired_at IS NULL",
+            [
+                (
+                    c.layer,
+                    c.stability,
+                    int(c.pinned),
+                    c.status,
+                    int(c.recalled_at is not None),
+                    iso(c.recalled_at),
+                    c.id,
+                    c.version,
+                    tenant,
+                )
+                for c in changes
+            ],
+        )
+        return max(cursor.rowcount, 0)
 
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         self._write()
