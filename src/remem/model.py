@@ -180,3 +180,34 @@ class Page(_Record):
     def next_offset(self) -> int | None:
         nxt = self.offset + len(self.items)
         return nxt if nxt < self.total else None
+
+
+class ContextLine(_Record):
+    """One line of a prompt context and the memory it cites."""
+
+    memory_id: str
+    section: Literal["profile", "overview", "fact", "summary", "episode"]
+    text: str
+    tokens: int
+    when: datetime | None = None
+
+
+class Context(_Record):
+    """A prompt-ready block: profile, facts, summaries and turns, within a token budget.
+
+    ``tokens`` is measured with ``remem.retrieval.tokens.count_tokens`` and never exceeds
+    ``budget_tokens``; every line cites the memory it comes from as ``[id]``.
+    """
+
+    query: str
+    text: str
+    tokens: int
+    budget_tokens: int
+    lines: tuple[ContextLine, ...]
+
+    @property
+    def cited(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(line.memory_id for line in self.lines))
+
+    def __str__(self) -> str:
+        return self.text

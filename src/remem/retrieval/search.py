@@ -65,6 +65,10 @@ _HYBRID = SearchRecipe("hybrid", bm25=0.5, directives=0.3, user_boost=0.5, absta
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": _HYBRID,
     "recent": replace(_HYBRID, name="recent", recency=0.6),
+    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer.
+    "lifecycle": replace(
+        _HYBRID, name="lifecycle", priors=Priors(retention=0.3, frequency=0.2, long_term=0.1)
+    ),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }

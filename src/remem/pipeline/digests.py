@@ -1,0 +1,148 @@
+"""Derive and store a user's digests: session summaries, the running summary, the profile.
+
+Reads what is stored, drafts with ``remem.pipeline.summaries``, writes with
+``remem.pipeline.derived`` (a new version only when a digest changed).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from remem.model import MemoryRecord, Scope
+from remem.pipeline import derived, summaries
+from remem.pipeline.lifecycle import learned_at
+from remem.providers.embedder import Embedder
+from remem.stores.base import MemoryFilter, Store
+
+_PAGE = 1000
+SESSION_KEY = {"summary": "session"}
+RUNNING_KEY = {"summary": "running"}
+
+
+def _all(store: Store, flt: MemoryFilter) -> list[MemoryRecord]:
+    rows: list[MemoryRecord] = []
+    while True:
+        page = store.list_memories(flt, limit=_PAGE, offset=len(rows))
+        rows += page
+        if len(page) < _PAGE:
+            return rows
+
+
+def _episodes(store: Store, scope: Scope) -> list[MemoryRecord]:
+    return _all(
+        store, MemoryFilter(scope=scope, kinds=("episode",), statuses=("active", "archived"))
+    )
+
+
+def summarize_sessions(
+    store: Store, embedder: Embedder, scope: Scope, now: datetime
+) -> list[MemoryRecord]:
+    """(Re)summarize every session in ``scope`` whose turns changed since its last summary."""
+    by_session: dict[Scope, list[MemoryRecord]] = defaultdict(list)
+    for m in _episodes(store, scope):
+        if m.scope.session_id is not None:
+            by_session[m.scope].append(m)
+    written = []
+    for session, turns in by_session.items():
+        old = derived.find(store, session, "summary", SESSION_KEY)
+        if old is not None and old.metadata.get("turns") == len(turns):
+            continue
+        draft = summaries.session_summary(turns)
+        if draft is None:
+            continue
+        record, changed = derived.upsert(
+            store,
+            embedder,
+            scope=session,
+            kind="summary",
+            text=draft.text,
+            sources=draft.sources,
+            key=SESSION_KEY,
+            metadata={"method": draft.method, "turns": len(turns)},
+            now=now,
+            valid_from=min(learned_at(t) for t in turns),
+            reason=f"summary of session {session.session_id}",
+        )
+        if changed:
+            written.append(record)
+    return written
+
+
+def _user_scope(scope: Scope) -> Scope:
+    return scope.model_copy(update={"session_id": None})
+
+
+def update_running_summary(
+    store: Store, embedder: Embedder, scope: Scope, now: datetime
+) -> MemoryRecord | None:
+    """The running summary of the user in ``scope`` across all their session summaries."""
+    user = _user_scope(scope)
+    sessions = _all(
+        store,
+        MemoryFilter(
+            scope=user, kinds=("summary",), metadata=SESSION_KEY, statuses=("active", "archived")
+        ),
+    )
+    draft = summaries.running_summary(sessions)
+    if draft is None:
+        return None
+    record, _ = derived.upsert(
+        store,
+        embedder,
+        scope=user,
+        kind="summary",
+        text=draft.text,
+        sources=draft.sources,
+        key=RUNNING_KEY,
+        metadata={"method": draft.method, "sessions": len(sessions)},
+        now=now,
+        valid_from=min((m.valid_from or m.recorded_at for m in sessions), default=None),
+        reason="running summary",
+    )
+    return record
+
+
+def _previous_versions(store: Store, facts: Sequence[MemoryRecord]) -> dict[str, MemoryRecord]:
+    found = {}
+    for f in facts:
+        if f.version > 1:
+            before = store.get_memory(f.id, f.scope.tenant, version=f.version - 1)
+            if before is not None:
+                found[f.id] = before
+    return found
+
+
+def refresh_profile(store: Store, embedder: Embedder, scope: Scope, now: datetime) -> MemoryRecord:
+    """Rebuild the profile of the user in ``scope`` from their facts and statements."""
+    user = _user_scope(scope)
+    current = ("active", "archived")
+    facts = _all(store, MemoryFilter(scope=user, kinds=("fact",), statuses=current))
+    statements = _all(
+        store,
+        MemoryFilter(scope=user, kinds=("episode",), metadata={"role": "user"}, statuses=current),
+    )
+    items = summaries.build_profile(facts, _previous_versions(store, facts), statements, now)
+    cited = {m.id: m for m in [*facts, *statements]}
+    subject = user.user_id or user.agent_id or "this scope"
+    record, _ = derived.upsert(
+        store,
+        embedder,
+        scope=user,
+        kind="profile",
+        text=summaries.render_profile(subject, items),
+        sources=[cited[i.memory_id] for i in items if i.memory_id in cited],
+        key={},
+        metadata={"method": "extractive", "items": [i.as_dict() for i in items]},
+        now=now,
+        pinned=True,
+        reason="profile refreshed",
+    )
+    return record
+
+
+def profile_items(profile: MemoryRecord | None) -> list[summaries.ProfileItem]:
+    if profile is None:
+        return []
+    return [summaries.ProfileItem.from_dict(x) for x in profile.metadata.get("items", [])]
