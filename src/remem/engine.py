@@ -536,7 +536,7 @@ class Memory:
         written = digests.summarize_sessions(self.store, self.embedder, scope, now)
         if user_id is not None or agent_id is not None:
             running = digests.update_running_summary(self.store, self.embedder, scope, now)
-            if running is not None and running.recorded_at == now:
+            if running is not None:
                 written.append(running)
             self.profile(user_id=user_id, agent_id=agent_id, refresh=True)
         return written

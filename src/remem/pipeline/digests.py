@@ -77,7 +77,7 @@ def _user_scope(scope: Scope) -> Scope:
 def update_running_summary(
     store: Store, embedder: Embedder, scope: Scope, now: datetime
 ) -> MemoryRecord | None:
-    """The running summary of the user in ``scope`` across all their session summaries."""
+    """Rewrite the user's running summary across their session summaries; None if unchanged."""
     user = _user_scope(scope)
     sessions = _all(
         store,
@@ -88,7 +88,7 @@ def update_running_summary(
     draft = summaries.running_summary(sessions)
     if draft is None:
         return None
-    record, _ = derived.upsert(
+    record, changed = derived.upsert(
         store,
         embedder,
         scope=user,
@@ -101,7 +101,7 @@ def update_running_summary(
         valid_from=min((m.valid_from or m.recorded_at for m in sessions), default=None),
         reason="running summary",
     )
-    return record
+    return record if changed else None
 
 
 def _previous_versions(store: Store, facts: Sequence[MemoryRecord]) -> dict[str, MemoryRecord]:
