@@ -700,8 +700,9 @@ def test_facade_scope_and_tenant_isolation(ana: Memory, backend: Backend) -> Non
     assert [h.text for h in acme.search("Lisbon", user_id="ana")] == [
         "Acme keeps its own notes about Lisbon."
     ]
-    assert all(h.memory.scope.tenant == "default" for h in ana.search("Lisbon", user_id="ana"))
     assert export_lines(ana) == before
+    # (searching counts recalls, a change of ana's own records: after the comparison)
+    assert all(h.memory.scope.tenant == "default" for h in ana.search("Lisbon", user_id="ana"))
     assert acme.stats()["memories"] == {"episode": {"active": 1}}
 
 
@@ -742,7 +743,7 @@ def test_facade_export_import_round_trip(
     out = io.StringIO()
     counts = ana.export(out)
     assert counts == {"episode": 5, "memory": 6, "event": 7}
-    copy = new_backend(backend.name).memory()
+    copy = new_backend(backend.name).memory(track_recalls=False)  # its searches change nothing
     assert copy.import_(io.StringIO(out.getvalue())) == counts
     assert export_lines(copy) == export_lines(ana)
     assert copy.search("Porto", user_id="ana", limit=1)[0].id == target.id
