@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from remem import InvalidInput, Memory
+from remem.errors import StoreError
 from remem.model import MemoryRecord, Scope
 from remem.pipeline import lifecycle
+from remem.pipeline.background import BackgroundMaintenance
 from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, retention
 from remem.retrieval.fusion import Fused
 from remem.retrieval.priors import Priors, apply_priors
@@ -242,3 +245,32 @@ def test_the_lifecycle_recipe_applies_priors_in_search(mem: Memory, clock: Clock
     results = mem.search("when is standup", user_id="fi", recipe="lifecycle")
     assert [h.id for h in results][:2] == [new.memories[0].id, old.memories[0].id]
     assert "lifecycle" in results[1].boosts and RECIPES["lifecycle"].priors is not None
+
+
+def test_background_maintenance_runs_until_stopped_and_survives_a_failed_pass(
+    mem: Memory, clock: Clock
+) -> None:
+    mem.add("Soon forgotten", user_id="gus")
+    clock.advance(30 * DAY)
+    passed = threading.Event()
+    reports: list[lifecycle.MaintenanceReport] = []
+
+    def seen(report: lifecycle.MaintenanceReport) -> None:
+        reports.append(report)
+        passed.set()
+
+    runner = BackgroundMaintenance(mem.maintain, every_s=3600, on_pass=seen).start()
+    assert passed.wait(30)
+    runner.stop()
+    assert runner.passes == 1 and reports[0].archived == 1
+
+    def broken() -> None:
+        raise StoreError("database is locked")
+
+    flaky = BackgroundMaintenance(broken, every_s=3600)
+    assert flaky.run_once() is None and flaky.failures == 1
+    with pytest.raises(ValueError):
+        BackgroundMaintenance(broken, every_s=0)
+    started = mem.maintain_in_background(every_s=3600)
+    started.stop()
+    assert started.passes == 1

@@ -32,6 +32,7 @@ from remem.model import (
     SearchResults,
 )
 from remem.pipeline import derived, digests, lifecycle
+from remem.pipeline.background import BackgroundMaintenance
 from remem.pipeline.ingest import (
     Messages,
     build_turns,
@@ -514,6 +515,21 @@ class Memory:
         scope = _scope(self.tenant, user_id, None, None)
         with self.store.transaction():
             return lifecycle.pin(self.store, self._current(memory_id, scope), pinned, self.clock())
+
+    def maintain_in_background(
+        self,
+        every_s: float = 3600.0,
+        *,
+        user_id: str | None = None,
+        archive_below: float | None = None,
+    ) -> BackgroundMaintenance:
+        """Start a daemon thread that runs ``maintain`` now and every ``every_s`` seconds.
+
+        Returns the runner; call its ``stop()`` before closing this Memory.
+        """
+        return BackgroundMaintenance(
+            lambda: self.maintain(user_id=user_id, archive_below=archive_below), every_s
+        ).start()
 
     def retention(self, memory: MemoryRecord, at: datetime | str | None = None) -> float:
         """How strongly ``memory`` is held at ``at`` (default now), from 0 to 1."""
