@@ -669,6 +669,23 @@ def eval_(
     workdir: Annotated[
         Path | None, typer.Option(help="Keep the ingested stores here and reuse them next run.")
     ] = None,
+    recipe: Annotated[
+        list[RecipeName] | None,
+        typer.Option("--recipe", help="Also score this search recipe as a system; repeatable."),
+    ] = None,
+    context_budget: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--context-budget",
+            help="Lifecycle mode: score Memory.context within this many tokens; repeatable.",
+        ),
+    ] = None,
+    cutoff: Annotated[
+        bool, typer.Option(help="Replay in time order: hide turns after each question's date.")
+    ] = False,
+    ask_at_end: Annotated[
+        bool, typer.Option(help="Ask undated questions at the conversation's last turn.")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Run a public long-term-memory benchmark: remem against BM25 and dense baselines."""
@@ -699,9 +716,13 @@ def eval_(
                 path,
                 workdir=workdir or scratch,
                 systems=tuple(system) if system else tuple(runner.SYSTEMS),
+                recipes={f"recipe:{r.value}": RECIPES[r.value] for r in recipe or ()},
                 limit=limit,
                 keep=workdir is not None,
                 progress=progress,
+                context_budgets=tuple(context_budget or ()),
+                cutoff=cutoff,
+                ask_at_end=ask_at_end,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc

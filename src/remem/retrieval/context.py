@@ -29,6 +29,8 @@ HEADERS = {
 SECTION_OF_KIND = {"fact": "fact", "insight": "fact", "summary": "summary", "episode": "episode"}
 PROFILE_SHARE = 0.25
 OVERVIEW_SHARE = 1 / 6
+#: A retrieved memory gets at most budget / LINE_DIVISOR tokens (and at least 48).
+LINE_DIVISOR = 6
 #: A line shorter than this is not worth its citation: it is left out instead.
 MIN_LINE_TOKENS = 8
 
@@ -129,7 +131,7 @@ def build_context(
     """The block for ``query``: ``memories`` are the retrieved ones, best first."""
     terms = set(query_terms(query, limit=1000))
     build = _Builder(budget_tokens, terms)
-    line_cap = max_line_tokens or max(48, budget_tokens // 6)
+    line_cap = max_line_tokens or max(48, budget_tokens // LINE_DIVISOR)
     limit = int(budget_tokens * PROFILE_SHARE)
     for item in sorted(profile, key=lambda i: (-_overlap(i.text, terms), i.section != "recent")):
         if not build.add("profile", item.memory_id, item.render(), item.since, line_cap, limit):
