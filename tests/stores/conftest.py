@@ -201,7 +201,7 @@ class Backend:
                 r[0]
                 for r in self.raw(
                     "SELECT name FROM sqlite_master WHERE type = 'table' "
-                    "AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'memories_fts_%'"
+                    "AND name NOT LIKE 'sqlite_%'"
                 )
             ]
         return [

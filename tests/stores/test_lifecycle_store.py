@@ -168,12 +168,29 @@ def _export(memory: Memory) -> str:
     return "\n".join(out.getvalue().splitlines()[1:])  # the header has a timestamp
 
 
+# The tables a schema-1 file had that later schemas change (the rest is created on open).
+SCHEMA_1 = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE memories (
+    rk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL, version INTEGER NOT NULL,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    kind TEXT NOT NULL, text TEXT NOT NULL, provenance TEXT NOT NULL DEFAULT '[]',
+    valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
+    importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
+    status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (id, version)
+);
+CREATE VIRTUAL TABLE memories_fts USING fts5 (text, scope);
+"""
+
+
 def test_sqlite_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     from remem.stores import sqlite as backend_module
 
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.executescript(backend_module._SCHEMA)  # the tables as schema 1 made them
+    db.executescript(SCHEMA_1)
     db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
     db.execute(
         "INSERT INTO memories (id, version, tenant, user_id, kind, text, recorded_at, "
@@ -185,6 +202,11 @@ def test_sqlite_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
     db.close()
     store = open_store(path)
     try:
+        store.bind_embedder("test-8d", 8)
+        assert (
+            store.text_search(["before"], flt(Scope(tenant="t1", user_id="u1")), 5)[0][0].id
+            == "old"
+        )
         old = store.get_memory("old", "t1")
         assert old is not None and (old.layer, old.stability, old.pinned) == ("short", None, False)
         write(store, (record("new", "after", scope=U, layer="working"), None))

@@ -1,17 +1,17 @@
-"""The embedded default: one SQLite file in WAL mode, FTS5 for BM25, exact numpy vectors.
+"""The embedded default: one SQLite file in WAL mode, searched through an in-memory index.
 
-SQL is the source of truth. The vector index is an in-memory copy used only to
-propose candidates; every candidate is re-read through SQL with the caller's
-filter, so a stale copy can cost a little recall for one query, never return a
-row it should not. ``PRAGMA data_version`` tells when another process wrote.
+SQL is the source of truth. The index (row_index.py: exact vectors, BM25
+postings, event times) is an in-memory copy used only to propose candidates;
+every candidate is re-read through SQL with the caller's filter, so a stale
+copy can cost a little recall for one query, never return a row it should
+not. ``PRAGMA data_version`` tells when another process wrote.
 """
 
 from __future__ import annotations
 
-import hashlib
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -23,6 +23,7 @@ from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Episode, Event, MemoryRecord, Scope
 from remem.stores.base import LifecycleChange, MemoryFilter
+from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
     EPISODE_COLUMNS,
     EVENT_COLUMNS,
@@ -34,22 +35,13 @@ from remem.stores.rows import (
     memory_from_row,
     memory_row,
 )
-from remem.stores.vector_index import VectorIndex
 
-# The tables as first released (schema 1); later changes are numbered migrations, applied in
-# order, each once, in the transaction that opens the file. Never edit a released one.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (
-        2,
-        "memory lifecycle: layer, stability, pinned",
-        """
-ALTER TABLE memories ADD COLUMN layer TEXT NOT NULL DEFAULT 'short';
-ALTER TABLE memories ADD COLUMN stability REAL;
-ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
-""",
-    ),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
+#: 2: full-text search moved from an FTS5 table to the in-memory index (row_index.py).
+#: 3: lifecycle state per memory (layer, stability, pinned).
+SCHEMA_VERSION = 3
+
+#: Score vectors kept per store, so one search's signals share a scoring pass.
+SCORE_CACHE = 8
 
 #: Metadata keys the retrieval policy filters on for every search get an expression index.
 INDEXED_METADATA = ("directive",)
@@ -72,6 +64,7 @@ CREATE TABLE IF NOT EXISTS memories (
     valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
     importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
     status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    layer TEXT NOT NULL DEFAULT 'short', stability REAL, pinned INTEGER NOT NULL DEFAULT 0,
     UNIQUE (id, version)
 );
 CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
@@ -87,9 +80,6 @@ CREATE TABLE IF NOT EXISTS vectors (
     rk INTEGER PRIMARY KEY REFERENCES memories (rk) ON DELETE CASCADE,
     vector BLOB NOT NULL
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5 (
-    text, scope, tokenize = 'porter unicode61 remove_diacritics 2'
-);
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, op TEXT NOT NULL,
@@ -100,23 +90,18 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_memory ON events (tenant, memory_id, seq);
 """
 
+#: Statements that bring a store written at the previous schema version up to each version.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("DROP TABLE IF EXISTS memories_fts",),
+    # rows written before the lifecycle existed belong to sessions that are over: short term
+    3: (
+        "ALTER TABLE memories ADD COLUMN layer TEXT NOT NULL DEFAULT 'short'",
+        "ALTER TABLE memories ADD COLUMN stability REAL",
+        "ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+    ),
+}
+
 _MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
-
-
-def _token(*parts: str | None) -> str:
-    """A scope as one opaque alphanumeric FTS token, so BM25 only walks that scope's postings."""
-    return (
-        "s"
-        + hashlib.blake2b("\x1f".join(p or "" for p in parts).encode(), digest_size=8).hexdigest()
-    )
-
-
-def _scope_tokens(m: MemoryRecord) -> str:
-    return f"{_token('t', m.scope.tenant)} {_token('u', m.scope.tenant, m.scope.user_id)}"
-
-
-def _fts_term(term: str) -> str:
-    return '"' + term.replace('"', '""') + '"'
 
 
 def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
@@ -183,9 +168,10 @@ class SQLiteStore:
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
         self._depth = 0
-        self._pending_vectors: list[tuple[tuple[str, str | None], int, np.ndarray]] = []
+        self._pending_rows: list[tuple[PartKey, int, np.ndarray | None, float | None, bool]] = []
         self._pending_removals: list[int] = []
-        self._index: VectorIndex | None = None
+        self._index: RowIndex | None = None
+        self._scores: dict[tuple[Any, ...], dict[PartKey, np.ndarray]] = {}
         self._data_version: int | None = None
         self._dimension: int | None = None
         try:
@@ -202,20 +188,21 @@ class SQLiteStore:
     # -- plumbing -----------------------------------------------------------
     def _check_schema(self) -> None:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:  # the tables were just made, as schema 1
-            self._db.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+        if row is None:
+            self._db.execute(
+                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
         elif int(row[0]) > SCHEMA_VERSION:
             raise StoreError(
                 f"{self.path} was written by a newer remem (schema {row[0]}); upgrade remem"
             )
-        found = int(row[0]) if row else 1
-        for version, _, sql in MIGRATIONS:
-            if version > found:
-                for statement in filter(str.strip, sql.split(";")):
+        elif int(row[0]) < SCHEMA_VERSION:
+            for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS.get(version, ()):
                     self._db.execute(statement)
-                self._db.execute(
-                    "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),)
-                )
+            self._db.execute(
+                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
+            )
         dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         self._dimension = int(dim[0]) if dim else None
 
@@ -232,7 +219,7 @@ class SQLiteStore:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
-                    self._pending_vectors.clear()
+                    self._pending_rows.clear()
                     self._pending_removals.clear()
                 raise
             self._depth -= 1
@@ -244,10 +231,10 @@ class SQLiteStore:
         """Mirror committed writes into the in-memory index (never before the commit)."""
         if self._index is not None:
             self._index.remove(self._pending_removals)
-            for part, rk, vector in self._pending_vectors:
-                self._index.add(part, [rk], vector[None, :])
+            for part, rk, vector, when, directive in self._pending_rows:
+                self._index.add(part, [rk], [vector], [when], [directive])
             self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        self._pending_vectors.clear()
+        self._pending_rows.clear()
         self._pending_removals.clear()
 
     def _write(self) -> None:
@@ -297,10 +284,6 @@ class SQLiteStore:
                     f"memory {memory.id} version {memory.version} already exists"
                 ) from exc
             assert rk is not None
-            self._db.execute(
-                "INSERT INTO memories_fts (rowid, text, scope) VALUES (?, ?, ?)",
-                (rk, memory.text, _scope_tokens(memory)),
-            )
             self._db.executemany(
                 "INSERT INTO memory_sources (rk, episode_id) VALUES (?, ?)",
                 [(rk, source) for source in memory.provenance],
@@ -310,9 +293,16 @@ class SQLiteStore:
                 self._db.execute(
                     "INSERT INTO vectors (rk, vector) VALUES (?, ?)", (rk, vector.tobytes())
                 )
-                self._pending_vectors.append(
-                    ((memory.scope.tenant, memory.scope.user_id), rk, vector)
+            when = memory.valid_from.timestamp() if memory.valid_from else None
+            self._pending_rows.append(
+                (
+                    (memory.scope.tenant, memory.scope.user_id),
+                    rk,
+                    vector,
+                    when,
+                    memory.metadata.get("directive") is True,
                 )
+            )
 
     def end_version(
         self, memory_id: str, version: int, status: str, at: datetime, tenant: str
@@ -393,7 +383,6 @@ class SQLiteStore:
                 f"SELECT DISTINCT episode_id FROM memory_sources WHERE rk IN ({marks})", rks
             )
         ]
-        self._db.execute(f"DELETE FROM memories_fts WHERE rowid IN ({marks})", rks)
         self._db.execute(f"DELETE FROM memories WHERE rk IN ({marks})", rks)
         self._db.execute(
             "DELETE FROM events WHERE memory_id = ? AND tenant = ?", (memory_id, tenant)
@@ -458,62 +447,14 @@ class SQLiteStore:
     ) -> list[tuple[MemoryRecord, float]]:
         if not terms:
             return []
-        words = f"text : ({' OR '.join(map(_fts_term, terms))})"
-        # A user token narrows the postings to that user's rows; the tenant is enforced in SQL
-        # (a tenant token matches most rows and only makes the intersection slower).
-        if flt.scope.user_id is not None:
-            words = f"scope : {_token('u', flt.scope.tenant, flt.scope.user_id)} AND {words}"
-        first = max(k * 4, 64)
-        # Rank inside FTS5 alone first (no join per match), then filter the best rows;
-        # only when the filter rejects too many does the complete join run.
-        top = (
-            "SELECT rowid AS rk, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
-            "WHERE memories_fts MATCH ? ORDER BY bm25(memories_fts, 1.0, 0.0) LIMIT ?"
-        )
-        every = (
-            "SELECT rowid AS rk, -bm25(memories_fts, 1.0, 0.0) AS score FROM memories_fts "
-            "WHERE memories_fts MATCH ?"
-        )
-        where, params = _where(flt, by_key=True)
-        outer = (
-            f"SELECT {_MEM_SELECT}, t.score AS score FROM ({{}}) t "
-            f"JOIN memories m ON m.rk = t.rk WHERE {where} ORDER BY t.score DESC LIMIT ?"
-        )
         with self._lock:
-            try:
-                rows = self._db.execute(outer.format(top), [words, first, *params, k]).fetchall()
-                if len(rows) < k:
-                    ranked = self._db.execute(
-                        "SELECT COUNT(*) FROM memories_fts WHERE memories_fts MATCH ?", [words]
-                    ).fetchone()[0]
-                    if ranked > first:
-                        rows = self._db.execute(outer.format(every), [words, *params, k]).fetchall()
-            except sqlite3.OperationalError as exc:
-                raise InvalidInput(f"cannot run full-text query {words!r}: {exc}") from exc
-            return [(memory_from_row(r, from_iso), float(r["score"])) for r in rows]
-
-    def _sync_index(self) -> VectorIndex:
-        """Load vectors on first use and pick up rows other processes committed since."""
-        version = self._db.execute("PRAGMA data_version").fetchone()[0]
-        if self._index is not None and version == self._data_version:
-            return self._index
-        if self._index is None:
-            self._index = VectorIndex(self._dimension or 384)
-        rows = self._db.execute(
-            "SELECT v.rk, m.tenant, m.user_id, v.vector FROM vectors v JOIN memories m USING (rk) "
-            "WHERE v.rk > ? ORDER BY v.rk",
-            (self._index.max_key,),
-        ).fetchall()
-        by_part: dict[tuple[str, str | None], tuple[list[int], list[bytes]]] = {}
-        for rk, tenant, user_id, blob in rows:
-            keys, blobs = by_part.setdefault((tenant, user_id), ([], []))
-            keys.append(rk)
-            blobs.append(blob)
-        for part, (keys, blobs) in by_part.items():
-            matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(keys), -1)
-            self._index.add(part, keys, matrix)
-        self._data_version = version
-        return self._index
+            index = self._sync_index()
+            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            index.ensure_text(parts, self._texts)
+            scores = self._scored(
+                ("bm25", tuple(terms)), parts, lambda: index.text_scores(terms, parts)
+            )
+            return self._ranked(index, scores, flt, k)
 
     def vector_search(
         self, vector: np.ndarray, flt: MemoryFilter, k: int
@@ -521,26 +462,99 @@ class SQLiteStore:
         with self._lock:
             index = self._sync_index()
             parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
-            first = max(k * 3, 32)
-            # Metadata filters are usually selective: score just the rows they admit.
-            keys, scores = (
-                (np.empty(0), np.empty(0)) if flt.metadata else index.search(vector, parts, first)
+            query = np.asarray(vector, dtype=np.float32)
+            scores = self._scored(
+                ("dense", query.tobytes()), parts, lambda: index.dense_scores(query, parts)
             )
-            rows = self._rows_by_key(keys, flt)
-            if len(rows) < k and (flt.metadata or len(keys) == first):
-                # Too few survived the filter: score exactly the rows it admits instead.
-                where, params = _where(flt)
-                admitted = [
+            return self._ranked(index, scores, flt, k)
+
+    def _scored(
+        self,
+        what: tuple[Any, ...],
+        parts: list[PartKey],
+        compute: Callable[[], dict[PartKey, np.ndarray]],
+    ) -> dict[PartKey, np.ndarray]:
+        """Scores of every row of ``parts``, computed once per query and index state.
+
+        One search asks the same query several times (whole scope, inside a time
+        window, directives only): the scoring pass is shared, only the masks differ.
+        """
+        assert self._index is not None
+        key = (*what, tuple(parts), self._index.generation)
+        found = self._scores.pop(key, None)
+        if found is None:
+            found = compute()
+        self._scores[key] = found
+        while len(self._scores) > SCORE_CACHE:
+            self._scores.pop(next(iter(self._scores)))
+        return found
+
+    def _ranked(
+        self, index: RowIndex, scores: dict[PartKey, np.ndarray], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """The ``k`` best rows the filter admits: index masks first, then SQL for the rest."""
+        window = Window(
+            after=flt.event_after.timestamp() if flt.event_after else None,
+            before=flt.event_before.timestamp() if flt.event_before else None,
+            directive=flt.metadata.get("directive") is True,
+        )
+        first = max(k * 3, 32)
+        keys, values, admitted = index.top(scores, first, window)
+        rows = self._rows_by_key(keys, flt)
+        if len(rows) < k and admitted > len(keys):
+            # The SQL re-check (status, versions, kinds, other metadata) rejected too many:
+            # rank exactly the rows it admits instead.
+            where, params = _where(flt)
+            allowed = np.array(
+                [
                     r[0]
                     for r in self._db.execute(f"SELECT m.rk FROM memories m WHERE {where}", params)
-                ]
-                if not admitted:
-                    return []
-                keys, scores = index.score(vector, parts, np.array(admitted, dtype=np.int64), k)
-                rows = self._rows_by_key(keys, flt)
-            score_of = dict(zip(keys.tolist(), scores.tolist(), strict=True))
-            hits = sorted(rows, key=lambda r: -score_of[r["rk"]])[:k]
-            return [(memory_from_row(r, from_iso), score_of[r["rk"]]) for r in hits]
+                ],
+                dtype=np.int64,
+            )
+            keys, values, _ = index.top(scores, k, window, np.unique(allowed))
+            rows = self._rows_by_key(keys, flt)
+        score_of = dict(zip(keys.tolist(), values.tolist(), strict=True))
+        hits = sorted(rows, key=lambda r: -score_of[r["rk"]])[:k]
+        return [(memory_from_row(r, from_iso), score_of[r["rk"]]) for r in hits]
+
+    def _texts(self, keys: np.ndarray) -> dict[int, str]:
+        texts: dict[int, str] = {}
+        listed = keys.tolist()
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            texts.update(
+                self._db.execute(
+                    f"SELECT rk, text FROM memories WHERE rk IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        return texts
+
+    def _sync_index(self) -> RowIndex:
+        """Load the index on first use and pick up rows other processes committed since."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._index is not None and version == self._data_version:
+            return self._index
+        if self._index is None:
+            self._index = RowIndex(self._dimension or 384)
+        rows = self._db.execute(
+            "SELECT m.rk, m.tenant, m.user_id, m.valid_from, "
+            "json_extract(m.metadata, '$.\"directive\"'), v.vector "
+            "FROM memories m LEFT JOIN vectors v USING (rk) WHERE m.rk > ? ORDER BY m.rk",
+            (self._index.max_key,),
+        ).fetchall()
+        by_part: dict[PartKey, tuple[list[int], list[Any], list[Any], list[bool]]] = {}
+        for rk, tenant, user_id, valid_from, directive, blob in rows:
+            keys, vectors, when, flags = by_part.setdefault((tenant, user_id), ([], [], [], []))
+            keys.append(rk)
+            vectors.append(None if blob is None else np.frombuffer(blob, dtype=np.float32))
+            when.append(from_iso(valid_from).timestamp() if valid_from else None)
+            flags.append(directive == 1)
+        for part, (keys, vectors, when, flags) in by_part.items():
+            self._index.add(part, keys, vectors, when, flags)
+        self._data_version = version
+        return self._index
 
     def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
         if len(keys) == 0:

@@ -1,0 +1,260 @@
+"""The SQLite store's in-memory search index, partitioned by (tenant, user).
+
+Per memory row it holds what never changes once a row is written (a change
+is a new version, hence a new row): the vector, the event time, the directive
+flag and, built lazily on the first text query, the BM25 postings. Searches
+score a partition with numpy (exact cosine, BM25 with Lucene's idf) and cut it
+with masks for the event-time window and the directive flag, so the common
+filters never go back to SQL; the store then re-checks the few winners against
+everything that can change (status, expiry, scope) in SQL.
+
+Partitioning means a user's query only touches that user's rows, so one
+user's latency does not grow with the whole table. Exact scoring keeps recall
+at 1.0; docs/benchmarks.md has the latency.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from remem.stores.tokens import tokenize
+
+PartKey = tuple[str, str | None]
+
+#: BM25 constants (the usual ones; FTS5 and Lucene use the same).
+K1 = 1.2
+B = 0.75
+
+
+class _Grow:
+    """A numpy array that appends in amortised O(1)."""
+
+    __slots__ = ("data", "size")
+
+    def __init__(self, dtype: type | np.dtype, width: int = 0) -> None:
+        shape = (16, width) if width else (16,)
+        self.data = np.zeros(shape, dtype=dtype)
+        self.size = 0
+
+    def extend(self, values: np.ndarray) -> None:
+        need = self.size + len(values)
+        if need > len(self.data):
+            grown = np.zeros((max(need, 2 * len(self.data)), *self.data.shape[1:]), self.data.dtype)
+            grown[: self.size] = self.data[: self.size]
+            self.data = grown
+        self.data[self.size : need] = values
+        self.size = need
+
+    @property
+    def view(self) -> np.ndarray:
+        return self.data[: self.size]
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a search admits beyond scope: an event-time range, directives only."""
+
+    after: float | None = None
+    before: float | None = None
+    directive: bool = False
+
+
+class _Part:
+    def __init__(self, dimension: int) -> None:
+        self.keys = _Grow(np.int64)
+        self.matrix = _Grow(np.float32, dimension)
+        self.has_vector = _Grow(np.bool_)
+        self.when = _Grow(np.float64)
+        self.directive = _Grow(np.bool_)
+        self.alive = _Grow(np.bool_)
+        self.lengths = _Grow(np.float32)
+        self.postings: dict[str, tuple[_Grow, _Grow]] = {}
+        self.tokenized = 0  # rows [0, tokenized) have postings
+        self.total_length = 0.0
+
+    @property
+    def size(self) -> int:
+        return self.keys.size
+
+    def append(
+        self,
+        keys: np.ndarray,
+        vectors: np.ndarray,
+        has_vector: np.ndarray,
+        when: np.ndarray,
+        directive: np.ndarray,
+    ) -> None:
+        self.keys.extend(keys)
+        self.matrix.extend(vectors)
+        self.has_vector.extend(has_vector)
+        self.when.extend(when)
+        self.directive.extend(directive)
+        self.alive.extend(np.ones(len(keys), dtype=np.bool_))
+
+    def add_texts(self, texts: Sequence[str]) -> None:
+        """Postings for the next ``len(texts)`` untokenized rows, in row order."""
+        start = self.tokenized
+        lengths = np.zeros(len(texts), dtype=np.float32)
+        grouped: dict[str, tuple[list[int], list[int]]] = {}
+        for offset, text in enumerate(texts):
+            counts: dict[str, int] = {}
+            words = tokenize(text)
+            lengths[offset] = len(words)
+            for word in words:
+                counts[word] = counts.get(word, 0) + 1
+            for word, tf in counts.items():
+                positions, tfs = grouped.setdefault(word, ([], []))
+                positions.append(start + offset)
+                tfs.append(tf)
+        for word, (positions, tfs) in grouped.items():
+            entry = self.postings.get(word)
+            if entry is None:
+                entry = self.postings[word] = (_Grow(np.int32), _Grow(np.float32))
+            entry[0].extend(np.asarray(positions, dtype=np.int32))
+            entry[1].extend(np.asarray(tfs, dtype=np.float32))
+        self.lengths.extend(lengths)
+        self.total_length += float(lengths.sum())
+        self.tokenized += len(texts)
+
+    def admitted(self, window: Window) -> np.ndarray:
+        ok = self.alive.view.copy()
+        if window.after is not None:
+            ok &= self.when.view >= window.after
+        if window.before is not None:
+            ok &= self.when.view < window.before
+        if window.directive:
+            ok &= self.directive.view
+        return ok
+
+
+class RowIndex:
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._parts: dict[PartKey, _Part] = {}
+        self.max_key = 0
+        #: Bumped on every change, so callers can cache scores between changes.
+        self.generation = 0
+
+    def __len__(self) -> int:
+        return sum(int(p.alive.view.sum()) for p in self._parts.values())
+
+    def add(
+        self,
+        part: PartKey,
+        keys: Iterable[int],
+        vectors: Sequence[np.ndarray | None],
+        when: Sequence[float | None],
+        directive: Sequence[bool],
+    ) -> None:
+        keys = np.fromiter(keys, dtype=np.int64)
+        if len(keys) == 0:
+            return
+        matrix = np.zeros((len(keys), self.dimension), dtype=np.float32)
+        has_vector = np.zeros(len(keys), dtype=np.bool_)
+        for i, vector in enumerate(vectors):
+            if vector is not None:
+                matrix[i] = vector
+                has_vector[i] = True
+        self._parts.setdefault(part, _Part(self.dimension)).append(
+            keys,
+            matrix,
+            has_vector,
+            np.array([np.nan if w is None else w for w in when], dtype=np.float64),
+            np.asarray(directive, dtype=np.bool_),
+        )
+        self.max_key = max(self.max_key, int(keys.max()))
+        self.generation += 1
+
+    def remove(self, keys: Iterable[int]) -> None:
+        doomed = np.fromiter(keys, dtype=np.int64)
+        if len(doomed):
+            for part in self._parts.values():
+                part.alive.view[np.isin(part.keys.view, doomed)] = False
+            self.generation += 1
+
+    def parts_for(self, tenant: str, user_id: str | None) -> list[PartKey]:
+        if user_id is not None:
+            return [(tenant, user_id)] if (tenant, user_id) in self._parts else []
+        return [key for key in self._parts if key[0] == tenant]
+
+    # -- scoring ---------------------------------------------------------------
+    def dense_scores(self, vector: np.ndarray, parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
+        """Cosine (the vectors are normalised) of every row; -inf where a row has no vector."""
+        query = np.asarray(vector, dtype=np.float32)
+        out = {}
+        for key in parts:
+            part = self._parts[key]
+            scores = part.matrix.view @ query
+            scores[~part.has_vector.view] = -np.inf
+            out[key] = scores
+        return out
+
+    def ensure_text(
+        self, parts: list[PartKey], fetch: Callable[[np.ndarray], dict[int, str]]
+    ) -> None:
+        """Tokenize rows added since the last text query; ``fetch`` maps keys to their text."""
+        for key in parts:
+            part = self._parts[key]
+            if part.tokenized < part.size:
+                keys = part.keys.view[part.tokenized :]
+                texts = fetch(keys)
+                part.add_texts([texts.get(int(k), "") for k in keys])
+                self.generation += 1
+
+    def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
+        """BM25 of every row for ``terms`` (0 where none occurs), statistics over ``parts``."""
+        words = list(dict.fromkeys(w for term in terms for w in tokenize(term)))
+        chosen = [self._parts[key] for key in parts]
+        rows = sum(p.tokenized for p in chosen)
+        if not words or not rows:
+            return {}
+        average = max(sum(p.total_length for p in chosen) / rows, 1e-9)
+        frequency = {
+            w: sum(p.postings[w][0].size for p in chosen if w in p.postings) for w in words
+        }
+        out = {}
+        for key, part in zip(parts, chosen, strict=True):
+            scores = np.zeros(part.size, dtype=np.float32)
+            norm = K1 * (1 - B + B * part.lengths.view / average)
+            for word in words:
+                entry = part.postings.get(word)
+                if entry is None:
+                    continue
+                df = frequency[word]
+                idf = np.log1p((rows - df + 0.5) / (df + 0.5))
+                positions, tfs = entry[0].view, entry[1].view
+                scores[positions] += idf * tfs * (K1 + 1) / (tfs + norm[positions])
+            scores[scores <= 0] = -np.inf
+            out[key] = scores
+        return out
+
+    def top(
+        self,
+        scores: dict[PartKey, np.ndarray],
+        k: int,
+        window: Window = Window(),
+        keys: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        """Keys and scores of the ``k`` best admitted rows, best first, and how many were admitted.
+
+        ``keys`` (sorted) further restricts the rows to exactly those keys.
+        """
+        chunk_keys, chunk_scores = [], []
+        for key, values in scores.items():
+            part = self._parts[key]
+            ok = part.admitted(window) & np.isfinite(values)
+            if keys is not None:
+                ok &= np.isin(part.keys.view, keys, assume_unique=True)
+            chunk_keys.append(part.keys.view[ok])
+            chunk_scores.append(values[ok])
+        if not chunk_scores:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), 0
+        all_scores = np.concatenate(chunk_scores)
+        all_keys = np.concatenate(chunk_keys)
+        n = len(all_scores)
+        best = np.argpartition(-all_scores, k)[:k] if k < n else np.arange(n)
+        order = best[np.argsort(-all_scores[best], kind="stable")]
+        return all_keys[order], all_scores[order], n
