@@ -224,3 +224,21 @@ def test_sqlite_file_of_schema_1_is_upgraded_in_place(tmp_path: Path) -> None:
         db.commit()
         db.close()
         open_store(path)
+
+
+def test_sqlite_migration_skips_columns_that_already_exist(tmp_path: Path) -> None:
+    from remem.stores import sqlite as backend_module
+
+    path = tmp_path / "dev.db"
+    open_store(path).close()
+    db = sqlite3.connect(path)  # a file whose columns came first but whose version lags
+    db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    store = open_store(path)
+    store.close()
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (
+        str(backend_module.SCHEMA_VERSION),
+    )
+    check.close()

@@ -199,12 +199,21 @@ class SQLiteStore:
         elif int(row[0]) < SCHEMA_VERSION:
             for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS.get(version, ()):
-                    self._db.execute(statement)
+                    if not self._already_applied(statement):
+                        self._db.execute(statement)
             self._db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
         dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         self._dimension = int(dim[0]) if dim else None
+
+    def _already_applied(self, statement: str) -> bool:
+        """An ADD COLUMN whose column exists (a development build may have added it first)."""
+        words = statement.split()
+        if words[:2] != ["ALTER", "TABLE"] or words[3:5] != ["ADD", "COLUMN"]:
+            return False
+        columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({words[2]})")}
+        return words[5] in columns
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
