@@ -31,6 +31,7 @@ INGEST_VERSION = "1"
 #: Turns stamped up to a day after the question still count as known (time-zone slack).
 CUTOFF_SLACK = timedelta(days=1)
 USER = "eval"
+UNBOUNDED = 10**9
 
 Progress = Callable[[str, int, int], None]
 
@@ -187,7 +188,8 @@ def _context_rows(
 ) -> dict[str, tuple[dict[str, Any], float]]:
     """Per system: (score row with ``tokens`` and ``cited_turns``, latency in ms).
 
-    ``top@B``: the plain hybrid ranking, whole turns, until B tokens. ``context@B``:
+    ``top10``: the plain hybrid top 10 turns, whole, as one block (what pasting the search
+    results costs). ``top@B``: the same ranking, whole turns, until B tokens. ``context@B``:
     ``Memory.context`` (profile, running summary, session summaries, lifecycle priors,
     long turns cut to their sentences about the query) within the same B, scored on the
     turns it cites; ``context+sum@B`` also credits the turns its summary lines quote.
@@ -198,9 +200,9 @@ def _context_rows(
     hits = memory.search(
         question.text, user_id=USER, limit=50, kinds="episode", before=before, asked_at=asked_at
     )
-    top = build_context(
-        question.text, budget, memories=[h.memory for h in hits], max_line_tokens=budget
-    )
+    found = [h.memory for h in hits]
+    top = build_context(question.text, budget, memories=found, max_line_tokens=budget)
+    whole = build_context(question.text, UNBOUNDED, memories=found[:10], max_line_tokens=UNBOUNDED)
     top_ms = (time.perf_counter() - t0) * 1000
     t0 = time.perf_counter()
     block = memory.context(
@@ -213,6 +215,7 @@ def _context_rows(
     )
     block_ms = (time.perf_counter() - t0) * 1000
     for name, built, ranked, ms in (
+        ("top10", whole, turns.ranked(whole, False), top_ms),
         (f"top@{budget}", top, turns.ranked(top, False), top_ms),
         (f"context@{budget}", block, turns.ranked(block, False), block_ms),
         (f"context+sum@{budget}", block, turns.ranked(block, True), block_ms),
@@ -258,7 +261,8 @@ def evaluate(
             raise ValueError(f"unknown system {name!r}; expected one of {list(SYSTEMS)}")
         chosen[name] = SYSTEMS[name]
     chosen.update(recipes or {})
-    extra = tuple(
+    extra = ("top10",) if context_budgets else ()
+    extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
     )
     result = EvalResult(dataset=dataset, path=str(path), systems=(*chosen, *extra))
@@ -300,6 +304,8 @@ def evaluate(
                         memory, dataset, question, session_of, turns, budget, cutoff, asked_at
                     )
                     for system, (row, ms) in found.items():
+                        if system == "top10" and budget != context_budgets[0]:
+                            continue  # the same for every budget
                         result.rows.setdefault(system, []).append(row)
                         result.latency_ms.setdefault(system, []).append(ms)
                 asked += 1

@@ -1,7 +1,7 @@
 """Assemble a prompt-ready context block within a token budget.
 
-What goes in, in order of claim on the budget: the user profile (at most a quarter of
-the budget, items touching the query first), the running summary (at most a sixth), then
+What goes in, in order of claim on the budget: the user profile (at most 15% of the
+budget, items touching the query first), the running summary (at most 10%), then
 retrieved memories in their ranking order, whatever their kind. Each line cites its memory
 as ``[id]`` and carries its date; a long memory is cut down to its sentences that share the
 most words with the query. The block is measured with ``remem.retrieval.tokens`` as it is
@@ -27,10 +27,11 @@ HEADERS = {
     "episode": "## Relevant conversation",
 }
 SECTION_OF_KIND = {"fact": "fact", "insight": "fact", "summary": "summary", "episode": "episode"}
-PROFILE_SHARE = 0.25
-OVERVIEW_SHARE = 1 / 6
+# Shares chosen on the dev data (docs/benchmarks.md): more, shorter turns recall more per token.
+PROFILE_SHARE = 0.15
+OVERVIEW_SHARE = 0.10
 #: A retrieved memory gets at most budget / LINE_DIVISOR tokens (and at least 48).
-LINE_DIVISOR = 6
+LINE_DIVISOR = 10
 #: A line shorter than this is not worth its citation: it is left out instead.
 MIN_LINE_TOKENS = 8
 

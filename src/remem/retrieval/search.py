@@ -65,9 +65,11 @@ _HYBRID = SearchRecipe("hybrid", bm25=0.5, directives=0.3, user_boost=0.5, absta
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": _HYBRID,
     "recent": replace(_HYBRID, name="recent", recency=0.6),
-    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer.
+    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer; the
+    # retention weight is a tie-breaker (0.02: higher weights lost recall on BEAM, whose
+    # questions reach back through the whole conversation; docs/benchmarks.md).
     "lifecycle": replace(
-        _HYBRID, name="lifecycle", priors=Priors(retention=0.3, frequency=0.2, long_term=0.1)
+        _HYBRID, name="lifecycle", priors=Priors(retention=0.02, frequency=0.1, long_term=0.05)
     ),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
