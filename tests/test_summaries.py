@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from remem import InvalidInput, Memory, NotFound
+from remem import InvalidInput, Memory, NotFound, ProviderError
 from remem.pipeline import summaries
 from remem.retrieval.tokens import count_tokens
 
@@ -180,3 +181,32 @@ def test_insights_cite_the_memories_they_come_from(mem: Memory) -> None:
     with pytest.raises(NotFound):
         mem.add_insight("Other user's memory", [turns[0].id], user_id="bo")
     assert mem.list(user_id="ana", kinds="insight").total == before
+
+
+class _FailsOnProfiles:
+    """The real embedder, except that embedding a profile fails (a provider outage)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.model_id, self.dimension = inner.model_id, inner.dimension
+
+    def embed(self, texts: Any) -> Any:
+        if any(t.startswith("Profile of") for t in texts):
+            raise ProviderError("embedding service unavailable")
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> Any:
+        return self.inner.embed_query(text)
+
+
+def test_a_fact_change_and_its_profile_refresh_commit_together(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    with Memory(path) as mem:
+        fact = mem.add("Ana lives in Lisbon", user_id="ana", kind="fact").memories[0]
+        mem.profile(user_id="ana")
+        embedder = mem.embedder
+    with Memory(path, embedder=_FailsOnProfiles(embedder)) as broken:
+        with pytest.raises(ProviderError):
+            broken.update(fact.id, "Ana lives in Porto", user_id="ana")
+        assert broken.get(fact.id).text == "Ana lives in Lisbon"  # nothing half-done
+        assert [e.op for e in broken.history(fact.id)] == ["add"]

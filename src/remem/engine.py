@@ -280,7 +280,7 @@ class Memory:
             self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
             self.store.insert_memories([(new, vector)])
             self.store.append_events([self._event("update", new, reason, now)])
-        self._after_fact_change(new)
+            self._after_fact_change(new)  # in the same transaction: both or neither
         return new
 
     def delete(
@@ -299,7 +299,7 @@ class Memory:
             self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
             gone = old.model_copy(update={"status": "deleted", "expired_at": now})
             self.store.append_events([self._event("delete", gone, reason, now)])
-        self._after_fact_change(gone)
+            self._after_fact_change(gone)
         return gone
 
     def forget(
