@@ -140,3 +140,12 @@ def test_context_rejects_bad_budgets(lisbon: Memory) -> None:
         lisbon.context("x", user_id="ana", budget_tokens=10.5)  # type: ignore[arg-type]
     with pytest.raises(InvalidInput, match="recipe"):
         lisbon.context("x", user_id="ana", recipe="nope")
+
+
+def test_context_before_a_time_leaves_out_what_was_learned_later(lisbon: Memory) -> None:
+    cutoff = T0 + timedelta(days=1)
+    block = lisbon.context("Ana", user_id="ana", before=cutoff, budget_tokens=1500)
+    assert all(x.when is None or x.when < cutoff for x in block.lines)
+    assert not any(x.section == "overview" for x in block.lines)  # written after the cutoff
+    later = lisbon.context("Ana", user_id="ana", budget_tokens=1500)
+    assert any(x.section == "overview" for x in later.lines)

@@ -681,6 +681,10 @@ class Memory:
             recipe=chosen,
             asked_at=to_utc(asked_at, field="asked_at") or self.clock(),
         )
+        if flt.event_before is not None:  # only what was known before: no later digest
+            items = [i for i in items if i.since < flt.event_before]
+            if overview is not None and overview.recorded_at >= flt.event_before:
+                overview = None
         found = [h.memory for h in results.hits if h.memory.metadata.get("summary") != "running"]
         block = build_context(
             query, budget_tokens, profile=items, overview=overview, memories=found
