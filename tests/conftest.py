@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from remem import Memory
+from remem.testing import ScriptedOpenAIServer
 
 CONVERSATION = [
     {
@@ -56,3 +57,10 @@ def memory(db_path: Path) -> Iterator[Memory]:
 def ana(memory: Memory) -> Memory:
     memory.add(CONVERSATION, user_id="ana", session_id="s1")
     return memory
+
+
+@pytest.fixture
+def openai_server() -> Iterator[ScriptedOpenAIServer]:
+    """A real OpenAI-compatible HTTP server on 127.0.0.1 that answers from a script."""
+    with ScriptedOpenAIServer() as server:
+        yield server

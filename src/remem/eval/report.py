@@ -56,7 +56,54 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += ["| system | p50 | p95 |", "|---|---|---|"]
     for name, agg in systems.items():
         lines.append(f"| {name} | {_fmt(agg['latency_ms_p50'])} | {_fmt(agg['latency_ms_p95'])} |")
+    if "qa" in summary:
+        lines += _qa_markdown(summary["qa"])
     return "\n".join(lines) + "\n"
+
+
+def _qa_markdown(qa: dict[str, Any]) -> list[str]:
+    systems = qa["systems"]
+    lines = [
+        "",
+        "## QA: J score (LLM judge)",
+        "",
+        f"Answer model `{qa['answer_model']}`, judge `{qa['judge_model']}`, "
+        f"top {qa['k']} memories as context.",
+        "",
+        "| system | J | correct / n | tokens/query answer | judge | LLM calls (retries) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in systems.items():
+        tokens = s["tokens_per_query"]
+        calls = s["llm"]["answer"]["calls"] + s["llm"]["judge"]["calls"]
+        retries = s["llm"]["answer"]["retries"] + s["llm"]["judge"]["retries"]
+        lines.append(
+            f"| {name} | {_fmt(s['j'])} | {s['correct']} / {s['n']} | "
+            f"{_fmt1(tokens['answer'])} | {_fmt1(tokens['judge'])} | {calls} ({retries}) |"
+        )
+    excluded = sorted({c for s in systems.values() for c in s["excluded_from_overall"]})
+    if excluded:
+        lines += ["", f"Not in the overall J (reported below only): {', '.join(excluded)}."]
+    categories = sorted({c for s in systems.values() for c in s["j_by_category"]})
+    lines += ["", "### J by category", "", "| category | n | " + " | ".join(systems) + " |"]
+    lines.append("|---|---|" + "---|" * len(systems))
+    for category in categories:
+        n = max(s["n_by_category"].get(category, 0) for s in systems.values())
+        cells = [_fmt(s["j_by_category"].get(category)) for s in systems.values()]
+        lines.append(f"| {category} | {n} | " + " | ".join(cells) + " |")
+    lines += ["", "### QA latency (ms, p50 / p95)", ""]
+    lines += ["| system | retrieval | answer | judge |", "|---|---|---|---|"]
+    for name, s in systems.items():
+        cells = [
+            f"{_fmt1(s['latency_ms'][stage]['p50'])} / {_fmt1(s['latency_ms'][stage]['p95'])}"
+            for stage in ("retrieval", "answer", "judge")
+        ]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _fmt1(value: Any) -> str:
+    return "–" if value is None else f"{value:.1f}"
 
 
 def plot(summary: dict[str, Any], destination: Path) -> Path | None:

@@ -8,6 +8,7 @@ same store in the same run, so the comparison is exact.
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,9 +20,9 @@ from typing import Any
 import numpy as np
 
 from remem.engine import Memory
-from remem.eval import metrics
+from remem.eval import metrics, qa
 from remem.eval.datasets import Conversation, Question, load
-from remem.model import ROLES, Context
+from remem.model import ROLES, Context, SearchResults
 from remem.retrieval.context import build_context
 from remem.retrieval.search import SearchRecipe
 
@@ -47,9 +48,11 @@ class EvalResult:
     turns: int = 0
     ingest_seconds: float = 0.0
     summarize_seconds: float = 0.0
+    qa_rows: dict[str, list[qa.QARow]] = field(default_factory=dict)
+    qa_settings: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
-        return {
+        summary = {
             "dataset": self.dataset,
             "path": self.path,
             "conversations": self.conversations,
@@ -65,6 +68,14 @@ class EvalResult:
                 for name in self.systems
             },
         }
+        if self.qa_settings is not None:
+            summary["qa"] = {
+                **self.qa_settings,
+                "systems": {
+                    name: qa.summarize(rows, self.dataset) for name, rows in self.qa_rows.items()
+                },
+            }
+        return summary
 
 
 def _pct(values: Sequence[float], q: float) -> float | None:
@@ -119,15 +130,15 @@ def _before(question: Question, cutoff: bool) -> datetime | None:
     return question.question_date + CUTOFF_SLACK if cutoff and question.question_date else None
 
 
-def _ranked_turns(
+def _search(
     memory: Memory,
     recipe: str | SearchRecipe,
     question: Question,
     k: int,
     cutoff: bool,
     asked_at: datetime | None,
-) -> list[str]:
-    results = memory.search(
+) -> SearchResults:
+    return memory.search(
         question.text,
         user_id=USER,
         limit=k,
@@ -136,6 +147,9 @@ def _ranked_turns(
         recipe=recipe,
         asked_at=asked_at,
     )
+
+
+def _turn_ids(results: SearchResults) -> list[str]:
     return [hit.memory.metadata["turn_id"] for hit in results if "turn_id" in hit.memory.metadata]
 
 
@@ -237,6 +251,7 @@ def evaluate(
     limit: int | None = None,
     keep: bool = False,
     cutoff: bool = False,
+    qa_settings: qa.QASettings | None = None,
     progress: Progress | None = None,
     context_budgets: Sequence[int] = (),
     ask_at_end: bool = False,
@@ -246,12 +261,14 @@ def evaluate(
     ``keep`` leaves the ingested stores in ``workdir`` for the next run to reuse.
     ``cutoff`` hides turns that happened after the question was asked, replaying the
     benchmark in time order (a question asked on day D can only be about days <= D).
+    ``qa_settings`` also answers every question from what ``qa_settings.systems``
+    retrieved and has an LLM judge the answers (see `remem.eval.qa`).
 
     ``context_budgets`` turns on the lifecycle mode: each conversation is summarized
     (session and running summaries, profile) as of its last turn, questions without a
     date are asked at that last turn (so that retention has a "now"), and for each budget
-    B the systems ``top@B``, ``context@B`` and ``context+sum@B`` report recall and
-    ``tokens`` per query (see ``_context_rows``). ``ask_at_end`` alone asks undated
+    B the systems ``top10``, ``top@B``, ``context@B`` and ``context+sum@B`` report recall
+    and ``tokens`` per query (see ``_context_rows``). ``ask_at_end`` alone asks undated
     questions at the conversation's last turn (BEAM has no question dates).
     """
     ask_at_end = ask_at_end or bool(context_budgets)
@@ -261,15 +278,38 @@ def evaluate(
             raise ValueError(f"unknown system {name!r}; expected one of {list(SYSTEMS)}")
         chosen[name] = SYSTEMS[name]
     chosen.update(recipes or {})
+    if qa_settings is not None:
+        missing = [s for s in qa_settings.systems if s not in chosen]
+        if missing:
+            raise ValueError(
+                f"QA system(s) {missing} are not evaluated; choose from {list(chosen)}"
+            )
+        if qa_settings.k < 1:
+            raise ValueError(f"the QA context needs k >= 1 memories, got {qa_settings.k}")
     extra = ("top10",) if context_budgets else ()
     extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
     )
     result = EvalResult(dataset=dataset, path=str(path), systems=(*chosen, *extra))
+    if qa_settings is not None:
+        result.qa_settings = qa_settings.describe()
     k = max(metrics.KS)
+    qa_k = qa_settings.k if qa_settings is not None else 0
+    qa_systems = set(qa_settings.systems) if qa_settings is not None else set()
     conversations = list(load(dataset, path, limit=limit))
     total_questions = sum(len(c.questions) for c in conversations)
     asked = 0
+    total_answers = total_questions * len(qa_systems)
+    answers = 0
+    answers_lock = threading.Lock()
+
+    def answered() -> None:
+        nonlocal answers
+        with answers_lock:
+            answers += 1
+            if progress:
+                progress("answer and judge", answers, total_answers)
+
     for number, conversation in enumerate(conversations, start=1):
         if progress:
             progress(f"ingest {conversation.id}", number - 1, len(conversations))
@@ -288,22 +328,27 @@ def evaluate(
                 memory.summarize(user_id=USER)
                 result.summarize_seconds += time.perf_counter() - t_sum
                 turns = _Turns.read(memory)
+            jobs: dict[str, list[qa.QAJob]] = {}
             for question in conversation.questions:
                 asked_at = question.question_date or (last if ask_at_end else None)
                 for system, recipe in chosen.items():
                     t0 = time.perf_counter()
-                    ranked = _ranked_turns(memory, recipe, question, k, cutoff, asked_at)
-                    result.latency_ms.setdefault(system, []).append(
-                        (time.perf_counter() - t0) * 1000
-                    )
+                    found = _search(memory, recipe, question, max(k, qa_k), cutoff, asked_at)
+                    elapsed_ms = (time.perf_counter() - t0) * 1000
+                    result.latency_ms.setdefault(system, []).append(elapsed_ms)
+                    ranked = _turn_ids(found)[:k]
                     row = metrics.score_question(dataset, question, ranked, session_of)
                     result.rows.setdefault(system, []).append(row)
+                    if system in qa_systems:
+                        jobs.setdefault(system, []).append(
+                            qa.QAJob(question, found.hits, elapsed_ms)
+                        )
                 for budget in context_budgets:
                     assert turns is not None
-                    found = _context_rows(
+                    rows = _context_rows(
                         memory, dataset, question, session_of, turns, budget, cutoff, asked_at
                     )
-                    for system, (row, ms) in found.items():
+                    for system, (row, ms) in rows.items():
                         if system == "top10" and budget != context_budgets[0]:
                             continue  # the same for every budget
                         result.rows.setdefault(system, []).append(row)
@@ -311,5 +356,10 @@ def evaluate(
                 asked += 1
                 if progress:
                     progress("questions", asked, total_questions)
+        if qa_settings is not None:
+            for system, system_jobs in jobs.items():
+                result.qa_rows.setdefault(system, []).extend(
+                    qa.run(qa_settings, dataset, system_jobs, done=answered)
+                )
         result.conversations += 1
     return result

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel
@@ -43,6 +43,9 @@ from remem.model import (
 )
 from remem.pipeline.lifecycle import MaintenanceReport
 from remem.retrieval.search import RECIPES
+
+if TYPE_CHECKING:
+    from remem.eval.qa import QASettings
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -680,15 +683,54 @@ def eval_(
             help="Lifecycle mode: score Memory.context within this many tokens; repeatable.",
         ),
     ] = None,
-    cutoff: Annotated[
-        bool, typer.Option(help="Replay in time order: hide turns after each question's date.")
-    ] = False,
     ask_at_end: Annotated[
         bool, typer.Option(help="Ask undated questions at the conversation's last turn.")
     ] = False,
+    cutoff: Annotated[
+        bool,
+        typer.Option(
+            "--cutoff",
+            help="Replay in time order: hide turns after each question's date "
+            "(datasets with question dates: longmemeval, halumem).",
+        ),
+    ] = False,
+    qa: Annotated[
+        bool,
+        typer.Option(
+            "--qa", help="Also answer each question with an LLM and score it with an LLM judge."
+        ),
+    ] = False,
+    llm_url: Annotated[
+        str | None,
+        typer.Option(
+            "--llm-url", help="OpenAI-compatible base URL for --qa (default: $REMEM_LLM_URL)."
+        ),
+    ] = None,
+    llm_model: Annotated[
+        str | None,
+        typer.Option("--llm-model", help="Answer model for --qa (default: $REMEM_LLM_MODEL)."),
+    ] = None,
+    judge_model: Annotated[
+        str | None,
+        typer.Option("--judge-model", help="Judge model for --qa (default: the answer model)."),
+    ] = None,
+    qa_k: Annotated[
+        int, typer.Option("--qa-k", min=1, help="Memories given to the answer model.")
+    ] = 10,
+    qa_system: Annotated[
+        list[str] | None,
+        typer.Option("--qa-system", help="Systems whose retrieval --qa answers from (remem)."),
+    ] = None,
+    qa_workers: Annotated[
+        int, typer.Option("--qa-workers", min=1, help="Questions answered at once in --qa.")
+    ] = 4,
     as_json: Json = False,
 ) -> None:
-    """Run a public long-term-memory benchmark: remem against BM25 and dense baselines."""
+    """Run a public long-term-memory benchmark: remem against BM25 and dense baselines.
+
+    With --qa (and an OpenAI-compatible LLM) it also reports the J score: answers from the
+    top --qa-k memories, judged CORRECT/WRONG against the gold answer by an LLM judge.
+    """
     import tempfile
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -697,6 +739,9 @@ def eval_(
 
     if dataset not in DATASETS:
         raise InvalidInput(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
+    qa_settings = (
+        _qa_settings(llm_url, llm_model, judge_model, qa_k, qa_system, qa_workers) if qa else None
+    )
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with (
         Progress(*columns, console=_err, disable=as_json or not sys.stderr.isatty()) as bar,
@@ -705,7 +750,7 @@ def eval_(
         tasks: dict[str, Any] = {}
 
         def progress(stage: str, done: int, total: int) -> None:
-            name = "ingest" if stage.startswith("ingest") else "questions"
+            name = stage if stage in ("questions", "answer and judge") else "ingest"
             if name not in tasks:
                 tasks[name] = bar.add_task(name, total=total)
             bar.update(tasks[name], completed=done, description=stage[:40])
@@ -719,9 +764,10 @@ def eval_(
                 recipes={f"recipe:{r.value}": RECIPES[r.value] for r in recipe or ()},
                 limit=limit,
                 keep=workdir is not None,
+                cutoff=cutoff,
+                qa_settings=qa_settings,
                 progress=progress,
                 context_budgets=tuple(context_budget or ()),
-                cutoff=cutoff,
                 ask_at_end=ask_at_end,
             )
         except ValueError as exc:
@@ -734,6 +780,37 @@ def eval_(
         lambda _: _out.print(
             report.markdown(summary) + "\nwrote " + ", ".join(map(str, paths.values()))
         ),
+    )
+
+
+def _qa_settings(
+    url: str | None,
+    model: str | None,
+    judge_model: str | None,
+    k: int,
+    systems: list[str] | None,
+    workers: int,
+) -> QASettings:
+    """The answer and judge LLMs for --qa; a clear error when none is configured."""
+    import os
+
+    from remem.eval.qa import QASettings
+    from remem.providers.llm import llm_from_env
+
+    model = model or os.environ.get("REMEM_LLM_MODEL")
+    answer = llm_from_env(url=url, model=model) if model else None
+    if answer is None:
+        raise InvalidInput(
+            "--qa needs an OpenAI-compatible LLM: set REMEM_LLM_URL and REMEM_LLM_MODEL "
+            "(or pass --llm-url and --llm-model; REMEM_LLM_API_KEY for the key)"
+        )
+    judge = (llm_from_env(url=url, model=judge_model) or answer) if judge_model else answer
+    return QASettings(
+        answer_llm=answer,
+        judge_llm=judge,
+        k=k,
+        systems=tuple(systems) if systems else ("remem",),
+        workers=workers,
     )
 
 

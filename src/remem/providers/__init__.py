@@ -1,4 +1,8 @@
-"""Replaceable model providers: each a Protocol with one real default."""
+"""Replaceable model providers: each a Protocol with one real default.
+
+The chat LLM protocol and its OpenAI-compatible client live in `remem.providers.llm`,
+imported on demand so that `import remem` never loads an HTTP client.
+"""
 
 from remem.providers.embedder import Embedder, default_embedder
 

@@ -477,6 +477,11 @@ class SQLiteStore:
             )
             return self._ranked(index, scores, flt, k)
 
+    def drop_score_cache(self) -> None:
+        """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
+        with self._lock:
+            self._scores.clear()
+
     def _scored(
         self,
         what: tuple[Any, ...],
@@ -509,8 +514,8 @@ class SQLiteStore:
         )
         first = max(k * 3, 32)
         keys, values, admitted = index.top(scores, first, window)
-        rows = self._rows_by_key(keys, flt)
-        if len(rows) < k and admitted > len(keys):
+        survivors = self._admitted(keys, flt)
+        if len(survivors) < k and admitted > len(keys):
             # The SQL re-check (status, versions, kinds, other metadata) rejected too many:
             # rank exactly the rows it admits instead.
             where, params = _where(flt)
@@ -522,10 +527,28 @@ class SQLiteStore:
                 dtype=np.int64,
             )
             keys, values, _ = index.top(scores, k, window, np.unique(allowed))
-            rows = self._rows_by_key(keys, flt)
-        score_of = dict(zip(keys.tolist(), values.tolist(), strict=True))
-        hits = sorted(rows, key=lambda r: -score_of[r["rk"]])[:k]
-        return [(memory_from_row(r, from_iso), score_of[r["rk"]]) for r in hits]
+            survivors = set(keys.tolist())
+        best = [
+            (key, score)
+            for key, score in zip(keys.tolist(), values.tolist(), strict=True)
+            if key in survivors
+        ][:k]
+        # Only the winners are read in full: building records is most of a search's Python time.
+        rows = {r["rk"]: r for r in self._rows_by_key(np.array([key for key, _ in best]), flt)}
+        return [(memory_from_row(rows[key], from_iso), score) for key, score in best if key in rows]
+
+    def _admitted(self, keys: np.ndarray, flt: MemoryFilter) -> set[int]:
+        if len(keys) == 0:
+            return set()
+        where, params = _where(flt, by_key=True)
+        marks = ",".join("?" * len(keys))
+        return {
+            r[0]
+            for r in self._db.execute(
+                f"SELECT m.rk FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+                [*keys.tolist(), *params],
+            )
+        }
 
     def _texts(self, keys: np.ndarray) -> dict[int, str]:
         texts: dict[int, str] = {}
