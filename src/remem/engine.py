@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from remem import portability
 from remem._ids import new_id
@@ -45,6 +46,9 @@ from remem.providers.embedder import Embedder, default_embedder
 from remem.retrieval.context import build_context
 from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
 from remem.stores import MemoryFilter, Store, open_store
+
+if TYPE_CHECKING:
+    from remem.providers.llm import LLM
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -80,6 +84,15 @@ def as_seen(memory: MemoryRecord, as_of: datetime | None) -> MemoryRecord:
     if as_of is None or memory.expired_at is None or memory.expired_at <= as_of:
         return memory
     return memory.model_copy(update={"status": "active", "expired_at": None})
+
+
+def _configured_llm() -> LLM | None:
+    """The LLM REMEM_LLM_URL names; the HTTP client is only imported when one is configured."""
+    if not os.environ.get("REMEM_LLM_URL"):
+        return None
+    from remem.providers.llm import default_llm
+
+    return default_llm()
 
 
 def _recipe(recipe: str | SearchRecipe) -> SearchRecipe:
@@ -118,8 +131,9 @@ class Memory:
 
     ``clock`` is where every "now" comes from (tests pass a controlled one);
     ``track_recalls`` counts each memory returned by search/get/context as recalled,
-    which strengthens it (``remem.pipeline.lifecycle``); ``llm`` is kept for the
-    abstractive summaries of an LLM provider (offline, summaries are extractive).
+    which strengthens it (``remem.pipeline.lifecycle``); ``llm`` (default: the one
+    REMEM_LLM_URL names, if any) writes abstractive summaries, profiles and insights;
+    without one they are extractive.
     """
 
     def __init__(
@@ -132,7 +146,7 @@ class Memory:
         clock: Callable[[], datetime] = utcnow,
         track_recalls: bool = True,
         policy: LifecyclePolicy = DEFAULT_POLICY,
-        llm: Any = None,
+        llm: LLM | None = None,
     ) -> None:
         self.store: Store = store or open_store(location or default_location())
         self.embedder: Embedder = embedder or default_embedder()
@@ -140,12 +154,15 @@ class Memory:
         self.clock = clock
         self.track_recalls = track_recalls
         self.policy = policy
-        self.llm = llm
+        self._owns_llm = llm is None
+        self.llm: LLM | None = llm if llm is not None else _configured_llm()
         self._bound = False
 
     # -- lifecycle ------------------------------------------------------------
     def close(self) -> None:
         self.store.close()
+        if self._owns_llm and self.llm is not None and hasattr(self.llm, "close"):
+            self.llm.close()
 
     def __enter__(self) -> Memory:
         return self
@@ -544,16 +561,20 @@ class Memory:
     ) -> list[MemoryRecord]:
         """Summarize the sessions that changed, then the user's running summary and profile.
 
-        Returns the summaries written (unchanged ones are not rewritten).
+        With an LLM, also derives insights across sessions (each citing its sources).
+        Returns the summaries and insights written (unchanged ones are not rewritten).
         """
         scope = _scope(self.tenant, user_id, agent_id, session_id)
         self._bind()
         now = self.clock()
-        written = digests.summarize_sessions(self.store, self.embedder, scope, now)
+        llm = self.llm
+        written = digests.summarize_sessions(self.store, self.embedder, scope, now, llm)
         if user_id is not None or agent_id is not None:
-            running = digests.update_running_summary(self.store, self.embedder, scope, now)
+            running = digests.update_running_summary(self.store, self.embedder, scope, now, llm)
             if running is not None:
                 written.append(running)
+                if llm is not None:
+                    written += digests.derive_insights(self.store, self.embedder, scope, now, llm)
             self.profile(user_id=user_id, agent_id=agent_id, refresh=True)
         return written
 
@@ -577,7 +598,7 @@ class Memory:
             if found is not None:
                 return found
         self._bind()
-        return digests.refresh_profile(self.store, self.embedder, scope, self.clock())
+        return digests.refresh_profile(self.store, self.embedder, scope, self.clock(), self.llm)
 
     def _after_fact_change(self, memory: MemoryRecord) -> None:
         """Keep an existing profile true to the facts it lists."""
@@ -588,7 +609,7 @@ class Memory:
         scope = memory.scope.model_copy(update={"session_id": None})
         if derived.find(self.store, scope, "profile") is not None:
             self._bind()
-            digests.refresh_profile(self.store, self.embedder, scope, self.clock())
+            digests.refresh_profile(self.store, self.embedder, scope, self.clock(), self.llm)
 
     def add_insight(
         self,
