@@ -52,6 +52,10 @@ class BackgroundMaintenance:
         while not self._stop.wait(self.every_s):
             self.run_once()
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
     def start(self) -> BackgroundMaintenance:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="remem-maintain", daemon=True)
