@@ -696,7 +696,9 @@ class Memory:
         """A prompt-ready block for ``query``: profile, overview, facts, sessions and turns.
 
         Never longer than ``budget_tokens`` (``remem.retrieval.tokens.count_tokens``);
-        each line cites its memory id and date. Memories cited count as recalled.
+        each line cites its memory id and date. Memories cited count as recalled. The
+        profile and overview are the stored ones (``summarize``/``profile`` build them):
+        assembling a context writes nothing but recall counts.
         """
         if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int):
             raise InvalidInput("budget_tokens must be an integer")
@@ -706,11 +708,8 @@ class Memory:
         chosen = _recipe(recipe)
         owner = user_id is not None or agent_id is not None
         person = _scope(self.tenant, user_id, agent_id, None)
-        items = (
-            digests.profile_items(self.profile(user_id=user_id, agent_id=agent_id))
-            if (profile and owner)
-            else []
-        )
+        stored = derived.find(self.store, person, "profile") if profile and owner else None
+        items = digests.profile_items(stored)
         overview = (
             derived.find(self.store, person, "summary", digests.RUNNING_KEY) if owner else None
         )
