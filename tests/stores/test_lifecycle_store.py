@@ -242,3 +242,28 @@ def test_sqlite_migration_skips_columns_that_already_exist(tmp_path: Path) -> No
         str(backend_module.SCHEMA_VERSION),
     )
     check.close()
+
+
+def test_facade_summaries_profile_and_context_on_every_backend(backend: Backend) -> None:
+    now = [T0]
+    memory = backend.memory(clock=lambda: now[0])
+    fact = memory.add("Ana lives in Lisbon", user_id="ana", kind="fact").memories[0]
+    memory.add(
+        [
+            {"role": "user", "content": "I am planning a trip to Japan in October."},
+            {"role": "assistant", "content": "Kyoto is lovely in October."},
+            {"role": "user", "content": "Our budget for the Japan trip is 3000 euros."},
+        ],
+        user_id="ana",
+        session_id="s1",
+    )
+    written = memory.summarize(user_id="ana")
+    assert sorted(m.metadata["summary"] for m in written) == ["running", "session"]
+    assert memory.summarize(user_id="ana") == []  # found again by their metadata key
+    now[0] += timedelta(days=1)
+    memory.update(fact.id, "Ana lives in Porto", user_id="ana")
+    profile = memory.profile(user_id="ana")
+    assert profile.version == 2 and "was: Ana lives in Lisbon" in profile.text
+    block = memory.context("Japan trip budget", user_id="ana", budget_tokens=400)
+    assert block.tokens <= 400
+    assert {"profile", "overview"} <= {line.section for line in block.lines}
