@@ -12,7 +12,7 @@ import pytest
 
 from remem import Memory
 from remem.stores.row_index import K1, B, RowIndex, Window
-from remem.stores.sqlite import SQLiteStore
+from remem.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from remem.stores.tokens import tokenize
 
 TEXTS = [
@@ -109,6 +109,8 @@ def test_an_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
         kept = m.add("my passport is in the desk drawer", user_id="u").memories[0]
     raw = sqlite3.connect(path)
     raw.execute("CREATE VIRTUAL TABLE memories_fts USING fts5 (text, scope)")
+    for column in ("layer", "stability", "pinned"):  # added by schema 3
+        raw.execute(f"ALTER TABLE memories DROP COLUMN {column}")
     raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     raw.commit()
     raw.close()
@@ -116,7 +118,7 @@ def test_an_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
     version = store._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     store.close()
-    assert "memories_fts" not in tables and version[0] == "2"
+    assert "memories_fts" not in tables and version[0] == str(SCHEMA_VERSION)
     with Memory(path) as m:
         assert m.search("where is my passport", user_id="u")[0].id == kept.id
 

@@ -30,6 +30,7 @@ from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.retrieval import timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
+from remem.retrieval.priors import Priors, apply_priors
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
 
@@ -54,6 +55,7 @@ class SearchRecipe:
     directives: float = 0.0
     user_boost: float = 0.0
     abstain_below: float | None = None
+    priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
 
 
 # Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
@@ -63,6 +65,12 @@ _HYBRID = SearchRecipe("hybrid", bm25=0.5, directives=0.3, user_boost=0.5, absta
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": _HYBRID,
     "recent": replace(_HYBRID, name="recent", recency=0.6),
+    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer; the
+    # retention weight is a tie-breaker (0.02: higher weights lost recall on BEAM, whose
+    # questions reach back through the whole conversation; docs/benchmarks.md).
+    "lifecycle": replace(
+        _HYBRID, name="lifecycle", priors=Priors(retention=0.02, frequency=0.1, long_term=0.05)
+    ),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }
@@ -160,6 +168,9 @@ def hybrid_search(
                 f.score += bonus
                 f.boosts["user"] = bonus
         fused.sort(key=lambda f: -f.score)
+    # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
+    if recipe.priors is not None and asked_at is not None:
+        fused = apply_priors(fused, recipe.priors, asked_at)
     fused = fused[:limit]
     sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
     episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}
