@@ -764,7 +764,8 @@ class PostgresStore:
             total = int(counts["n"])
             freqs = [(counts[f"df{i}"] + 0.5) / (total + 1) for i in range(len(lexemes))]
             avgdl = float(counts["avgdl"])
-        idf = [max(math.log((1 - f) / f), 1e-6) if 0 < f < 1 else 1e-6 for f in freqs]
+        # Lucene's idf, ln(1 + (N - n + 0.5) / (n + 0.5)), as the SQLite store uses: never negative.
+        idf = [max(math.log1p((1 - f) / f), 1e-6) if 0 < f <= 1 else 1e-6 for f in freqs]
         return lexemes, idf, max(avgdl, 1.0)
 
     def text_search(
