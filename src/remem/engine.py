@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -17,18 +18,24 @@ from remem import portability
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
 from remem.config import default_location
-from remem.errors import InvalidInput, NotFound
+from remem.errors import InvalidInput, NotFound, ProviderError
 from remem.model import (
     KINDS,
     STATUSES,
     AddResult,
+    Entity,
     Episode,
     Event,
+    Extraction,
+    ExtractionJob,
     MemoryRecord,
     Page,
     Scope,
     SearchResults,
 )
+from remem.pipeline import knowledge
+from remem.pipeline.entities import normalise
+from remem.pipeline.extract import EXTRACTORS, OfflineExtractor, offline_extractor
 from remem.pipeline.ingest import (
     Messages,
     build_turns,
@@ -37,6 +44,7 @@ from remem.pipeline.ingest import (
     check_text,
 )
 from remem.providers.embedder import Embedder, default_embedder
+from remem.providers.llm import LLM, Usage, default_llm
 from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
 from remem.stores import MemoryFilter, Store, open_store
 
@@ -89,6 +97,11 @@ class Memory:
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
     dir); ``Memory("my.db")`` a file; ``Memory("postgresql://...")`` a server.
+
+    ``llm`` (default: the server named by REMEM_LLM_URL, if any) turns each added
+    conversation into facts and a knowledge graph (docs/graph.md); ``llm=None`` keeps
+    remem offline. ``extractor`` names the offline entity extractor: "regex"
+    (default, REMEM_EXTRACTOR), "spacy" or "none".
     """
 
     def __init__(
@@ -98,10 +111,18 @@ class Memory:
         embedder: Embedder | None = None,
         tenant: str = "default",
         store: Store | None = None,
+        llm: LLM | str | None = "env",
+        extractor: str | None = None,
     ) -> None:
         self.store: Store = store or open_store(location or default_location())
         self.embedder: Embedder = embedder or default_embedder()
         self.tenant = _scope(tenant, None, None, None).tenant
+        self.llm: LLM | None = default_llm() if llm == "env" else llm  # type: ignore[assignment]
+        chosen = extractor or os.environ.get("REMEM_EXTRACTOR") or "regex"
+        if chosen not in EXTRACTORS:
+            raise InvalidInput(f"extractor must be one of {', '.join(EXTRACTORS)}, got {chosen!r}")
+        self.extractor: OfflineExtractor | None = offline_extractor(chosen)
+        self.llm_usage = Usage()
         self._bound = False
 
     # -- lifecycle ------------------------------------------------------------
@@ -182,7 +203,81 @@ class Memory:
             self.store.insert_episodes([episode for episode, _ in turns])
             self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
             self.store.append_events([self._event("add", m, None, now) for _, m in turns])
-        return AddResult(episodes=tuple(e for e, _ in turns), memories=tuple(m for _, m in turns))
+            linked = (
+                knowledge.link_offline(self.store, self.extractor, turns, now)
+                if self.extractor
+                else []
+            )
+            job = None
+            if self.llm is not None and kind == "episode":
+                # Queued in the turn's own transaction: a crash during the LLM call loses nothing.
+                job = ExtractionJob(
+                    id=new_id("job"),
+                    scope=scope,
+                    episode_ids=tuple(e.id for e, _ in turns),
+                    created_at=now,
+                    updated_at=now,
+                )
+                self.store.save_job(job)
+        episodes = tuple(e for e, _ in turns)
+        extraction = (
+            self._extract(job, episodes)
+            if job is not None
+            else Extraction(status="offline", entities=tuple(linked))
+        )
+        return AddResult(
+            episodes=episodes, memories=tuple(m for _, m in turns), extraction=extraction
+        )
+
+    def _extract(self, job: ExtractionJob, episodes: tuple[Episode, ...]) -> Extraction:
+        """Facts from committed turns; a failure is recorded on the job, never raised."""
+        assert self.llm is not None
+        before = self.llm.usage
+        try:
+            return knowledge.build(
+                store=self.store,
+                embedder=self.embedder,
+                llm=self.llm,
+                job=job,
+                episodes=episodes,
+                now=utcnow(),
+                event=self._event,
+            )
+        except ProviderError as exc:
+            failed = job.model_copy(
+                update={
+                    "status": "failed",
+                    "attempts": job.attempts + 1,
+                    "error": str(exc),
+                    "updated_at": utcnow(),
+                }
+            )
+            with self.store.transaction():
+                self.store.save_job(failed)
+            spent = self.llm.usage - before
+            return Extraction(
+                status="failed",
+                error=str(exc),
+                job_id=job.id,
+                usage=knowledge.usage_of(spent),
+            )
+        finally:
+            self.llm_usage = self.llm_usage + (self.llm.usage - before)
+
+    def retry_extraction(self, *, limit: int = 100) -> list[Extraction]:
+        """Run the queued extractions (failed or interrupted), oldest first; one result each."""
+        if self.llm is None:
+            raise InvalidInput("retry_extraction needs an LLM: pass llm= or set REMEM_LLM_URL")
+        self._bind()
+        results = []
+        for job in self.store.get_jobs(self.tenant, limit=_limit(limit)):
+            episodes = tuple(self.store.get_episodes(list(job.episode_ids), self.tenant))
+            if not episodes:  # its turns were forgotten meanwhile
+                with self.store.transaction():
+                    self.store.delete_job(self.tenant, job.id)
+                continue
+            results.append(self._extract(job, episodes))
+        return results
 
     def update(
         self,
@@ -303,13 +398,15 @@ class Memory:
         after: datetime | str | None = None,
         before: datetime | str | None = None,
         as_of: datetime | str | None = None,
+        valid_at: datetime | str | None = None,
         context_window: int = 0,
         recipe: str | SearchRecipe = "hybrid",
         asked_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
-        ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time.
+        ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time;
+        ``valid_at`` keeps what was true at that event time (``valid_from <= t < valid_to``).
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         """
         check_text(query, "query")
@@ -330,6 +427,7 @@ class Memory:
             event_after=to_utc(after, field="after"),
             event_before=to_utc(before, field="before"),
             as_of=to_utc(as_of, field="as_of"),
+            valid_at=to_utc(valid_at, field="valid_at"),
         )
         self._bind()
         results = hybrid_search(
@@ -404,6 +502,57 @@ class Memory:
             items=tuple(items), total=self.store.count_memories(flt), offset=offset, limit=limit
         )
 
+    def facts(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        valid_at: datetime | str | None = None,
+        as_of: datetime | str | None = None,
+        current: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[MemoryRecord]:
+        """Extracted facts, newest first: all of them, or those true at ``valid_at`` (event time).
+
+        ``current=True`` is ``valid_at=now``: what is true today. ``as_of`` shows the facts
+        as they were believed at that system time (before later corrections).
+        """
+        if current and valid_at is not None:
+            raise InvalidInput("give either current=True or valid_at, not both")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("offset must be a non-negative integer")
+        when = to_utc(as_of, field="as_of")
+        flt = MemoryFilter(
+            scope=_scope(self.tenant, user_id, agent_id, None),
+            kinds=("fact",),
+            as_of=when,
+            valid_at=utcnow() if current else to_utc(valid_at, field="valid_at"),
+        )
+        found = self.store.list_memories(flt, limit=_limit(limit), offset=offset)
+        return [as_seen(m, when) for m in found]
+
+    def entities(self, *, user_id: str | None = None, name: str | None = None) -> list[Entity]:
+        """The user's knowledge-graph entities, oldest first; ``name`` finds one by any alias."""
+        scope = _scope(self.tenant, user_id, None, None)
+        if name is None:
+            return [e for e, _ in self.store.get_entities(scope.tenant, scope.user_id)]
+        key = normalise(check_text(name, "name"))
+        ids = self.store.entities_by_alias(scope.tenant, scope.user_id, [key]).get(key, [])
+        return [e for e, _ in self.store.get_entities(scope.tenant, scope.user_id, ids)]
+
+    def related(
+        self, entity_id: str, *, user_id: str | None = None, limit: int = 50
+    ) -> list[MemoryRecord]:
+        """Current memories that mention an entity (its edges in the graph), newest first."""
+        scope = _scope(self.tenant, user_id, None, None)
+        links = self.store.entity_links(scope.tenant, entity_ids=[entity_id], limit=5000)
+        ids = tuple(dict.fromkeys(m for m, _ in links))
+        if not ids:
+            return []
+        flt = MemoryFilter(scope=scope, ids=ids)
+        return self.store.list_memories(flt, limit=_limit(limit), offset=0)
+
     def history(self, memory_id: str, *, user_id: str | None = None) -> list[Event]:
         """Every operation on the memory, oldest first, each with the record as it was after the op."""
         scope = _scope(self.tenant, user_id, None, None)
@@ -427,7 +576,17 @@ class Memory:
         return self.store.neighbours(episodes[0], window) if episodes else []
 
     def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
-        return self.store.stats(_scope(self.tenant, user_id, None, None))
+        """Counts per kind and status, entities, the extraction queue, and this process's LLM use."""
+        found = self.store.stats(_scope(self.tenant, user_id, None, None))
+        used = self.llm_usage
+        found["llm"] = {
+            "model": self.llm.model_id if self.llm else None,
+            "calls": used.calls,
+            "prompt_tokens": used.prompt_tokens,
+            "completion_tokens": used.completion_tokens,
+            "retries": used.retries,
+        }
+        return found
 
     # -- portability ----------------------------------------------------------
     def export(self, destination: str | Path | IO[str]) -> dict[str, int]:
@@ -483,6 +642,10 @@ class AsyncMemory:
     get = _to_thread(Memory.get)
     list = _to_thread(Memory.list)
     history = _to_thread(Memory.history)
+    facts = _to_thread(Memory.facts)
+    entities = _to_thread(Memory.entities)
+    related = _to_thread(Memory.related)
+    retry_extraction = _to_thread(Memory.retry_extraction)
     versions = _to_thread(Memory.versions)
     stats = _to_thread(Memory.stats)
     export = _to_thread(Memory.export)

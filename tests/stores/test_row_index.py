@@ -12,7 +12,7 @@ import pytest
 
 from remem import Memory
 from remem.stores.row_index import K1, B, RowIndex, Window
-from remem.stores.sqlite import SQLiteStore
+from remem.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from remem.stores.tokens import tokenize
 
 TEXTS = [
@@ -116,7 +116,7 @@ def test_an_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     tables = {r[0] for r in store._db.execute("SELECT name FROM sqlite_master")}
     version = store._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     store.close()
-    assert "memories_fts" not in tables and version[0] == "2"
+    assert "memories_fts" not in tables and version[0] == str(SCHEMA_VERSION)
     with Memory(path) as m:
         assert m.search("where is my passport", user_id="u")[0].id == kept.id
 
