@@ -9,6 +9,7 @@ from remem.errors import (
     RememError,
     ScopeError,
     StoreError,
+    Unauthorized,
 )
 from remem.model import (
     AddResult,
@@ -24,9 +25,21 @@ from remem.model import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    # The HTTP clients load httpx; embedded use never pays for that import.
+    if name in ("Client", "AsyncClient"):
+        from remem import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'remem' has no attribute {name!r}")
+
+
 __all__ = [
     "AddResult",
+    "AsyncClient",
     "AsyncMemory",
+    "Client",
     "Conflict",
     "Episode",
     "Event",
@@ -43,5 +56,6 @@ __all__ = [
     "SearchResults",
     "Signal",
     "StoreError",
+    "Unauthorized",
     "__version__",
 ]

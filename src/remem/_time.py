@@ -42,7 +42,10 @@ def to_utc(
         )
     if dt.tzinfo is None:
         return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:00-05:00 lies past year 9999 in UTC
+        raise InvalidInput(f"{field}: {value!r} is out of the supported range") from exc
 
 
 def iso(dt: datetime | None) -> str | None:

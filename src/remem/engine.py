@@ -18,7 +18,7 @@ from remem import portability
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
 from remem.config import default_location
-from remem.errors import InvalidInput, NotFound, ProviderError
+from remem.errors import InvalidInput, NotFound, ProviderError, ScopeError
 from remem.model import (
     KINDS,
     STATUSES,
@@ -356,6 +356,34 @@ class Memory:
             self.store.append_events([self._event("delete", gone, reason, now)])
         return gone
 
+    def delete_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Soft-delete every current memory of one explicit scope in this tenant; returns how many.
+
+        Refuses without a user, agent or session: a bulk delete must never reach past the
+        scope its caller named (nor ever past the tenant).
+        """
+        if user_id is None and agent_id is None and session_id is None:
+            raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
+        scope = _scope(self.tenant, user_id, agent_id, session_id)
+        flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
+        now = utcnow()
+        with self.store.transaction():
+            current = self.store.list_memories(flt, limit=self.store.count_memories(flt), offset=0)
+            events = []
+            for old in current:
+                self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
+                gone = old.model_copy(update={"status": "deleted", "expired_at": now})
+                events.append(self._event("delete", gone, reason, now))
+            self.store.append_events(events)
+        return len(current)
+
     def forget(
         self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None
     ) -> int:
@@ -398,10 +426,10 @@ class Memory:
         after: datetime | str | None = None,
         before: datetime | str | None = None,
         as_of: datetime | str | None = None,
-        valid_at: datetime | str | None = None,
         context_window: int = 0,
         recipe: str | SearchRecipe = "hybrid",
         asked_at: datetime | str | None = None,
+        valid_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
@@ -637,6 +665,7 @@ class AsyncMemory:
     add = _to_thread(Memory.add)
     update = _to_thread(Memory.update)
     delete = _to_thread(Memory.delete)
+    delete_all = _to_thread(Memory.delete_all)
     forget = _to_thread(Memory.forget)
     search = _to_thread(Memory.search)
     get = _to_thread(Memory.get)
@@ -647,6 +676,7 @@ class AsyncMemory:
     related = _to_thread(Memory.related)
     retry_extraction = _to_thread(Memory.retry_extraction)
     versions = _to_thread(Memory.versions)
+    surrounding = _to_thread(Memory.surrounding)
     stats = _to_thread(Memory.stats)
     export = _to_thread(Memory.export)
     import_ = _to_thread(Memory.import_)

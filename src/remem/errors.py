@@ -34,6 +34,13 @@ class ScopeError(InvalidInput):
     status = 400
 
 
+class Unauthorized(RememError):
+    """The service refused the request: no API key, an unknown one, or a revoked one."""
+
+    code = "unauthorized"
+    status = 401
+
+
 class Conflict(RememError):
     """The write lost a race (e.g. updating a version that is no longer current)."""
 

@@ -82,6 +82,10 @@ def read_jsonl(
                 continue
             try:
                 line = json.loads(raw)
+                if not isinstance(line, dict):
+                    raise TypeError(f"expected a JSON object, got {type(line).__name__}")
+                if _holds_nul(line):
+                    raise ValueError("it holds a NUL character, which no backend can store")
                 kind = line.pop("type")
                 if kind == "header":
                     if line.get("format") != FORMAT or line.get("version", 0) > FORMAT_VERSION:
@@ -96,6 +100,16 @@ def read_jsonl(
                     f"line {number} of the import is not a valid record: {exc}"
                 ) from exc
     return embedder, items
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
 
 
 def _record(kind: str, line: dict[str, Any]) -> tuple[str, Any]:
@@ -120,7 +134,11 @@ def fill_vectors(
 ) -> list[tuple[str, Any]]:
     """Keep exported vectors when they come from our embedder; compute the missing ones."""
     memories = [i for i, (kind, _) in enumerate(items) if kind == "memory"]
-    todo = [i for i in memories if not reuse or items[i][1][1] is None]
+    todo = [
+        i
+        for i in memories
+        if not reuse or items[i][1][1] is None or items[i][1][1].shape != (embedder.dimension,)
+    ]
     for start in range(0, len(todo), _EMBED_BATCH):
         chunk = todo[start : start + _EMBED_BATCH]
         vectors = embedder.embed([items[i][1][0].text for i in chunk])

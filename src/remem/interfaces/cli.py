@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
+from enum import Enum, StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
@@ -100,7 +100,9 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def command(
+    name: str | None = None, group: typer.Typer | None = None
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
     """Register a command whose RememErrors end as one line on stderr and exit code 1."""
 
     def register(fn: Callable[P, R]) -> Callable[P, R]:
@@ -111,7 +113,7 @@ def command(name: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R
             except RememError as exc:
                 _fail(str(exc))
 
-        app.command(name)(run)
+        (group or app).command(name)(run)
         return run
 
     return register
@@ -693,6 +695,202 @@ def _qa_settings(
         systems=tuple(systems) if systems else ("remem",),
         workers=workers,
     )
+
+
+# -- service --------------------------------------------------------------------
+keys_app = typer.Typer(
+    help="API keys of the HTTP service; each key works in one tenant.", no_args_is_help=True
+)
+app.add_typer(keys_app, name="keys")
+Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+NoAuth = Annotated[
+    bool,
+    typer.Option(
+        "--no-auth",
+        help="Development only: no API key, every request in --tenant. Loopback hosts only.",
+    ),
+]
+
+
+def _keys() -> Any:
+    from remem.service.keys import KeyStore
+
+    return KeyStore(_session.get().location)
+
+
+def _key_json(key: Any) -> dict[str, Any]:
+    return {
+        "id": key.id,
+        "tenant": key.tenant,
+        "name": key.name,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+def _server_extra() -> None:
+    """Fail with the install command when the optional server packages are missing."""
+    try:
+        import fastapi  # noqa: F401
+        import mcp  # noqa: F401
+        import prometheus_client  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        _fail(f"this command needs {exc.name}: pip install 'remem[server]'")
+
+
+def _check_bind(host: str, no_auth: bool) -> None:
+    from remem.interfaces.mcp_server import is_loopback
+
+    if no_auth and not is_loopback(host):
+        _fail(f"--no-auth serves without API keys, so only on a loopback host, not {host}")
+
+
+@command("create", group=keys_app)
+def keys_create(
+    tenant: Annotated[str, typer.Argument(help="Tenant the key works in.")],
+    name: Annotated[str | None, typer.Option(help="A label, e.g. who holds the key.")] = None,
+    as_json: Json = False,
+) -> None:
+    """Create an API key for TENANT; the key is shown once, only its hash is kept."""
+    store = _keys()
+    try:
+        key, token = store.create(tenant, name)
+    finally:
+        store.close()
+    _show(
+        as_json,
+        {**_key_json(key), "key": token},
+        lambda k: _out.print(f"{k['key']}\n(key {k['id']} for tenant {k['tenant']}; shown once)"),
+    )
+
+
+@command("list", group=keys_app)
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
+    as_json: Json = False,
+) -> None:
+    """API keys (ids, tenants, names, revocation; never the keys themselves)."""
+    store = _keys()
+    try:
+        found = [_key_json(k) for k in store.list(tenant)]
+    finally:
+        store.close()
+
+    def render(rows: list[dict[str, Any]]) -> None:
+        table = _table("id", "tenant", "name", "created", "revoked")
+        for row in rows:
+            table.add_row(
+                row["id"],
+                row["tenant"],
+                row["name"] or "",
+                row["created_at"][:16],
+                row["revoked_at"] or "",
+            )
+        _out.print(table)
+
+    _show(as_json, found, render)
+
+
+@command("revoke", group=keys_app)
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(metavar="KEY_ID")], as_json: Json = False
+) -> None:
+    """Revoke a key at once: its next request is refused."""
+    store = _keys()
+    try:
+        key = store.revoke(key_id)
+    finally:
+        store.close()
+    _show(as_json, _key_json(key), lambda k: _out.print(f"revoked {k['id']} ({k['tenant']})"))
+
+
+@command()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    no_auth: NoAuth = False,
+    max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
+) -> None:
+    """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
+    _server_extra()
+    import uvicorn
+
+    from remem.service import create_app
+
+    _check_bind(host, no_auth)
+    session = _session.get()
+    api = create_app(
+        session.location, auth=not no_auth, tenant=session.tenant, max_body_bytes=max_body
+    )
+    uvicorn.run(api, host=host, port=port, log_level="info")
+
+
+class Transport(StrEnum):
+    stdio = "stdio"
+    http = "http"
+
+
+@command("mcp")
+def mcp_(
+    transport: Annotated[
+        Transport, typer.Option(help="stdio for desktop agents.")
+    ] = Transport.stdio,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", "-u", help="Serve this user only (tools need no user_id)."),
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="Use a remem service instead of --db (REMEM_URL, REMEM_API_KEY).",
+            envvar="REMEM_URL",
+        ),
+    ] = None,
+    host: Host = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port for --transport http.")] = 8765,
+    no_auth: NoAuth = False,
+) -> None:
+    """Run the MCP server: add, search, list, get and delete memories, per user.
+
+    Over HTTP every request needs an API key of --db and works in its tenant.
+    --no-auth and --url serve every caller alike, so only on a loopback host.
+    """
+    _server_extra()
+    from remem.engine import Memory
+    from remem.interfaces import mcp_server
+
+    session = _session.get()
+
+    def fixed_facade() -> Any:
+        if url:
+            from remem.client import Client
+
+            return Client(url)
+        return session.open()
+
+    if transport is Transport.stdio:
+        mcp_server.build_server(mcp_server.fixed(fixed_facade()), user=user).run("stdio")
+        return
+    if no_auth or url:
+        if not mcp_server.is_loopback(host):
+            _fail(f"--no-auth and --url serve every caller alike: loopback hosts only, not {host}")
+        server = mcp_server.build_server(mcp_server.fixed(fixed_facade()), user=user)
+        asgi = mcp_server.http_app(server, host=host, keys=None)
+    else:
+        shared = session.open()
+        tenants: dict[str, Memory] = {}
+
+        def for_tenant(name: str) -> Memory:
+            if name not in tenants:
+                tenants[name] = Memory(store=shared.store, embedder=shared.embedder, tenant=name)
+            return tenants[name]
+
+        server = mcp_server.build_server(mcp_server.by_key(for_tenant), user=user)
+        asgi = mcp_server.http_app(server, host=host, keys=_keys())
+    import uvicorn
+
+    uvicorn.run(asgi, host=host, port=port, log_level="warning")
 
 
 def main() -> None:

@@ -599,6 +599,11 @@ class SQLiteStore:
             )
             return self._ranked(index, scores, flt, k)
 
+    def drop_score_cache(self) -> None:
+        """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
+        with self._lock:
+            self._scores.clear()
+
     def _scored(
         self,
         what: tuple[Any, ...],

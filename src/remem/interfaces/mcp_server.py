@@ -1,0 +1,199 @@
+"""The MCP server: tools to add, search, list, get and delete memories, each scoped to one user.
+
+Built on the official ``mcp`` SDK, 2.x (where FastMCP became ``MCPServer``). The
+tools call any object with the ``Memory`` methods: an embedded ``Memory``, or a
+``remem.Client`` for a shared service. Over stdio the server trusts its parent
+process; over streamable HTTP every request must carry an API key, and the
+tools work in that key's tenant.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+from typing import Annotated, Any, Protocol
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+from pydantic import Field
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from remem import __version__
+from remem.errors import RememError
+from remem.service.app import error_response
+from remem.service.keys import KeyStore
+
+INSTRUCTIONS = (
+    "Long-term memory. Call search_memories before answering questions about the user or past "
+    "conversations; call add_memory for facts, preferences and events worth keeping."
+)
+_KEY_STATE = "remem_tenant"
+
+
+class Facade(Protocol):
+    def add(self, messages: Any, **kwargs: Any) -> Any: ...
+    def search(self, query: str, **kwargs: Any) -> Any: ...
+    def list(self, **kwargs: Any) -> Any: ...
+    def get(self, memory_id: str, **kwargs: Any) -> Any: ...
+    def delete(self, memory_id: str, **kwargs: Any) -> Any: ...
+
+
+#: Picks the facade for one tool call: fixed for stdio, the key's tenant over HTTP.
+Resolver = Callable[[Context | None], Facade]
+
+UserId = Annotated[
+    str | None,
+    Field(description="Whose memories; required unless the server was started with --user."),
+]
+
+
+def _record(memory: Any) -> dict[str, Any]:
+    return {
+        "id": memory.id,
+        "text": memory.text,
+        "kind": memory.kind,
+        "when": memory.valid_from.isoformat() if memory.valid_from else None,
+        "session_id": memory.scope.session_id,
+        "metadata": memory.metadata,
+    }
+
+
+def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
+    """The MCP tools over ``resolve``; ``user`` fixes the user every tool works for."""
+    server = MCPServer("remem", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING")
+
+    def scoped(user_id: str | None) -> str:
+        if user is not None:
+            if user_id not in (None, user):
+                raise ToolError(f"this server serves user {user!r} only")
+            return user
+        if not user_id:
+            raise ToolError("user_id is required: memories are kept per user")
+        return user_id
+
+    def call(ctx: Context | None, op: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return getattr(resolve(ctx), op)(*args, **kwargs)
+        except RememError as exc:
+            raise ToolError(str(exc)) from exc
+
+    @server.tool()
+    def add_memory(
+        text: Annotated[str, Field(description="What to remember, in plain words.")],
+        ctx: Context,
+        user_id: UserId = None,
+        session_id: Annotated[str | None, Field(description="Conversation it came from.")] = None,
+        metadata: Annotated[dict[str, Any] | None, Field(description="Tags to filter on.")] = None,
+    ) -> dict[str, Any]:
+        """Remember a fact, preference or event about the user."""
+        result = call(
+            ctx, "add", text, user_id=scoped(user_id), session_id=session_id, metadata=metadata
+        )
+        return {"added": [_record(m) for m in result.memories]}
+
+    @server.tool()
+    def search_memories(
+        query: Annotated[str, Field(description="What to look for, in plain words.")],
+        ctx: Context,
+        user_id: UserId = None,
+        limit: Annotated[int, Field(ge=1, le=50)] = 5,
+    ) -> dict[str, Any]:
+        """The user's memories that best match the query, best first, with why each was chosen."""
+        results = call(ctx, "search", query, user_id=scoped(user_id), limit=limit)
+        return {
+            "hits": [
+                {**_record(hit.memory), "score": hit.score, "why": hit.explain()}
+                for hit in results.hits
+            ],
+            "abstained": results.abstained,
+            "reason": results.reason,
+        }
+
+    @server.tool()
+    def list_memories(
+        ctx: Context,
+        user_id: UserId = None,
+        limit: Annotated[int, Field(ge=1, le=100)] = 20,
+        offset: Annotated[int, Field(ge=0)] = 0,
+    ) -> dict[str, Any]:
+        """The user's memories, newest first, one page at a time."""
+        page = call(ctx, "list", user_id=scoped(user_id), limit=limit, offset=offset)
+        return {
+            "memories": [_record(m) for m in page.items],
+            "total": page.total,
+            "next_offset": page.next_offset,
+        }
+
+    @server.tool()
+    def get_memory(memory_id: str, ctx: Context, user_id: UserId = None) -> dict[str, Any]:
+        """One memory of the user by id."""
+        return _record(call(ctx, "get", memory_id, user_id=scoped(user_id)))
+
+    @server.tool()
+    def delete_memory(
+        memory_id: str,
+        ctx: Context,
+        user_id: UserId = None,
+        reason: Annotated[str | None, Field(description="Why; kept in the history.")] = None,
+    ) -> dict[str, Any]:
+        """Delete one of the user's memories (hidden from search; its history is kept)."""
+        gone = call(ctx, "delete", memory_id, user_id=scoped(user_id), reason=reason)
+        return {"deleted": gone.id}
+
+    return server
+
+
+def fixed(facade: Facade) -> Resolver:
+    """Every tool call uses ``facade`` (stdio, or HTTP in development mode)."""
+    return lambda _ctx: facade
+
+
+def by_key(memory_for_tenant: Callable[[str], Facade]) -> Resolver:
+    """Each tool call uses the tenant of the API key its HTTP request was authenticated with."""
+
+    def resolve(ctx: Context | None) -> Facade:
+        request = ctx.request_context.request if ctx is not None else None
+        tenant = request.scope.get("state", {}).get(_KEY_STATE) if request is not None else None
+        if tenant is None:
+            raise ToolError("no authenticated API key on this request")
+        return memory_for_tenant(tenant)
+
+    return resolve
+
+
+class RequireKey:
+    """ASGI middleware for the HTTP transport: 401 without a valid key, else remember its tenant."""
+
+    def __init__(self, app: ASGIApp, keys: KeyStore) -> None:
+        self.app, self.keys = app, keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        auth = headers.get(b"authorization", b"").decode("latin-1")
+        token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+        token = token or headers.get(b"x-api-key", b"").decode("latin-1") or None
+        key = self.keys.authenticate(token)
+        if key is None:
+            message = "an API key is required" if not token else "unknown or revoked API key"
+            await error_response(401, "unauthorized", message)(scope, receive, send)
+            return
+        scope.setdefault("state", {})[_KEY_STATE] = key.tenant
+        await self.app(scope, receive, send)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def http_app(server: MCPServer, *, host: str, keys: KeyStore | None) -> ASGIApp:
+    """The streamable HTTP transport at ``/mcp``, behind API keys unless ``keys`` is None."""
+    app = server.streamable_http_app(host=host)
+    return app if keys is None else RequireKey(app, keys)

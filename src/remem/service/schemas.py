@@ -1,0 +1,175 @@
+"""Request and response bodies of the HTTP API: the facade's arguments, typed for OpenAPI.
+
+The engine stays the authority on what is valid; these types add what only HTTP
+needs: bounds that keep numbers inside what a database accepts, and text that
+every backend can store (no NUL, no lone UTF-16 surrogates), so bad input is a
+422 before it reaches the engine, never a 5xx after.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from remem.engine import MAX_LIMIT
+from remem.model import KINDS, ROLES, MemoryRecord
+from remem.retrieval.search import RECIPES
+
+MAX_OFFSET = 2**31 - 1
+MAX_MESSAGES = 10_000
+
+
+def storable(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("contains a NUL character, which no backend can store")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("is not valid Unicode (lone surrogate)") from exc
+    return text
+
+
+def storable_json(value: Any) -> Any:
+    if isinstance(value, str):
+        storable(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable_json(item)
+    elif isinstance(value, list):
+        for item in value:
+            storable_json(item)
+    return value
+
+
+Text = Annotated[str, AfterValidator(storable)]
+#: Text with something to remember or look for (not only whitespace).
+Content = Annotated[str, Field(min_length=1, pattern=r"\S"), AfterValidator(storable)]
+Id = Annotated[str, Field(min_length=1, max_length=512), AfterValidator(storable)]
+Time = Annotated[
+    str,
+    Field(
+        max_length=64,
+        description="ISO 8601; naive times are UTC",
+        examples=["2026-05-02T10:00:00Z"],
+    ),
+    AfterValidator(storable),
+]
+Metadata = Annotated[dict[str, Any], AfterValidator(storable_json)]
+MetadataFilter = Annotated[dict[str, str | int | float | bool], AfterValidator(storable_json)]
+# Built from the engine's own lists, so the schema never drifts from what the engine accepts.
+Kind = Literal[KINDS]  # type: ignore[valid-type]
+Role = Literal[ROLES]  # type: ignore[valid-type]
+Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
+
+
+class _Body(BaseModel):
+    # strict: JSON false is not the integer 0, "1" is not the number 1.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class MessageIn(_Body):
+    role: Role = "user"
+    content: Content
+    speaker: Text | None = None
+    name: Text | None = Field(default=None, description="Alias of speaker (OpenAI message format).")
+    timestamp: Time | None = None
+    metadata: Metadata | None = None
+
+
+class AddRequest(_Body):
+    """Exactly one of ``text`` or ``messages``."""
+
+    text: Content | None = None
+    messages: list[MessageIn] | None = Field(default=None, min_length=1, max_length=MAX_MESSAGES)
+    user_id: Id | None = None
+    agent_id: Id | None = None
+    session_id: Id | None = None
+    timestamp: Time | None = None
+    metadata: Metadata | None = None
+    kind: Kind = "episode"
+    importance: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _one_payload(self) -> AddRequest:
+        if (self.text is None) == (self.messages is None):
+            raise ValueError("give exactly one of text or messages")
+        return self
+
+
+class SearchRequest(_Body):
+    query: Content
+    user_id: Id | None = None
+    agent_id: Id | None = None
+    session_id: Id | None = None
+    limit: int = Field(default=10, ge=1, le=MAX_LIMIT)
+    kinds: list[Kind] | None = None
+    metadata: MetadataFilter | None = None
+    after: Time | None = None
+    before: Time | None = None
+    as_of: Time | None = None
+    context_window: int = Field(default=0, ge=0, le=20)
+    recipe: Recipe = "hybrid"
+    asked_at: Time | None = None
+    valid_at: Time | None = None
+
+
+class UpdateRequest(_Body):
+    """A new version; ``metadata`` is a patch (a key set to null is removed)."""
+
+    text: Content | None = None
+    metadata: Metadata | None = None
+    importance: float | None = Field(default=None, ge=0.0, le=1.0)
+    valid_from: Time | None = None
+    valid_to: Time | None = None
+    reason: Text | None = None
+    user_id: Id | None = None
+    agent_id: Id | None = None
+
+
+class PageOut(BaseModel):
+    items: list[MemoryRecord]
+    total: int
+    offset: int
+    limit: int
+    next_offset: int | None = Field(description="Offset of the next page; null on the last page.")
+
+
+class Deleted(BaseModel):
+    deleted: int = Field(description="How many memories were soft-deleted.")
+
+
+class Forgotten(BaseModel):
+    id: str
+    erased: int = Field(description="Rows erased: every version of the memory.")
+
+
+class Counts(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    detail: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": text}
+    for status, text in (
+        (400, "Scope missing or too broad"),
+        (401, "Missing, unknown or revoked API key"),
+        (404, "No such memory in this tenant and scope"),
+        (413, "Request body too large"),
+        (422, "Invalid input; nothing was written"),
+    )
+}

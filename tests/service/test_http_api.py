@@ -1,0 +1,279 @@
+"""The HTTP API end to end through ``remem.Client`` against a real server on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import json
+
+import httpx
+import pytest
+
+from remem import (
+    AddResult,
+    AsyncClient,
+    Client,
+    InvalidInput,
+    Memory,
+    NotFound,
+    ScopeError,
+    Unauthorized,
+)
+from remem.client import _Facade
+from tests.conftest import CONVERSATION
+from tests.service.conftest import Service
+
+FACADE = [
+    "add",
+    "update",
+    "delete",
+    "delete_all",
+    "forget",
+    "search",
+    "get",
+    "list",
+    "history",
+    "versions",
+    "surrounding",
+    "stats",
+    "export",
+    "import_",
+]
+
+
+@pytest.mark.parametrize("name", FACADE)
+def test_client_methods_take_the_same_arguments_as_memory(name: str) -> None:
+    ours = inspect.signature(getattr(_Facade, name)).parameters
+    theirs = inspect.signature(getattr(Memory, name)).parameters
+    assert [(p.name, p.kind, p.default) for p in ours.values()] == [
+        (p.name, p.kind, p.default) for p in theirs.values()
+    ]
+    assert inspect.iscoroutinefunction(getattr(AsyncClient, name))
+
+
+def test_conversation_round_trip(service: Service) -> None:
+    m = service.client("acme")
+    added = m.add(CONVERSATION, user_id="ana", session_id="s1")
+    assert isinstance(added, AddResult) and len(added.memories) == len(CONVERSATION)
+    hits = m.search("which pet does the user have?", user_id="ana", limit=2, context_window=1)
+    assert "golden retriever" in hits[0].text and "dense" in hits[0].signals
+    assert hits[0].episode is not None and len(hits[0].context) == 3
+
+    first = added.memories[0]
+    assert m.get(first.id).text == "Ana: I moved to Lisbon last March."
+    newer = m.update(first.id, "Ana: I moved to Porto.", metadata={"city": "Porto"}, reason="moved")
+    assert newer.version == 2 and m.get(first.id, version=1).text.endswith("Lisbon last March.")
+    assert [v.version for v in m.versions(first.id)] == [1, 2]
+    assert [e.op for e in m.history(first.id)] == ["add", "update"]
+    assert [e.seq for e in m.surrounding(first.id, window=1)] == [0, 1]
+    assert m.list(user_id="ana", metadata={"city": "Porto"}).total == 1
+
+    gone = m.delete(first.id, reason="wrong")
+    assert gone.status == "deleted" and m.get(first.id).status == "deleted"
+    assert first.id not in [item.id for item in m.list(user_id="ana").items]
+    with pytest.raises(NotFound):
+        m.delete(first.id)
+    assert m.forget(added.memories[1].id) == 1
+    stats = m.stats(user_id="ana")
+    assert stats["memories"]["episode"]["active"] == len(CONVERSATION) - 2
+
+
+def test_pagination_walks_every_memory_once(service: Service) -> None:
+    m = service.client("acme")
+    for i in range(7):
+        m.add(f"note number {i}", user_id="ana")
+    seen, offset = [], 0
+    while offset is not None:
+        page = m.list(user_id="ana", limit=3, offset=offset)
+        seen += [item.text for item in page.items]
+        offset = page.next_offset
+    assert seen == [f"note number {i}" for i in reversed(range(7))]
+    raw = httpx.get(
+        f"{service.url}/v1/memories",
+        params={"limit": 3, "offset": 6},
+        headers={"X-API-Key": service.token("acme")},
+    ).json()
+    assert (raw["total"], raw["next_offset"], len(raw["items"])) == (7, None, 1)
+
+
+def test_delete_all_needs_a_scope_and_keeps_to_it(service: Service) -> None:
+    m = service.client("acme")
+    m.add("Ana likes tea", user_id="ana")
+    m.add("Bo likes coffee", user_id="bo")
+    with pytest.raises(ScopeError, match="explicit scope"):
+        m.delete_all()
+    assert m.delete_all(user_id="ana") == 1
+    assert m.list().total == 1 and m.list().items[0].text == "Bo likes coffee"
+
+
+def test_export_and_import_between_tenants(service: Service, tmp_path) -> None:
+    source, target = service.client("acme"), service.client("globex")
+    source.add(CONVERSATION, user_id="ana", session_id="s1")
+    path = tmp_path / "acme.jsonl"
+    counts = source.export(path)
+    assert counts == {"episode": 5, "memory": 5, "event": 5}
+    target_db = Memory(tmp_path / "elsewhere.db")
+    target_db.close()
+    # Ids are global in one SQLite file, so the same export cannot land twice in it.
+    with pytest.raises(InvalidInput, match="collides"):
+        target.import_(path)
+    assert target.list().total == 0
+    buffer = io.StringIO()
+    source.export(buffer)
+    assert len(buffer.getvalue().splitlines()) == 16
+
+
+def test_async_client_mirrors_the_sync_one(service: Service) -> None:
+    async def run() -> None:
+        async with AsyncClient(service.url, api_key=service.token("acme")) as m:
+            added = await m.add("I adopted a puppy named Max", user_id="ana")
+            results = await m.search("pet", user_id="ana")
+            assert results[0].id == added.memories[0].id
+            assert (await m.list(user_id="ana")).total == 1
+            with pytest.raises(NotFound):
+                await m.get("mem_missing")
+
+    asyncio.run(run())
+
+
+def test_keys_are_required_and_revocation_is_immediate(service: Service) -> None:
+    with pytest.raises(Unauthorized, match="required"):
+        service.client(api_key="").list()
+    with pytest.raises(Unauthorized, match="unknown or revoked"):
+        service.client(api_key="remem_000000000000_" + "0" * 48).list()
+    with pytest.raises(Unauthorized):
+        service.client(api_key="not-a-key").list()
+    key, token = service.keys.create("acme", "short-lived")
+    m = service.client(api_key=token)
+    m.add("kept", user_id="ana")
+    service.keys.revoke(key.id)
+    with pytest.raises(Unauthorized):
+        m.list()
+    response = httpx.get(f"{service.url}/v1/memories", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+def _raw(service: Service, method: str, path: str, **kwargs) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {service.token('acme')}", **kwargs.pop("headers", {})}
+    return httpx.request(method, service.url + path, headers=headers, timeout=30, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"text": ""}, 422, "text: String should have at least 1 character"),
+        ({"text": "  "}, 422, "text: String should match pattern"),
+        ({"messages": [{"content": "\t"}]}, 422, "messages.0.content"),
+        ({"text": "a", "messages": [{"content": "b"}]}, 422, "exactly one"),
+        ({"messages": []}, 422, "messages"),
+        ({"messages": [{"role": "robot", "content": "x"}]}, 422, "role"),
+        ({"text": "x", "timestamp": "yesterday-ish"}, 422, "ISO 8601"),
+        ({"text": "x", "timestamp": "9999-12-31T23:00:00-05:00"}, 422, "out of the supported"),
+        ({"text": "x", "importance": 2}, 422, "importance"),
+        ({"text": "nul \u0000 inside"}, 422, "NUL"),
+        ({"text": "x", "metadata": {'a"b': 1}}, 422, "quotes"),
+        ({"text": "x", "user_id": "  "}, 422, "scope"),
+        ({"text": "x", "surprise": 1}, 422, "surprise"),
+    ],
+)
+def test_bad_input_is_a_4xx_json_message_and_stores_nothing(
+    service: Service, body: dict, status: int, message: str
+) -> None:
+    response = _raw(service, "POST", "/v1/memories", json=body)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert message in error["message"] and "Traceback" not in response.text
+    assert service.client("acme").stats()["memories"] == {}
+
+
+def test_malformed_and_oversized_requests(service: Service) -> None:
+    bad_json = _raw(
+        service,
+        "POST",
+        "/v1/memories",
+        content=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert bad_json.status_code == 422 and bad_json.json()["error"]["code"] == "invalid_input"
+    huge = {"text": "x" * (1 << 20)}
+    too_big = _raw(service, "POST", "/v1/memories", json=huge)
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "too_large"
+
+    def chunks():  # no Content-Length: the limit must hold for streamed bodies too
+        yield b'{"text": "'
+        for _ in range(40):
+            yield b"y" * 32768
+        yield b'"}'
+
+    streamed = _raw(service, "POST", "/v1/memories", content=chunks())
+    assert streamed.status_code == 413
+    assert _raw(service, "GET", "/v1/nowhere").json()["error"]["code"] == "not_found"
+    assert _raw(service, "PUT", "/v1/search").status_code == 405
+    assert service.client("acme").stats()["memories"] == {}
+
+
+def test_health_readiness_metrics_and_openapi(service: Service) -> None:
+    m = service.client("acme")
+    m.add("I moved to Lisbon", user_id="ana")
+    m.search("where do I live", user_id="ana")
+    assert httpx.get(service.url + "/healthz").json() == {"status": "ok", "detail": None}
+    assert httpx.get(service.url + "/readyz").status_code == 200
+    text = httpx.get(service.url + "/metrics").text
+    assert "remem_memories_added_total 1.0" in text
+    assert "remem_searches_total 1.0" in text
+    assert 'remem_model_calls_total{model="embedder",outcome="ok"}' in text
+    assert 'remem_http_request_duration_seconds_count{method="POST",route="/v1/search"} 1.0' in text
+    schema = httpx.get(service.url + "/openapi.json").json()
+    assert {"/v1/memories", "/v1/search", "/v1/memories/{memory_id}"} <= set(schema["paths"])
+    assert {"HTTPBearer", "APIKeyHeader"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_dev_mode_without_keys(start_service) -> None:
+    dev = start_service(auth=False, tenant="dev")
+    m = Client(dev.url)
+    m.add("no key needed", user_id="ana")
+    assert m.list().items[0].scope.tenant == "dev"
+    m.close()
+
+
+def test_client_reports_an_unreachable_service() -> None:
+    from remem import StoreError
+
+    with (
+        Client("http://127.0.0.1:9", api_key="x", timeout=2) as m,
+        pytest.raises(StoreError, match="cannot reach"),
+    ):
+        m.list()
+
+
+def test_error_json_is_mapped_back_to_typed_errors(service: Service) -> None:
+    m = service.client("acme")
+    with pytest.raises(NotFound, match="no current memory"):
+        m.update("mem_nope", "x")
+    with pytest.raises(InvalidInput, match="limit"):
+        m.search("x", limit=0)
+    body = _raw(service, "POST", "/v1/search", json={"query": "x", "limit": 0}).json()
+    assert json.dumps(body).count("limit") >= 1
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "empty"),
+        (b"null", "expected a JSON object"),
+        (b'{"type": "episode", "content": "a\\u0000b"}', "NUL"),
+        (b"\xff\xfe", "UTF-8"),
+        (b'{"type": "header", "format": "other"}', "not a remem-export"),
+    ],
+)
+def test_bad_imports_are_refused_whole(service: Service, body: bytes, message: str) -> None:
+    response = _raw(
+        service,
+        "POST",
+        "/v1/import",
+        content=body,
+        headers={"Content-Type": "application/x-ndjson"},
+    )
+    assert response.status_code == 422 and message in response.json()["error"]["message"]
+    assert service.client("acme").stats()["memories"] == {}
