@@ -42,7 +42,12 @@ class Script:
         self.consolidations.append(answer)
 
     def __call__(self, request: dict[str, Any]) -> str | Reply:
-        queue = self.extractions if is_extraction(request) else self.consolidations
+        extraction = is_extraction(request)
+        queue = self.extractions if extraction else self.consolidations
+        if not queue and not extraction:  # unscripted consolidation: every new fact is new
+            numbers = re.findall(r"^N(\d+): ", prompt(request), re.MULTILINE)
+            decisions = [{"fact": int(n), "action": "ADD", "reason": "new"} for n in numbers]
+            return json.dumps({"decisions": decisions})
         if not queue:
             return Reply(status=418, error="the script has no answer for this call")
         answer = queue.popleft()

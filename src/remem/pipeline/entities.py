@@ -4,9 +4,9 @@ Three tests, cheapest first, against the user's known entities:
 
 1. a normalised name or alias is already known (casefold, accents and punctuation
    folded, a leading "the" dropped);
-2. a person's name is a part of exactly one known person's name or the other way
-   round ("Ana" / "Ana Silva"); ambiguous parts ("Ana" when two Anas are known)
-   create nothing and merge nothing;
+2. a person's name is a part of exactly one known person's full name or the other
+   way round ("Ana" / "Ana Silva", never "Ana Costa" / "Ana Silva"); a part that
+   fits two known people merges into neither;
 3. the name's embedding is very close to a known entity's of a compatible type
    (only when an embedder is given: the LLM path; the offline path stays cheap).
 
@@ -41,6 +41,11 @@ def normalise(name: str) -> str:
     folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
     folded = _SPACE.sub(" ", _PUNCT.sub(" ", folded.replace("’", "'"))).strip(" '-")
     return folded.removeprefix("the ").strip()
+
+
+def _part_of(words: set[str], full: set[str]) -> bool:
+    """One name is a strict part of the other: "ana" and "ana silva" (not "ana costa")."""
+    return words < full or full < words
 
 
 def _compatible(a: str, b: str) -> bool:
@@ -91,6 +96,14 @@ class EntityResolver:
         self.changed: dict[str, tuple[Entity, np.ndarray | None]] = {}
         self._by_id: dict[str, tuple[Entity, np.ndarray | None]] = {}
         self._alias: dict[str, set[str]] = {}
+
+    def named_in(self, text: str) -> list[str]:
+        """Ids of entities created or changed here whose alias appears in ``text``.
+
+        The store cannot know them yet: they are saved at the end of the transaction.
+        """
+        grams = set(_grams(text))
+        return [e.id for e, _ in self.changed.values() if any(a in grams for a in e.aliases)]
 
     def rows(self) -> list[tuple[Entity, np.ndarray | None, list[str]]]:
         """The changed entities as ``Store.save_entities`` takes them."""
@@ -144,13 +157,13 @@ class EntityResolver:
         if len(typed) > 1:  # the same alias names two entities: the exact type decides, else first
             exact = [eid for eid in typed if self._by_id[eid][0].type == mention.type]
             return self._by_id[(exact or sorted(typed))[0]][0]
-        if mention.type == "person":
+        if mention.type in ("person", "other"):
             words = set(normalise(mention.name).split())
             parts = {
                 entity.id
                 for entity, _ in self._by_id.values()
                 if entity.type == "person"
-                and any(words < set(a.split()) or set(a.split()) < words for a in entity.aliases)
+                and _part_of(words, set(normalise(entity.name).split()))
             }
             if len(parts) == 1:
                 return self._by_id[parts.pop()][0]
@@ -214,9 +227,13 @@ ALIAS_WORDS = 4
 
 def known_mentions(store: Store, scope: Scope, text: str) -> list[str]:
     """Ids of the user's known entities whose alias appears in ``text`` (any case)."""
-    words = normalise(text).split()
-    grams = [g for g in ngrams(words, ALIAS_WORDS) if g not in STOPWORDS]
+    grams = _grams(text)
     if not grams:
         return []
     found = store.entities_by_alias(scope.tenant, scope.user_id, grams)
     return list(dict.fromkeys(i for g in grams for i in found.get(g, ())))
+
+
+def _grams(text: str) -> list[str]:
+    words = [w.removesuffix("'s") for w in normalise(text).split()]
+    return [g for g in ngrams(words, ALIAS_WORDS) if g not in STOPWORDS]

@@ -60,6 +60,7 @@ def link_offline(
         named = resolver.resolve(extractor.mentions(episode.content))
         links += [(memory.id, entity.id) for entity in named.values()]
         links += [(memory.id, eid) for eid in known_mentions(store, scope, episode.content)]
+        links += [(memory.id, eid) for eid in resolver.named_in(episode.content)]
     store.save_entities(resolver.rows())
     store.link_entities(scope.tenant, list(dict.fromkeys(links)))
     return [entity for entity, _ in resolver.changed.values()]
