@@ -162,8 +162,7 @@ class EntityResolver:
             parts = {
                 entity.id
                 for entity, _ in self._by_id.values()
-                if entity.type == "person"
-                and _part_of(words, set(normalise(entity.name).split()))
+                if entity.type == "person" and _part_of(words, set(normalise(entity.name).split()))
             }
             if len(parts) == 1:
                 return self._by_id[parts.pop()][0]
