@@ -21,7 +21,7 @@ from functools import cache
 from typing import Any, Protocol
 
 from remem.model import Episode
-from remem.pipeline.entities import Mention
+from remem.pipeline.entities import Mention, normalise
 from remem.pipeline.prompts import ExtractedFact, ExtractionAnswer, extraction_messages
 from remem.providers.llm import LLM, Usage
 from remem.retrieval import timeq
@@ -173,7 +173,7 @@ def llm_extract(
     done = llm.complete(extraction_messages(turns, today), schema=ExtractionAnswer)
     answer: ExtractionAnswer = done.data
     facts = [_fact(f, episodes) for f in answer.facts if f.text.strip()]
-    mentions = {m.name.lower(): m for m in _mentions(answer)}
+    mentions = {normalise(m.name): m for m in _mentions(answer)}
     return facts, list(mentions.values()), done.usage
 
 
@@ -183,12 +183,12 @@ def _mentions(answer: ExtractionAnswer) -> list[Mention]:
         for e in answer.entities
         if e.name.strip()
     ]
-    named = {m.name.lower() for m in listed}
+    named = {normalise(m.name) for m in listed}
     for fact in answer.facts:  # entities a fact names but the entity list forgot
         for name in fact.entities:
-            if name.strip() and name.strip().lower() not in named:
+            if normalise(name) and normalise(name) not in named:
                 listed.append(Mention(name.strip()))
-                named.add(name.strip().lower())
+                named.add(normalise(name))
     return listed
 
 

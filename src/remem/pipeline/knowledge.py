@@ -140,11 +140,13 @@ def _write(
     links: list[tuple[str, str]] = []
     with store.transaction():
         resolver = EntityResolver(store, job.scope, now, embedder)
-        by_name = resolver.resolve(mentions)
+        # Facts name entities as they like ("Ana", "ana"): match on the normalised name.
+        by_name = {normalise(n): e for n, e in resolver.resolve(mentions).items()}
         store.save_entities(resolver.rows())
 
         def entity_ids(fact: Fact) -> list[str]:
-            return [by_name[n].id for n in fact.entities if n in by_name]
+            found = (by_name.get(normalise(n)) for n in fact.entities)
+            return list(dict.fromkeys(e.id for e in found if e is not None))
 
         def add(
             plan: Plan, reason: str, metadata: dict[str, Any] | None = None, record_id: str = ""
