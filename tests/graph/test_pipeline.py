@@ -185,8 +185,10 @@ def test_offline_mode_links_entities_and_searches_the_graph(tmp_path: Path) -> N
             "My sister Rita is a cardiologist in Porto.",
             "rita runs marathons every spring.",  # a known alias, in any case
         }
-        hits = memory.search("what does Rita do?", user_id="ana")
+        hits = memory.search("what does Rita do?", user_id="ana", recipe="graph")
         assert {h.text for h in hits if "graph" in h.signals} == linked
+        plain = memory.search("what does Rita do?", user_id="ana")  # no facts: no graph signal
+        assert all("graph" not in h.signals for h in plain)
         assert memory.stats(user_id="ana")["entities"] == 2
     with Memory(tmp_path / "none.db", llm=None, extractor="none") as memory:
         assert memory.add("Rita lives in Porto.", user_id="ana").extraction.entities == ()  # type: ignore[union-attr]

@@ -108,7 +108,7 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    memory = Memory(folder / "memory.db")
+    memory = Memory(folder / "memory.db", llm=None)  # retrieval is measured without extraction
     try:
         if not done.exists():
             for session_id, messages in _messages(conversation):

@@ -38,8 +38,20 @@ def _ranked(
 
 
 def graph_ranking(
-    store: Store, query: str, vector: np.ndarray | None, flt: MemoryFilter, k: int
+    store: Store,
+    query: str,
+    vector: np.ndarray | None,
+    flt: MemoryFilter,
+    k: int,
+    *,
+    turns: bool = False,
 ) -> Ranking:
+    """Hop 1 (facts only, unless ``turns``) then hop 2 (any kind), each ranked by dense.
+
+    Turns that name the query's entity are what BM25 already finds by that name; on the
+    dev benchmarks ranking them again cost a little precision at k=1 (docs/graph.md), so
+    the default recipe follows only facts at hop 1 and the ``graph`` recipe takes turns.
+    """
     tenant = flt.scope.tenant
     named = known_mentions(store, flt.scope, query)
     if not named:
@@ -49,14 +61,14 @@ def graph_ranking(
             m for m, _ in store.entity_links(tenant, entity_ids=named, limit=LINKS_PER_HOP)
         )
     )
-    first = _ranked(store, hop1_ids, vector, flt, k)
+    first = _ranked(store, hop1_ids, vector, flt if turns else replace(flt, kinds=("fact",)), k)
     facts = [m.id for m, _ in first if m.kind == "fact"][:HOP2_FROM]
     related = {
         e for _, e in store.entity_links(tenant, memory_ids=facts, limit=LINKS_PER_HOP)
     } - set(named)
     if not related or len(first) >= k:
         return first
-    seen = set(hop1_ids)
+    seen = {m.id for m, _ in first}
     hop2_ids = [
         m
         for m, _ in store.entity_links(tenant, entity_ids=sorted(related), limit=LINKS_PER_HOP)

@@ -58,6 +58,7 @@ class SearchRecipe:
     user_boost: float = 0.0
     abstain_below: float | None = None
     graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
+    graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
 
 
 # Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
@@ -69,6 +70,8 @@ _HYBRID = SearchRecipe(
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": _HYBRID,
     "recent": replace(_HYBRID, name="recent", recency=0.6),
+    # Knowledge graph (issue 4): every memory naming the query's entities, turns included.
+    "graph": replace(_HYBRID, name="graph", graph=0.6, graph_turns=True),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }
@@ -153,7 +156,7 @@ def hybrid_search(
         weights["directive"] = recipe.directives
     # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
     if recipe.graph > 0:
-        rankings["graph"] = graph_ranking(store, query, vector, flt, pool)
+        rankings["graph"] = graph_ranking(store, query, vector, flt, pool, turns=recipe.graph_turns)
         weights["graph"] = recipe.graph
     if recipe.recency > 0:
         rankings["recency"] = _by_recency(rankings.values(), asked_at)
