@@ -357,3 +357,28 @@ def test_installed_script_exports_clean_jsonl_to_stdout(tmp_path: Path) -> None:
         "",
         "error: no memory mem_unknown\n",
     )
+
+
+def test_lifecycle_commands(cli: Cli) -> None:
+    kept = cli.add("The spare key is under the blue flowerpot", "--user", "liz", "-s", "a")
+    faded = cli.add("We chatted about the weather in passing", "--user", "liz", "-s", "a")
+    fact = cli.add("Liz lives in Dublin", "--user", "liz", "--kind", "fact")
+    assert cli.json("pin", kept)["pinned"] is True
+    report = cli.json("maintain", "--user", "liz", "--archive-below", "1")
+    assert report["archived"] == 2 and report["scanned"] == 3  # all but the pinned one
+    archived = cli.json("list", "--user", "liz", "--archived")
+    assert set(_ids(archived)) == {faded, fact}
+    assert _ids(cli.json("list", "--user", "liz", "--layer", "long")) == [kept]
+    found = cli.json("search", "weather chat", "--user", "liz", "--archived")
+    assert found["hits"][0]["memory"]["id"] == faded
+    assert found["hits"][0]["memory"]["status"] == "active"  # recalled: restored
+    assert cli.json("pin", kept, "--off")["pinned"] is False
+    written = cli.json("summarize", "--user", "liz")
+    assert {m["metadata"].get("summary") for m in written} == {"session", "running"}
+    profile = cli.ok("profile", "--user", "liz").stdout
+    assert "Profile of liz" in profile
+    block = cli.json("context", "where is the spare key", "--user", "liz", "--budget", "120")
+    assert block["tokens"] <= 120 and kept in block["text"]
+    assert "spare key" in cli.ok("context", "spare key", "--user", "liz").stdout
+    bad = cli("maintain", "--archive-below", "2")
+    assert bad.exit_code == 1 and "archive_below" in bad.stderr

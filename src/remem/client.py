@@ -38,7 +38,8 @@ from remem.errors import (
     StoreError,
     Unauthorized,
 )
-from remem.model import AddResult, Episode, Event, MemoryRecord, Page, SearchResults
+from remem.model import AddResult, Context, Episode, Event, MemoryRecord, Page, SearchResults
+from remem.pipeline.lifecycle import MaintenanceReport
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 _ERRORS: dict[str, type[RememError]] = {
@@ -247,6 +248,8 @@ class _Facade:
         context_window: int = 0,
         recipe: str = "hybrid",
         asked_at: Time = None,
+        layers: str | Iterable[str] | None = None,
+        archived: bool = False,
         valid_at: Time = None,
     ) -> SearchResults:
         body = {
@@ -254,6 +257,7 @@ class _Facade:
             "limit": limit,
             "context_window": context_window,
             "recipe": recipe,
+            "archived": archived,
             **_drop_none(
                 {
                     "user_id": user_id,
@@ -265,6 +269,7 @@ class _Facade:
                     "before": _when(before),
                     "as_of": _when(as_of),
                     "asked_at": _when(asked_at),
+                    "layers": _kinds(layers),
                     "valid_at": _when(valid_at),
                 }
             ),
@@ -298,9 +303,11 @@ class _Facade:
         metadata: Mapping[str, Any] | None = None,
         limit: int = 50,
         offset: int = 0,
+        layers: str | Iterable[str] | None = None,
     ) -> Page:
         params = _drop_none(
             {
+                "layer": _kinds(layers),
                 "user_id": user_id,
                 "agent_id": agent_id,
                 "session_id": session_id,
@@ -348,6 +355,82 @@ class _Facade:
             _Call("GET", "/v1/stats", lambda r: r.json(), _drop_none({"user_id": user_id}))
         )
 
+    # -- lifecycle --------------------------------------------------------------
+    def maintain(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        archive_below: float | None = None,
+    ) -> MaintenanceReport:
+        body = _drop_none(
+            {"user_id": user_id, "agent_id": agent_id, "archive_below": archive_below}
+        )
+        return self._call(_Call("POST", "/v1/maintain", _maintenance, json=body))
+
+    def pin(
+        self, memory_id: str, pinned: bool = True, *, user_id: str | None = None
+    ) -> MemoryRecord:
+        body = {"pinned": pinned, **_drop_none({"user_id": user_id})}
+        path = f"/v1/memories/{_seg(memory_id)}/pin"
+        return self._call(_Call("POST", path, _model(MemoryRecord), json=body))
+
+    def summarize(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        body = _drop_none({"user_id": user_id, "agent_id": agent_id, "session_id": session_id})
+        return self._call(
+            _Call("POST", "/v1/summarize", lambda r: _RECORDS.validate_python(r.json()), json=body)
+        )
+
+    def profile(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        refresh: bool = False,
+    ) -> MemoryRecord:
+        params = {"refresh": refresh, **_drop_none({"user_id": user_id, "agent_id": agent_id})}
+        return self._call(_Call("GET", "/v1/profile", _model(MemoryRecord), params))
+
+    def context(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        budget_tokens: int = 1000,
+        limit: int = 30,
+        recipe: str = "hybrid",
+        asked_at: Time = None,
+        after: Time = None,
+        before: Time = None,
+        profile: bool = True,
+    ) -> Context:
+        body = {
+            "query": query,
+            "budget_tokens": budget_tokens,
+            "limit": limit,
+            "recipe": recipe,
+            "profile": profile,
+            **_drop_none(
+                {
+                    "user_id": user_id,
+                    "agent_id": agent_id,
+                    "session_id": session_id,
+                    "asked_at": _when(asked_at),
+                    "after": _when(after),
+                    "before": _when(before),
+                }
+            ),
+        }
+        return self._call(_Call("POST", "/v1/context", _model(Context), json=body))
+
     # -- portability ----------------------------------------------------------
     def export(self, destination: str | Path | IO[str]) -> dict[str, int]:
         """Write every record of the key's tenant as JSONL; returns counts per type."""
@@ -382,6 +465,17 @@ class _Facade:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.url!r})"
+
+
+def _maintenance(response: httpx.Response) -> MaintenanceReport:
+    body = response.json()
+    return MaintenanceReport(
+        scanned=body["scanned"],
+        archived=body["archived"],
+        moved=body["moved"],
+        layers=body["layers"],
+        at=datetime.fromisoformat(body["at"]),
+    )
 
 
 def _seg(memory_id: str) -> str:
@@ -493,6 +587,11 @@ class AsyncClient(_Facade):
     versions = _awaitable(_Facade.versions)
     surrounding = _awaitable(_Facade.surrounding)
     stats = _awaitable(_Facade.stats)
+    maintain = _awaitable(_Facade.maintain)
+    pin = _awaitable(_Facade.pin)
+    summarize = _awaitable(_Facade.summarize)
+    profile = _awaitable(_Facade.profile)
+    context = _awaitable(_Facade.context)
     export = _awaitable(_Facade.export)
     import_ = _awaitable(_Facade.import_)
 

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, ParamSpec, TypeVar
+from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from remem import portability
 from remem._ids import new_id
@@ -21,19 +21,23 @@ from remem.config import default_location
 from remem.errors import InvalidInput, NotFound, ProviderError, ScopeError
 from remem.model import (
     KINDS,
+    LAYERS,
     STATUSES,
     AddResult,
+    Context,
     Entity,
     Episode,
     Event,
     Extraction,
     ExtractionJob,
+    LLMUsage,
     MemoryRecord,
     Page,
     Scope,
     SearchResults,
 )
-from remem.pipeline import knowledge
+from remem.pipeline import derived, digests, knowledge, lifecycle
+from remem.pipeline.background import BackgroundMaintenance
 from remem.pipeline.entities import normalise
 from remem.pipeline.extract import EXTRACTORS, OfflineExtractor, offline_extractor
 from remem.pipeline.ingest import (
@@ -43,10 +47,14 @@ from remem.pipeline.ingest import (
     check_metadata,
     check_text,
 )
+from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, MaintenanceReport
 from remem.providers.embedder import Embedder, default_embedder
-from remem.providers.llm import LLM, Usage, default_llm
+from remem.retrieval.context import build_context
 from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
 from remem.stores import MemoryFilter, Store, open_store
+
+if TYPE_CHECKING:
+    from remem.providers.llm import LLM
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -84,6 +92,35 @@ def as_seen(memory: MemoryRecord, as_of: datetime | None) -> MemoryRecord:
     return memory.model_copy(update={"status": "active", "expired_at": None})
 
 
+def _configured_llm() -> LLM | None:
+    """The LLM REMEM_LLM_URL names; the HTTP client is only imported when one is configured."""
+    if not os.environ.get("REMEM_LLM_URL"):
+        return None
+    from remem.providers.llm import default_llm
+
+    return default_llm()
+
+
+def _recipe(recipe: str | SearchRecipe) -> SearchRecipe:
+    if isinstance(recipe, SearchRecipe):
+        return recipe
+    if recipe not in RECIPES:
+        raise InvalidInput(
+            f"unknown search recipe {recipe!r}; expected one of {', '.join(RECIPES)}"
+        )
+    return RECIPES[recipe]
+
+
+def _layers(layers: str | Iterable[str] | None) -> tuple[str, ...] | None:
+    if layers is None:
+        return None
+    chosen = (layers,) if isinstance(layers, str) else tuple(layers)
+    for layer in chosen:
+        if layer not in LAYERS:
+            raise InvalidInput(f"unknown layer {layer!r}; expected one of {', '.join(LAYERS)}")
+    return chosen or None
+
+
 def _metadata_filter(metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     checked = check_metadata(metadata, "metadata filter")
     for key, value in checked.items():
@@ -98,10 +135,15 @@ class Memory:
     ``Memory()`` opens the embedded default (a SQLite file in the user data
     dir); ``Memory("my.db")`` a file; ``Memory("postgresql://...")`` a server.
 
-    ``llm`` (default: the server named by REMEM_LLM_URL, if any) turns each added
-    conversation into facts and a knowledge graph (docs/graph.md); ``llm=None`` keeps
-    remem offline. ``extractor`` names the offline entity extractor: "regex"
-    (default, REMEM_EXTRACTOR), "spacy" or "none".
+    ``clock`` is where every "now" comes from (tests pass a controlled one);
+    ``track_recalls`` counts each memory returned by search/get/context as recalled,
+    which strengthens it (``remem.pipeline.lifecycle``); ``llm`` (default: the one
+    REMEM_LLM_URL names, if any) writes abstractive summaries, profiles and insights;
+    without one they are extractive.
+    ``llm=None`` keeps remem offline whatever the environment says. With an LLM,
+    ``extract_facts`` (default on) turns each added conversation into facts and a
+    knowledge graph (docs/graph.md). ``extractor`` names the offline entity extractor:
+    "regex" (default, REMEM_EXTRACTOR), "spacy" or "none".
     """
 
     def __init__(
@@ -111,23 +153,34 @@ class Memory:
         embedder: Embedder | None = None,
         tenant: str = "default",
         store: Store | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        track_recalls: bool = True,
+        policy: LifecyclePolicy = DEFAULT_POLICY,
         llm: LLM | str | None = "env",
+        extract_facts: bool = True,
         extractor: str | None = None,
     ) -> None:
         self.store: Store = store or open_store(location or default_location())
         self.embedder: Embedder = embedder or default_embedder()
         self.tenant = _scope(tenant, None, None, None).tenant
-        self.llm: LLM | None = default_llm() if llm == "env" else llm  # type: ignore[assignment]
+        self.clock = clock
+        self.track_recalls = track_recalls
+        self.policy = policy
+        self._owns_llm = llm == "env"
+        self.llm: LLM | None = _configured_llm() if llm == "env" else llm  # type: ignore[assignment]
+        self.extract_facts = extract_facts
         chosen = extractor or os.environ.get("REMEM_EXTRACTOR") or "regex"
         if chosen not in EXTRACTORS:
             raise InvalidInput(f"extractor must be one of {', '.join(EXTRACTORS)}, got {chosen!r}")
         self.extractor: OfflineExtractor | None = offline_extractor(chosen)
-        self.llm_usage = Usage()
+        self.llm_usage = LLMUsage()
         self._bound = False
 
     # -- lifecycle ------------------------------------------------------------
     def close(self) -> None:
         self.store.close()
+        if self._owns_llm and self.llm is not None and hasattr(self.llm, "close"):
+            self.llm.close()
 
     def __enter__(self) -> Memory:
         return self
@@ -180,7 +233,7 @@ class Memory:
     ) -> AddResult:
         """Store a conversation (every turn kept, round-level) or one text; returns what was written."""
         scope = _scope(self.tenant, user_id, agent_id, session_id)
-        now = utcnow()
+        now = self.clock()
         turns = build_turns(
             messages,
             scope=scope,
@@ -209,7 +262,7 @@ class Memory:
                 else []
             )
             job = None
-            if self.llm is not None and kind == "episode":
+            if self.llm is not None and self.extract_facts and kind == "episode":
                 # Queued in the turn's own transaction: a crash during the LLM call loses nothing.
                 job = ExtractionJob(
                     id=new_id("job"),
@@ -240,7 +293,7 @@ class Memory:
                 llm=self.llm,
                 job=job,
                 episodes=episodes,
-                now=utcnow(),
+                now=self.clock(),
                 event=self._event,
             )
         except ProviderError as exc:
@@ -249,7 +302,7 @@ class Memory:
                     "status": "failed",
                     "attempts": job.attempts + 1,
                     "error": str(exc),
-                    "updated_at": utcnow(),
+                    "updated_at": self.clock(),
                 }
             )
             with self.store.transaction():
@@ -262,7 +315,7 @@ class Memory:
                 usage=knowledge.usage_of(spent),
             )
         finally:
-            self.llm_usage = self.llm_usage + (self.llm.usage - before)
+            self.llm_usage = knowledge.add_usage(self.llm_usage, self.llm.usage - before)
 
     def retry_extraction(self, *, limit: int = 100) -> list[Extraction]:
         """Run the queued extractions (failed or interrupted), oldest first; one result each."""
@@ -313,7 +366,7 @@ class Memory:
             )
         self._bind()
         vector = self.embedder.embed([changes["text"]])[0] if "text" in changes else None
-        now = utcnow()
+        now = self.clock()
         with self.store.transaction():
             old = self._current(memory_id, scope)
             if patch:
@@ -336,6 +389,7 @@ class Memory:
             self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
             self.store.insert_memories([(new, vector)])
             self.store.append_events([self._event("update", new, reason, now)])
+            self._after_fact_change(new)  # in the same transaction: both or neither
         return new
 
     def delete(
@@ -348,12 +402,13 @@ class Memory:
     ) -> MemoryRecord:
         """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
         scope = _scope(self.tenant, user_id, agent_id, None)
-        now = utcnow()
+        now = self.clock()
         with self.store.transaction():
             old = self._current(memory_id, scope)
             self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
             gone = old.model_copy(update={"status": "deleted", "expired_at": now})
             self.store.append_events([self._event("delete", gone, reason, now)])
+            self._after_fact_change(gone)
         return gone
 
     def delete_all(
@@ -401,7 +456,7 @@ class Memory:
                 [
                     Event(
                         id=new_id("ev"),
-                        at=utcnow(),
+                        at=self.clock(),
                         op="forget",
                         memory_id=memory_id,
                         version=None,
@@ -429,6 +484,8 @@ class Memory:
         context_window: int = 0,
         recipe: str | SearchRecipe = "hybrid",
         asked_at: datetime | str | None = None,
+        layers: str | Iterable[str] | None = None,
+        archived: bool = False,
         valid_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
@@ -436,12 +493,10 @@ class Memory:
         ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time;
         ``valid_at`` keeps what was true at that event time (``valid_from <= t < valid_to``).
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
+        ``archived=True`` also searches archived memories; a recalled one is restored.
         """
         check_text(query, "query")
-        if isinstance(recipe, str) and recipe not in RECIPES:
-            raise InvalidInput(
-                f"unknown search recipe {recipe!r}; expected one of {', '.join(RECIPES)}"
-            )
+        chosen = _recipe(recipe)
         if (
             isinstance(context_window, bool)
             or not isinstance(context_window, int)
@@ -455,6 +510,8 @@ class Memory:
             event_after=to_utc(after, field="after"),
             event_before=to_utc(before, field="before"),
             as_of=to_utc(as_of, field="as_of"),
+            layers=_layers(layers),
+            statuses=("active", "archived") if archived else ("active",),
             valid_at=to_utc(valid_at, field="valid_at"),
         )
         self._bind()
@@ -464,16 +521,28 @@ class Memory:
             query,
             flt,
             limit=_limit(limit),
-            recipe=RECIPES[recipe] if isinstance(recipe, str) else recipe,
+            recipe=chosen,
             context_window=context_window,
-            asked_at=to_utc(asked_at, field="asked_at") or utcnow(),
+            asked_at=to_utc(asked_at, field="asked_at") or self.clock(),
         )
         if flt.as_of is None:
-            return results
-        hits = tuple(
-            h.model_copy(update={"memory": as_seen(h.memory, flt.as_of)}) for h in results.hits
-        )
+            recalled = self._recall([h.memory for h in results.hits])
+            hits = tuple(
+                h.model_copy(update={"memory": recalled.get(h.memory.id, h.memory)})
+                for h in results.hits
+            )
+        else:
+            hits = tuple(
+                h.model_copy(update={"memory": as_seen(h.memory, flt.as_of)}) for h in results.hits
+            )
         return results.model_copy(update={"hits": hits})
+
+    def _recall(self, memories: list[MemoryRecord]) -> dict[str, MemoryRecord]:
+        """Count a recall of each (one batched write); the records as they are after it, by id."""
+        if not self.track_recalls or not memories:
+            return {}
+        updated = lifecycle.recall(self.store, memories, self.clock(), self.policy)
+        return {m.id: m for m in updated}
 
     def get(
         self,
@@ -492,6 +561,8 @@ class Memory:
         found = self.store.get_memory(memory_id, scope.tenant, version=version, as_of=when)
         if found is None or not scope.contains(found.scope):
             raise NotFound(f"no memory {memory_id}" + (f" version {version}" if version else ""))
+        if version is None and when is None:
+            return self._recall([found]).get(found.id, found)
         return as_seen(found, when)
 
     def list(
@@ -505,6 +576,7 @@ class Memory:
         metadata: Mapping[str, Any] | None = None,
         limit: int = 50,
         offset: int = 0,
+        layers: str | Iterable[str] | None = None,
     ) -> Page:
         """Newest first, one page at a time; ``Page.next_offset`` is None on the last page."""
         statuses = (status,) if isinstance(status, str) else tuple(status)
@@ -520,6 +592,7 @@ class Memory:
             kinds=_kinds(kinds),
             statuses=current or ("active",),
             metadata=_metadata_filter(metadata),
+            layers=_layers(layers),
         )
         if ended:
             raise InvalidInput(
@@ -555,7 +628,7 @@ class Memory:
             scope=_scope(self.tenant, user_id, agent_id, None),
             kinds=("fact",),
             as_of=when,
-            valid_at=utcnow() if current else to_utc(valid_at, field="valid_at"),
+            valid_at=self.clock() if current else to_utc(valid_at, field="valid_at"),
         )
         found = self.store.list_memories(flt, limit=_limit(limit), offset=offset)
         return [as_seen(m, when) for m in found]
@@ -616,6 +689,214 @@ class Memory:
         }
         return found
 
+    # -- lifecycle: strength, layers, summaries, profile, context ----------------
+    def maintain(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        archive_below: float | None = None,
+    ) -> MaintenanceReport:
+        """Move memories between layers and archive those whose retention faded under the threshold.
+
+        Archived memories stay stored: ``get``, ``list(status="archived")`` and
+        ``search(archived=True)`` find them, and a recall restores them.
+        """
+        if archive_below is not None and not 0.0 <= archive_below <= 1.0:
+            raise InvalidInput("archive_below must be between 0 and 1")
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        return lifecycle.maintain(
+            self.store, scope, self.clock(), self.policy, archive_below=archive_below
+        )
+
+    def pin(
+        self, memory_id: str, pinned: bool = True, *, user_id: str | None = None
+    ) -> MemoryRecord:
+        """A pinned memory never fades and is never archived; ``pinned=False`` lets it age again."""
+        scope = _scope(self.tenant, user_id, None, None)
+        with self.store.transaction():
+            return lifecycle.pin(self.store, self._current(memory_id, scope), pinned, self.clock())
+
+    def maintain_in_background(
+        self,
+        every_s: float = 3600.0,
+        *,
+        user_id: str | None = None,
+        archive_below: float | None = None,
+    ) -> BackgroundMaintenance:
+        """Start a daemon thread that runs ``maintain`` now and every ``every_s`` seconds.
+
+        Returns the runner; call its ``stop()`` before closing this Memory.
+        """
+        return BackgroundMaintenance(
+            lambda: self.maintain(user_id=user_id, archive_below=archive_below), every_s
+        ).start()
+
+    def retention(self, memory: MemoryRecord, at: datetime | str | None = None) -> float:
+        """How strongly ``memory`` is held at ``at`` (default now), from 0 to 1."""
+        return lifecycle.retention(memory, to_utc(at, field="at") or self.clock(), self.policy)
+
+    def summarize(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+    ) -> list[MemoryRecord]:
+        """Summarize the sessions that changed, then the user's running summary and profile.
+
+        With an LLM, also derives insights across sessions (each citing its sources).
+        Returns the summaries and insights written (unchanged ones are not rewritten).
+        """
+        scope = _scope(self.tenant, user_id, agent_id, session_id)
+        self._bind()
+        now = self.clock()
+        llm = self.llm
+        written = digests.summarize_sessions(self.store, self.embedder, scope, now, llm)
+        if user_id is not None or agent_id is not None:
+            running = digests.update_running_summary(self.store, self.embedder, scope, now, llm)
+            if running is not None:
+                written.append(running)
+                if llm is not None:
+                    written += digests.derive_insights(self.store, self.embedder, scope, now, llm)
+            self.profile(user_id=user_id, agent_id=agent_id, refresh=True)
+        return written
+
+    def profile(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        refresh: bool = False,
+    ) -> MemoryRecord:
+        """The user's profile (kind ``profile``): stable facts and recent changes, each cited.
+
+        Built on first use; ``refresh=True`` rebuilds it now. Updating or deleting a fact
+        refreshes an existing profile by itself.
+        """
+        if user_id is None and agent_id is None:
+            raise InvalidInput("a profile belongs to a user or an agent: give user_id or agent_id")
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        if not refresh:
+            found = derived.find(self.store, scope, "profile")
+            if found is not None:
+                return found
+        self._bind()
+        return digests.refresh_profile(self.store, self.embedder, scope, self.clock(), self.llm)
+
+    def _after_fact_change(self, memory: MemoryRecord) -> None:
+        """Keep an existing profile true to the facts it lists."""
+        if memory.kind != "fact" or (
+            memory.scope.user_id is None and memory.scope.agent_id is None
+        ):
+            return
+        scope = memory.scope.model_copy(update={"session_id": None})
+        if derived.find(self.store, scope, "profile") is not None:
+            self._bind()
+            digests.refresh_profile(self.store, self.embedder, scope, self.clock(), self.llm)
+
+    def add_insight(
+        self,
+        text: str,
+        sources: Iterable[str],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        importance: float = 0.6,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Store an insight derived from other memories (Think-in-Memory); it cites them."""
+        scope = _scope(self.tenant, user_id, agent_id, None)
+        text = check_text(text, "insight")
+        ids = list(dict.fromkeys(sources))
+        if not ids:
+            raise InvalidInput("an insight must cite at least one source memory")
+        cited = [self._current(i, scope) for i in ids]
+        self._bind()
+        vector = self.embedder.embed([text])[0]
+        now = self.clock()
+        record = MemoryRecord(
+            id=new_id("mem"),
+            scope=scope,
+            kind="insight",
+            text=text,
+            provenance=tuple(dict.fromkeys(e for m in cited for e in m.provenance)),
+            valid_from=now,
+            recorded_at=now,
+            importance=check_importance(importance),
+            metadata={**check_metadata(metadata), "sources": ids},
+            layer="long",
+        )
+        with self.store.transaction():
+            for m in cited:
+                self._current(m.id, scope)  # still current inside the write
+            self.store.insert_memories([(record, vector)])
+            self.store.append_events([self._event("add", record, "insight", now)])
+        return record
+
+    def context(
+        self,
+        query: str,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        budget_tokens: int = 1000,
+        limit: int = 30,
+        recipe: str | SearchRecipe = "hybrid",
+        asked_at: datetime | str | None = None,
+        after: datetime | str | None = None,
+        before: datetime | str | None = None,
+        profile: bool = True,
+    ) -> Context:
+        """A prompt-ready block for ``query``: profile, overview, facts, sessions and turns.
+
+        Never longer than ``budget_tokens`` (``remem.retrieval.tokens.count_tokens``);
+        each line cites its memory id and date. Memories cited count as recalled. The
+        profile and overview are the stored ones (``summarize``/``profile`` build them):
+        assembling a context writes nothing but recall counts.
+        """
+        if isinstance(budget_tokens, bool) or not isinstance(budget_tokens, int):
+            raise InvalidInput("budget_tokens must be an integer")
+        if budget_tokens < 16:
+            raise InvalidInput("budget_tokens must be at least 16")
+        check_text(query, "query")
+        chosen = _recipe(recipe)
+        owner = user_id is not None or agent_id is not None
+        person = _scope(self.tenant, user_id, agent_id, None)
+        stored = derived.find(self.store, person, "profile") if profile and owner else None
+        items = digests.profile_items(stored)
+        overview = (
+            derived.find(self.store, person, "summary", digests.RUNNING_KEY) if owner else None
+        )
+        flt = MemoryFilter(
+            scope=_scope(self.tenant, user_id, agent_id, session_id),
+            kinds=("episode", "fact", "insight", "summary"),
+            event_after=to_utc(after, field="after"),
+            event_before=to_utc(before, field="before"),
+        )
+        self._bind()
+        results = hybrid_search(
+            self.store,
+            self.embedder,
+            query,
+            flt,
+            limit=_limit(limit),
+            recipe=chosen,
+            asked_at=to_utc(asked_at, field="asked_at") or self.clock(),
+        )
+        if flt.event_before is not None:  # only what was known before: no later digest
+            items = [i for i in items if i.since < flt.event_before]
+            if overview is not None and overview.recorded_at >= flt.event_before:
+                overview = None
+        found = [h.memory for h in results.hits if h.memory.metadata.get("summary") != "running"]
+        block = build_context(
+            query, budget_tokens, profile=items, overview=overview, memories=found
+        )
+        by_id = {m.id: m for m in found}
+        self._recall([by_id[i] for i in block.cited if i in by_id])
+        return block
+
     # -- portability ----------------------------------------------------------
     def export(self, destination: str | Path | IO[str]) -> dict[str, int]:
         """Write every record of this tenant as JSONL (vectors included); returns counts per type."""
@@ -670,6 +951,12 @@ class AsyncMemory:
     search = _to_thread(Memory.search)
     get = _to_thread(Memory.get)
     list = _to_thread(Memory.list)
+    maintain = _to_thread(Memory.maintain)
+    pin = _to_thread(Memory.pin)
+    summarize = _to_thread(Memory.summarize)
+    profile = _to_thread(Memory.profile)
+    add_insight = _to_thread(Memory.add_insight)
+    context = _to_thread(Memory.context)
     history = _to_thread(Memory.history)
     facts = _to_thread(Memory.facts)
     entities = _to_thread(Memory.entities)

@@ -15,12 +15,23 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
 Status = Literal["active", "superseded", "archived", "deleted"]
+Layer = Literal["working", "short", "long"]
 Op = Literal[
-    "add", "update", "delete", "forget", "restore", "archive", "import", "invalidate", "reinforce"
+    "add",
+    "update",
+    "delete",
+    "forget",
+    "restore",
+    "archive",
+    "import",
+    "pin",
+    "invalidate",
+    "reinforce",
 ]
 
 KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
 STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
+LAYERS: tuple[str, ...] = ("working", "short", "long")
 ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
 
 
@@ -75,7 +86,13 @@ class Episode(_Record):
 
 
 class MemoryRecord(_Record):
-    """One version of a memory. ``id`` is stable across versions; ``version`` counts from 1."""
+    """One version of a memory. ``id`` is stable across versions; ``version`` counts from 1.
+
+    Lifecycle state (``remem.pipeline.lifecycle``): ``layer`` is working (the session in
+    progress), short or long term; ``stability`` is the Ebbinghaus strength in days (None until
+    first recalled: then it follows from importance); ``access_count``/``last_accessed_at``
+    count recalls; ``pinned`` memories never fade. None of it ever deletes anything.
+    """
 
     id: str
     version: int = 1
@@ -92,6 +109,9 @@ class MemoryRecord(_Record):
     last_accessed_at: datetime | None = None
     status: Status = "active"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    layer: Layer = "working"
+    stability: float | None = Field(default=None, gt=0.0)
+    pinned: bool = False
 
 
 class Event(_Record):
@@ -133,7 +153,7 @@ class SearchHit(_Record):
 
     def explain(self) -> str:
         parts = [f"{name} #{s.rank} ({s.score:.3f})" for name, s in self.signals.items()]
-        parts += [f"{name} +{amount:.4f}" for name, amount in self.boosts.items()]
+        parts += [f"{name} {amount:+.4f}" for name, amount in self.boosts.items()]
         return f"fused {self.score:.4f} = " + " + ".join(parts)
 
 
@@ -250,3 +270,34 @@ class Page(_Record):
     def next_offset(self) -> int | None:
         nxt = self.offset + len(self.items)
         return nxt if nxt < self.total else None
+
+
+class ContextLine(_Record):
+    """One line of a prompt context and the memory it cites."""
+
+    memory_id: str
+    section: Literal["profile", "overview", "fact", "summary", "episode"]
+    text: str
+    tokens: int
+    when: datetime | None = None
+
+
+class Context(_Record):
+    """A prompt-ready block: profile, facts, summaries and turns, within a token budget.
+
+    ``tokens`` is measured with ``remem.retrieval.tokens.count_tokens`` and never exceeds
+    ``budget_tokens``; every line cites the memory it comes from as ``[id]``.
+    """
+
+    query: str
+    text: str
+    tokens: int
+    budget_tokens: int
+    lines: tuple[ContextLine, ...]
+
+    @property
+    def cited(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(line.memory_id for line in self.lines))
+
+    def __str__(self) -> str:
+        return self.text

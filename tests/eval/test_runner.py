@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from remem import Memory
 from remem.eval import report
 from remem.eval.runner import evaluate
 from remem.interfaces.cli import app
@@ -104,3 +105,58 @@ def test_cli_eval_rejects_unknown_dataset_and_missing_file(tmp_path: Path) -> No
     assert bad.exit_code == 1 and "unknown dataset" in bad.stderr
     missing = runner.invoke(app, ["eval", "locomo", str(tmp_path / "absent.json")])
     assert missing.exit_code == 1 and "absent.json" in missing.stderr
+
+
+def test_lifecycle_mode_reports_tokens_per_query_within_each_budget(
+    locomo_file: Path, tmp_path: Path
+) -> None:
+    from remem.retrieval.search import RECIPES
+
+    result = evaluate(
+        "locomo",
+        locomo_file,
+        workdir=tmp_path,
+        keep=True,
+        systems=["remem"],
+        recipes={"lifecycle": RECIPES["lifecycle"]},
+        context_budgets=(60, 200),
+    )
+    summary = result.summary()
+    assert list(summary["systems"]) == [
+        "remem",
+        "lifecycle",
+        "top10",
+        "top@60",
+        "context@60",
+        "context+sum@60",
+        "top@200",
+        "context@200",
+        "context+sum@200",
+    ]
+    for budget in (60, 200):
+        for name in ("top", "context", "context+sum"):
+            rows = result.rows[f"{name}@{budget}"]
+            assert len(rows) == len(QUESTIONS)
+            assert all(0 < row["tokens"] <= budget for row in rows)
+    assert len(result.rows["top10"]) == len(QUESTIONS)  # once, not once per budget
+    tight = summary["systems"]["context@60"]["overall"]
+    roomy = summary["systems"]["context@200"]["overall"]
+    assert tight["cited_turns"] <= roomy["cited_turns"]
+    assert roomy["evidence_recall@50"] > 0
+    assert summary["summarize_seconds"] > 0
+    # the run summarized the conversation into its kept store, as of its last turn
+    [folder] = list(tmp_path.iterdir())
+    with Memory(folder / "memory.db") as kept:
+        kinds = {m.kind for m in kept.list(kinds=("summary", "profile"), limit=50).items}
+        assert kinds == {"summary", "profile"}
+
+
+def test_cli_eval_lifecycle_flags(locomo_file: Path, tmp_path: Path) -> None:
+    args = ["eval", "locomo", str(locomo_file), "--out", str(tmp_path / "o"), "--json"]
+    args += ["--system", "remem", "--recipe", "lifecycle", "--context-budget", "100"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    systems = json.loads(result.stdout)["systems"]
+    assert set(systems) == {"remem", "recipe:lifecycle", "top10", "top@100", "context@100",
+                            "context+sum@100"}  # fmt: skip
+    assert systems["context@100"]["overall"]["tokens"] <= 100

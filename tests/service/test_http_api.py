@@ -39,6 +39,11 @@ FACADE = [
     "stats",
     "export",
     "import_",
+    "maintain",
+    "pin",
+    "summarize",
+    "profile",
+    "context",
 ]
 
 

@@ -24,7 +24,14 @@ from remem.service import KeyStore
 from remem.stores import open_store
 from tests.service.conftest import REPO, ServerThread
 
-TOOLS = {"add_memory", "search_memories", "list_memories", "get_memory", "delete_memory"}
+TOOLS = {
+    "add_memory",
+    "search_memories",
+    "list_memories",
+    "get_memory",
+    "delete_memory",
+    "memory_context",
+}
 
 
 async def call(client: Client, tool: str, **arguments: Any) -> dict[str, Any]:
@@ -49,6 +56,8 @@ async def exercise(client: Client, user: str | None) -> None:
     await call(client, "add_memory", text="I moved to Lisbon in March", **who)
     found = await call(client, "search_memories", query="what pet do I have", **who)
     assert found["hits"][0]["id"] == memory_id and "dense" in found["hits"][0]["why"]
+    block = await call(client, "memory_context", query="my pet", budget_tokens=200, **who)
+    assert block["tokens"] <= 200 and added["added"][0]["id"] in block["cited"]
     listed = await call(client, "list_memories", limit=1, **who)
     assert listed["total"] == 2 and listed["next_offset"] == 1
     assert (await call(client, "get_memory", memory_id=memory_id, **who))["text"].endswith("Max")

@@ -109,6 +109,8 @@ def test_an_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
         kept = m.add("my passport is in the desk drawer", user_id="u").memories[0]
     raw = sqlite3.connect(path)
     raw.execute("CREATE VIRTUAL TABLE memories_fts USING fts5 (text, scope)")
+    for column in ("layer", "stability", "pinned"):  # added by schema 3
+        raw.execute(f"ALTER TABLE memories DROP COLUMN {column}")
     raw.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
     raw.commit()
     raw.close()

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ import numpy as np
 from remem.engine import Memory
 from remem.eval import metrics, qa
 from remem.eval.datasets import Conversation, Question, load
-from remem.model import ROLES, SearchResults
+from remem.model import ROLES, Context, SearchResults
+from remem.retrieval.context import build_context
 from remem.retrieval.search import SearchRecipe
 
 #: remem's retrieval (the default recipe) and the two single-signal baselines.
@@ -31,6 +32,7 @@ INGEST_VERSION = "1"
 #: Turns stamped up to a day after the question still count as known (time-zone slack).
 CUTOFF_SLACK = timedelta(days=1)
 USER = "eval"
+UNBOUNDED = 10**9
 
 Progress = Callable[[str, int, int], None]
 
@@ -45,6 +47,7 @@ class EvalResult:
     conversations: int = 0
     turns: int = 0
     ingest_seconds: float = 0.0
+    summarize_seconds: float = 0.0
     qa_rows: dict[str, list[qa.QARow]] = field(default_factory=dict)
     qa_settings: dict[str, Any] | None = None
 
@@ -55,6 +58,7 @@ class EvalResult:
             "conversations": self.conversations,
             "turns": self.turns,
             "ingest_turns_per_s": self.turns / self.ingest_seconds if self.ingest_seconds else None,
+            "summarize_seconds": self.summarize_seconds,
             "systems": {
                 name: {
                     **metrics.aggregate(self.rows.get(name, [])),
@@ -108,7 +112,9 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    memory = Memory(folder / "memory.db", llm=None)  # retrieval is measured without extraction
+    # Recalls are not counted: a run must not change the store the next run reuses; no
+    # LLM extraction either: retrieval is measured on the turns themselves.
+    memory = Memory(folder / "memory.db", track_recalls=False, llm=None)
     try:
         if not done.exists():
             for session_id, messages in _messages(conversation):
@@ -121,22 +127,119 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def _before(question: Question, cutoff: bool) -> datetime | None:
+    return question.question_date + CUTOFF_SLACK if cutoff and question.question_date else None
+
+
 def _search(
-    memory: Memory, recipe: str | SearchRecipe, question: Question, k: int, cutoff: bool
+    memory: Memory,
+    recipe: str | SearchRecipe,
+    question: Question,
+    k: int,
+    cutoff: bool,
+    asked_at: datetime | None,
 ) -> SearchResults:
-    before = question.question_date + CUTOFF_SLACK if cutoff and question.question_date else None
     return memory.search(
         question.text,
         user_id=USER,
         limit=k,
-        before=before,
+        kinds="episode",  # the turns are what is scored; summaries must not take their slots
+        before=_before(question, cutoff),
         recipe=recipe,
-        asked_at=question.question_date,
+        asked_at=asked_at,
     )
 
 
 def _turn_ids(results: SearchResults) -> list[str]:
     return [hit.memory.metadata["turn_id"] for hit in results if "turn_id" in hit.memory.metadata]
+
+
+@dataclass(frozen=True)
+class _Turns:
+    """Memory id -> the benchmark turn it holds, and the turns each summary quotes."""
+
+    of: dict[str, str]
+    quoted: dict[str, list[str]]
+
+    @classmethod
+    def read(cls, memory: Memory) -> _Turns:
+        of: dict[str, str] = {}
+        quoted: dict[str, list[str]] = {}
+        offset = 0
+        while True:
+            page = memory.list(
+                user_id=USER, kinds=("episode", "summary"), limit=1000, offset=offset
+            )
+            for m in page.items:
+                if "turn_id" in m.metadata:
+                    of[m.id] = m.metadata["turn_id"]
+                elif m.kind == "summary":
+                    quoted[m.id] = list(m.metadata.get("sources", []))
+            if page.next_offset is None:
+                break
+            offset = page.next_offset
+        return cls(of, {k: [of[i] for i in v if i in of] for k, v in quoted.items()})
+
+    def ranked(self, block: Context, with_summaries: bool) -> list[str]:
+        """The turns a context block cites, in its order; summaries count the turns they quote."""
+        turns: list[str] = []
+        for line in block.lines:
+            if line.memory_id in self.of:
+                turns.append(self.of[line.memory_id])
+            elif with_summaries and line.section == "summary":
+                turns += self.quoted.get(line.memory_id, [])
+        return turns
+
+
+def _context_rows(
+    memory: Memory,
+    dataset: str,
+    question: Question,
+    session_of: Mapping[str, str],
+    turns: _Turns,
+    budget: int,
+    cutoff: bool,
+    asked_at: datetime | None,
+) -> dict[str, tuple[dict[str, Any], float]]:
+    """Per system: (score row with ``tokens`` and ``cited_turns``, latency in ms).
+
+    ``top10``: the plain hybrid top 10 turns, whole, as one block (what pasting the search
+    results costs). ``top@B``: the same ranking, whole turns, until B tokens. ``context@B``:
+    ``Memory.context`` (profile, running summary, session summaries, lifecycle priors,
+    long turns cut to their sentences about the query) within the same B, scored on the
+    turns it cites; ``context+sum@B`` also credits the turns its summary lines quote.
+    """
+    before = _before(question, cutoff)
+    rows: dict[str, tuple[dict[str, Any], float]] = {}
+    t0 = time.perf_counter()
+    hits = memory.search(
+        question.text, user_id=USER, limit=50, kinds="episode", before=before, asked_at=asked_at
+    )
+    found = [h.memory for h in hits]
+    top = build_context(question.text, budget, memories=found, max_line_tokens=budget)
+    whole = build_context(question.text, UNBOUNDED, memories=found[:10], max_line_tokens=UNBOUNDED)
+    top_ms = (time.perf_counter() - t0) * 1000
+    t0 = time.perf_counter()
+    block = memory.context(
+        question.text,
+        user_id=USER,
+        budget_tokens=budget,
+        recipe="lifecycle",
+        asked_at=asked_at,
+        before=before,
+    )
+    block_ms = (time.perf_counter() - t0) * 1000
+    for name, built, ranked, ms in (
+        ("top10", whole, turns.ranked(whole, False), top_ms),
+        (f"top@{budget}", top, turns.ranked(top, False), top_ms),
+        (f"context@{budget}", block, turns.ranked(block, False), block_ms),
+        (f"context+sum@{budget}", block, turns.ranked(block, True), block_ms),
+    ):
+        row = metrics.score_question(dataset, question, ranked, session_of)
+        row["tokens"] = built.tokens
+        row["cited_turns"] = len(metrics.dedupe(ranked))
+        rows[name] = (row, ms)
+    return rows
 
 
 def evaluate(
@@ -151,6 +254,8 @@ def evaluate(
     cutoff: bool = False,
     qa_settings: qa.QASettings | None = None,
     progress: Progress | None = None,
+    context_budgets: Sequence[int] = (),
+    ask_at_end: bool = False,
 ) -> EvalResult:
     """Score ``systems`` (and any extra named ``recipes``) on the benchmark at ``path``.
 
@@ -159,7 +264,15 @@ def evaluate(
     benchmark in time order (a question asked on day D can only be about days <= D).
     ``qa_settings`` also answers every question from what ``qa_settings.systems``
     retrieved and has an LLM judge the answers (see `remem.eval.qa`).
+
+    ``context_budgets`` turns on the lifecycle mode: each conversation is summarized
+    (session and running summaries, profile) as of its last turn, questions without a
+    date are asked at that last turn (so that retention has a "now"), and for each budget
+    B the systems ``top10``, ``top@B``, ``context@B`` and ``context+sum@B`` report recall
+    and ``tokens`` per query (see ``_context_rows``). ``ask_at_end`` alone asks undated
+    questions at the conversation's last turn (BEAM has no question dates).
     """
+    ask_at_end = ask_at_end or bool(context_budgets)
     chosen: dict[str, str | SearchRecipe] = {}
     for name in systems:
         if name not in SYSTEMS:
@@ -174,7 +287,11 @@ def evaluate(
             )
         if qa_settings.k < 1:
             raise ValueError(f"the QA context needs k >= 1 memories, got {qa_settings.k}")
-    result = EvalResult(dataset=dataset, path=str(path), systems=tuple(chosen))
+    extra = ("top10",) if context_budgets else ()
+    extra += tuple(
+        f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
+    )
+    result = EvalResult(dataset=dataset, path=str(path), systems=(*chosen, *extra))
     if qa_settings is not None:
         result.qa_settings = qa_settings.describe()
     k = max(metrics.KS)
@@ -203,11 +320,21 @@ def evaluate(
             result.turns += n_turns
             result.ingest_seconds += time.perf_counter() - started
             session_of = conversation.session_of()
+            last = max((t.timestamp for t in conversation.turns() if t.timestamp), default=None)
+            turns = None
+            if context_budgets:
+                if last is not None:
+                    memory.clock = lambda at=last: at  # summaries as of the last turn
+                t_sum = time.perf_counter()
+                memory.summarize(user_id=USER)
+                result.summarize_seconds += time.perf_counter() - t_sum
+                turns = _Turns.read(memory)
             jobs: dict[str, list[qa.QAJob]] = {}
             for question in conversation.questions:
+                asked_at = question.question_date or (last if ask_at_end else None)
                 for system, recipe in chosen.items():
                     t0 = time.perf_counter()
-                    found = _search(memory, recipe, question, max(k, qa_k), cutoff)
+                    found = _search(memory, recipe, question, max(k, qa_k), cutoff, asked_at)
                     elapsed_ms = (time.perf_counter() - t0) * 1000
                     result.latency_ms.setdefault(system, []).append(elapsed_ms)
                     ranked = _turn_ids(found)[:k]
@@ -217,6 +344,16 @@ def evaluate(
                         jobs.setdefault(system, []).append(
                             qa.QAJob(question, found.hits, elapsed_ms)
                         )
+                for budget in context_budgets:
+                    assert turns is not None
+                    rows = _context_rows(
+                        memory, dataset, question, session_of, turns, budget, cutoff, asked_at
+                    )
+                    for system, (row, ms) in rows.items():
+                        if system == "top10" and budget != context_budgets[0]:
+                            continue  # the same for every budget
+                        result.rows.setdefault(system, []).append(row)
+                        result.latency_ms.setdefault(system, []).append(ms)
                 asked += 1
                 if progress:
                     progress("questions", asked, total_questions)

@@ -31,7 +31,17 @@ from remem.config import default_location
 from remem.engine import Memory
 from remem.errors import InvalidInput, RememError
 from remem.eval.datasets import DATASETS as DATASETS
-from remem.model import KINDS, AddResult, Event, MemoryRecord, Page, SearchResults
+from remem.model import (
+    KINDS,
+    LAYERS,
+    AddResult,
+    Context,
+    Event,
+    MemoryRecord,
+    Page,
+    SearchResults,
+)
+from remem.pipeline.lifecycle import MaintenanceReport
 from remem.retrieval.search import RECIPES
 
 if TYPE_CHECKING:
@@ -42,6 +52,7 @@ R = TypeVar("R")
 
 KindName = Enum("KindName", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 RecipeName = Enum("RecipeName", {r: r for r in RECIPES}, type=str)  # type: ignore[misc]
+LayerName = Enum("LayerName", {x: x for x in LAYERS}, type=str)  # type: ignore[misc]
 DEFAULT_KIND = KindName("episode")
 ADDED_ROWS = 20  # a file of thousands of turns needs no thousand-row echo
 DEFAULT_RECIPE = RecipeName("hybrid")
@@ -66,6 +77,10 @@ AsOf = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+Layers = Annotated[
+    list[LayerName] | None,
+    typer.Option("--layer", help="Only these layers (working, short, long); repeatable."),
+]
 
 
 # -- plumbing: one Memory per command, one error path, one output path --------
@@ -399,6 +414,10 @@ def search(
             help="Resolve time phrases in QUERY against this time (ISO 8601). [default: now]"
         ),
     ] = None,
+    layer: Layers = None,
+    archived: Annotated[
+        bool, typer.Option(help="Also search archived memories (found ones are restored).")
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Find the memories that matter for QUERY, each with the signals that found it."""
@@ -415,6 +434,8 @@ def search(
         context_window=context,
         recipe=recipe.value,
         asked_at=asked_at,
+        layers=[x.value for x in layer] if layer else None,
+        archived=archived,
     )
     _show(as_json, results, _render_search)
 
@@ -429,6 +450,8 @@ def list_(
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Page size.")] = 20,
     offset: Annotated[int, typer.Option(help="Skip this many (newest first).")] = 0,
+    layer: Layers = None,
+    archived: Annotated[bool, typer.Option(help="List archived memories instead.")] = False,
     as_json: Json = False,
 ) -> None:
     """Current memories, newest first, one page at a time."""
@@ -439,6 +462,8 @@ def list_(
         kinds=[k.value for k in kind] if kind else None,
         limit=limit,
         offset=offset,
+        layers=[x.value for x in layer] if layer else None,
+        status="archived" if archived else "active",
     )
     _show(
         as_json, {**_jsonable(page), "next_offset": page.next_offset}, lambda _: _render_page(page)
@@ -537,6 +562,83 @@ def import_(
     _show(as_json, counts, lambda c: _out.print(f"imported {_counts(c)}"))
 
 
+def _render_maintenance(report: MaintenanceReport) -> None:
+    moved = ", ".join(f"{step}: {n}" for step, n in report.moved.items()) or "none"
+    layers = ", ".join(f"{layer}: {n}" for layer, n in sorted(report.layers.items()))
+    _out.print(f"scanned {report.scanned}, archived {report.archived}")
+    _out.print(f"moved between layers: {moved}")
+    _out.print(f"layers now: {layers or 'empty'}")
+
+
+@command()
+def maintain(
+    user: User = None,
+    agent: Agent = None,
+    archive_below: Annotated[
+        float | None,
+        typer.Option(help="Archive memories whose retention is under this (0-1). [default: 0.01]"),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Age memories: move them between layers and archive the faded ones (nothing is deleted)."""
+    report = _memory().maintain(user_id=user, agent_id=agent, archive_below=archive_below)
+    if as_json:
+        typer.echo(json.dumps(report.as_dict(), indent=2))
+    else:
+        _render_maintenance(report)
+
+
+@command()
+def pin(
+    memory_id: Annotated[str, typer.Argument(metavar="ID")],
+    off: Annotated[bool, typer.Option("--off", help="Unpin: let it age again.")] = False,
+    as_json: Json = False,
+) -> None:
+    """Pin a memory so it never fades or gets archived (--off to unpin)."""
+    _show(as_json, _memory().pin(memory_id, pinned=not off), _render_record)
+
+
+@command()
+def summarize(
+    user: User = None, agent: Agent = None, session: Session = None, as_json: Json = False
+) -> None:
+    """Summarize changed sessions, then the user's running summary and profile."""
+    written = _memory().summarize(user_id=user, agent_id=agent, session_id=session)
+    _show(as_json, written, lambda _: _memory_table(written, caption=f"{len(written)} written"))
+
+
+@command()
+def profile(
+    user: User = None,
+    agent: Agent = None,
+    refresh: Annotated[bool, typer.Option(help="Rebuild it now.")] = False,
+    as_json: Json = False,
+) -> None:
+    """The user's profile: stable facts and recent changes, each citing its memory."""
+    record = _memory().profile(user_id=user, agent_id=agent, refresh=refresh)
+    _show(as_json, record, lambda r: _out.print(Text(r.text)))
+
+
+@command()
+def context(
+    query: Annotated[str, typer.Argument(help="What the next prompt is about.")],
+    user: User = None,
+    agent: Agent = None,
+    session: Session = None,
+    budget: Annotated[int, typer.Option("--budget", "-b", help="Most tokens.")] = 1000,
+    asked_at: Annotated[
+        str | None, typer.Option(help="When the question is asked (ISO 8601). [default: now]")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """A prompt-ready block for QUERY within --budget tokens, each line citing its memory."""
+    block: Context = _memory().context(
+        query, user_id=user, agent_id=agent, session_id=session, budget_tokens=budget,
+        asked_at=asked_at,
+    )  # fmt: skip
+    _show(as_json, block, lambda b: _out.print(Text(b.text or "(nothing relevant is stored)")))
+
+
 @command()
 def stats(user: User = None, as_json: Json = False) -> None:
     """What is stored: backend, embedder, and memory counts by kind and status."""
@@ -572,6 +674,20 @@ def eval_(
     workdir: Annotated[
         Path | None, typer.Option(help="Keep the ingested stores here and reuse them next run.")
     ] = None,
+    recipe: Annotated[
+        list[RecipeName] | None,
+        typer.Option("--recipe", help="Also score this search recipe as a system; repeatable."),
+    ] = None,
+    context_budget: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--context-budget",
+            help="Lifecycle mode: score Memory.context within this many tokens; repeatable.",
+        ),
+    ] = None,
+    ask_at_end: Annotated[
+        bool, typer.Option(help="Ask undated questions at the conversation's last turn.")
+    ] = False,
     cutoff: Annotated[
         bool,
         typer.Option(
@@ -647,11 +763,14 @@ def eval_(
                 path,
                 workdir=workdir or scratch,
                 systems=tuple(system) if system else tuple(runner.SYSTEMS),
+                recipes={f"recipe:{r.value}": RECIPES[r.value] for r in recipe or ()},
                 limit=limit,
                 keep=workdir is not None,
                 cutoff=cutoff,
                 qa_settings=qa_settings,
                 progress=progress,
+                context_budgets=tuple(context_budget or ()),
+                ask_at_end=ask_at_end,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
@@ -811,6 +930,10 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     no_auth: NoAuth = False,
     max_body: Annotated[int, typer.Option(help="Largest request body in bytes.")] = 1 << 20,
+    maintain_every: Annotated[
+        float | None,
+        typer.Option(help="Run `maintain` for every tenant every this many seconds."),
+    ] = None,
 ) -> None:
     """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
     _server_extra()
@@ -820,8 +943,14 @@ def serve(
 
     _check_bind(host, no_auth)
     session = _session.get()
+    if maintain_every is not None and maintain_every <= 0:
+        raise InvalidInput("--maintain-every must be a positive number of seconds")
     api = create_app(
-        session.location, auth=not no_auth, tenant=session.tenant, max_body_bytes=max_body
+        session.location,
+        auth=not no_auth,
+        tenant=session.tenant,
+        max_body_bytes=max_body,
+        maintain_every_s=maintain_every,
     )
     uvicorn.run(api, host=host, port=port, log_level="info")
 

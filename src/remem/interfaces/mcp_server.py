@@ -36,6 +36,7 @@ class Facade(Protocol):
     def list(self, **kwargs: Any) -> Any: ...
     def get(self, memory_id: str, **kwargs: Any) -> Any: ...
     def delete(self, memory_id: str, **kwargs: Any) -> Any: ...
+    def context(self, query: str, **kwargs: Any) -> Any: ...
 
 
 #: Picks the facade for one tool call: fixed for stdio, the key's tenant over HTTP.
@@ -139,6 +140,18 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
         """Delete one of the user's memories (hidden from search; its history is kept)."""
         gone = call(ctx, "delete", memory_id, user_id=scoped(user_id), reason=reason)
         return {"deleted": gone.id}
+
+    @server.tool()
+    def memory_context(
+        query: Annotated[str, Field(description="What the next answer is about.")],
+        ctx: Context,
+        user_id: UserId = None,
+        budget_tokens: Annotated[int, Field(ge=16, le=20_000)] = 800,
+    ) -> dict[str, Any]:
+        """What to know before answering: profile, summaries and relevant memories, dated
+        and cited by id, within a token budget. Call it before answering about the user."""
+        block = call(ctx, "context", query, user_id=scoped(user_id), budget_tokens=budget_tokens)
+        return {"context": block.text, "tokens": block.tokens, "cited": list(block.cited)}
 
     return server
 

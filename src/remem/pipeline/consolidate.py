@@ -16,6 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,9 +24,11 @@ from remem.model import MemoryRecord, Scope
 from remem.pipeline.entities import normalise
 from remem.pipeline.extract import Fact, parse_date
 from remem.pipeline.prompts import ConsolidationAnswer, consolidation_messages
-from remem.providers.llm import LLM, Usage
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
+
+if TYPE_CHECKING:
+    from remem.providers.llm import LLM, Usage
 
 #: Cosine above which two facts say the same thing in other words.
 SEMANTIC_DUPLICATE = 0.95
@@ -118,6 +121,8 @@ def _day(when: datetime | None) -> str | None:
 def llm_consolidate(llm: LLM, plans: Sequence[Plan]) -> Usage:
     """One call decides every plan still open; invalid answers fall back to ADD, visibly."""
     if not plans:
+        from remem.providers.llm import Usage
+
         return Usage()
     items = []
     labels: list[dict[str, MemoryRecord]] = []

@@ -18,13 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from remem.model import Episode
 from remem.pipeline.entities import Mention, normalise
 from remem.pipeline.prompts import ExtractedFact, ExtractionAnswer, extraction_messages
-from remem.providers.llm import LLM, Usage
 from remem.retrieval import timeq
+
+if TYPE_CHECKING:  # the HTTP client is imported only when an LLM is configured
+    from remem.providers.llm import LLM, Usage
 
 #: Where the offline extractor is chosen: REMEM_EXTRACTOR=regex|spacy|none.
 EXTRACTORS = ("regex", "spacy", "none")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -38,8 +38,10 @@ from remem.pipeline.consolidate import (
 from remem.pipeline.entities import EntityResolver, Mention, known_mentions, normalise
 from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract
 from remem.providers.embedder import Embedder
-from remem.providers.llm import LLM, Usage
 from remem.stores.base import Store
+
+if TYPE_CHECKING:
+    from remem.providers.llm import LLM, Usage
 
 EventFactory = Callable[[str, MemoryRecord, str | None, datetime], Event]
 
@@ -75,6 +77,18 @@ def usage_of(spent: Usage, consolidated: bool = False) -> LLMUsage:
         prompt_tokens=spent.prompt_tokens,
         completion_tokens=spent.completion_tokens,
         retries=spent.retries,
+    )
+
+
+def add_usage(total: LLMUsage, spent: Usage) -> LLMUsage:
+    """A running total of LLM use (calls, tokens, retries)."""
+    return total.model_copy(
+        update={
+            "calls": total.calls + spent.calls,
+            "prompt_tokens": total.prompt_tokens + spent.prompt_tokens,
+            "completion_tokens": total.completion_tokens + spent.completion_tokens,
+            "retries": total.retries + spent.retries,
+        }
     )
 
 

@@ -33,6 +33,7 @@ from remem.providers.embedder import Embedder
 from remem.retrieval import timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
+from remem.retrieval.priors import Priors, apply_priors
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
 
@@ -59,6 +60,7 @@ class SearchRecipe:
     abstain_below: float | None = None
     graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
     graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
+    priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
 
 
 # Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
@@ -72,6 +74,12 @@ RECIPES: dict[str, SearchRecipe] = {
     "recent": replace(_HYBRID, name="recent", recency=0.6),
     # Knowledge graph (issue 4): every memory naming the query's entities, turns included.
     "graph": replace(_HYBRID, name="graph", graph=0.6, graph_turns=True),
+    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer; the
+    # retention weight is a tie-breaker (0.02: higher weights lost recall on BEAM, whose
+    # questions reach back through the whole conversation; docs/benchmarks.md).
+    "lifecycle": replace(
+        _HYBRID, name="lifecycle", priors=Priors(retention=0.02, frequency=0.1, long_term=0.05)
+    ),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }
@@ -173,6 +181,9 @@ def hybrid_search(
                 f.score += bonus
                 f.boosts["user"] = bonus
         fused.sort(key=lambda f: -f.score)
+    # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
+    if recipe.priors is not None and asked_at is not None:
+        fused = apply_priors(fused, recipe.priors, asked_at)
     fused = fused[:limit]
     sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
     episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}

@@ -30,8 +30,9 @@ from remem import __version__
 from remem.config import default_location
 from remem.engine import Memory
 from remem.errors import InvalidInput, RememError, Unauthorized
-from remem.model import AddResult, Episode, Event, MemoryRecord, SearchResults
+from remem.model import AddResult, Context, Episode, Event, MemoryRecord, SearchResults
 from remem.model import Scope as MemoryScope
+from remem.pipeline.background import BackgroundMaintenance
 from remem.providers.embedder import Embedder, default_embedder
 from remem.service.keys import ApiKey, KeyStore
 from remem.service.metrics import MeteredEmbedder, Metrics, RequestMetrics
@@ -39,14 +40,20 @@ from remem.service.schemas import (
     ERRORS,
     MAX_OFFSET,
     AddRequest,
+    ContextRequest,
     Counts,
     Deleted,
     Forgotten,
     Health,
     Id,
     Kind,
+    Layer,
+    MaintainRequest,
+    MaintenanceOut,
     PageOut,
+    PinRequest,
     SearchRequest,
+    SummarizeRequest,
     UpdateRequest,
     storable,
     storable_json,
@@ -137,11 +144,14 @@ def create_app(
     tenant: str = "default",
     max_body_bytes: int = DEFAULT_MAX_BODY,
     max_import_bytes: int = DEFAULT_MAX_IMPORT,
+    maintain_every_s: float | None = None,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
     ``auth=False`` is the development mode: no key is asked for and every request
     works in ``tenant``. Stores and key tables the app opened itself close on shutdown.
+    ``maintain_every_s`` runs ``Memory.maintain`` for every tenant with a key (or the
+    development tenant) in a background thread while the app is up.
     """
     owned: list[Any] = []
     if store is not None and auth and keys is None and location is None:
@@ -159,15 +169,27 @@ def create_app(
     store.bind_embedder(shared_embedder.model_id, shared_embedder.dimension)
     state = {"ready": False}
 
+    def maintain_all() -> dict[str, Any]:
+        names = {k.tenant for k in keys.list() if k.active} if auth and keys else {tenant}
+        return {name: tenants.memory(name).maintain().as_dict() for name in sorted(names)}
+
+    maintenance = (
+        BackgroundMaintenance(maintain_all, maintain_every_s) if maintain_every_s else None
+    )
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load the model before the first request, so readiness means fast answers.
         await run_in_threadpool(shared_embedder.embed_query, "warm up")
         state["ready"] = True
+        if maintenance is not None:
+            maintenance.start()
         try:
             yield
         finally:
             state["ready"] = False
+            if maintenance is not None:
+                await run_in_threadpool(maintenance.stop)
             for thing in reversed(owned):
                 thing.close()
 
@@ -182,6 +204,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.tenants = tenants
     app.state.keys = keys
+    app.state.maintenance = maintenance
     app.add_middleware(BodyLimit, max_body=max_body_bytes, max_import=max_import_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
@@ -314,6 +337,9 @@ def create_app(
         ] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        layer: Annotated[
+            list[Layer] | None, Query(description="Only these layers (working, short, long).")
+        ] = None,
     ) -> PageOut:
         """Current memories, newest first, one page at a time (follow ``next_offset``)."""
         page = memory.list(
@@ -325,6 +351,7 @@ def create_app(
             metadata=_json_object(metadata, "metadata"),
             limit=limit,
             offset=offset,
+            layers=layer,
         )
         return PageOut(
             items=list(page.items),
@@ -403,6 +430,37 @@ def create_app(
     ) -> list[Episode]:
         """The conversation turns around the one the memory came from."""
         return memory.surrounding(memory_id, window)
+
+    # -- lifecycle ---------------------------------------------------------------
+    @app.post("/v1/context", tags=["lifecycle"])
+    def context(body: ContextRequest, memory: Tenant) -> Context:
+        """A prompt-ready block: profile, summaries, facts and turns, within a token budget."""
+        return memory.context(body.query, **body.model_dump(exclude={"query"}))
+
+    @app.post("/v1/maintain", tags=["lifecycle"])
+    def maintain(body: MaintainRequest, memory: Tenant) -> MaintenanceOut:
+        """Move memories between layers and archive the faded ones (nothing is deleted)."""
+        return MaintenanceOut(**memory.maintain(**body.model_dump()).as_dict())
+
+    @app.post("/v1/summarize", tags=["lifecycle"])
+    def summarize(body: SummarizeRequest, memory: Tenant) -> list[MemoryRecord]:
+        """Summaries of changed sessions, the running summary and the profile; what was written."""
+        return memory.summarize(**body.model_dump())
+
+    @app.get("/v1/profile", tags=["lifecycle"])
+    def profile(
+        memory: Tenant,
+        user_id: UserQ = None,
+        agent_id: AgentQ = None,
+        refresh: Annotated[bool, Query(description="Rebuild it now.")] = False,
+    ) -> MemoryRecord:
+        """The user's profile: stable facts and recent changes, each citing its memory."""
+        return memory.profile(user_id=user_id, agent_id=agent_id, refresh=refresh)
+
+    @app.post("/v1/memories/{memory_id}/pin", tags=["lifecycle"])
+    def pin(memory_id: MemoryId, body: PinRequest, memory: Tenant) -> MemoryRecord:
+        """Pin (never fades, never archived) or unpin a memory."""
+        return memory.pin(memory_id, body.pinned, user_id=body.user_id)
 
     @app.get("/v1/stats", tags=["memories"])
     def stats(memory: Tenant, user_id: UserQ = None) -> dict[str, Any]:

@@ -8,12 +8,13 @@ every backend can store (no NUL, no lone UTF-16 surrogates), so bad input is a
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from remem.engine import MAX_LIMIT
-from remem.model import KINDS, ROLES, MemoryRecord
+from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
 from remem.retrieval.search import RECIPES
 
 MAX_OFFSET = 2**31 - 1
@@ -62,6 +63,7 @@ MetadataFilter = Annotated[dict[str, str | int | float | bool], AfterValidator(s
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
+Layer = Literal[LAYERS]  # type: ignore[valid-type]
 
 
 class _Body(BaseModel):
@@ -112,7 +114,50 @@ class SearchRequest(_Body):
     context_window: int = Field(default=0, ge=0, le=20)
     recipe: Recipe = "hybrid"
     asked_at: Time | None = None
+    layers: list[Layer] | None = None
+    archived: bool = False
     valid_at: Time | None = None
+
+
+class ContextRequest(_Body):
+    """A prompt-ready block for ``query`` within ``budget_tokens`` (see ``Memory.context``)."""
+
+    query: Content
+    user_id: Id | None = None
+    agent_id: Id | None = None
+    session_id: Id | None = None
+    budget_tokens: int = Field(default=1000, ge=16, le=1_000_000)
+    limit: int = Field(default=30, ge=1, le=MAX_LIMIT)
+    recipe: Recipe = "hybrid"
+    asked_at: Time | None = None
+    after: Time | None = None
+    before: Time | None = None
+    profile: bool = True
+
+
+class MaintainRequest(_Body):
+    user_id: Id | None = None
+    agent_id: Id | None = None
+    archive_below: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class SummarizeRequest(_Body):
+    user_id: Id | None = None
+    agent_id: Id | None = None
+    session_id: Id | None = None
+
+
+class PinRequest(_Body):
+    pinned: bool = True
+    user_id: Id | None = None
+
+
+class MaintenanceOut(BaseModel):
+    scanned: int
+    archived: int
+    moved: dict[str, int]
+    layers: dict[str, int]
+    at: datetime
 
 
 class UpdateRequest(_Body):

@@ -39,6 +39,24 @@ class MemoryFilter:
     as_of: datetime | None = None
     ids: tuple[str, ...] | None = None
     valid_at: datetime | None = None
+    layers: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class LifecycleChange:
+    """New lifecycle state for the current row of a memory (no new version, no content change).
+
+    ``recalled_at`` also counts one recall: ``access_count`` + 1 and ``last_accessed_at`` set,
+    done in SQL so concurrent recalls all count.
+    """
+
+    id: str
+    version: int
+    layer: str
+    stability: float | None
+    pinned: bool
+    status: str
+    recalled_at: datetime | None = None
 
 
 class Store(Protocol):
@@ -67,6 +85,13 @@ class Store(Protocol):
 
     def set_status(self, memory_id: str, version: int, status: str, tenant: str) -> None:
         """Change the lifecycle status of a row without closing it (archive / restore)."""
+        ...
+
+    def set_lifecycle(self, tenant: str, changes: Sequence[LifecycleChange]) -> int:
+        """Apply ``changes`` to current rows in one batch; returns how many rows changed.
+
+        Rows that are no longer current (updated or deleted meanwhile) are skipped.
+        """
         ...
 
     def append_events(self, events: Sequence[Event]) -> list[Event]: ...

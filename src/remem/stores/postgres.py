@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import MemoryFilter
+from remem.stores.base import LifecycleChange, MemoryFilter
 from remem.stores.rows import (
     ENTITY_COLUMNS,
     EPISODE_COLUMNS,
@@ -131,6 +131,16 @@ CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops);
     ),
     (
         4,
+        "memory lifecycle: layer, stability, pinned",
+        """
+-- rows written before the lifecycle existed belong to sessions that are over: short term
+ALTER TABLE memories ADD COLUMN layer text NOT NULL DEFAULT 'short';
+ALTER TABLE memories ADD COLUMN stability double precision;
+ALTER TABLE memories ADD COLUMN pinned boolean NOT NULL DEFAULT false;
+""",
+    ),
+    (
+        5,
         "knowledge graph and extraction queue",
         """
 CREATE TABLE entities (
@@ -296,6 +306,9 @@ def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
     if flt.kinds:
         clauses.append("m.kind = ANY(%s::text[])")
         params.append(list(flt.kinds))
+    if flt.layers:
+        clauses.append("m.layer = ANY(%s::text[])")
+        params.append(list(flt.layers))
     if flt.as_of is not None:
         clauses.append("m.recorded_at <= %s AND (m.expired_at IS NULL OR m.expired_at > %s)")
         params.extend([flt.as_of, flt.as_of])
@@ -622,6 +635,37 @@ class PostgresStore:
                 f"UPDATE memories SET status = %s WHERE id = %s AND version = %s{clause}",
                 (status, memory_id, version, *params),
             )
+
+    def set_lifecycle(self, tenant: str, changes: Sequence[LifecycleChange]) -> int:
+        """One statement; rows are locked in ``rk`` order so concurrent batches cannot deadlock."""
+        conn = self._write()
+        if not changes:
+            return 0
+        columns = list(
+            zip(
+                *(
+                    (c.id, c.version, c.layer, c.stability, c.pinned, c.status, c.recalled_at)
+                    for c in changes
+                ),
+                strict=True,
+            )
+        )
+        with self._translate():
+            cursor = conn.execute(
+                "WITH c AS (SELECT * FROM unnest(%s::text[], %s::int[], %s::text[], "
+                "%s::float8[], %s::bool[], %s::text[], %s::timestamptz[]) "
+                "AS c(id, version, layer, stability, pinned, status, recalled_at)), "
+                "locked AS (SELECT m.rk, c.* FROM memories m JOIN c "
+                "ON m.id = c.id AND m.version = c.version "
+                "WHERE m.tenant = %s AND m.expired_at IS NULL ORDER BY m.rk FOR UPDATE OF m) "
+                "UPDATE memories m SET layer = l.layer, stability = l.stability, "
+                "pinned = l.pinned, status = l.status, "
+                "access_count = m.access_count + (l.recalled_at IS NOT NULL)::int, "
+                "last_accessed_at = COALESCE(l.recalled_at, m.last_accessed_at) "
+                "FROM locked l WHERE m.tenant = %s AND m.rk = l.rk",
+                [*(list(col) for col in columns), tenant, tenant],
+            )
+        return cursor.rowcount
 
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         conn = self._write()

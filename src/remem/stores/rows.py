@@ -39,6 +39,9 @@ MEMORY_COLUMNS = (
     "last_accessed_at",
     "status",
     "metadata",
+    "layer",
+    "stability",
+    "pinned",
 )
 EPISODE_COLUMNS = (
     "id",
@@ -143,6 +146,9 @@ def memory_row(m: MemoryRecord, t: TimeOut = _same) -> tuple[Any, ...]:
         t(m.last_accessed_at),
         m.status,
         json.dumps(m.metadata),
+        m.layer,
+        m.stability,
+        m.pinned,
     )
 
 
@@ -163,6 +169,9 @@ def memory_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> MemoryRecord:
         last_accessed_at=t(row["last_accessed_at"]),
         status=row["status"],
         metadata=_metadata_in(row["metadata"]),
+        layer=row["layer"],
+        stability=row["stability"],
+        pinned=bool(row["pinned"]),
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import MemoryFilter
+from remem.stores.base import LifecycleChange, MemoryFilter
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
     ENTITY_COLUMNS,
@@ -43,8 +43,9 @@ from remem.stores.rows import (
 )
 
 #: 2: full-text search moved from an FTS5 table to the in-memory index (row_index.py).
-#: 3: knowledge graph (entities, aliases, links) and the extraction queue.
-SCHEMA_VERSION = 3
+#: 3: lifecycle state per memory (layer, stability, pinned).
+#: 4: knowledge graph (entities, aliases, links) and the extraction queue.
+SCHEMA_VERSION = 4
 
 #: Score vectors kept per store, so one search's signals share a scoring pass.
 SCORE_CACHE = 8
@@ -70,6 +71,7 @@ CREATE TABLE IF NOT EXISTS memories (
     valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
     importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
     status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    layer TEXT NOT NULL DEFAULT 'short', stability REAL, pinned INTEGER NOT NULL DEFAULT 0,
     UNIQUE (id, version)
 );
 CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
@@ -125,7 +127,13 @@ CREATE INDEX IF NOT EXISTS extraction_jobs_queue ON extraction_jobs (tenant, cre
 #: Statements that bring a store written at the previous schema version up to each version.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     2: ("DROP TABLE IF EXISTS memories_fts",),
-    3: (),  # new tables only: the schema script creates them
+    # rows written before the lifecycle existed belong to sessions that are over: short term
+    3: (
+        "ALTER TABLE memories ADD COLUMN layer TEXT NOT NULL DEFAULT 'short'",
+        "ALTER TABLE memories ADD COLUMN stability REAL",
+        "ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
+    ),
+    4: (),  # new tables only: the schema script creates them
 }
 
 _MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
@@ -148,6 +156,9 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
     if flt.kinds:
         clauses.append(f"{m}kind IN ({','.join('?' * len(flt.kinds))})")
         params.extend(flt.kinds)
+    if flt.layers:
+        clauses.append(f"{m}layer IN ({','.join('?' * len(flt.layers))})")
+        params.extend(flt.layers)
     if flt.as_of is not None:
         clauses.append(f"{m}recorded_at <= ? AND ({m}expired_at IS NULL OR {m}expired_at > ?)")
         params.extend([iso(flt.as_of), iso(flt.as_of)])
@@ -226,12 +237,21 @@ class SQLiteStore:
         elif int(row[0]) < SCHEMA_VERSION:
             for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS.get(version, ()):
-                    self._db.execute(statement)
+                    if not self._already_applied(statement):
+                        self._db.execute(statement)
             self._db.execute(
                 "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
             )
         dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
         self._dimension = int(dim[0]) if dim else None
+
+    def _already_applied(self, statement: str) -> bool:
+        """An ADD COLUMN whose column exists (a development build may have added it first)."""
+        words = statement.split()
+        if words[:2] != ["ALTER", "TABLE"] or words[3:5] != ["ADD", "COLUMN"]:
+            return False
+        columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({words[2]})")}
+        return words[5] in columns
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -349,6 +369,29 @@ class SQLiteStore:
             "UPDATE memories SET status = ? WHERE id = ? AND version = ? AND tenant = ?",
             (status, memory_id, version, tenant),
         )
+
+    def set_lifecycle(self, tenant: str, changes: Sequence[LifecycleChange]) -> int:
+        self._write()
+        cursor = self._db.executemany(
+            "UPDATE memories SET layer = ?, stability = ?, pinned = ?, status = ?, "
+            "access_count = access_count + ?, last_accessed_at = COALESCE(?, last_accessed_at) "
+            "WHERE id = ? AND version = ? AND tenant = ? AND expired_at IS NULL",
+            [
+                (
+                    c.layer,
+                    c.stability,
+                    int(c.pinned),
+                    c.status,
+                    int(c.recalled_at is not None),
+                    iso(c.recalled_at),
+                    c.id,
+                    c.version,
+                    tenant,
+                )
+                for c in changes
+            ],
+        )
+        return max(cursor.rowcount, 0)
 
     def append_events(self, events: Sequence[Event]) -> list[Event]:
         self._write()

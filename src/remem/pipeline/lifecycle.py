@@ -1,0 +1,294 @@
+"""How memories age: Ebbinghaus strength, layers, reinforcement on recall, archiving.
+
+Retention follows MemoryBank's forgetting curve ``R = exp(-dt / (S * scale[layer]))``:
+
+- ``dt`` runs from when the memory was learned (a turn when it was said, anything else
+  when it was written) or, once recalled, from its last recall: recall resets the clock;
+- ``S``, the stability in days, starts higher for important memories and grows with every
+  recall (spaced repetition: a recall when the memory had nearly faded helps the most);
+- ``scale`` is the layer's decay rate (TradingGPT's layered memory): working memory (the
+  session in progress) fades fastest, long-term memory slowest; pinned memories never fade.
+
+Retention only ranks (``remem.retrieval.priors``) and decides what ``maintain`` archives;
+nothing is ever deleted by decay, and a recalled archived memory comes back as active.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from remem._ids import new_id
+from remem.model import Event, MemoryRecord, Scope
+from remem.stores.base import LifecycleChange, MemoryFilter, Store
+
+DAY_SECONDS = 86_400.0
+_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class LifecyclePolicy:
+    """The constants of the curve and of the layer moves; one policy per ``Memory``."""
+
+    base_stability_days: float = 1.0
+    #: S0 = base * (1 + importance_gain * importance): 3 days at importance 0.5, 5 at 1.0.
+    importance_gain: float = 4.0
+    #: Each recall multiplies S by 1 + recall_gain * (1 + importance) * (2 - R) / 2.
+    recall_gain: float = 1.0
+    max_stability_days: float = 3650.0
+    layer_scale: dict[str, float] = field(
+        default_factory=lambda: {"working": 0.5, "short": 1.0, "long": 8.0}
+    )
+    #: Short-term memories move to long-term after this many recalls, or at this importance.
+    promote_recalls: int = 3
+    promote_importance: float = 0.8
+    #: Working memories leave the working layer when their session is idle this long, or
+    #: when a newer session of the same user and agent has begun.
+    working_idle: timedelta = timedelta(hours=2)
+    #: ``maintain`` archives active memories whose retention is under this.
+    archive_below: float = 0.01
+
+
+DEFAULT_POLICY = LifecyclePolicy()
+
+
+def learned_at(memory: MemoryRecord) -> datetime:
+    """When the memory entered the agent's mind: a turn when it was said, the rest when written."""
+    if memory.kind == "episode" and memory.valid_from is not None:
+        return memory.valid_from
+    return memory.recorded_at
+
+
+def stability(memory: MemoryRecord, policy: LifecyclePolicy = DEFAULT_POLICY) -> float:
+    """S in days: the stored value once recalled, else what importance gives a new memory."""
+    if memory.stability is not None:
+        return memory.stability
+    return policy.base_stability_days * (1.0 + policy.importance_gain * memory.importance)
+
+
+def retention(
+    memory: MemoryRecord, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY
+) -> float:
+    """exp(-dt / (S * layer scale)) in [0, 1]; 1 for pinned memories and for the future."""
+    if memory.pinned:
+        return 1.0
+    since = memory.last_accessed_at or learned_at(memory)
+    days = (now - since).total_seconds() / DAY_SECONDS
+    if days <= 0:
+        return 1.0
+    scale = policy.layer_scale.get(memory.layer, 1.0)
+    return math.exp(-days / (stability(memory, policy) * scale))
+
+
+def reinforced(
+    memory: MemoryRecord, now: datetime, policy: LifecyclePolicy = DEFAULT_POLICY
+) -> float:
+    """The stability after one more recall at ``now``."""
+    faded = 2.0 - retention(memory, now, policy)  # 1 when fresh, up to 2 when nearly forgotten
+    gain = 1.0 + policy.recall_gain * (1.0 + memory.importance) * faded / 2.0
+    return min(stability(memory, policy) * gain, policy.max_stability_days)
+
+
+def _deserves_long(memory: MemoryRecord, recalls: int, policy: LifecyclePolicy) -> bool:
+    return (
+        memory.pinned
+        or recalls >= policy.promote_recalls
+        or memory.importance >= policy.promote_importance
+    )
+
+
+def _event(op: str, memory: MemoryRecord, reason: str, at: datetime) -> Event:
+    return Event(
+        id=new_id("ev"),
+        at=at,
+        op=op,  # type: ignore[arg-type]
+        memory_id=memory.id,
+        version=memory.version,
+        scope=memory.scope,
+        reason=reason,
+        payload=memory.model_dump(mode="json"),
+    )
+
+
+def _change(memory: MemoryRecord, recalled_at: datetime | None = None) -> LifecycleChange:
+    return LifecycleChange(
+        id=memory.id,
+        version=memory.version,
+        layer=memory.layer,
+        stability=memory.stability,
+        pinned=memory.pinned,
+        status=memory.status,
+        recalled_at=recalled_at,
+    )
+
+
+def recall(
+    store: Store,
+    memories: Iterable[MemoryRecord],
+    now: datetime,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
+) -> list[MemoryRecord]:
+    """Count one recall of each current memory in one batched write; returns them updated.
+
+    Each gets a stronger ``S`` and a reset clock; short-term ones that earned it move to
+    long-term; archived ones are restored (one ``restore`` event each, the only events here).
+    """
+    seen: dict[tuple[str, str, int], MemoryRecord] = {}
+    for m in memories:
+        if m.expired_at is None and m.status in ("active", "archived"):
+            seen.setdefault((m.scope.tenant, m.id, m.version), m)
+    if not seen:
+        return []
+    updated: list[MemoryRecord] = []
+    restored: list[Event] = []
+    by_tenant: dict[str, list[LifecycleChange]] = {}
+    for m in seen.values():
+        layer = m.layer
+        if layer == "short" and _deserves_long(m, m.access_count + 1, policy):
+            layer = "long"
+        after = m.model_copy(
+            update={
+                "stability": reinforced(m, now, policy),
+                "layer": layer,
+                "status": "active",
+                "access_count": m.access_count + 1,
+                "last_accessed_at": now,
+            }
+        )
+        updated.append(after)
+        by_tenant.setdefault(m.scope.tenant, []).append(_change(after, recalled_at=now))
+        if m.status == "archived":
+            restored.append(_event("restore", after, "recalled while archived", now))
+    with store.transaction():
+        for tenant, changes in by_tenant.items():
+            store.set_lifecycle(tenant, changes)
+        if restored:
+            store.append_events(restored)
+    return updated
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    """What one ``maintain`` pass looked at and changed."""
+
+    scanned: int
+    archived: int
+    moved: dict[str, int]
+    layers: dict[str, int]
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "archived": self.archived,
+            "moved": self.moved,
+            "layers": self.layers,
+            "at": self.at.isoformat(),
+        }
+
+
+def _current(store: Store, scope: Scope) -> list[MemoryRecord]:
+    flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
+    rows: list[MemoryRecord] = []
+    while True:
+        page = store.list_memories(flt, limit=_PAGE, offset=len(rows))
+        rows += page
+        if len(page) < _PAGE:
+            return rows
+
+
+def _newest_sessions(rows: Sequence[MemoryRecord]) -> dict[tuple[str | None, str | None], str]:
+    """The session most recently spoken in, per user and agent: the one still in progress."""
+    newest: dict[tuple[str | None, str | None], tuple[datetime, str]] = {}
+    for m in rows:
+        if m.scope.session_id is None:
+            continue
+        key = (m.scope.user_id, m.scope.agent_id)
+        when = learned_at(m)
+        if key not in newest or when > newest[key][0]:
+            newest[key] = (when, m.scope.session_id)
+    return {key: session for key, (_, session) in newest.items()}
+
+
+def _next_state(
+    m: MemoryRecord,
+    now: datetime,
+    newest: dict[tuple[str | None, str | None], str],
+    policy: LifecyclePolicy,
+    archive_below: float,
+) -> MemoryRecord:
+    layer = m.layer
+    if layer == "working":
+        last = max(m.last_accessed_at or learned_at(m), learned_at(m))
+        superseded = (
+            m.scope.session_id is not None
+            and newest.get((m.scope.user_id, m.scope.agent_id)) != m.scope.session_id
+        )
+        if superseded or now - last >= policy.working_idle:
+            layer = "long" if _deserves_long(m, m.access_count, policy) else "short"
+    elif layer == "short" and _deserves_long(m, m.access_count, policy):
+        layer = "long"
+    status = m.status
+    moved = m.model_copy(update={"layer": layer})
+    if status == "active" and retention(moved, now, policy) < archive_below:
+        status = "archived"
+    return moved.model_copy(update={"status": status})
+
+
+def maintain(
+    store: Store,
+    scope: Scope,
+    now: datetime,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
+    *,
+    archive_below: float | None = None,
+) -> MaintenanceReport:
+    """One pass over the current memories in ``scope``: move layers, archive what faded.
+
+    Runs in one transaction; every archived memory gets an ``archive`` event.
+    """
+    threshold = policy.archive_below if archive_below is None else archive_below
+    with store.transaction():
+        rows = _current(store, scope)
+        newest = _newest_sessions(rows)
+        changed: list[MemoryRecord] = []
+        moved: dict[str, int] = {}
+        layers: dict[str, int] = {}
+        for m in rows:
+            after = _next_state(m, now, newest, policy, threshold)
+            layers[after.layer] = layers.get(after.layer, 0) + 1
+            if after.layer != m.layer:
+                step = f"{m.layer}->{after.layer}"
+                moved[step] = moved.get(step, 0) + 1
+            if after != m:
+                changed.append(after)
+        archived = [m for m in changed if m.status == "archived"]
+        by_tenant: dict[str, list[LifecycleChange]] = {}
+        for m in changed:
+            by_tenant.setdefault(m.scope.tenant, []).append(_change(m))
+        for tenant, changes in by_tenant.items():
+            store.set_lifecycle(tenant, changes)
+        store.append_events(
+            [_event("archive", m, f"retention under {threshold:g}", now) for m in archived]
+        )
+    return MaintenanceReport(
+        scanned=len(rows), archived=len(archived), moved=moved, layers=layers, at=now
+    )
+
+
+def pin(store: Store, memory: MemoryRecord, pinned: bool, now: datetime) -> MemoryRecord:
+    """Pinned memories never fade and live in the long-term layer; unpinning keeps the layer."""
+    after = memory.model_copy(
+        update={
+            "pinned": pinned,
+            "layer": "long" if pinned else memory.layer,
+            "status": "active" if pinned else memory.status,
+        }
+    )
+    with store.transaction():
+        store.set_lifecycle(memory.scope.tenant, [_change(after)])
+        store.append_events([_event("pin", after, "pinned" if pinned else "unpinned", now)])
+    return after
