@@ -98,7 +98,7 @@ def test_with_an_llm_summaries_profile_and_insights_are_abstractive_and_cited(
     clock = Clock()
     with (
         OpenAIChatLLM(server.url, "scripted-model") as llm,
-        Memory(tmp_path / "m.db", clock=clock, llm=llm) as mem,
+        Memory(tmp_path / "m.db", clock=clock, llm=llm, extract_facts=False) as mem,
     ):
         fact = mem.add("Ana lives in Lisbon", user_id="ana", kind="fact").memories[0]
         clock.now += timedelta(days=1)
@@ -152,7 +152,7 @@ def test_when_the_llm_fails_summaries_are_extractive_and_say_why(
     server.responder = lambda request: Reply(status=500, error="model crashed")
     with (
         OpenAIChatLLM(server.url, "down", max_retries=0, sleep=lambda _: None) as llm,
-        Memory(tmp_path / "m.db", clock=Clock(), llm=llm) as mem,
+        Memory(tmp_path / "m.db", clock=Clock(), llm=llm, extract_facts=False) as mem,
     ):
         add_session(mem, "trip", TRIP, T0)
         written = mem.summarize(user_id="ana")

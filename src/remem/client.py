@@ -250,6 +250,7 @@ class _Facade:
         asked_at: Time = None,
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
+        valid_at: Time = None,
     ) -> SearchResults:
         body = {
             "query": query,
@@ -269,6 +270,7 @@ class _Facade:
                     "as_of": _when(as_of),
                     "asked_at": _when(asked_at),
                     "layers": _kinds(layers),
+                    "valid_at": _when(valid_at),
                 }
             ),
         }

@@ -18,22 +18,28 @@ from remem import portability
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
 from remem.config import default_location
-from remem.errors import InvalidInput, NotFound, ScopeError
+from remem.errors import InvalidInput, NotFound, ProviderError, ScopeError
 from remem.model import (
     KINDS,
     LAYERS,
     STATUSES,
     AddResult,
     Context,
+    Entity,
     Episode,
     Event,
+    Extraction,
+    ExtractionJob,
+    LLMUsage,
     MemoryRecord,
     Page,
     Scope,
     SearchResults,
 )
-from remem.pipeline import derived, digests, lifecycle
+from remem.pipeline import derived, digests, knowledge, lifecycle
 from remem.pipeline.background import BackgroundMaintenance
+from remem.pipeline.entities import normalise
+from remem.pipeline.extract import EXTRACTORS, OfflineExtractor, offline_extractor
 from remem.pipeline.ingest import (
     Messages,
     build_turns,
@@ -134,6 +140,10 @@ class Memory:
     which strengthens it (``remem.pipeline.lifecycle``); ``llm`` (default: the one
     REMEM_LLM_URL names, if any) writes abstractive summaries, profiles and insights;
     without one they are extractive.
+    ``llm=None`` keeps remem offline whatever the environment says. With an LLM,
+    ``extract_facts`` (default on) turns each added conversation into facts and a
+    knowledge graph (docs/graph.md). ``extractor`` names the offline entity extractor:
+    "regex" (default, REMEM_EXTRACTOR), "spacy" or "none".
     """
 
     def __init__(
@@ -146,7 +156,9 @@ class Memory:
         clock: Callable[[], datetime] = utcnow,
         track_recalls: bool = True,
         policy: LifecyclePolicy = DEFAULT_POLICY,
-        llm: LLM | None = None,
+        llm: LLM | str | None = "env",
+        extract_facts: bool = True,
+        extractor: str | None = None,
     ) -> None:
         self.store: Store = store or open_store(location or default_location())
         self.embedder: Embedder = embedder or default_embedder()
@@ -154,8 +166,14 @@ class Memory:
         self.clock = clock
         self.track_recalls = track_recalls
         self.policy = policy
-        self._owns_llm = llm is None
-        self.llm: LLM | None = llm if llm is not None else _configured_llm()
+        self._owns_llm = llm == "env"
+        self.llm: LLM | None = _configured_llm() if llm == "env" else llm  # type: ignore[assignment]
+        self.extract_facts = extract_facts
+        chosen = extractor or os.environ.get("REMEM_EXTRACTOR") or "regex"
+        if chosen not in EXTRACTORS:
+            raise InvalidInput(f"extractor must be one of {', '.join(EXTRACTORS)}, got {chosen!r}")
+        self.extractor: OfflineExtractor | None = offline_extractor(chosen)
+        self.llm_usage = LLMUsage()
         self._bound = False
 
     # -- lifecycle ------------------------------------------------------------
@@ -238,7 +256,81 @@ class Memory:
             self.store.insert_episodes([episode for episode, _ in turns])
             self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
             self.store.append_events([self._event("add", m, None, now) for _, m in turns])
-        return AddResult(episodes=tuple(e for e, _ in turns), memories=tuple(m for _, m in turns))
+            linked = (
+                knowledge.link_offline(self.store, self.extractor, turns, now)
+                if self.extractor
+                else []
+            )
+            job = None
+            if self.llm is not None and self.extract_facts and kind == "episode":
+                # Queued in the turn's own transaction: a crash during the LLM call loses nothing.
+                job = ExtractionJob(
+                    id=new_id("job"),
+                    scope=scope,
+                    episode_ids=tuple(e.id for e, _ in turns),
+                    created_at=now,
+                    updated_at=now,
+                )
+                self.store.save_job(job)
+        episodes = tuple(e for e, _ in turns)
+        extraction = (
+            self._extract(job, episodes)
+            if job is not None
+            else Extraction(status="offline", entities=tuple(linked))
+        )
+        return AddResult(
+            episodes=episodes, memories=tuple(m for _, m in turns), extraction=extraction
+        )
+
+    def _extract(self, job: ExtractionJob, episodes: tuple[Episode, ...]) -> Extraction:
+        """Facts from committed turns; a failure is recorded on the job, never raised."""
+        assert self.llm is not None
+        before = self.llm.usage
+        try:
+            return knowledge.build(
+                store=self.store,
+                embedder=self.embedder,
+                llm=self.llm,
+                job=job,
+                episodes=episodes,
+                now=self.clock(),
+                event=self._event,
+            )
+        except ProviderError as exc:
+            failed = job.model_copy(
+                update={
+                    "status": "failed",
+                    "attempts": job.attempts + 1,
+                    "error": str(exc),
+                    "updated_at": self.clock(),
+                }
+            )
+            with self.store.transaction():
+                self.store.save_job(failed)
+            spent = self.llm.usage - before
+            return Extraction(
+                status="failed",
+                error=str(exc),
+                job_id=job.id,
+                usage=knowledge.usage_of(spent),
+            )
+        finally:
+            self.llm_usage = knowledge.add_usage(self.llm_usage, self.llm.usage - before)
+
+    def retry_extraction(self, *, limit: int = 100) -> list[Extraction]:
+        """Run the queued extractions (failed or interrupted), oldest first; one result each."""
+        if self.llm is None:
+            raise InvalidInput("retry_extraction needs an LLM: pass llm= or set REMEM_LLM_URL")
+        self._bind()
+        results = []
+        for job in self.store.get_jobs(self.tenant, limit=_limit(limit)):
+            episodes = tuple(self.store.get_episodes(list(job.episode_ids), self.tenant))
+            if not episodes:  # its turns were forgotten meanwhile
+                with self.store.transaction():
+                    self.store.delete_job(self.tenant, job.id)
+                continue
+            results.append(self._extract(job, episodes))
+        return results
 
     def update(
         self,
@@ -394,10 +486,12 @@ class Memory:
         asked_at: datetime | str | None = None,
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
+        valid_at: datetime | str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
-        ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time.
+        ``after``/``before`` bound event time; ``as_of`` shows what was believed at that system time;
+        ``valid_at`` keeps what was true at that event time (``valid_from <= t < valid_to``).
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         ``archived=True`` also searches archived memories; a recalled one is restored.
         """
@@ -418,6 +512,7 @@ class Memory:
             as_of=to_utc(as_of, field="as_of"),
             layers=_layers(layers),
             statuses=("active", "archived") if archived else ("active",),
+            valid_at=to_utc(valid_at, field="valid_at"),
         )
         self._bind()
         results = hybrid_search(
@@ -508,6 +603,57 @@ class Memory:
             items=tuple(items), total=self.store.count_memories(flt), offset=offset, limit=limit
         )
 
+    def facts(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        valid_at: datetime | str | None = None,
+        as_of: datetime | str | None = None,
+        current: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[MemoryRecord]:
+        """Extracted facts, newest first: all of them, or those true at ``valid_at`` (event time).
+
+        ``current=True`` is ``valid_at=now``: what is true today. ``as_of`` shows the facts
+        as they were believed at that system time (before later corrections).
+        """
+        if current and valid_at is not None:
+            raise InvalidInput("give either current=True or valid_at, not both")
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise InvalidInput("offset must be a non-negative integer")
+        when = to_utc(as_of, field="as_of")
+        flt = MemoryFilter(
+            scope=_scope(self.tenant, user_id, agent_id, None),
+            kinds=("fact",),
+            as_of=when,
+            valid_at=self.clock() if current else to_utc(valid_at, field="valid_at"),
+        )
+        found = self.store.list_memories(flt, limit=_limit(limit), offset=offset)
+        return [as_seen(m, when) for m in found]
+
+    def entities(self, *, user_id: str | None = None, name: str | None = None) -> list[Entity]:
+        """The user's knowledge-graph entities, oldest first; ``name`` finds one by any alias."""
+        scope = _scope(self.tenant, user_id, None, None)
+        if name is None:
+            return [e for e, _ in self.store.get_entities(scope.tenant, scope.user_id)]
+        key = normalise(check_text(name, "name"))
+        ids = self.store.entities_by_alias(scope.tenant, scope.user_id, [key]).get(key, [])
+        return [e for e, _ in self.store.get_entities(scope.tenant, scope.user_id, ids)]
+
+    def related(
+        self, entity_id: str, *, user_id: str | None = None, limit: int = 50
+    ) -> list[MemoryRecord]:
+        """Current memories that mention an entity (its edges in the graph), newest first."""
+        scope = _scope(self.tenant, user_id, None, None)
+        links = self.store.entity_links(scope.tenant, entity_ids=[entity_id], limit=5000)
+        ids = tuple(dict.fromkeys(m for m, _ in links))
+        if not ids:
+            return []
+        flt = MemoryFilter(scope=scope, ids=ids)
+        return self.store.list_memories(flt, limit=_limit(limit), offset=0)
+
     def history(self, memory_id: str, *, user_id: str | None = None) -> list[Event]:
         """Every operation on the memory, oldest first, each with the record as it was after the op."""
         scope = _scope(self.tenant, user_id, None, None)
@@ -531,7 +677,17 @@ class Memory:
         return self.store.neighbours(episodes[0], window) if episodes else []
 
     def stats(self, *, user_id: str | None = None) -> dict[str, Any]:
-        return self.store.stats(_scope(self.tenant, user_id, None, None))
+        """Counts per kind and status, entities, the extraction queue, and this process's LLM use."""
+        found = self.store.stats(_scope(self.tenant, user_id, None, None))
+        used = self.llm_usage
+        found["llm"] = {
+            "model": self.llm.model_id if self.llm else None,
+            "calls": used.calls,
+            "prompt_tokens": used.prompt_tokens,
+            "completion_tokens": used.completion_tokens,
+            "retries": used.retries,
+        }
+        return found
 
     # -- lifecycle: strength, layers, summaries, profile, context ----------------
     def maintain(
@@ -802,6 +958,10 @@ class AsyncMemory:
     add_insight = _to_thread(Memory.add_insight)
     context = _to_thread(Memory.context)
     history = _to_thread(Memory.history)
+    facts = _to_thread(Memory.facts)
+    entities = _to_thread(Memory.entities)
+    related = _to_thread(Memory.related)
+    retry_extraction = _to_thread(Memory.retry_extraction)
     versions = _to_thread(Memory.versions)
     surrounding = _to_thread(Memory.surrounding)
     stats = _to_thread(Memory.stats)

@@ -16,7 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
 Status = Literal["active", "superseded", "archived", "deleted"]
 Layer = Literal["working", "short", "long"]
-Op = Literal["add", "update", "delete", "forget", "restore", "archive", "import", "pin"]
+Op = Literal[
+    "add",
+    "update",
+    "delete",
+    "forget",
+    "restore",
+    "archive",
+    "import",
+    "pin",
+    "invalidate",
+    "reinforce",
+]
 
 KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
 STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
@@ -165,9 +176,88 @@ class SearchResults(_Record):
         return self.hits[index]
 
 
+class Entity(_Record):
+    """A person, place, thing or idea that memories mention; one node of the knowledge graph.
+
+    ``aliases`` are the normalised names that resolve to it ("ana", "ana silva").
+    Entities belong to a user (``scope`` carries tenant and user only).
+    """
+
+    id: str
+    scope: Scope
+    name: str
+    type: str = "other"
+    aliases: tuple[str, ...] = ()
+    created_at: datetime
+    updated_at: datetime
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExtractionJob(_Record):
+    """Turns waiting for (or failed at) LLM extraction: the turn is stored, the facts are not yet."""
+
+    id: str
+    scope: Scope
+    episode_ids: tuple[str, ...]
+    status: Literal["pending", "failed"] = "pending"
+    attempts: int = 0
+    error: str | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class FactDecision(_Record):
+    """What consolidation did with one extracted fact, and why."""
+
+    action: Literal["ADD", "UPDATE", "INVALIDATE", "NOOP"]
+    text: str
+    memory_id: str
+    reason: str
+    target_id: str | None = None
+
+
+class LLMUsage(_Record):
+    """LLM work one operation cost: requests sent, tokens reported, re-sends among them."""
+
+    calls: int = 0
+    extraction_calls: int = 0
+    consolidation_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    retries: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+class Extraction(_Record):
+    """The knowledge an add produced: facts with their consolidation decisions, entities, cost.
+
+    ``status`` is "done", "failed" (the turn is stored and queued: see
+    ``Memory.retry_extraction``), or "offline" (no LLM: entities only).
+    """
+
+    status: Literal["done", "failed", "offline"]
+    decisions: tuple[FactDecision, ...] = ()
+    entities: tuple[Entity, ...] = ()
+    usage: LLMUsage = Field(default_factory=LLMUsage)
+    error: str | None = None
+    job_id: str | None = None
+
+
 class AddResult(_Record):
     episodes: tuple[Episode, ...]
     memories: tuple[MemoryRecord, ...]
+    extraction: Extraction | None = None
+
+    @property
+    def facts(self) -> tuple[FactDecision, ...]:
+        return self.extraction.decisions if self.extraction else ()
+
+    @property
+    def usage(self) -> LLMUsage:
+        return self.extraction.usage if self.extraction else LLMUsage()
 
 
 class Page(_Record):

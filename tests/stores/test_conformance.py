@@ -550,12 +550,10 @@ def test_many_servers_opening_at_once_migrate_once(
     write(stores[0], (record("m1", "hello"), vec(1)))
     assert all(s.get_memory("m1", "t1") is not None for s in stores)
     if backend.name == "postgres":
-        assert backend.raw("SELECT version FROM schema_migrations ORDER BY 1") == [
-            (1,),
-            (2,),
-            (3,),
-            (4,),
-        ]
+        from remem.stores.postgres import MIGRATIONS
+
+        applied = backend.raw("SELECT version FROM schema_migrations ORDER BY 1")
+        assert applied == [(v,) for v, _, _ in MIGRATIONS]
 
 
 # ============================================================================ Memory facade
@@ -918,12 +916,8 @@ def test_postgres_upgrades_an_older_schema_in_place(
         old.setattr(postgres, "memory_row", lambda m: rows.memory_row(m)[:first])
         write(bound(backend), (record("m1", "written before the upgrade"), vec(1)))
     store = backend.store()  # the current remem migrates on open
-    assert backend.raw("SELECT version FROM schema_migrations ORDER BY 1") == [
-        (1,),
-        (2,),
-        (3,),
-        (4,),
-    ]
+    applied = backend.raw("SELECT version FROM schema_migrations ORDER BY 1")
+    assert applied == [(v,) for v, _, _ in postgres.MIGRATIONS]
     assert ids(store.text_search(["upgrade"], flt(), 5)) == ["m1"]
     assert ids(store.vector_search(vec(1), flt(), 5)) == ["m1"]
     upgraded = store.get_memory("m1", "t1")

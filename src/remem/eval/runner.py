@@ -112,8 +112,9 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
     if not done.exists():
         shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
-    # Recalls are not counted: a run must not change the store the next run reuses.
-    memory = Memory(folder / "memory.db", track_recalls=False)
+    # Recalls are not counted: a run must not change the store the next run reuses; no
+    # LLM extraction either: retrieval is measured on the turns themselves.
+    memory = Memory(folder / "memory.db", track_recalls=False, llm=None)
     try:
         if not done.exists():
             for session_id, messages in _messages(conversation):

@@ -10,7 +10,9 @@ Beyond the two base signals, fused by weighted reciprocal rank:
   later request on their topic;
 - user turns get a proportional boost: they hold what is worth remembering,
   while assistant turns mostly elaborate on them;
-- ``recent`` (a named recipe) adds recency, for "what is the current state" use.
+- ``recent`` (a named recipe) adds recency, for "what is the current state" use;
+- graph: memories about the entities the query names and their 1-2 hop relations
+  (retrieval/graph.py) join as their own signal.
 
 Abstention: when even the closest memory is far from the query (cosine under
 the recipe's floor), the result is empty with a reason instead of noise. The
@@ -30,6 +32,7 @@ from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.retrieval import timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
+from remem.retrieval.graph import graph_ranking
 from remem.retrieval.priors import Priors, apply_priors
 from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
@@ -55,16 +58,22 @@ class SearchRecipe:
     directives: float = 0.0
     user_boost: float = 0.0
     abstain_below: float | None = None
+    graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
+    graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
     priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
 
 
 # Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
 # signal on conversational text; user turns carry what is worth remembering.
-_HYBRID = SearchRecipe("hybrid", bm25=0.5, directives=0.3, user_boost=0.5, abstain_below=0.2)
+_HYBRID = SearchRecipe(
+    "hybrid", bm25=0.5, directives=0.3, user_boost=0.5, abstain_below=0.2, graph=0.3
+)
 
 RECIPES: dict[str, SearchRecipe] = {
     "hybrid": _HYBRID,
     "recent": replace(_HYBRID, name="recent", recency=0.6),
+    # Knowledge graph (issue 4): every memory naming the query's entities, turns included.
+    "graph": replace(_HYBRID, name="graph", graph=0.6, graph_turns=True),
     # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer; the
     # retention weight is a tie-breaker (0.02: higher weights lost recall on BEAM, whose
     # questions reach back through the whole conversation; docs/benchmarks.md).
@@ -153,6 +162,10 @@ def hybrid_search(
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
         rankings["directive"] = store.vector_search(vector, standing, DIRECTIVES_POOL)
         weights["directive"] = recipe.directives
+    # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
+    if recipe.graph > 0:
+        rankings["graph"] = graph_ranking(store, query, vector, flt, pool, turns=recipe.graph_turns)
+        weights["graph"] = recipe.graph
     if recipe.recency > 0:
         rankings["recency"] = _by_recency(rankings.values(), asked_at)
         weights["recency"] = recipe.recency

@@ -116,6 +116,7 @@ class SearchRequest(_Body):
     asked_at: Time | None = None
     layers: list[Layer] | None = None
     archived: bool = False
+    valid_at: Time | None = None
 
 
 class ContextRequest(_Body):

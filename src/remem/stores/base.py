@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,8 @@ class MemoryFilter:
     Without ``as_of`` only current rows (``expired_at`` unset) with a status in
     ``statuses`` are visible. With ``as_of`` the view is what remem believed at
     that system time: rows recorded by then and not yet expired, whatever
-    their status is today.
+    their status is today. ``valid_at`` keeps rows true at that event time:
+    ``valid_from <= valid_at < valid_to`` (an open end is still true).
     """
 
     scope: Scope
@@ -37,6 +38,7 @@ class MemoryFilter:
     event_before: datetime | None = None
     as_of: datetime | None = None
     ids: tuple[str, ...] | None = None
+    valid_at: datetime | None = None
     layers: tuple[str, ...] | None = None
 
 
@@ -143,6 +145,55 @@ class Store(Protocol):
     ) -> list[Event]: ...
 
     def stats(self, scope: Scope) -> dict[str, Any]: ...
+
+    # knowledge graph ------------------------------------------------------
+    def save_entities(
+        self, rows: Sequence[tuple[Entity, np.ndarray | None, Sequence[str]]]
+    ) -> None:
+        """Insert or replace entities (by id) with their name vectors and lookup keys.
+
+        ``keys`` (normalised aliases and name parts) replace the entity's previous keys;
+        ``entities_by_alias`` answers from them.
+        """
+        ...
+
+    def get_entities(
+        self, tenant: str, user_id: str | None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Entity, np.ndarray | None]]:
+        """The user's entities (all of them, or those in ``ids``), oldest first."""
+        ...
+
+    def entities_by_alias(
+        self, tenant: str, user_id: str | None, aliases: Sequence[str]
+    ) -> dict[str, list[str]]:
+        """Normalised alias -> ids of the user's entities known by it."""
+        ...
+
+    def link_entities(self, tenant: str, links: Sequence[tuple[str, str]]) -> None:
+        """Record that memory ``links[i][0]`` mentions entity ``links[i][1]`` (idempotent)."""
+        ...
+
+    def entity_links(
+        self,
+        tenant: str,
+        *,
+        entity_ids: Sequence[str] | None = None,
+        memory_ids: Sequence[str] | None = None,
+        limit: int = 10_000,
+    ) -> list[tuple[str, str]]:
+        """(memory id, entity id) pairs touching the given entities or memories, newest first."""
+        ...
+
+    # extraction queue -----------------------------------------------------
+    def save_job(self, job: ExtractionJob) -> None:
+        """Insert or replace an extraction job (by id)."""
+        ...
+
+    def get_jobs(self, tenant: str, limit: int = 100) -> list[ExtractionJob]:
+        """Jobs waiting or failed, oldest first."""
+        ...
+
+    def delete_job(self, tenant: str, job_id: str) -> None: ...
 
     # portability ----------------------------------------------------------
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:

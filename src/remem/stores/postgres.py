@@ -36,16 +36,22 @@ from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores.base import LifecycleChange, MemoryFilter
 from remem.stores.rows import (
+    ENTITY_COLUMNS,
     EPISODE_COLUMNS,
     EVENT_COLUMNS,
+    JOB_COLUMNS,
     MEMORY_COLUMNS,
+    entity_from_row,
+    entity_row,
     episode_from_row,
     episode_row,
     event_from_row,
     event_row,
+    job_from_row,
+    job_row,
     memory_from_row,
     memory_row,
 )
@@ -133,9 +139,57 @@ ALTER TABLE memories ADD COLUMN stability double precision;
 ALTER TABLE memories ADD COLUMN pinned boolean NOT NULL DEFAULT false;
 """,
     ),
+    (
+        5,
+        "knowledge graph and extraction queue",
+        """
+CREATE TABLE entities (
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text,
+    name text NOT NULL, type text NOT NULL, aliases jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    vector bytea,  -- float32 name embedding; compared in the resolver, never indexed
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX entities_scope ON entities (tenant, user_id);
+CREATE TABLE entity_aliases (
+    tenant text NOT NULL, user_id text, alias text NOT NULL, entity_id text NOT NULL,
+    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX entity_aliases_lookup ON entity_aliases (tenant, user_id, alias);
+CREATE INDEX entity_aliases_entity ON entity_aliases (tenant, entity_id);
+CREATE TABLE entity_links (
+    lk bigserial NOT NULL,
+    tenant text NOT NULL, memory_id text NOT NULL, entity_id text NOT NULL,
+    PRIMARY KEY (tenant, memory_id, entity_id),
+    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX entity_links_entity ON entity_links (tenant, entity_id, lk);
+CREATE TABLE extraction_jobs (
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    episode_ids jsonb NOT NULL, status text NOT NULL, attempts integer NOT NULL, error text,
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+CREATE INDEX extraction_jobs_queue ON extraction_jobs (tenant, created_at);
+""",
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
-TABLES = ("meta", "episodes", "memories", "memory_sources", "events", "schema_migrations")
+TABLES = (
+    "meta",
+    "episodes",
+    "memories",
+    "memory_sources",
+    "events",
+    "schema_migrations",
+    "entities",
+    "entity_aliases",
+    "entity_links",
+    "extraction_jobs",
+)
 
 BM25_K1, BM25_B = 1.2, 0.75  # the constants of SQLite FTS5's bm25()
 IDF_SAMPLE = 20_000  # rows of the tenant counted for IDF when ANALYZE has not run yet
@@ -168,7 +222,7 @@ SELECT w.lexeme,
         AND s.tablename = 'memories' AND s.attname = 'ntokens') AS avgdl
 FROM words w ORDER BY w.lexeme
 """
-_JSON_COLUMNS = {"provenance", "metadata", "payload"}
+_JSON_COLUMNS = {"provenance", "metadata", "payload", "aliases", "episode_ids"}
 
 
 def _values(columns: Sequence[str]) -> str:
@@ -274,6 +328,9 @@ def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
     if flt.ids is not None:
         clauses.append("m.id = ANY(%s::text[])")
         params.append(list(flt.ids))
+    if flt.valid_at is not None:
+        clauses.append("m.valid_from <= %s AND (m.valid_to IS NULL OR m.valid_to > %s)")
+        params.extend([flt.valid_at, flt.valid_at])
     return " AND ".join(clauses), params
 
 
@@ -667,6 +724,15 @@ class PostgresStore:
             conn.execute(
                 "DELETE FROM events WHERE tenant = %s AND memory_id = %s", (tenant, memory_id)
             )
+            # An entity nothing mentions any more goes too: its name is the user's data.
+            conn.execute(
+                "WITH gone AS (DELETE FROM entity_links WHERE tenant = %s AND memory_id = %s "
+                "RETURNING entity_id) "
+                "DELETE FROM entities e WHERE e.tenant = %s AND e.id IN (SELECT entity_id FROM gone) "
+                "AND NOT EXISTS (SELECT 1 FROM entity_links l WHERE l.tenant = e.tenant "
+                "AND l.entity_id = e.id AND l.memory_id <> %s)",
+                (tenant, memory_id, tenant, memory_id),
+            )
             if sources:
                 conn.execute(
                     "DELETE FROM episodes e WHERE e.tenant = %s AND e.id = ANY(%s) "
@@ -675,6 +741,134 @@ class PostgresStore:
                     (tenant, sources),
                 )
         return len(rks)
+
+    # -- knowledge graph ----------------------------------------------------
+    def save_entities(
+        self, rows: Sequence[tuple[Entity, np.ndarray | None, Sequence[str]]]
+    ) -> None:
+        conn = self._write()
+        if not rows:
+            return
+        columns = [*ENTITY_COLUMNS, "vector"]
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in ("id", "tenant"))
+        with self._translate():
+            for entity, vector, keys in rows:
+                blob = None if vector is None else np.asarray(vector, dtype="<f4").tobytes()
+                tenant = entity.scope.tenant
+                conn.execute(
+                    "DELETE FROM entity_aliases WHERE tenant = %s AND entity_id = %s",
+                    (tenant, entity.id),
+                )
+                conn.execute(
+                    f"INSERT INTO entities ({', '.join(columns)}) VALUES ({_values(columns)}) "
+                    f"ON CONFLICT (tenant, id) DO UPDATE SET {updates}",
+                    (*entity_row(entity), blob),
+                )
+                if keys:
+                    conn.execute(
+                        "INSERT INTO entity_aliases (tenant, user_id, alias, entity_id) "
+                        "SELECT %s, %s, a, %s FROM unnest(%s::text[]) AS a",
+                        (tenant, entity.scope.user_id, entity.id, list(dict.fromkeys(keys))),
+                    )
+
+    def get_entities(
+        self, tenant: str, user_id: str | None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Entity, np.ndarray | None]]:
+        sql = (
+            f"SELECT {', '.join(ENTITY_COLUMNS)}, vector FROM entities "
+            "WHERE tenant = %s AND user_id IS NOT DISTINCT FROM %s"
+        )
+        params: list[Any] = [tenant, user_id]
+        if ids is not None:
+            if not ids:
+                return []
+            sql += " AND id = ANY(%s)"
+            params.append(list(ids))
+        with self._conn() as conn:
+            rows = conn.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        return [
+            (
+                entity_from_row(r),
+                None if r["vector"] is None else np.frombuffer(r["vector"], dtype="<f4").copy(),
+            )
+            for r in rows
+        ]
+
+    def entities_by_alias(
+        self, tenant: str, user_id: str | None, aliases: Sequence[str]
+    ) -> dict[str, list[str]]:
+        if not aliases:
+            return {}
+        found: dict[str, list[str]] = {}
+        with self._conn() as conn:
+            rows = conn.execute(
+                "SELECT alias, entity_id FROM entity_aliases WHERE tenant = %s "
+                "AND user_id IS NOT DISTINCT FROM %s AND alias = ANY(%s)",
+                (tenant, user_id, list(dict.fromkeys(aliases))),
+            ).fetchall()
+        for r in rows:
+            found.setdefault(r["alias"], []).append(r["entity_id"])
+        return found
+
+    def link_entities(self, tenant: str, links: Sequence[tuple[str, str]]) -> None:
+        conn = self._write()
+        if not links:
+            return
+        with self._translate():
+            conn.execute(
+                "INSERT INTO entity_links (tenant, memory_id, entity_id) "
+                "SELECT %s, m, e FROM unnest(%s::text[], %s::text[]) AS x(m, e) "
+                "ON CONFLICT DO NOTHING",
+                (tenant, [m for m, _ in links], [e for _, e in links]),
+            )
+
+    def entity_links(
+        self,
+        tenant: str,
+        *,
+        entity_ids: Sequence[str] | None = None,
+        memory_ids: Sequence[str] | None = None,
+        limit: int = 10_000,
+    ) -> list[tuple[str, str]]:
+        column, values = (
+            ("entity_id", entity_ids) if entity_ids is not None else ("memory_id", memory_ids)
+        )
+        if not values:
+            return []
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT memory_id, entity_id FROM entity_links WHERE tenant = %s "
+                f"AND {column} = ANY(%s) ORDER BY lk DESC LIMIT %s",
+                (tenant, list(values), limit),
+            ).fetchall()
+        return [(r["memory_id"], r["entity_id"]) for r in rows]
+
+    # -- extraction queue ---------------------------------------------------
+    def save_job(self, job: ExtractionJob) -> None:
+        conn = self._write()
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in JOB_COLUMNS if c not in ("id", "tenant"))
+        with self._translate():
+            conn.execute(
+                f"INSERT INTO extraction_jobs ({', '.join(JOB_COLUMNS)}) "
+                f"VALUES ({_values(JOB_COLUMNS)}) ON CONFLICT (tenant, id) DO UPDATE SET {updates}",
+                job_row(job),
+            )
+
+    def get_jobs(self, tenant: str, limit: int = 100) -> list[ExtractionJob]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {', '.join(JOB_COLUMNS)} FROM extraction_jobs WHERE tenant = %s "
+                "ORDER BY created_at, id LIMIT %s",
+                (tenant, limit),
+            ).fetchall()
+        return [job_from_row(r) for r in rows]
+
+    def delete_job(self, tenant: str, job_id: str) -> None:
+        conn = self._write()
+        with self._translate():
+            conn.execute(
+                "DELETE FROM extraction_jobs WHERE tenant = %s AND id = %s", (tenant, job_id)
+            )
 
     # -- reads --------------------------------------------------------------
     def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:
@@ -900,6 +1094,17 @@ class PostgresStore:
             n_events = conn.execute(
                 f"SELECT COUNT(*) AS n FROM events WHERE {where}", params
             ).fetchone()["n"]  # type: ignore[index]
+            n_entities = conn.execute(
+                f"SELECT COUNT(*) AS n FROM entities WHERE {where}", params
+            ).fetchone()["n"]  # type: ignore[index]
+            jobs = {
+                r["status"]: r["n"]
+                for r in conn.execute(
+                    f"SELECT status, COUNT(*) AS n FROM extraction_jobs WHERE {where} "
+                    "GROUP BY status",
+                    params,
+                )
+            }
             size = conn.execute(
                 "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) AS bytes "
                 "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
@@ -919,6 +1124,11 @@ class PostgresStore:
             "episodes": n_episodes,
             "events": n_events,
             "memories": counts,
+            "entities": n_entities,
+            "extraction_queue": {
+                "pending": jobs.get("pending", 0),
+                "failed": jobs.get("failed", 0),
+            },
         }
 
     # -- portability --------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -229,4 +229,80 @@ def event_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Event:
         scope=_scope(row),
         reason=row["reason"],
         payload=_json_in(row["payload"]),
+    )
+
+
+ENTITY_COLUMNS = (
+    "id",
+    "tenant",
+    "user_id",
+    "name",
+    "type",
+    "aliases",
+    "created_at",
+    "updated_at",
+    "metadata",
+)
+JOB_COLUMNS = (
+    "id",
+    *SCOPE_COLUMNS,
+    "episode_ids",
+    "status",
+    "attempts",
+    "error",
+    "created_at",
+    "updated_at",
+)
+
+
+def entity_row(e: Entity, t: TimeOut = _same) -> tuple[Any, ...]:
+    return (
+        e.id,
+        e.scope.tenant,
+        e.scope.user_id,
+        e.name,
+        e.type,
+        json.dumps(list(e.aliases)),
+        t(e.created_at),
+        t(e.updated_at),
+        json.dumps(e.metadata),
+    )
+
+
+def entity_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Entity:
+    return Entity(
+        id=row["id"],
+        scope=Scope(tenant=row["tenant"], user_id=row["user_id"]),
+        name=row["name"],
+        type=row["type"],
+        aliases=tuple(_json_in(row["aliases"])),
+        created_at=t(row["created_at"]),
+        updated_at=t(row["updated_at"]),
+        metadata=_json_in(row["metadata"]),
+    )
+
+
+def job_row(j: ExtractionJob, t: TimeOut = _same) -> tuple[Any, ...]:
+    return (
+        j.id,
+        *scope_values(j.scope),
+        json.dumps(list(j.episode_ids)),
+        j.status,
+        j.attempts,
+        j.error,
+        t(j.created_at),
+        t(j.updated_at),
+    )
+
+
+def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
+    return ExtractionJob(
+        id=row["id"],
+        scope=_scope(row),
+        episode_ids=tuple(_json_in(row["episode_ids"])),
+        status=row["status"],
+        attempts=row["attempts"],
+        error=row["error"],
+        created_at=t(row["created_at"]),
+        updated_at=t(row["updated_at"]),
     )

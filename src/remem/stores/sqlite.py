@@ -21,24 +21,31 @@ import numpy as np
 
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores.base import LifecycleChange, MemoryFilter
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
+    ENTITY_COLUMNS,
     EPISODE_COLUMNS,
     EVENT_COLUMNS,
+    JOB_COLUMNS,
     MEMORY_COLUMNS,
+    entity_from_row,
+    entity_row,
     episode_from_row,
     episode_row,
     event_from_row,
     event_row,
+    job_from_row,
+    job_row,
     memory_from_row,
     memory_row,
 )
 
 #: 2: full-text search moved from an FTS5 table to the in-memory index (row_index.py).
 #: 3: lifecycle state per memory (layer, stability, pinned).
-SCHEMA_VERSION = 3
+#: 4: knowledge graph (entities, aliases, links) and the extraction queue.
+SCHEMA_VERSION = 4
 
 #: Score vectors kept per store, so one search's signals share a scoring pass.
 SCORE_CACHE = 8
@@ -88,6 +95,33 @@ CREATE TABLE IF NOT EXISTS events (
     reason TEXT, payload TEXT NOT NULL DEFAULT '{}'
 );
 CREATE INDEX IF NOT EXISTS events_memory ON events (tenant, memory_id, seq);
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT,
+    name TEXT NOT NULL, type TEXT NOT NULL, aliases TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    vector BLOB
+);
+CREATE INDEX IF NOT EXISTS entities_scope ON entities (tenant, user_id);
+CREATE TABLE IF NOT EXISTS entity_aliases (
+    tenant TEXT NOT NULL, user_id TEXT, alias TEXT NOT NULL,
+    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS entity_aliases_lookup ON entity_aliases (tenant, user_id, alias);
+CREATE INDEX IF NOT EXISTS entity_aliases_entity ON entity_aliases (entity_id);
+CREATE TABLE IF NOT EXISTS entity_links (
+    lk INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL, memory_id TEXT NOT NULL,
+    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    UNIQUE (tenant, memory_id, entity_id)
+);
+CREATE INDEX IF NOT EXISTS entity_links_entity ON entity_links (tenant, entity_id, lk);
+CREATE TABLE IF NOT EXISTS extraction_jobs (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    episode_ids TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS extraction_jobs_queue ON extraction_jobs (tenant, created_at);
 """
 
 #: Statements that bring a store written at the previous schema version up to each version.
@@ -99,6 +133,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE memories ADD COLUMN stability REAL",
         "ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
     ),
+    4: (),  # new tables only: the schema script creates them
 }
 
 _MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
@@ -151,6 +186,9 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
     if flt.ids is not None:
         clauses.append(f"{m}id IN ({','.join('?' * len(flt.ids))})")
         params.extend(flt.ids)
+    if flt.valid_at is not None:
+        clauses.append(f"{m}valid_from <= ? AND ({m}valid_to IS NULL OR {m}valid_to > ?)")
+        params.extend([iso(flt.valid_at), iso(flt.valid_at)])
     return " AND ".join(clauses), params
 
 
@@ -396,6 +434,19 @@ class SQLiteStore:
         self._db.execute(
             "DELETE FROM events WHERE memory_id = ? AND tenant = ?", (memory_id, tenant)
         )
+        linked = [
+            r[0]
+            for r in self._db.execute(
+                "DELETE FROM entity_links WHERE tenant = ? AND memory_id = ? RETURNING entity_id",
+                (tenant, memory_id),
+            ).fetchall()
+        ]
+        for entity_id in linked:  # an entity nothing mentions any more goes too (its name is data)
+            if not self._db.execute(
+                "SELECT 1 FROM entity_links WHERE tenant = ? AND entity_id = ? LIMIT 1",
+                (tenant, entity_id),
+            ).fetchone():
+                self._db.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
         for episode_id in sources:
             still_cited = self._db.execute(
                 "SELECT 1 FROM memory_sources WHERE episode_id = ? LIMIT 1", (episode_id,)
@@ -404,6 +455,120 @@ class SQLiteStore:
                 self._db.execute("DELETE FROM episodes WHERE id = ?", (episode_id,))
         self._pending_removals.extend(rks)
         return len(rks)
+
+    # -- knowledge graph ----------------------------------------------------
+    def save_entities(
+        self, rows: Sequence[tuple[Entity, np.ndarray | None, Sequence[str]]]
+    ) -> None:
+        self._write()
+        # An upsert, not INSERT OR REPLACE: a replace deletes the row, and with it (cascade)
+        # every link to the entity.
+        columns = [*ENTITY_COLUMNS, "vector"]
+        sql = (
+            f"INSERT INTO entities ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+            "ON CONFLICT (id) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in columns if c not in ("id", "tenant"))
+        )
+        for entity, vector, keys in rows:
+            blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+            self._db.execute("DELETE FROM entity_aliases WHERE entity_id = ?", (entity.id,))
+            self._db.execute(sql, (*entity_row(entity, iso), blob))
+            self._db.executemany(
+                "INSERT INTO entity_aliases (tenant, user_id, alias, entity_id) VALUES (?, ?, ?, ?)",
+                [
+                    (entity.scope.tenant, entity.scope.user_id, key, entity.id)
+                    for key in dict.fromkeys(keys)
+                ],
+            )
+
+    def get_entities(
+        self, tenant: str, user_id: str | None, ids: Sequence[str] | None = None
+    ) -> list[tuple[Entity, np.ndarray | None]]:
+        sql = "SELECT * FROM entities WHERE tenant = ? AND user_id IS ?"
+        params: list[Any] = [tenant, user_id]
+        if ids is not None:
+            if not ids:
+                return []
+            sql += f" AND id IN ({','.join('?' * len(ids))})"
+            params.extend(ids)
+        with self._lock:
+            rows = self._db.execute(sql + " ORDER BY created_at, id", params).fetchall()
+        return [
+            (
+                entity_from_row(r, from_iso),
+                None if r["vector"] is None else np.frombuffer(r["vector"], dtype=np.float32),
+            )
+            for r in rows
+        ]
+
+    def entities_by_alias(
+        self, tenant: str, user_id: str | None, aliases: Sequence[str]
+    ) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        unique = list(dict.fromkeys(aliases))
+        with self._lock:
+            for start in range(0, len(unique), 500):
+                chunk = unique[start : start + 500]
+                for alias, entity_id in self._db.execute(
+                    "SELECT alias, entity_id FROM entity_aliases WHERE tenant = ? "
+                    f"AND user_id IS ? AND alias IN ({','.join('?' * len(chunk))})",
+                    [tenant, user_id, *chunk],
+                ):
+                    found.setdefault(alias, []).append(entity_id)
+        return found
+
+    def link_entities(self, tenant: str, links: Sequence[tuple[str, str]]) -> None:
+        self._write()
+        self._db.executemany(
+            "INSERT OR IGNORE INTO entity_links (tenant, memory_id, entity_id) VALUES (?, ?, ?)",
+            [(tenant, memory_id, entity_id) for memory_id, entity_id in links],
+        )
+
+    def entity_links(
+        self,
+        tenant: str,
+        *,
+        entity_ids: Sequence[str] | None = None,
+        memory_ids: Sequence[str] | None = None,
+        limit: int = 10_000,
+    ) -> list[tuple[str, str]]:
+        column, values = (
+            ("entity_id", entity_ids) if entity_ids is not None else ("memory_id", memory_ids)
+        )
+        if not values:
+            return []
+        with self._lock:
+            return [
+                (r[0], r[1])
+                for r in self._db.execute(
+                    f"SELECT memory_id, entity_id FROM entity_links WHERE tenant = ? "
+                    f"AND {column} IN ({','.join('?' * len(values))}) ORDER BY lk DESC LIMIT ?",
+                    [tenant, *values, limit],
+                )
+            ]
+
+    # -- extraction queue ---------------------------------------------------
+    def save_job(self, job: ExtractionJob) -> None:
+        self._write()
+        self._db.execute(
+            f"INSERT OR REPLACE INTO extraction_jobs ({', '.join(JOB_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
+            job_row(job, iso),
+        )
+
+    def get_jobs(self, tenant: str, limit: int = 100) -> list[ExtractionJob]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT * FROM extraction_jobs WHERE tenant = ? ORDER BY created_at, id LIMIT ?",
+                (tenant, limit),
+            ).fetchall()
+        return [job_from_row(r, from_iso) for r in rows]
+
+    def delete_job(self, tenant: str, job_id: str) -> None:
+        self._write()
+        self._db.execute(
+            "DELETE FROM extraction_jobs WHERE tenant = ? AND id = ?", (tenant, job_id)
+        )
 
     # -- reads --------------------------------------------------------------
     def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:
@@ -649,6 +814,15 @@ class SQLiteStore:
             episodes = self._db.execute(f"SELECT COUNT(*) FROM episodes WHERE {where}", params)
             events = self._db.execute(f"SELECT COUNT(*) FROM events WHERE {where}", params)
             n_episodes, n_events = episodes.fetchone()[0], events.fetchone()[0]
+            n_entities = self._db.execute(
+                f"SELECT COUNT(*) FROM entities WHERE {where}", params
+            ).fetchone()[0]
+            jobs = dict(
+                self._db.execute(
+                    f"SELECT status, COUNT(*) FROM extraction_jobs WHERE {where} GROUP BY status",
+                    params,
+                ).fetchall()
+            )
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         counts: dict[str, dict[str, int]] = {}
         for kind, status, n in by:
@@ -663,6 +837,11 @@ class SQLiteStore:
             "episodes": n_episodes,
             "events": n_events,
             "memories": counts,
+            "entities": n_entities,
+            "extraction_queue": {
+                "pending": jobs.get("pending", 0),
+                "failed": jobs.get("failed", 0),
+            },
         }
 
     # -- portability --------------------------------------------------------

@@ -1,0 +1,304 @@
+"""From stored turns to knowledge: entities linked offline, facts extracted and consolidated.
+
+``link_offline`` runs inside the add's own transaction (cheap, no LLM). ``build``
+runs after the turn is committed: one extraction call, local duplicate checks, at
+most one consolidation call, then one write transaction that applies every
+decision with an Event carrying its reason and clears the extraction job. Any
+LLM failure raises before anything is written, so the job stays queued and the
+turn stays stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from remem._ids import new_id
+from remem.model import (
+    Entity,
+    Episode,
+    Event,
+    Extraction,
+    ExtractionJob,
+    FactDecision,
+    LLMUsage,
+    MemoryRecord,
+)
+from remem.pipeline.consolidate import (
+    Plan,
+    fact_scope,
+    llm_consolidate,
+    neighbours,
+    normalised,
+    settle_without_llm,
+)
+from remem.pipeline.entities import EntityResolver, Mention, known_mentions, normalise
+from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract
+from remem.providers.embedder import Embedder
+from remem.stores.base import Store
+
+if TYPE_CHECKING:
+    from remem.providers.llm import LLM, Usage
+
+EventFactory = Callable[[str, MemoryRecord, str | None, datetime], Event]
+
+
+def link_offline(
+    store: Store,
+    extractor: OfflineExtractor,
+    turns: Sequence[tuple[Episode, MemoryRecord]],
+    now: datetime,
+) -> list[Entity]:
+    """Entities named in each turn (new names and known aliases), linked to its memory."""
+    if not turns:
+        return []
+    scope = turns[0][1].scope
+    resolver = EntityResolver(store, scope, now)
+    links: list[tuple[str, str]] = []
+    for episode, memory in turns:
+        named = resolver.resolve(extractor.mentions(episode.content))
+        links += [(memory.id, entity.id) for entity in named.values()]
+        links += [(memory.id, eid) for eid in known_mentions(store, scope, episode.content)]
+        links += [(memory.id, eid) for eid in resolver.named_in(episode.content)]
+    store.save_entities(resolver.rows())
+    store.link_entities(scope.tenant, list(dict.fromkeys(links)))
+    return [entity for entity, _ in resolver.changed.values()]
+
+
+def usage_of(spent: Usage, consolidated: bool = False) -> LLMUsage:
+    """An add's LLM cost: one extraction completion, and one consolidation when needed."""
+    return LLMUsage(
+        calls=spent.calls,
+        extraction_calls=1,
+        consolidation_calls=int(consolidated),
+        prompt_tokens=spent.prompt_tokens,
+        completion_tokens=spent.completion_tokens,
+        retries=spent.retries,
+    )
+
+
+def add_usage(total: LLMUsage, spent: Usage) -> LLMUsage:
+    """A running total of LLM use (calls, tokens, retries)."""
+    return total.model_copy(
+        update={
+            "calls": total.calls + spent.calls,
+            "prompt_tokens": total.prompt_tokens + spent.prompt_tokens,
+            "completion_tokens": total.completion_tokens + spent.completion_tokens,
+            "retries": total.retries + spent.retries,
+        }
+    )
+
+
+def _dedupe(facts: Sequence[Fact]) -> list[Fact]:
+    """The same statement twice in one add is one fact."""
+    seen: dict[str, Fact] = {}
+    for fact in facts:
+        seen.setdefault(normalised(fact.text), fact)
+    return list(seen.values())
+
+
+def build(
+    *,
+    store: Store,
+    embedder: Embedder,
+    llm: LLM,
+    job: ExtractionJob,
+    episodes: Sequence[Episode],
+    now: datetime,
+    event: EventFactory,
+) -> Extraction:
+    """Extract, consolidate and write; raises ``ProviderError`` before writing on LLM failure."""
+    facts, mentions, spent = llm_extract(llm, episodes, now)
+    facts = _dedupe(facts)
+    scope = job.scope
+    vectors = embedder.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
+    plans = []
+    for fact, vector in zip(facts, vectors, strict=True):
+        names = [normalise(n) for n in fact.entities]
+        known = store.entities_by_alias(scope.tenant, scope.user_id, names) if names else {}
+        entity_ids = [i for ids in known.values() for i in ids]
+        plan = Plan(fact=fact, vector=vector)
+        plan.neighbours = neighbours(store, fact, vector, scope, entity_ids)
+        plans.append(plan)
+    open_plans = [p for p in plans if not settle_without_llm(p)]
+    consolidation = llm_consolidate(llm, open_plans)
+    usage = usage_of(spent + consolidation, bool(open_plans))
+    # Vectors the write needs, in one batch: merged texts and the closing versions' texts.
+    extra_texts = [p.text for p in plans if p.action == "UPDATE" and p.text != p.fact.text]
+    extra_texts += [p.target.text for p in plans if p.action == "INVALIDATE" and p.target]
+    extra = dict(zip(extra_texts, embedder.embed(extra_texts), strict=True)) if extra_texts else {}
+    decisions, entities = _write(store, embedder, llm, job, plans, mentions, extra, now, event)
+    return Extraction(
+        status="done", decisions=decisions, entities=entities, usage=usage, job_id=job.id
+    )
+
+
+def _write(
+    store: Store,
+    embedder: Embedder,
+    llm: LLM,
+    job: ExtractionJob,
+    plans: Sequence[Plan],
+    mentions: Sequence[Mention],
+    extra: dict[str, np.ndarray],
+    now: datetime,
+    event: EventFactory,
+) -> tuple[tuple[FactDecision, ...], tuple[Entity, ...]]:
+    tenant = job.scope.tenant
+    scope = fact_scope(job.scope)
+    decisions: list[FactDecision] = []
+    events: list[Event] = []
+    links: list[tuple[str, str]] = []
+    with store.transaction():
+        resolver = EntityResolver(store, job.scope, now, embedder)
+        # Facts name entities as they like ("Ana", "ana"): match on the normalised name.
+        by_name = {normalise(n): e for n, e in resolver.resolve(mentions).items()}
+        store.save_entities(resolver.rows())
+
+        def entity_ids(fact: Fact) -> list[str]:
+            found = (by_name.get(normalise(n)) for n in fact.entities)
+            return list(dict.fromkeys(e.id for e in found if e is not None))
+
+        def add(
+            plan: Plan, reason: str, metadata: dict[str, Any] | None = None, record_id: str = ""
+        ) -> MemoryRecord:
+            fact = plan.fact
+            record = MemoryRecord(
+                id=record_id or new_id("mem"),
+                scope=scope,
+                kind="fact",
+                text=fact.text,
+                provenance=(fact.episode.id,),
+                valid_from=fact.valid_from,
+                valid_to=fact.valid_to,
+                recorded_at=now,
+                metadata={
+                    **({"relation": fact.relation} if fact.relation else {}),
+                    **({"entities": list(fact.entities)} if fact.entities else {}),
+                    **({"time_phrase": fact.time_phrase} if fact.time_phrase else {}),
+                    "extracted_by": llm.model_id,
+                    **(metadata or {}),
+                },
+            )
+            store.insert_memories([(record, plan.vector)])
+            events.append(event("add", record, reason, now))
+            links.extend((record.id, e) for e in entity_ids(fact))
+            return record
+
+        for plan in plans:
+            target = plan.target and store.get_memory(plan.target.id, tenant)
+            if plan.action != "ADD" and (target is None or target.expired_at is not None):
+                record = add(plan, f"ADD: {plan.action} target changed meanwhile; {plan.reason}")
+                decisions.append(
+                    FactDecision(
+                        action="ADD", text=record.text, memory_id=record.id, reason=plan.reason
+                    )
+                )
+                continue
+            if plan.action == "ADD":
+                record = add(plan, f"ADD: {plan.reason}")
+                decisions.append(
+                    FactDecision(
+                        action="ADD", text=record.text, memory_id=record.id, reason=plan.reason
+                    )
+                )
+            elif plan.action == "NOOP":
+                assert target is not None
+                events.append(
+                    event(
+                        "reinforce",
+                        target,
+                        f"NOOP: {plan.reason} (said again in turn {plan.fact.episode.id})",
+                        now,
+                    )
+                )
+                links.extend((target.id, e) for e in entity_ids(plan.fact))
+                decisions.append(
+                    FactDecision(
+                        action="NOOP",
+                        text=plan.fact.text,
+                        memory_id=target.id,
+                        reason=plan.reason,
+                        target_id=target.id,
+                    )
+                )
+            elif plan.action == "UPDATE":
+                assert target is not None
+                text = plan.text or plan.fact.text
+                new = target.model_copy(
+                    update={
+                        "text": text,
+                        "version": target.version + 1,
+                        "provenance": tuple(
+                            dict.fromkeys([*target.provenance, plan.fact.episode.id])
+                        ),
+                        "valid_to": plan.fact.valid_to or target.valid_to,
+                        "recorded_at": now,
+                        "expired_at": None,
+                        "status": "active",
+                    }
+                )
+                store.end_version(target.id, target.version, "superseded", now, tenant)
+                store.insert_memories([(new, extra.get(text, plan.vector))])
+                events.append(event("update", new, f"UPDATE: {plan.reason}", now))
+                links.extend((target.id, e) for e in entity_ids(plan.fact))
+                decisions.append(
+                    FactDecision(
+                        action="UPDATE",
+                        text=text,
+                        memory_id=target.id,
+                        reason=plan.reason,
+                        target_id=target.id,
+                    )
+                )
+            else:  # INVALIDATE: the old fact is closed in event time, never deleted
+                assert target is not None
+                record_id = new_id("mem")
+                start = target.valid_from
+                ended = plan.ended_at or plan.fact.valid_from
+                if start is not None and ended < start:
+                    ended = start
+                closed = target.model_copy(
+                    update={
+                        "version": target.version + 1,
+                        "valid_to": ended,
+                        "recorded_at": now,
+                        "expired_at": None,
+                        "status": "active",
+                        "metadata": {**target.metadata, "invalidated_by": record_id},
+                    }
+                )
+                store.end_version(target.id, target.version, "superseded", now, tenant)
+                vector = extra.get(target.text)
+                store.insert_memories([(closed, vector)])
+                events.append(
+                    event(
+                        "invalidate",
+                        closed,
+                        f"INVALIDATE: no longer true from {ended.date().isoformat()}, "
+                        f"superseded by {record_id} ({plan.fact.text!r}): {plan.reason}",
+                        now,
+                    )
+                )
+                record = add(
+                    plan,
+                    f"ADD, invalidating {target.id} ({target.text!r}): {plan.reason}",
+                    {"invalidates": target.id},
+                    record_id,
+                )
+                decisions.append(
+                    FactDecision(
+                        action="INVALIDATE",
+                        text=record.text,
+                        memory_id=record.id,
+                        reason=plan.reason,
+                        target_id=target.id,
+                    )
+                )
+        store.link_entities(tenant, list(dict.fromkeys(links)))
+        store.delete_job(tenant, job.id)
+        store.append_events(events)
+    return tuple(decisions), tuple(e for e, _ in resolver.changed.values())

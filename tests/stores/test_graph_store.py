@@ -1,0 +1,140 @@
+"""The knowledge-graph tables on every backend: entities, aliases, links, the extraction queue."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pytest
+
+from remem.model import Entity, ExtractionJob, Scope
+from remem.providers.llm import OpenAIChatLLM
+from remem.testing import ScriptedOpenAIServer
+from tests.graph.kg_script import Script, label_of
+
+if TYPE_CHECKING:
+    from conftest import Backend
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+U = Scope(tenant="t1", user_id="u1")
+
+
+def entity(eid: str, name: str, kind: str = "person", scope: Scope = U) -> Entity:
+    return Entity(
+        id=eid,
+        scope=scope,
+        name=name,
+        type=kind,
+        aliases=(name.lower(),),
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def test_entities_aliases_and_links(backend: Backend) -> None:
+    store = backend.store()
+    vector = np.arange(4, dtype=np.float32)
+    with store.transaction():
+        store.save_entities(
+            [
+                (entity("e1", "Ana"), vector, ["ana", "~ana"]),
+                (entity("e2", "Lisbon", "place"), None, ["lisbon"]),
+                (entity("e3", "Ana", scope=Scope(tenant="t1", user_id="u2")), None, ["ana"]),
+            ]
+        )
+        store.link_entities("t1", [("m1", "e1"), ("m1", "e2"), ("m2", "e1"), ("m1", "e1")])
+    found = store.get_entities("t1", "u1")
+    assert [e.id for e, _ in found] == ["e1", "e2"]
+    assert np.array_equal(found[0][1], vector) and found[1][1] is None  # type: ignore[arg-type]
+    assert found[0][0] == entity("e1", "Ana")
+    assert store.entities_by_alias("t1", "u1", ["ana", "~ana", "porto"]) == {
+        "ana": ["e1"],
+        "~ana": ["e1"],
+    }
+    assert store.entities_by_alias("t1", "u2", ["ana"]) == {"ana": ["e3"]}
+    assert store.entities_by_alias("other", "u1", ["ana"]) == {}
+    assert sorted(store.entity_links("t1", entity_ids=["e1"])) == [("m1", "e1"), ("m2", "e1")]
+    assert sorted(store.entity_links("t1", memory_ids=["m1"])) == [("m1", "e1"), ("m1", "e2")]
+    assert store.entity_links("t1", entity_ids=[]) == []
+
+    # Renaming an entity replaces its alias keys and keeps its links.
+    renamed = entity("e1", "Ana Silva").model_copy(update={"aliases": ("ana", "ana silva")})
+    with store.transaction():
+        store.save_entities([(renamed, vector, ["ana", "ana silva"])])
+    assert store.get_entities("t1", "u1", ["e1"])[0][0].name == "Ana Silva"
+    assert store.entities_by_alias("t1", "u1", ["~ana", "ana silva"]) == {"ana silva": ["e1"]}
+    assert len(store.entity_links("t1", entity_ids=["e1"])) == 2
+    assert store.stats(Scope(tenant="t1", user_id="u1"))["entities"] == 2
+
+
+def test_extraction_queue(backend: Backend) -> None:
+    store = backend.store()
+    scope = Scope(tenant="t1", user_id="u1", session_id="s1")
+    job = ExtractionJob(
+        id="job1", scope=scope, episode_ids=("ep1", "ep2"), created_at=T0, updated_at=T0
+    )
+    later = ExtractionJob(
+        id="job2",
+        scope=scope,
+        episode_ids=("ep3",),
+        created_at=T0 + timedelta(seconds=1),
+        updated_at=T0,
+    )
+    with store.transaction():
+        store.save_job(later)
+        store.save_job(job)
+    assert store.get_jobs("t1") == [job, later]
+    failed = job.model_copy(update={"status": "failed", "attempts": 1, "error": "HTTP 500"})
+    with store.transaction():
+        store.save_job(failed)
+    assert store.get_jobs("t1", limit=1) == [failed]
+    assert store.stats(scope)["extraction_queue"] == {"pending": 1, "failed": 1}
+    with store.transaction():
+        store.delete_job("t1", "job1")
+    assert store.get_jobs("t1") == [later] and store.get_jobs("t2") == []
+
+
+@pytest.fixture
+def scripted() -> Iterator[tuple[Script, OpenAIChatLLM]]:
+    script = Script()
+    with (
+        ScriptedOpenAIServer(responder=script) as server,
+        OpenAIChatLLM(server.url, "scripted", timeout=5, sleep=lambda _: None) as llm,
+    ):
+        yield script, llm
+
+
+def test_invalidation_and_views_on_every_backend(
+    backend: Backend, scripted: tuple[Script, OpenAIChatLLM]
+) -> None:
+    script, llm = scripted
+    memory = backend.memory(llm=llm)
+
+    def lives(city: str, since: str) -> dict[str, Any]:
+        return {"text": f"Ana lives in {city}", "entities": ["Ana", city], "valid_from": since}
+
+    def invalidate(request: dict[str, Any]) -> str:
+        target = label_of(request, "Ana lives in Berlin")
+        decision = {"fact": 1, "action": "INVALIDATE", "target": target, "reason": "moved"}
+        return json.dumps({"decisions": [decision]})
+
+    script.extract(lives("Berlin", "2020-01-01"), entities=[{"name": "Ana", "type": "person"}])
+    berlin = memory.add("I live in Berlin.", user_id="ana").facts[0].memory_id
+    script.extract(lives("Lisbon", "2023-03-01"), entities=[{"name": "ana", "type": "person"}])
+    script.consolidate(invalidate)
+    lisbon = memory.add("I moved to Lisbon.", user_id="ana").facts[0].memory_id
+    assert [f.id for f in memory.facts(user_id="ana", current=True)] == [lisbon]
+    assert [f.id for f in memory.facts(user_id="ana", valid_at="2021-06-01")] == [berlin]
+    assert memory.get(berlin).valid_to == datetime(2023, 3, 1, tzinfo=UTC)
+    assert [e.op for e in memory.history(berlin)] == ["add", "invalidate"]
+    hits = memory.search("where does Ana live", user_id="ana", kinds="fact", valid_at="2024-01-01")
+    assert [h.id for h in hits] == [lisbon]
+    [ana] = [e for e in memory.entities(user_id="ana") if e.type == "person"]
+    assert {m.id for m in memory.related(ana.id, user_id="ana") if m.kind == "fact"} == {
+        berlin,
+        lisbon,
+    }
+    assert memory.stats(user_id="ana")["extraction_queue"] == {"pending": 0, "failed": 0}
