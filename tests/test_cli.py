@@ -348,8 +348,17 @@ def test_installed_script_exports_clean_jsonl_to_stdout(tmp_path: Path) -> None:
     exported = run("export")
     assert exported.returncode == 0
     records = [json.loads(line) for line in exported.stdout.splitlines()]
-    assert [r["type"] for r in records] == ["header", "episode", "memory", "event"]
-    assert exported.stderr.strip() == "exported 1 episodes, 1 memories, 1 events"
+    assert [r["type"] for r in records] == [
+        "header",
+        "episode",
+        "memory",
+        "event",
+        "entity",  # "Max", found by the offline extractor
+        "entity_link",
+    ]
+    assert exported.stderr.strip() == (
+        "exported 1 episodes, 1 memories, 1 events, 1 entities, 1 entity links"
+    )
 
     missing = run("show", "mem_unknown")
     assert (missing.returncode, missing.stdout, missing.stderr) == (

@@ -197,7 +197,7 @@ def test_export_import_round_trips_losslessly(ana: Memory, tmp_path) -> None:
     ana.delete(ana.search("sister", user_id="ana", limit=1)[0].id)
     first = tmp_path / "one.jsonl"
     counts = ana.export(first)
-    assert counts == {"episode": 5, "memory": 6, "event": 7}
+    assert counts == {"episode": 5, "memory": 6, "event": 7, "entity": 5, "entity_link": 6}
     with Memory(tmp_path / "copy.db") as copy:
         assert copy.import_(first) == counts
         second = tmp_path / "two.jsonl"

@@ -193,6 +193,17 @@ class Entity(_Record):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
+class EntityLink(_Record):
+    """One edge of the graph: memory ``memory_id`` mentions entity ``entity_id``.
+
+    Only exports carry it as a record; ``scope`` names the tenant alone.
+    """
+
+    scope: Scope
+    memory_id: str
+    entity_id: str
+
+
 class ExtractionJob(_Record):
     """Turns waiting for (or failed at) LLM extraction: the turn is stored, the facts are not yet."""
 

@@ -1,8 +1,11 @@
 """JSONL export/import: one self-describing line per record, so a store can move anywhere losslessly.
 
-The first line is a header naming the embedder. Vectors travel as base64
-float32; when the target store embeds with another model they are dropped and
-recomputed from the text, so exports also migrate between embedders.
+The first line is a header naming the embedder. Then episodes, memories, events and
+(format 2) the knowledge graph: entities with their alias-index ``keys``, entity links,
+and the extraction jobs still pending or failed. Vectors (of memories, and the name
+vectors of entities) travel as base64 float32; when the target store embeds with another
+model they are dropped and recomputed from the text or the name, so exports also migrate
+between embedders. Format 1 files (no graph lines) still import.
 """
 
 from __future__ import annotations
@@ -20,11 +23,13 @@ from pydantic import ValidationError
 
 from remem._time import iso, utcnow
 from remem.errors import InvalidInput
-from remem.model import Episode, Event, MemoryRecord
+from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord
+from remem.pipeline.entities import index_keys
 from remem.providers.embedder import Embedder
 
 FORMAT = "remem-export"
-FORMAT_VERSION = 1
+#: 2: entities, entity links and extraction jobs.
+FORMAT_VERSION = 2
 _EMBED_BATCH = 256
 
 
@@ -57,11 +62,12 @@ def export_jsonl(
             if kind == "memory":
                 memory, vector = item
                 line = memory.model_dump(mode="json")
-                line["vector"] = (
-                    base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
-                    if vector is not None
-                    else None
-                )
+                line["vector"] = _encode(vector)
+            elif kind == "entity":
+                entity, vector, keys = item
+                line = entity.model_dump(mode="json")
+                line["vector"] = _encode(vector)
+                line["keys"] = list(keys)
             else:
                 line = item.model_dump(mode="json")
             line["type"] = kind
@@ -70,12 +76,25 @@ def export_jsonl(
     return dict(counts)
 
 
+def _encode(vector: np.ndarray | None) -> str | None:
+    if vector is None:
+        return None
+    return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+
+
+def _decode(encoded: Any) -> np.ndarray | None:
+    if not encoded:
+        return None
+    return np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(np.float32)
+
+
 def read_jsonl(
     source: str | Path | IO[str], *, tenant: str
 ) -> tuple[str | None, list[tuple[str, Any]]]:
     """Parse and validate a whole export before anything is written; records move to ``tenant``."""
     items: list[tuple[str, Any]] = []
     embedder = None
+    seen: set[tuple[str, str]] = set()  # (kind, id) of entities and jobs read so far
     with _open(source, "r") as handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
@@ -89,12 +108,16 @@ def read_jsonl(
                 kind = line.pop("type")
                 if kind == "header":
                     if line.get("format") != FORMAT or line.get("version", 0) > FORMAT_VERSION:
-                        raise InvalidInput(f"not a {FORMAT} v{FORMAT_VERSION} file")
+                        raise InvalidInput(
+                            f"not a {FORMAT} file of version {FORMAT_VERSION} or older"
+                        )
                     embedder = line.get("embedder")
                     continue
                 if isinstance(line.get("scope"), dict):
                     line["scope"] = {**line["scope"], "tenant": tenant}
-                items.append(_record(kind, line))
+                record = _record(kind, line)
+                _check_graph(kind, record[1], seen)
+                items.append(record)
             except (ValueError, KeyError, TypeError, ValidationError) as exc:
                 raise InvalidInput(
                     f"line {number} of the import is not a valid record: {exc}"
@@ -116,35 +139,70 @@ def _record(kind: str, line: dict[str, Any]) -> tuple[str, Any]:
     if kind == "episode":
         return kind, Episode.model_validate(line)
     if kind == "memory":
-        encoded = line.pop("vector", None)
-        vector = (
-            np.frombuffer(base64.b64decode(encoded), dtype="<f4").astype(np.float32)
-            if encoded
-            else None
-        )
+        vector = _decode(line.pop("vector", None))
         return kind, (MemoryRecord.model_validate(line), vector)
     if kind == "event":
         line.pop("seq", None)
         return kind, Event.model_validate(line)
+    if kind == "entity":
+        vector = _decode(line.pop("vector", None))
+        keys = line.pop("keys", None)
+        entity = Entity.model_validate(line)
+        if keys is None:  # a hand-written line: the keys the resolver would have indexed
+            keys = index_keys(entity)
+        if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+            raise ValueError("keys must be a list of non-empty strings")
+        return kind, (entity, vector, keys)
+    if kind == "entity_link":
+        return kind, EntityLink.model_validate(line)
+    if kind == "extraction_job":
+        return kind, ExtractionJob.model_validate(line)
     raise ValueError(f"unknown record type {kind!r}")
+
+
+def _check_graph(kind: str, item: Any, seen: set[tuple[str, str]]) -> None:
+    """An entity or job id once per file; a link only to an entity of a line before it."""
+    if kind == "entity_link":
+        if ("entity", item.entity_id) not in seen:
+            raise ValueError(
+                f"it links entity {item.entity_id}, which no entity line before it holds"
+            )
+        return
+    if kind in ("entity", "extraction_job"):
+        key = (kind, (item[0] if kind == "entity" else item).id)
+        if key in seen:
+            raise ValueError(f"{kind} {key[1]} appears twice in the file")
+        seen.add(key)
 
 
 def fill_vectors(
     items: list[tuple[str, Any]], embedder: Embedder, reuse: bool
 ) -> list[tuple[str, Any]]:
-    """Keep exported vectors when they come from our embedder; compute the missing ones."""
-    memories = [i for i, (kind, _) in enumerate(items) if kind == "memory"]
+    """Keep exported vectors when they come from our embedder; compute the others.
+
+    Every memory gets a vector (from its text). An entity gets one (from its name) only if
+    it had one: entities resolved offline never had a name vector, and must not gain one.
+    """
+
+    def fits(vector: np.ndarray | None) -> bool:
+        return reuse and vector is not None and vector.shape == (embedder.dimension,)
+
     todo = [
         i
-        for i in memories
-        if not reuse or items[i][1][1] is None or items[i][1][1].shape != (embedder.dimension,)
+        for i, (kind, item) in enumerate(items)
+        if (kind == "memory" or (kind == "entity" and item[1] is not None)) and not fits(item[1])
     ]
     for start in range(0, len(todo), _EMBED_BATCH):
         chunk = todo[start : start + _EMBED_BATCH]
-        vectors = embedder.embed([items[i][1][0].text for i in chunk])
+        vectors = embedder.embed([_embedded_text(*items[i]) for i in chunk])
         for i, vector in zip(chunk, vectors, strict=True):
-            items[i] = ("memory", (items[i][1][0], vector))
+            kind, item = items[i]
+            items[i] = (kind, (item[0], vector, *item[2:]))
     return items
+
+
+def _embedded_text(kind: str, item: Any) -> str:
+    return item[0].text if kind == "memory" else item[0].name
 
 
 def count(items: Iterable[tuple[str, Any]]) -> dict[str, int]:

@@ -117,7 +117,7 @@ def test_export_and_import_between_tenants(service: Service, tmp_path) -> None:
     source.add(CONVERSATION, user_id="ana", session_id="s1")
     path = tmp_path / "acme.jsonl"
     counts = source.export(path)
-    assert counts == {"episode": 5, "memory": 5, "event": 5}
+    assert counts == {"episode": 5, "memory": 5, "event": 5, "entity": 5, "entity_link": 6}
     target_db = Memory(tmp_path / "elsewhere.db")
     target_db.close()
     # Ids are global in one SQLite file, so the same export cannot land twice in it.
@@ -126,7 +126,7 @@ def test_export_and_import_between_tenants(service: Service, tmp_path) -> None:
     assert target.list().total == 0
     buffer = io.StringIO()
     source.export(buffer)
-    assert len(buffer.getvalue().splitlines()) == 16
+    assert len(buffer.getvalue().splitlines()) == 1 + sum(counts.values())
 
 
 def test_async_client_mirrors_the_sync_one(service: Service) -> None:

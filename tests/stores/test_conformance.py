@@ -105,11 +105,10 @@ def normalised(items: Sequence[tuple[str, Any]]) -> list[Any]:
     """A dump as plain data, without what legitimately differs between stores (event seq)."""
     out: list[Any] = []
     for kind, item in items:
-        if kind == "memory":
-            memory, vector = item
-            out.append(
-                (kind, memory.model_dump(mode="json"), None if vector is None else vector.tolist())
-            )
+        if kind in ("memory", "entity"):
+            record, vector, *keys = item
+            vector = None if vector is None else vector.tolist()
+            out.append((kind, record.model_dump(mode="json"), vector, *keys))
         elif kind == "event":
             out.append((kind, item.model_dump(mode="json", exclude={"seq"})))
         else:
@@ -740,7 +739,7 @@ def test_facade_export_import_round_trip(
     ana.delete(ana.search("sister", user_id="ana", limit=1)[0].id)
     out = io.StringIO()
     counts = ana.export(out)
-    assert counts == {"episode": 5, "memory": 6, "event": 7}
+    assert counts == {"episode": 5, "memory": 6, "event": 7, "entity": 5, "entity_link": 6}
     copy = new_backend(backend.name).memory(track_recalls=False)  # its searches change nothing
     assert copy.import_(io.StringIO(out.getvalue())) == counts
     assert export_lines(copy) == export_lines(ana)

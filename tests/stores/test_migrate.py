@@ -13,7 +13,7 @@ from tests.stores.conftest import Backend
 
 def dump(memory: Memory) -> list:
     return [
-        (kind, item.model_dump() if kind != "memory" else item[0].model_dump())
+        (kind, item.model_dump() if kind not in ("memory", "entity") else item[0].model_dump())
         for kind, item in memory.store.dump(None)
         if kind != "event"
     ]

@@ -309,7 +309,12 @@ def _render_stats(stats: dict[str, Any]) -> None:
 
 
 def _counts(counts: dict[str, int]) -> str:
-    plural = {"memory": "memories"}
+    plural = {
+        "memory": "memories",
+        "entity": "entities",
+        "entity_link": "entity links",
+        "extraction_job": "extraction jobs",
+    }
     return ", ".join(f"{n} {plural.get(k, k + 's')}" for k, n in counts.items()) or "nothing"
 
 

@@ -8,15 +8,26 @@ every backend.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import groupby
 from typing import Any, Protocol
 
 import numpy as np
 
-from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
+from remem.errors import InvalidInput
+from remem.model import (
+    Entity,
+    EntityLink,
+    Episode,
+    Event,
+    ExtractionJob,
+    MemoryRecord,
+    Scope,
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,56 @@ class LifecycleChange:
     pinned: bool
     status: str
     recalled_at: datetime | None = None
+
+
+EntityRow = tuple[Entity, np.ndarray | None, Sequence[str]]
+
+
+@dataclass
+class Dumped:
+    """A dump sorted by record type, checked for what a load could not store verbatim."""
+
+    episodes: list[Episode] = field(default_factory=list)
+    memories: list[tuple[MemoryRecord, np.ndarray | None]] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    entities: list[EntityRow] = field(default_factory=list)
+    links: list[EntityLink] = field(default_factory=list)
+    jobs: list[ExtractionJob] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: Sequence[tuple[str, Any]]) -> Dumped:
+        found = cls()
+        lists: dict[str, list[Any]] = {
+            "episode": found.episodes,
+            "memory": found.memories,
+            "event": found.events,
+            "entity": found.entities,
+            "entity_link": found.links,
+            "extraction_job": found.jobs,
+        }
+        for kind, item in items:
+            if kind not in lists:
+                raise InvalidInput(f"unknown record type {kind!r}")
+            lists[kind].append(item)
+        entities = [(e.scope.tenant, e.id) for e, _, _ in found.entities]
+        jobs = [(j.scope.tenant, j.id) for j in found.jobs]
+        for what, keys in (("entity", entities), ("extraction job", jobs)):
+            twice = [key for key, n in Counter(keys).items() if n > 1]
+            if twice:
+                raise InvalidInput(f"{what} {twice[0][1]} appears twice in the records to load")
+        known = set(entities)
+        for link in found.links:
+            if (link.scope.tenant, link.entity_id) not in known:
+                raise InvalidInput(
+                    f"the link from memory {link.memory_id} names entity {link.entity_id}, "
+                    "which the records to load do not hold"
+                )
+        return found
+
+    def link_runs(self) -> Iterator[tuple[str, list[tuple[str, str]]]]:
+        """Links as ``Store.link_entities`` takes them: one call per run of one tenant, in order."""
+        for tenant, run in groupby(self.links, key=lambda link: link.scope.tenant):
+            yield tenant, [(link.memory_id, link.entity_id) for link in run]
 
 
 class Store(Protocol):
@@ -147,9 +208,7 @@ class Store(Protocol):
     def stats(self, scope: Scope) -> dict[str, Any]: ...
 
     # knowledge graph ------------------------------------------------------
-    def save_entities(
-        self, rows: Sequence[tuple[Entity, np.ndarray | None, Sequence[str]]]
-    ) -> None:
+    def save_entities(self, rows: Sequence[EntityRow]) -> None:
         """Insert or replace entities (by id) with their name vectors and lookup keys.
 
         ``keys`` (normalised aliases and name parts) replace the entity's previous keys;
@@ -197,11 +256,19 @@ class Store(Protocol):
 
     # portability ----------------------------------------------------------
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
-        """Every record as ("episode", Episode) / ("memory", (MemoryRecord, vector)) / ("event", Event)."""
+        """Every record, in this order, from one consistent snapshot.
+
+        ("episode", Episode), ("memory", (MemoryRecord, vector)), ("event", Event),
+        ("entity", (Entity, vector, keys)) with its alias-index keys sorted,
+        ("entity_link", EntityLink) oldest first, ("extraction_job", ExtractionJob).
+        """
         ...
 
     def load(self, items: Sequence[tuple[str, Any]]) -> None:
-        """Insert dumped records verbatim (ids, versions and times kept)."""
+        """Insert dumped records verbatim (ids, versions and times kept) in one transaction.
+
+        An episode, memory, entity or job id already stored refuses the whole load.
+        """
         ...
 
     def close(self) -> None: ...

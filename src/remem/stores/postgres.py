@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import LifecycleChange, MemoryFilter
+from remem.stores.base import Dumped, LifecycleChange, MemoryFilter
 from remem.stores.rows import (
     ENTITY_COLUMNS,
     EPISODE_COLUMNS,
@@ -52,6 +52,7 @@ from remem.stores.rows import (
     event_row,
     job_from_row,
     job_row,
+    link_from_row,
     memory_from_row,
     memory_row,
 )
@@ -1163,36 +1164,61 @@ class PostgresStore:
                     "event",
                     f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events {clause} ORDER BY seq",
                 ),
+                (
+                    "entity",
+                    f"SELECT {', '.join(f'e.{c}' for c in ENTITY_COLUMNS)}, e.vector, "
+                    "ARRAY(SELECT a.alias FROM entity_aliases a "
+                    "WHERE a.tenant = e.tenant AND a.entity_id = e.id) AS keys "
+                    f"FROM entities e {clause.replace('tenant', 'e.tenant')} "
+                    'ORDER BY e.created_at, e.id COLLATE "C"',
+                ),
+                (
+                    "entity_link",
+                    f"SELECT tenant, memory_id, entity_id FROM entity_links {clause} ORDER BY lk",
+                ),
+                (
+                    "extraction_job",
+                    f"SELECT {', '.join(JOB_COLUMNS)} FROM extraction_jobs {clause} "
+                    'ORDER BY created_at, id COLLATE "C"',
+                ),
             )
             for kind, sql in queries:
                 with conn.cursor(name=f"remem_dump_{kind}", binary=True) as cur:
                     cur.itersize = 1000
                     cur.execute(sql, params)
                     for row in cur:
-                        if kind == "episode":
-                            yield kind, episode_from_row(row)
-                        elif kind == "memory":
-                            yield kind, (memory_from_row(row), row["vector"])
-                        else:
-                            yield kind, event_from_row(row)
+                        yield kind, _dumped(kind, row)
 
     def load(self, items: Sequence[tuple[str, Any]]) -> None:
-        episodes = [item for kind, item in items if kind == "episode"]
-        memories = [item for kind, item in items if kind == "memory"]
+        dumped = Dumped.of(items)
         with self.transaction(), self._conn() as conn:
-            taken = self._existing(
-                conn, "episodes", [(e.scope.tenant, e.id) for e in episodes]
-            ) + self._existing(conn, "memories", [(m.scope.tenant, m.id) for m, _ in memories])
+            taken = (
+                self._existing(conn, "episodes", [(e.scope.tenant, e.id) for e in dumped.episodes])
+                + self._existing(
+                    conn, "memories", [(m.scope.tenant, m.id) for m, _ in dumped.memories]
+                )
+                + self._existing(
+                    conn, "entities", [(e.scope.tenant, e.id) for e, _, _ in dumped.entities]
+                )
+                + self._existing(
+                    conn, "extraction_jobs", [(j.scope.tenant, j.id) for j in dumped.jobs]
+                )
+            )
             if taken:
                 raise InvalidInput(
                     f"import collides with {len(taken)} record(s) already stored "
                     f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
                 )
-            for start in range(0, len(episodes), 1000):
-                self.insert_episodes(episodes[start : start + 1000])
-            for start in range(0, len(memories), 1000):
-                self.insert_memories(memories[start : start + 1000])
-            self.append_events([item for kind, item in items if kind == "event"])
+            for start in range(0, len(dumped.episodes), 1000):
+                self.insert_episodes(dumped.episodes[start : start + 1000])
+            for start in range(0, len(dumped.memories), 1000):
+                self.insert_memories(dumped.memories[start : start + 1000])
+            self.append_events(dumped.events)
+            self.save_entities(dumped.entities)
+            for tenant, pairs in dumped.link_runs():
+                self.link_entities(tenant, pairs)
+            for job in dumped.jobs:
+                self.save_job(job)
 
     def _existing(
         self, conn: psycopg.Connection[Any], table: str, keys: Sequence[tuple[str, str]]
@@ -1213,3 +1239,19 @@ class PostgresStore:
 
     def __repr__(self) -> str:
         return f"PostgresStore({redact(self.url)!r})"
+
+
+def _dumped(kind: str, row: dict[str, Any]) -> Any:
+    """One dumped record from its row (``Store.dump`` names the shapes)."""
+    if kind == "episode":
+        return episode_from_row(row)
+    if kind == "memory":
+        return memory_from_row(row), row["vector"]
+    if kind == "event":
+        return event_from_row(row)
+    if kind == "entity":
+        vector = None if row["vector"] is None else np.frombuffer(row["vector"], "<f4").copy()
+        return entity_from_row(row), vector, sorted(row["keys"])
+    if kind == "entity_link":
+        return link_from_row(row["tenant"], row["memory_id"], row["entity_id"])
+    return job_from_row(row)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
+from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord, Scope
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -306,3 +306,7 @@ def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
         created_at=t(row["created_at"]),
         updated_at=t(row["updated_at"]),
     )
+
+
+def link_from_row(tenant: str, memory_id: str, entity_id: str) -> EntityLink:
+    return EntityLink(scope=Scope(tenant=tenant), memory_id=memory_id, entity_id=entity_id)

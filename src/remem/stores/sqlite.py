@@ -9,6 +9,7 @@ not. ``PRAGMA data_version`` tells when another process wrote.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -22,7 +23,7 @@ import numpy as np
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import LifecycleChange, MemoryFilter
+from remem.stores.base import Dumped, LifecycleChange, MemoryFilter
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
     ENTITY_COLUMNS,
@@ -38,6 +39,7 @@ from remem.stores.rows import (
     event_row,
     job_from_row,
     job_row,
+    link_from_row,
     memory_from_row,
     memory_row,
 )
@@ -847,7 +849,7 @@ class SQLiteStore:
     # -- portability --------------------------------------------------------
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
         clause, params = ("WHERE tenant = ?", [tenant]) if tenant else ("", [])
-        with self._lock:
+        with self._snapshot():
             episodes = self._db.execute(
                 f"SELECT * FROM episodes {clause} ORDER BY rowid", params
             ).fetchall()
@@ -859,6 +861,20 @@ class SQLiteStore:
             events = self._db.execute(
                 f"SELECT * FROM events {clause} ORDER BY seq", params
             ).fetchall()
+            entities = self._db.execute(
+                "SELECT e.*, (SELECT json_group_array(a.alias) FROM entity_aliases a "
+                "WHERE a.entity_id = e.id) AS keys "
+                f"FROM entities e {clause.replace('tenant', 'e.tenant')} "
+                "ORDER BY e.created_at, e.id",
+                params,
+            ).fetchall()
+            links = self._db.execute(
+                f"SELECT tenant, memory_id, entity_id FROM entity_links {clause} ORDER BY lk",
+                params,
+            ).fetchall()
+            jobs = self._db.execute(
+                f"SELECT * FROM extraction_jobs {clause} ORDER BY created_at, id", params
+            ).fetchall()
         for row in episodes:
             yield "episode", episode_from_row(row, from_iso)
         for row in memories:
@@ -866,22 +882,50 @@ class SQLiteStore:
             yield "memory", (memory_from_row(row, from_iso), vector)
         for row in events:
             yield "event", event_from_row(row, from_iso)
+        for row in entities:
+            vector = None if row["vector"] is None else np.frombuffer(row["vector"], np.float32)
+            keys = sorted(json.loads(row["keys"]))
+            yield "entity", (entity_from_row(row, from_iso), vector, keys)
+        for tenant_id, memory_id, entity_id in links:
+            yield "entity_link", link_from_row(tenant_id, memory_id, entity_id)
+        for row in jobs:
+            yield "extraction_job", job_from_row(row, from_iso)
 
     def load(self, items: Sequence[tuple[str, Any]]) -> None:
-        episodes = [item for kind, item in items if kind == "episode"]
-        memories = [item for kind, item in items if kind == "memory"]
+        dumped = Dumped.of(items)
         with self.transaction():
-            taken = self._existing("episodes", [e.id for e in episodes]) + self._existing(
-                "memories", [m.id for m, _ in memories]
+            taken = (
+                self._existing("episodes", [e.id for e in dumped.episodes])
+                + self._existing("memories", [m.id for m, _ in dumped.memories])
+                + self._existing("entities", [e.id for e, _, _ in dumped.entities])
+                + self._existing("extraction_jobs", [j.id for j in dumped.jobs])
             )
             if taken:
                 raise InvalidInput(
                     f"import collides with {len(taken)} record(s) already stored "
                     f"(e.g. {', '.join(taken[:3])}); import into a fresh store"
                 )
-            self.insert_episodes(episodes)
-            self.insert_memories(memories)
-            self.append_events([item for kind, item in items if kind == "event"])
+            self.insert_episodes(dumped.episodes)
+            self.insert_memories(dumped.memories)
+            self.append_events(dumped.events)
+            self.save_entities(dumped.entities)
+            for tenant, pairs in dumped.link_runs():
+                self.link_entities(tenant, pairs)
+            for job in dumped.jobs:
+                self.save_job(job)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """One read view of every table (a deferred transaction: WAL lets writers go on)."""
+        with self._lock:
+            if self._depth:
+                yield
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
 
     def _existing(self, table: str, ids: Sequence[str]) -> list[str]:
         found: list[str] = []
