@@ -1,8 +1,9 @@
 """JSONL export/import: one self-describing line per record, so a store can move anywhere losslessly.
 
 The first line is a header naming the embedder. Then episodes, memories, events and
-(format 2) the knowledge graph: entities with their alias-index ``keys``, entity links,
-and the extraction jobs still pending or failed. Vectors (of memories, and the name
+(format 2) the knowledge graph: entities with their alias-index ``keys`` (an entity's own
+``type`` travels as ``entity_type``: ``type`` names the record), entity links, and the
+extraction jobs still pending or failed. Vectors (of memories, and the name
 vectors of entities) travel as base64 float32; when the target store embeds with another
 model they are dropped and recomputed from the text or the name, so exports also migrate
 between embedders. Format 1 files (no graph lines) still import.
@@ -66,6 +67,7 @@ def export_jsonl(
             elif kind == "entity":
                 entity, vector, keys = item
                 line = entity.model_dump(mode="json")
+                line["entity_type"] = line.pop("type")  # "type" names the record
                 line["vector"] = _encode(vector)
                 line["keys"] = list(keys)
             else:
@@ -147,6 +149,8 @@ def _record(kind: str, line: dict[str, Any]) -> tuple[str, Any]:
     if kind == "entity":
         vector = _decode(line.pop("vector", None))
         keys = line.pop("keys", None)
+        if "entity_type" in line:
+            line["type"] = line.pop("entity_type")
         entity = Entity.model_validate(line)
         if keys is None:  # a hand-written line: the keys the resolver would have indexed
             keys = index_keys(entity)
