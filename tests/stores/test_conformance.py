@@ -19,7 +19,7 @@ from conftest import BACKENDS
 
 from remem import InvalidInput, Memory, NotFound
 from remem.errors import StoreError
-from remem.model import Episode, Event, MemoryRecord, Scope
+from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores import MemoryFilter, Store
 
 if TYPE_CHECKING:
@@ -506,22 +506,48 @@ def test_dump_and_load_are_verbatim(
 ) -> None:
     store = bound(backend)
     _filter_fixture(store)
+    person = Entity(
+        id="ent1",
+        scope=Scope(tenant="t1", user_id="u1"),
+        name="Ana Silva",
+        type="person",
+        aliases=("ana silva", "ana"),
+        created_at=T0,
+        updated_at=T0,
+    )
+    place = Entity(id="ent2", scope=Scope(tenant="t2", user_id="u1"), name="Lisbon",
+                   type="place", aliases=("lisbon",), created_at=T0, updated_at=T0)  # fmt: skip
     with store.transaction():
         store.insert_episodes([episode("e0", 0), episode("e1", 1)])
         store.insert_memories([(record("sourced", "from turns", provenance=("e1", "e0")), None)])
+        store.save_entities([(person, vec(1, 2), ["ana silva", "ana", "~ana", "~silva"]),
+                             (place, None, ["lisbon"])])  # fmt: skip
+        store.link_entities("t1", [("sourced", "ent1"), ("plain", "ent1")])
+        store.link_entities("t2", [("tenant2", "ent2")])
+        store.save_job(ExtractionJob(id="job1", scope=U, episode_ids=("e0",), status="failed",
+                                     attempts=2, error="HTTP 500", created_at=T0,
+                                     updated_at=at(1)))  # fmt: skip
     dumped = list(store.dump())
+    graph = ["entity"] * 2 + ["entity_link"] * 3 + ["extraction_job"]
+    assert [kind for kind, _ in dumped][-6:] == graph
     copy = bound(new_backend(backend.name))
     copy.load(dumped)
     assert normalised(copy.dump()) == normalised(dumped)
     assert normalised(copy.dump("t2")) == normalised(store.dump("t2"))
+    assert copy.entities_by_alias("t1", "u1", ["~silva"]) == {"~silva": ["ent1"]}
+    assert copy.stats(Scope(tenant="t1"))["extraction_queue"] == {"pending": 0, "failed": 1}
     before = normalised(copy.dump())
     with pytest.raises(InvalidInput, match="collides"):
         copy.load(dumped[:3])
+    with pytest.raises(InvalidInput, match="collides"):  # the graph alone collides too
+        copy.load([item for item in dumped if item[0] in ("entity", "extraction_job")])
     assert normalised(copy.dump()) == before
-    # the link table came along: forgetting the memory drops both now-orphaned turns
+    # the link tables came along: forgetting the memory drops both now-orphaned turns,
+    # and its links, but not the entity another memory still mentions
     with copy.transaction():
         copy.forget("sourced", "t1")
     assert copy.get_episodes(["e0", "e1"], "t1") == []
+    assert copy.entity_links("t1", entity_ids=["ent1"]) == [("plain", "ent1")]
 
 
 @pytest.mark.parametrize("name", BACKENDS)
