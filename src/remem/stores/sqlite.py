@@ -143,9 +143,10 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
     """SQL conditions for ``flt`` over alias ``m``.
 
     ``by_key`` is for queries that already name their rows (``rk IN (...)``): the
-    unary ``+`` keeps SQLite from scanning a scope index instead of the row ids.
+    unary ``+`` keeps SQLite from scanning a scope index instead of the row ids. A
+    filter naming memory ids gets the same treatment, so the (id, version) index drives.
     """
-    m = "+m." if by_key else "m."
+    m = "+m." if by_key or flt.ids is not None else "m."
     clauses = [f"{m}tenant = ?"]
     params: list[Any] = [flt.scope.tenant]
     for column in ("user_id", "agent_id", "session_id"):
@@ -184,7 +185,7 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
             clauses.append("json_extract(m.metadata, ?) = ?")
             params.extend([f'$."{key}"', value])
     if flt.ids is not None:
-        clauses.append(f"{m}id IN ({','.join('?' * len(flt.ids))})")
+        clauses.append(f"{'+m.' if by_key else 'm.'}id IN ({','.join('?' * len(flt.ids))})")
         params.extend(flt.ids)
     if flt.valid_at is not None:
         clauses.append(f"{m}valid_from <= ? AND ({m}valid_to IS NULL OR {m}valid_to > ?)")
