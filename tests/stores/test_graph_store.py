@@ -14,6 +14,7 @@ from remem.model import Entity, ExtractionJob, Scope
 from remem.providers.llm import OpenAIChatLLM
 from remem.testing import ScriptedOpenAIServer
 from tests.graph.kg_script import Script, label_of
+from tests.stores.test_conformance import bound, record, vec, write
 
 if TYPE_CHECKING:
     from conftest import Backend
@@ -138,3 +139,29 @@ def test_invalidation_and_views_on_every_backend(
         lisbon,
     }
     assert memory.stats(user_id="ana")["extraction_queue"] == {"pending": 0, "failed": 0}
+
+
+def test_links_of_one_kind_are_found_behind_a_hub_of_newer_ones(backend: Backend) -> None:
+    """A hub entity named in many turns still leads to its (older) facts."""
+    store = bound(backend)
+    write(store, (record("fact1", "Ana lives in Lisbon", kind="fact"), vec(1, 0)))
+    write(
+        store,
+        *[(record(f"turn{i}", f"Ana said {i}", kind="episode"), vec(0, 1)) for i in range(6)],
+    )
+    with store.transaction():
+        store.save_entities([(entity("e1", "Ana"), None, ["ana"])])
+        store.link_entities("t1", [("fact1", "e1"), *[(f"turn{i}", "e1") for i in range(6)]])
+        store.save_entities([(entity("e2", "Rui"), None, ["rui"])])
+        store.link_entities("t1", [("turn0", "e2")])
+    newest = store.entity_links("t1", entity_ids=["e1"], limit=2)
+    assert newest == [("turn5", "e1"), ("turn4", "e1")]
+    assert store.entity_links("t1", entity_ids=["e1"], kinds=("fact",), limit=2) == [
+        ("fact1", "e1")
+    ]
+    both = store.entity_links("t1", entity_ids=["e2", "e1"], limit=3)
+    assert both == [("turn0", "e2"), ("turn5", "e1"), ("turn4", "e1")]  # newest first overall
+    assert store.entity_links("t1", memory_ids=["fact1", "turn3"], kinds=("fact",)) == [
+        ("fact1", "e1")
+    ]
+    assert store.entity_links("t1", entity_ids=["e1"], kinds=("summary",)) == []

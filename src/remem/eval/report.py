@@ -58,6 +58,8 @@ def markdown(summary: dict[str, Any]) -> str:
         lines.append(f"| {name} | {_fmt(agg['latency_ms_p50'])} | {_fmt(agg['latency_ms_p95'])} |")
     if "qa" in summary:
         lines += _qa_markdown(summary["qa"])
+    if "operations" in summary:
+        lines += _operations_markdown(summary["operations"])
     return "\n".join(lines) + "\n"
 
 
@@ -99,6 +101,93 @@ def _qa_markdown(qa: dict[str, Any]) -> list[str]:
             for stage in ("retrieval", "answer", "judge")
         ]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _operations_markdown(ops: dict[str, Any]) -> list[str]:
+    overall = ops["overall"]
+    judge = ops["judge_model"]
+    lines = [
+        "",
+        "## Operations: memory extraction and updating (HaluMem)",
+        "",
+        f"remem ingested each user again with fact extraction by `{ops['extraction_model']}` "
+        "(one add per session). A fact states a gold memory point when "
+        + (f"the LLM judge `{judge}` says so (**judge**, HaluMem's way) or when " if judge else "")
+        + f"the local embedder's cosine is >= {ops['embedding_threshold']} "
+        "(**embedding**, no LLM, rough).",
+        "",
+        "| match | recall | weighted recall | precision | F1 | false-memory resistance "
+        "| update accuracy | stale | omitted |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for method, m in overall["metrics"].items():
+        cells = [
+            m[k]
+            for k in (
+                "recall",
+                "weighted_recall",
+                "precision",
+                "f1",
+                "false_memory_resistance",
+                "update_accuracy",
+                "update_stale",
+                "update_omitted",
+            )
+        ]
+        lines.append(f"| {method} | " + " | ".join(_fmt(c) for c in cells) + " |")
+    first = next(iter(overall["metrics"].values()), None)
+    if first is not None:
+        c = first["counts"]
+        lines += [
+            "",
+            f"{c['points']} gold points, {c['interference']} interference points, "
+            f"{c['updates']} update points; {c['facts']} facts extracted.",
+        ]
+    total, per_add = overall["llm"]["total"], overall["llm"]["per_add"]
+    latency = overall["add_latency_ms"]
+    lines += [
+        "",
+        "### Extraction cost",
+        "",
+        "| | LLM calls | extraction | consolidation | prompt tokens | completion tokens "
+        "| retries |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    keys = (
+        "calls",
+        "extraction_calls",
+        "consolidation_calls",
+        "prompt_tokens",
+        "completion_tokens",
+        "retries",
+    )
+    lines.append("| total | " + " | ".join(str(total[k]) for k in keys) + " |")
+    lines.append("| per add | " + " | ".join(_fmt1(per_add[k]) for k in keys) + " |")
+    lines += [
+        "",
+        f"{overall['adds']} adds ({overall['failed_extractions']} failed extractions); "
+        f"add latency p50 {_fmt1(latency['p50'])} ms, p95 {_fmt1(latency['p95'])} ms. "
+        f"Judge: {overall['judge_llm']['calls']} calls, "
+        f"{overall['judge_llm']['prompt_tokens']} prompt + "
+        f"{overall['judge_llm']['completion_tokens']} completion tokens.",
+    ]
+    if len(ops["users"]) > 1:
+        method = "judge" if judge else "embedding"
+        lines += [
+            "",
+            f"### Per user ({method} match)",
+            "",
+            "| user | recall | precision | update accuracy | LLM calls | tokens |",
+            "|---|---|---|---|---|---|",
+        ]
+        for user, u in ops["users"].items():
+            m = u["metrics"].get(method, {})
+            tokens = u["llm"]["total"]["prompt_tokens"] + u["llm"]["total"]["completion_tokens"]
+            lines.append(
+                f"| {user} | {_fmt(m.get('recall'))} | {_fmt(m.get('precision'))} | "
+                f"{_fmt(m.get('update_accuracy'))} | {u['llm']['total']['calls']} | {tokens} |"
+            )
     return lines
 
 

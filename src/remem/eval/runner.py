@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from remem.engine import Memory
-from remem.eval import metrics, qa
-from remem.eval.datasets import Conversation, Question, load
+from remem.eval import metrics, operations, qa
+from remem.eval.datasets import Conversation, Question, Session, load
 from remem.model import ROLES, Context, SearchResults
 from remem.retrieval.context import build_context
 from remem.retrieval.search import SearchRecipe
@@ -50,6 +50,8 @@ class EvalResult:
     summarize_seconds: float = 0.0
     qa_rows: dict[str, list[qa.QARow]] = field(default_factory=dict)
     qa_settings: dict[str, Any] | None = None
+    operation_users: list[operations.UserOperations] = field(default_factory=list)
+    operations_settings: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -75,6 +77,10 @@ class EvalResult:
                     name: qa.summarize(rows, self.dataset) for name, rows in self.qa_rows.items()
                 },
             }
+        if self.operations_settings is not None:
+            summary["operations"] = operations.summarize(
+                self.operation_users, self.operations_settings
+            )
         return summary
 
 
@@ -82,23 +88,28 @@ def _pct(values: Sequence[float], q: float) -> float | None:
     return float(np.percentile(values, q)) if values else None
 
 
+def _session_messages(session: Session) -> list[dict[str, Any]]:
+    messages = []
+    for turn in session.turns:
+        if not turn.text.strip():
+            continue
+        message: dict[str, Any] = {
+            "role": turn.role if turn.role in ROLES else "user",
+            "content": turn.text,
+            "metadata": {"turn_id": turn.id},
+        }
+        if turn.speaker:
+            message["speaker"] = turn.speaker
+        when = turn.timestamp or session.date
+        if when is not None:
+            message["timestamp"] = when
+        messages.append(message)
+    return messages
+
+
 def _messages(conversation: Conversation) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     for session in conversation.sessions:
-        messages = []
-        for turn in session.turns:
-            if not turn.text.strip():
-                continue
-            message: dict[str, Any] = {
-                "role": turn.role if turn.role in ROLES else "user",
-                "content": turn.text,
-                "metadata": {"turn_id": turn.id},
-            }
-            if turn.speaker:
-                message["speaker"] = turn.speaker
-            when = turn.timestamp or session.date
-            if when is not None:
-                message["timestamp"] = when
-            messages.append(message)
+        messages = _session_messages(session)
         if messages:
             yield session.id, messages
 
@@ -125,6 +136,76 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
         memory.close()
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _current_facts(memory: Memory) -> list[operations.Fact]:
+    facts: list[operations.Fact] = []
+    while True:
+        page = memory.facts(user_id=USER, current=True, limit=1000, offset=len(facts))
+        facts += [operations.Fact(m.id, m.text) for m in page]
+        if len(page) < 1000:
+            return facts
+
+
+def _session_end(session: Session) -> datetime | None:
+    return max((t.timestamp for t in session.turns if t.timestamp), default=session.date)
+
+
+def _operations_user(
+    workdir: Path, conversation: Conversation, settings: operations.OperationsSettings, keep: bool
+) -> operations.UserOperations:
+    """Ingest the user with extraction on, one add per session, and score each session.
+
+    A fresh store every run (the LLM work is what is measured), in replay order: the
+    Memory clock stands at each session's last turn, so "current" means as of then.
+    """
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in conversation.id)
+    folder = workdir / f"{safe}-operations"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    user = operations.UserOperations(conversation.id)
+    memory = Memory(folder / "memory.db", track_recalls=False, llm=settings.llm)
+    try:
+        for session in conversation.sessions:
+            messages = _session_messages(session)
+            extracted: list[operations.Fact] = []
+            end = _session_end(session)
+            if end is not None:
+                memory.clock = lambda at=end: at
+            if messages:
+                t0 = time.perf_counter()
+                added = memory.add(messages, user_id=USER, session_id=session.id, source="eval")
+                user.add_ms.append((time.perf_counter() - t0) * 1000)
+                user.add_usage.append(added.usage)
+                if added.extraction is None or added.extraction.status != "done":
+                    user.failed_extractions += 1
+                extracted = [operations.Fact(d.memory_id, d.text) for d in added.facts]
+            current = _current_facts(memory)
+            points = session.memory_points
+            user.record(
+                "embedding",
+                points,
+                operations.embedding_matches(
+                    memory.embedder, points, extracted, current, settings.threshold
+                ),
+            )
+            if settings.judge_llm is not None:
+                judged = operations.judge_matches(
+                    settings.judge_llm,
+                    memory.embedder,
+                    points,
+                    extracted,
+                    current,
+                    settings.judge_max_tokens,
+                )
+                user.record("judge", points, judged.matches)
+                user.judge_usage += judged.usage
+                user.judge_calls += judged.called
+    finally:
+        memory.close()
+        if not keep:
+            shutil.rmtree(folder, ignore_errors=True)
+    return user
 
 
 def _before(question: Question, cutoff: bool) -> datetime | None:
@@ -256,6 +337,7 @@ def evaluate(
     progress: Progress | None = None,
     context_budgets: Sequence[int] = (),
     ask_at_end: bool = False,
+    operations_settings: operations.OperationsSettings | None = None,
 ) -> EvalResult:
     """Score ``systems`` (and any extra named ``recipes``) on the benchmark at ``path``.
 
@@ -287,6 +369,10 @@ def evaluate(
             )
         if qa_settings.k < 1:
             raise ValueError(f"the QA context needs k >= 1 memories, got {qa_settings.k}")
+    if operations_settings is not None and dataset != "halumem":
+        raise ValueError(
+            f"operation metrics need gold memory points: only halumem has them, not {dataset!r}"
+        )
     extra = ("top10",) if context_budgets else ()
     extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
@@ -294,6 +380,8 @@ def evaluate(
     result = EvalResult(dataset=dataset, path=str(path), systems=(*chosen, *extra))
     if qa_settings is not None:
         result.qa_settings = qa_settings.describe()
+    if operations_settings is not None:
+        result.operations_settings = operations_settings.describe()
     k = max(metrics.KS)
     qa_k = qa_settings.k if qa_settings is not None else 0
     qa_systems = set(qa_settings.systems) if qa_settings is not None else set()
@@ -362,5 +450,11 @@ def evaluate(
                 result.qa_rows.setdefault(system, []).extend(
                     qa.run(qa_settings, dataset, system_jobs, done=answered)
                 )
+        if operations_settings is not None:
+            if progress:
+                progress(f"extract {conversation.id}", number - 1, len(conversations))
+            result.operation_users.append(
+                _operations_user(Path(workdir), conversation, operations_settings, keep)
+            )
         result.conversations += 1
     return result

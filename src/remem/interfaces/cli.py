@@ -45,6 +45,7 @@ from remem.pipeline.lifecycle import MaintenanceReport
 from remem.retrieval.search import RECIPES
 
 if TYPE_CHECKING:
+    from remem.eval.operations import OperationsSettings
     from remem.eval.qa import QASettings
 
 P = ParamSpec("P")
@@ -710,16 +711,17 @@ def eval_(
     llm_url: Annotated[
         str | None,
         typer.Option(
-            "--llm-url", help="OpenAI-compatible base URL for --qa (default: $REMEM_LLM_URL)."
+            "--llm-url",
+            help="OpenAI-compatible base URL for --qa/--operations (default: $REMEM_LLM_URL).",
         ),
     ] = None,
     llm_model: Annotated[
         str | None,
-        typer.Option("--llm-model", help="Answer model for --qa (default: $REMEM_LLM_MODEL)."),
+        typer.Option("--llm-model", help="Answer/extraction model (default: $REMEM_LLM_MODEL)."),
     ] = None,
     judge_model: Annotated[
         str | None,
-        typer.Option("--judge-model", help="Judge model for --qa (default: the answer model)."),
+        typer.Option("--judge-model", help="Judge model (default: the answer model)."),
     ] = None,
     qa_k: Annotated[
         int, typer.Option("--qa-k", min=1, help="Memories given to the answer model.")
@@ -731,12 +733,31 @@ def eval_(
     qa_workers: Annotated[
         int, typer.Option("--qa-workers", min=1, help="Questions answered at once in --qa.")
     ] = 4,
+    operations: Annotated[
+        bool,
+        typer.Option(
+            "--operations",
+            help="HaluMem: also ingest with LLM fact extraction and score extraction recall/"
+            "precision and update accuracy against the gold memory points, with LLM cost.",
+        ),
+    ] = False,
+    match_threshold: Annotated[
+        float,
+        typer.Option(
+            "--match-threshold",
+            min=0.0,
+            max=1.0,
+            help="--operations: embedding cosine at which a fact states a gold point.",
+        ),
+    ] = 0.8,
     as_json: Json = False,
 ) -> None:
     """Run a public long-term-memory benchmark: remem against BM25 and dense baselines.
 
     With --qa (and an OpenAI-compatible LLM) it also reports the J score: answers from the
     top --qa-k memories, judged CORRECT/WRONG against the gold answer by an LLM judge.
+    With --operations (halumem, same LLM options) it reports HaluMem's extraction and
+    updating metrics: recall, precision, update accuracy, LLM calls and tokens per add.
     """
     import tempfile
 
@@ -748,6 +769,11 @@ def eval_(
         raise InvalidInput(f"unknown dataset {dataset!r}; expected one of {', '.join(DATASETS)}")
     qa_settings = (
         _qa_settings(llm_url, llm_model, judge_model, qa_k, qa_system, qa_workers) if qa else None
+    )
+    operations_settings = (
+        _operations_settings(dataset, llm_url, llm_model, judge_model, match_threshold)
+        if operations
+        else None
     )
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with (
@@ -776,6 +802,7 @@ def eval_(
                 progress=progress,
                 context_budgets=tuple(context_budget or ()),
                 ask_at_end=ask_at_end,
+                operations_settings=operations_settings,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
@@ -819,6 +846,30 @@ def _qa_settings(
         systems=tuple(systems) if systems else ("remem",),
         workers=workers,
     )
+
+
+def _operations_settings(
+    dataset: str, url: str | None, model: str | None, judge_model: str | None, threshold: float
+) -> OperationsSettings:
+    """The extraction LLM (and judge) for --operations; a clear error when none is configured."""
+    import os
+
+    from remem.eval.operations import OperationsSettings
+    from remem.providers.llm import llm_from_env
+
+    if dataset != "halumem":
+        raise InvalidInput(
+            f"--operations needs gold memory points: only halumem has them, not {dataset!r}"
+        )
+    model = model or os.environ.get("REMEM_LLM_MODEL")
+    llm = llm_from_env(url=url, model=model) if model else None
+    if llm is None:
+        raise InvalidInput(
+            "--operations needs an OpenAI-compatible LLM: set REMEM_LLM_URL and REMEM_LLM_MODEL "
+            "(or pass --llm-url and --llm-model; REMEM_LLM_API_KEY for the key)"
+        )
+    judge = (llm_from_env(url=url, model=judge_model) or llm) if judge_model else llm
+    return OperationsSettings(llm=llm, judge_llm=judge, threshold=threshold)
 
 
 # -- service --------------------------------------------------------------------

@@ -79,7 +79,8 @@ def neighbours(
     for record, _ in store.text_search(query_terms(fact.text), flt, NEIGHBOURS):
         found.setdefault(record.id, (record, None))
     if entity_ids and len(found) < 2 * NEIGHBOURS:
-        linked = [m for m, _ in store.entity_links(scope.tenant, entity_ids=entity_ids, limit=200)]
+        links = store.entity_links(scope.tenant, entity_ids=entity_ids, kinds=("fact",), limit=200)
+        linked = [m for m, _ in links]
         ids = tuple(dict.fromkeys(linked))[:200]
         if ids:
             for record in store.list_memories(replace(flt, ids=ids), limit=NEIGHBOURS, offset=0):

@@ -170,6 +170,9 @@ def _write(
                 id=record_id or new_id("mem"),
                 scope=scope,
                 kind="fact",
+                # Facts outlive the session they were said in: they start short-term and
+                # earn the long-term layer by recall and importance (pipeline/lifecycle.py).
+                layer="short",
                 text=fact.text,
                 provenance=(fact.episode.id,),
                 valid_from=fact.valid_from,

@@ -58,7 +58,10 @@ def graph_ranking(
         return []
     hop1_ids = list(
         dict.fromkeys(
-            m for m, _ in store.entity_links(tenant, entity_ids=named, limit=LINKS_PER_HOP)
+            m
+            for m, _ in store.entity_links(
+                tenant, entity_ids=named, kinds=None if turns else ("fact",), limit=LINKS_PER_HOP
+            )
         )
     )
     first = _ranked(store, hop1_ids, vector, flt if turns else replace(flt, kinds=("fact",)), k)

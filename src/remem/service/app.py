@@ -34,8 +34,9 @@ from remem.model import AddResult, Context, Episode, Event, MemoryRecord, Search
 from remem.model import Scope as MemoryScope
 from remem.pipeline.background import BackgroundMaintenance
 from remem.providers.embedder import Embedder, default_embedder
+from remem.providers.llm import LLM, default_llm
 from remem.service.keys import ApiKey, KeyStore
-from remem.service.metrics import MeteredEmbedder, Metrics, RequestMetrics
+from remem.service.metrics import MeteredEmbedder, MeteredLLM, Metrics, RequestMetrics
 from remem.service.schemas import (
     ERRORS,
     MAX_OFFSET,
@@ -120,8 +121,8 @@ class BodyLimit:
 class Tenants:
     """One ``Memory`` per tenant over the shared store and embedder (cheap; bound once)."""
 
-    def __init__(self, store: Store, embedder: Embedder) -> None:
-        self.store, self.embedder = store, embedder
+    def __init__(self, store: Store, embedder: Embedder, llm: LLM | None) -> None:
+        self.store, self.embedder, self.llm = store, embedder, llm
         self._memories: dict[str, Memory] = {}
         self._lock = threading.Lock()
 
@@ -129,7 +130,9 @@ class Tenants:
         with self._lock:
             found = self._memories.get(tenant)
             if found is None:
-                found = Memory(store=self.store, embedder=self.embedder, tenant=tenant)
+                found = Memory(
+                    store=self.store, embedder=self.embedder, llm=self.llm, tenant=tenant
+                )
                 self._memories[tenant] = found
             return found
 
@@ -145,13 +148,16 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     max_import_bytes: int = DEFAULT_MAX_IMPORT,
     maintain_every_s: float | None = None,
+    llm: LLM | str | None = "env",
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
     ``auth=False`` is the development mode: no key is asked for and every request
     works in ``tenant``. Stores and key tables the app opened itself close on shutdown.
     ``maintain_every_s`` runs ``Memory.maintain`` for every tenant with a key (or the
-    development tenant) in a background thread while the app is up.
+    development tenant) in a background thread while the app is up. ``llm`` (default:
+    the one ``REMEM_LLM_URL`` configures, if any; None: offline) is shared by every
+    tenant and metered.
     """
     owned: list[Any] = []
     if store is not None and auth and keys is None and location is None:
@@ -165,7 +171,11 @@ def create_app(
         owned.append(keys)
     metrics = Metrics()
     shared_embedder = MeteredEmbedder(embedder or default_embedder(), metrics)
-    tenants = Tenants(store, shared_embedder)
+    model = default_llm() if llm == "env" else llm
+    shared_llm = None if model is None else MeteredLLM(model, metrics)  # type: ignore[arg-type]
+    if llm == "env" and shared_llm is not None:
+        owned.append(shared_llm)
+    tenants = Tenants(store, shared_embedder, shared_llm)
     store.bind_embedder(shared_embedder.model_id, shared_embedder.dimension)
     state = {"ready": False}
 

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remem.providers.embedder import Embedder
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from remem.providers.llm import LLM, Completion, Usage
 
 _LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -39,6 +45,12 @@ class Metrics:
             "remem_model_calls",
             "Calls to a model provider (embedder; llm once one is configured), by outcome.",
             ["model", "outcome"],
+            registry=self.registry,
+        )
+        self.llm_tokens = Counter(
+            "remem_llm_tokens",
+            "Tokens the LLM server reported, by kind (prompt or completion).",
+            ["kind"],
             registry=self.registry,
         )
         self.model_seconds = Histogram(
@@ -91,6 +103,43 @@ class MeteredEmbedder:
     def embed_query(self, text: str) -> np.ndarray:
         with self.metrics.model_call("embedder"):
             return self.inner.embed_query(text)
+
+
+class MeteredLLM:
+    """The LLM protocol around another one, counting calls, time and tokens of every request."""
+
+    def __init__(self, inner: LLM, metrics: Metrics) -> None:
+        self.inner = inner
+        self.metrics = metrics
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def usage(self) -> Usage:
+        return self.inner.usage
+
+    def complete(
+        self,
+        messages: Sequence[Mapping[str, str]],
+        *,
+        schema: type[BaseModel] | None = None,
+        max_tokens: int | None = None,
+        temperature: float = 0.0,
+    ) -> Completion:
+        with self.metrics.llm_call():
+            done = self.inner.complete(
+                messages, schema=schema, max_tokens=max_tokens, temperature=temperature
+            )
+        self.metrics.llm_tokens.labels("prompt").inc(done.usage.prompt_tokens)
+        self.metrics.llm_tokens.labels("completion").inc(done.usage.completion_tokens)
+        return done
+
+    def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            close()
 
 
 class RequestMetrics:

@@ -29,6 +29,9 @@ from remem.model import (
     Scope,
 )
 
+#: With a ``kinds`` filter, how many of an entity's newest links ``entity_links`` inspects.
+LINK_SCAN = 1000
+
 
 @dataclass(frozen=True)
 class MemoryFilter:
@@ -238,9 +241,14 @@ class Store(Protocol):
         *,
         entity_ids: Sequence[str] | None = None,
         memory_ids: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         limit: int = 10_000,
     ) -> list[tuple[str, str]]:
-        """(memory id, entity id) pairs touching the given entities or memories, newest first."""
+        """(memory id, entity id) pairs touching the given entities or memories, newest first.
+
+        ``kinds`` keeps links to memories of those kinds (a hub entity's facts among its
+        many turns); per entity only its ``LINK_SCAN`` newest links are looked at then.
+        """
         ...
 
     # extraction queue -----------------------------------------------------

@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import Dumped, LifecycleChange, MemoryFilter
+from remem.stores.base import LINK_SCAN, Dumped, LifecycleChange, MemoryFilter
 from remem.stores.rows import (
     ENTITY_COLUMNS,
     EPISODE_COLUMNS,
@@ -829,19 +829,38 @@ class PostgresStore:
         *,
         entity_ids: Sequence[str] | None = None,
         memory_ids: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         limit: int = 10_000,
     ) -> list[tuple[str, str]]:
-        column, values = (
-            ("entity_id", entity_ids) if entity_ids is not None else ("memory_id", memory_ids)
+        kind = (
+            " AND EXISTS (SELECT 1 FROM memories m WHERE m.tenant = l.tenant "
+            "AND m.id = l.memory_id AND m.kind = ANY(%(kinds)s))"
+            if kinds
+            else ""
         )
-        if not values:
-            return []
+        params = {"tenant": tenant, "kinds": list(kinds or ()), "limit": limit, "scan": LINK_SCAN}
+        if entity_ids is None:
+            if not memory_ids:
+                return []
+            sql = (
+                "SELECT memory_id, entity_id FROM entity_links l WHERE tenant = %(tenant)s "
+                f"AND memory_id = ANY(%(values)s){kind} ORDER BY lk DESC LIMIT %(limit)s"
+            )
+            params["values"] = list(memory_ids)
+        else:
+            if not entity_ids:
+                return []
+            # One index-ordered walk per entity (LATERAL), so a hub entity costs a bounded scan.
+            newest = "LIMIT %(scan)s" if kinds else "LIMIT %(limit)s"
+            sql = (
+                "SELECT l.memory_id, l.entity_id FROM unnest(%(values)s::text[]) AS e(id) "
+                "CROSS JOIN LATERAL (SELECT lk, memory_id, entity_id, tenant FROM entity_links "
+                f"WHERE tenant = %(tenant)s AND entity_id = e.id ORDER BY lk DESC {newest}) l "
+                f"WHERE TRUE{kind} ORDER BY l.lk DESC LIMIT %(limit)s"
+            )
+            params["values"] = list(dict.fromkeys(entity_ids))
         with self._conn() as conn:
-            rows = conn.execute(
-                f"SELECT memory_id, entity_id FROM entity_links WHERE tenant = %s "
-                f"AND {column} = ANY(%s) ORDER BY lk DESC LIMIT %s",
-                (tenant, list(values), limit),
-            ).fetchall()
+            rows = conn.execute(sql, params).fetchall()
         return [(r["memory_id"], r["entity_id"]) for r in rows]
 
     # -- extraction queue ---------------------------------------------------

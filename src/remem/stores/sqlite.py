@@ -23,7 +23,7 @@ import numpy as np
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import Dumped, LifecycleChange, MemoryFilter
+from remem.stores.base import LINK_SCAN, Dumped, LifecycleChange, MemoryFilter
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
     ENTITY_COLUMNS,
@@ -138,6 +138,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     4: (),  # new tables only: the schema script creates them
 }
 
+#: Links whose memory (any version) is of one of the given kinds.
+_LINK_KIND = (
+    "EXISTS (SELECT 1 FROM memories m WHERE m.id = l.memory_id AND m.tenant = l.tenant "
+    "AND m.kind IN ({marks}))"
+)
+
 _MEM_SELECT = ", ".join(f"m.{c}" for c in MEMORY_COLUMNS)
 
 
@@ -145,9 +151,10 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
     """SQL conditions for ``flt`` over alias ``m``.
 
     ``by_key`` is for queries that already name their rows (``rk IN (...)``): the
-    unary ``+`` keeps SQLite from scanning a scope index instead of the row ids.
+    unary ``+`` keeps SQLite from scanning a scope index instead of the row ids. A
+    filter naming memory ids gets the same treatment, so the (id, version) index drives.
     """
-    m = "+m." if by_key else "m."
+    m = "+m." if by_key or flt.ids is not None else "m."
     clauses = [f"{m}tenant = ?"]
     params: list[Any] = [flt.scope.tenant]
     for column in ("user_id", "agent_id", "session_id"):
@@ -186,7 +193,7 @@ def _where(flt: MemoryFilter, by_key: bool = False) -> tuple[str, list[Any]]:
             clauses.append("json_extract(m.metadata, ?) = ?")
             params.extend([f'$."{key}"', value])
     if flt.ids is not None:
-        clauses.append(f"{m}id IN ({','.join('?' * len(flt.ids))})")
+        clauses.append(f"{'+m.' if by_key else 'm.'}id IN ({','.join('?' * len(flt.ids))})")
         params.extend(flt.ids)
     if flt.valid_at is not None:
         clauses.append(f"{m}valid_from <= ? AND ({m}valid_to IS NULL OR {m}valid_to > ?)")
@@ -532,22 +539,42 @@ class SQLiteStore:
         *,
         entity_ids: Sequence[str] | None = None,
         memory_ids: Sequence[str] | None = None,
+        kinds: Sequence[str] | None = None,
         limit: int = 10_000,
     ) -> list[tuple[str, str]]:
-        column, values = (
-            ("entity_id", entity_ids) if entity_ids is not None else ("memory_id", memory_ids)
+        if entity_ids is None:
+            if not memory_ids:
+                return []
+            sql = (
+                "SELECT lk, memory_id, entity_id FROM entity_links l WHERE tenant = ? "
+                f"AND memory_id IN ({','.join('?' * len(memory_ids))})"
+            )
+            params: list[Any] = [tenant, *memory_ids]
+            if kinds:
+                sql += f" AND {_LINK_KIND.format(marks=','.join('?' * len(kinds)))}"
+                params.extend(kinds)
+            with self._lock:
+                rows = self._db.execute(sql + " ORDER BY lk DESC LIMIT ?", [*params, limit])
+                return [(r[1], r[2]) for r in rows]
+        # One index-ordered walk per entity, merged: an IN list would sort every link first.
+        newest = (
+            "SELECT lk, memory_id, entity_id, tenant FROM entity_links "
+            "WHERE tenant = ? AND entity_id = ? ORDER BY lk DESC LIMIT ?"
         )
-        if not values:
-            return []
+        found: list[tuple[int, str, str]] = []
         with self._lock:
-            return [
-                (r[0], r[1])
-                for r in self._db.execute(
-                    f"SELECT memory_id, entity_id FROM entity_links WHERE tenant = ? "
-                    f"AND {column} IN ({','.join('?' * len(values))}) ORDER BY lk DESC LIMIT ?",
-                    [tenant, *values, limit],
-                )
-            ]
+            for entity_id in dict.fromkeys(entity_ids):
+                if kinds:
+                    rows = self._db.execute(
+                        f"SELECT * FROM ({newest}) l WHERE "
+                        f"{_LINK_KIND.format(marks=','.join('?' * len(kinds)))} LIMIT ?",
+                        [tenant, entity_id, LINK_SCAN, *kinds, limit],
+                    )
+                else:
+                    rows = self._db.execute(newest, [tenant, entity_id, limit])
+                found.extend((r[0], r[1], r[2]) for r in rows)
+        found.sort(reverse=True)
+        return [(memory_id, entity_id) for _, memory_id, entity_id in found[:limit]]
 
     # -- extraction queue ---------------------------------------------------
     def save_job(self, job: ExtractionJob) -> None:
