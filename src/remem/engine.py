@@ -196,18 +196,6 @@ class Memory:
             self.store.bind_embedder(self.embedder.model_id, self.embedder.dimension)
             self._bound = True
 
-    def _event(self, op: str, memory: MemoryRecord, reason: str | None, at: datetime) -> Event:
-        return Event(
-            id=new_id("ev"),
-            at=at,
-            op=op,
-            memory_id=memory.id,  # type: ignore[arg-type]
-            version=memory.version,
-            scope=memory.scope,
-            reason=reason,
-            payload=memory.model_dump(mode="json"),
-        )
-
     def _current(self, memory_id: str, scope: Scope) -> MemoryRecord:
         if not isinstance(memory_id, str) or not memory_id:
             raise InvalidInput("memory id must be a non-empty string")
@@ -255,7 +243,7 @@ class Memory:
             ]
             self.store.insert_episodes([episode for episode, _ in turns])
             self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
-            self.store.append_events([self._event("add", m, None, now) for _, m in turns])
+            self.store.append_events([Event.of("add", m, None, now) for _, m in turns])
             linked = (
                 knowledge.link_offline(self.store, self.extractor, turns, now)
                 if self.extractor
@@ -294,7 +282,7 @@ class Memory:
                 job=job,
                 episodes=episodes,
                 now=self.clock(),
-                event=self._event,
+                event=Event.of,
             )
         except ProviderError as exc:
             failed = job.model_copy(
@@ -388,7 +376,7 @@ class Memory:
                 vector = self.embedder.embed([old.text])[0]
             self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
             self.store.insert_memories([(new, vector)])
-            self.store.append_events([self._event("update", new, reason, now)])
+            self.store.append_events([Event.of("update", new, reason, now)])
             self._after_fact_change(new)  # in the same transaction: both or neither
         return new
 
@@ -407,7 +395,7 @@ class Memory:
             old = self._current(memory_id, scope)
             self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
             gone = old.model_copy(update={"status": "deleted", "expired_at": now})
-            self.store.append_events([self._event("delete", gone, reason, now)])
+            self.store.append_events([Event.of("delete", gone, reason, now)])
             self._after_fact_change(gone)
         return gone
 
@@ -435,7 +423,7 @@ class Memory:
             for old in current:
                 self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
                 gone = old.model_copy(update={"status": "deleted", "expired_at": now})
-                events.append(self._event("delete", gone, reason, now))
+                events.append(Event.of("delete", gone, reason, now))
             self.store.append_events(events)
         return len(current)
 
@@ -831,7 +819,7 @@ class Memory:
             for m in cited:
                 self._current(m.id, scope)  # still current inside the write
             self.store.insert_memories([(record, vector)])
-            self.store.append_events([self._event("add", record, "insight", now)])
+            self.store.append_events([Event.of("add", record, "insight", now)])
         return record
 
     def context(

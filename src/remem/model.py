@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from remem._ids import new_id
+
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
 Status = Literal["active", "superseded", "archived", "deleted"]
 Layer = Literal["working", "short", "long"]
@@ -126,6 +128,20 @@ class Event(_Record):
     scope: Scope
     reason: str | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
+
+    @classmethod
+    def of(cls, op: str, memory: MemoryRecord, reason: str | None, at: datetime) -> Event:
+        """The log entry for ``op`` on ``memory``, whose payload is the record after the op."""
+        return cls(
+            id=new_id("ev"),
+            at=at,
+            op=op,  # type: ignore[arg-type]
+            memory_id=memory.id,
+            version=memory.version,
+            scope=memory.scope,
+            reason=reason,
+            payload=memory.model_dump(mode="json"),
+        )
 
 
 class Signal(_Record):

@@ -36,19 +36,6 @@ def _provenance(sources: Sequence[MemoryRecord]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(e for m in sources for e in m.provenance))
 
 
-def _event(op: str, memory: MemoryRecord, at: datetime, reason: str) -> Event:
-    return Event(
-        id=new_id("ev"),
-        at=at,
-        op=op,  # type: ignore[arg-type]
-        memory_id=memory.id,
-        version=memory.version,
-        scope=memory.scope,
-        reason=reason,
-        payload=memory.model_dump(mode="json"),
-    )
-
-
 def upsert(
     store: Store,
     embedder: Embedder,
@@ -102,5 +89,5 @@ def upsert(
             )
             store.end_version(old.id, old.version, "superseded", now, scope.tenant)
         store.insert_memories([(new, vector)])
-        store.append_events([_event("add" if old is None else "update", new, now, reason)])
+        store.append_events([Event.of("add" if old is None else "update", new, reason, now)])
     return new, True

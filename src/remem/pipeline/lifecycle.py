@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from remem._ids import new_id
 from remem.model import Event, MemoryRecord, Scope
 from remem.stores.base import LifecycleChange, MemoryFilter, Store
 
@@ -100,19 +99,6 @@ def _deserves_long(memory: MemoryRecord, recalls: int, policy: LifecyclePolicy) 
     )
 
 
-def _event(op: str, memory: MemoryRecord, reason: str, at: datetime) -> Event:
-    return Event(
-        id=new_id("ev"),
-        at=at,
-        op=op,  # type: ignore[arg-type]
-        memory_id=memory.id,
-        version=memory.version,
-        scope=memory.scope,
-        reason=reason,
-        payload=memory.model_dump(mode="json"),
-    )
-
-
 def _change(memory: MemoryRecord, recalled_at: datetime | None = None) -> LifecycleChange:
     return LifecycleChange(
         id=memory.id,
@@ -161,7 +147,7 @@ def recall(
         updated.append(after)
         by_tenant.setdefault(m.scope.tenant, []).append(_change(after, recalled_at=now))
         if m.status == "archived":
-            restored.append(_event("restore", after, "recalled while archived", now))
+            restored.append(Event.of("restore", after, "recalled while archived", now))
     with store.transaction():
         for tenant, changes in by_tenant.items():
             store.set_lifecycle(tenant, changes)
@@ -272,7 +258,7 @@ def maintain(
         for tenant, changes in by_tenant.items():
             store.set_lifecycle(tenant, changes)
         store.append_events(
-            [_event("archive", m, f"retention under {threshold:g}", now) for m in archived]
+            [Event.of("archive", m, f"retention under {threshold:g}", now) for m in archived]
         )
     return MaintenanceReport(
         scanned=len(rows), archived=len(archived), moved=moved, layers=layers, at=now
@@ -290,5 +276,5 @@ def pin(store: Store, memory: MemoryRecord, pinned: bool, now: datetime) -> Memo
     )
     with store.transaction():
         store.set_lifecycle(memory.scope.tenant, [_change(after)])
-        store.append_events([_event("pin", after, "pinned" if pinned else "unpinned", now)])
+        store.append_events([Event.of("pin", after, "pinned" if pinned else "unpinned", now)])
     return after
