@@ -23,8 +23,6 @@ import argparse
 import functools
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +33,6 @@ from typing import Any
 
 import backends
 import corpus
-import httpx
 import machine
 import numpy as np
 
@@ -43,6 +40,7 @@ from remem import Client, Memory
 from remem.providers.local_embedder import LocalEmbedder
 from remem.service.keys import KeyStore
 from remem.stores.sqlite import SQLiteStore
+from remem.testing.served import served
 
 ROOT = Path(__file__).resolve().parent
 ASKED_AT = "2026-01-01T00:00:00Z"
@@ -102,43 +100,6 @@ def run_load(
     }
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_server(db: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
-    src = str(ROOT.parent / "src")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "remem.interfaces.cli",
-            "--db",
-            str(db),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.TransportError:
-            time.sleep(0.2)
-    process.kill()
-    raise RuntimeError("remem serve did not become ready")
-
-
 def build_store(args: argparse.Namespace, db: Path) -> tuple[list[str], str]:
     real = LocalEmbedder.shared()
     print(f"building {args.size} turns", file=sys.stderr)
@@ -195,8 +156,8 @@ def main() -> None:
     }
 
     memory = Memory(db, embedder=LocalEmbedder.shared(), tenant=backends.TENANT)
-    server, url = start_server(db)
-    try:
+    with served(db) as server:
+        url = server.url
         per_thread = threading.local()
 
         def remote() -> Client:
@@ -227,10 +188,7 @@ def main() -> None:
                     stats = run_load(calls, clients, pid)
                     result["runs"].append({"mode": mode, "op": op, "clients": clients, **stats})
                     print(f"  {stats}", file=sys.stderr)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-        memory.close()
+    memory.close()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(markdown(result))

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from typer.testing import CliRunner
 
 from remem import Client, Unauthorized
 from remem.interfaces.cli import app
-from tests.service.conftest import REPO
+from remem.testing.served import served
 
 runner = CliRunner()
 
@@ -51,49 +45,12 @@ def test_no_auth_is_refused_on_a_public_interface(tmp_path: Path) -> None:
         assert result.exit_code == 1 and "loopback" in result.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_remem_serve_as_a_subprocess(tmp_path: Path) -> None:
     db = tmp_path / "served.db"
     token = remem(db, "keys", "create", "acme")["key"]
-    port = _free_port()
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "remem.interfaces.cli",
-            "--db",
-            str(db),
-            "serve",
-            "--port",
-            str(port),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(url + "/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else ""
-            assert time.monotonic() < deadline, "remem serve did not become ready"
-            time.sleep(0.1)
-        with Client(url, api_key=token) as m:
+    with served(db, ready_within_s=60) as server:
+        with Client(server.url, api_key=token) as m:
             m.add("served over HTTP", user_id="ana")
             assert m.list(user_id="ana").items[0].text == "served over HTTP"
-        with Client(url, api_key="") as anonymous, pytest.raises(Unauthorized):
+        with Client(server.url, api_key="") as anonymous, pytest.raises(Unauthorized):
             anonymous.list()
-    finally:
-        server.terminate()
-        server.wait(timeout=30)

@@ -83,17 +83,24 @@ def _words(budget_tokens: int) -> int:
     return max(10, budget_tokens * 3 // 4)
 
 
-def session_summary(
-    llm: Any, turns: Sequence[MemoryRecord], *, budget_tokens: int = SESSION_BUDGET
+def _summary(
+    llm: Any, template: str, ordered: Sequence[MemoryRecord], budget_tokens: int
 ) -> Draft | None:
-    ordered = sorted(turns, key=lambda m: (learned_at(m), m.id))
-    prompt = summary_prompts.SESSION.format(words=_words(budget_tokens))
+    """An abstractive summary of ``ordered`` within the budget, citing what it drew on."""
+    prompt = template.format(words=_words(budget_tokens))
     answer: Summary = _ask(llm, prompt, ordered, Summary)
     text = clip(answer.summary.strip(), budget_tokens)
     if not text:
         return None
     sources = _cited(answer.sources, ordered) or list(ordered)
     return Draft(text=text, sources=tuple(sources), method="abstractive")
+
+
+def session_summary(
+    llm: Any, turns: Sequence[MemoryRecord], *, budget_tokens: int = SESSION_BUDGET
+) -> Draft | None:
+    ordered = sorted(turns, key=lambda m: (learned_at(m), m.id))
+    return _summary(llm, summary_prompts.SESSION, ordered, budget_tokens)
 
 
 def running_summary(
@@ -102,13 +109,7 @@ def running_summary(
     ordered = sorted(session_summaries, key=lambda m: (m.valid_from or m.recorded_at, m.id))
     if not ordered:
         return None
-    prompt = summary_prompts.RUNNING.format(words=_words(budget_tokens))
-    answer: Summary = _ask(llm, prompt, ordered, Summary)
-    text = clip(answer.summary.strip(), budget_tokens)
-    if not text:
-        return None
-    sources = _cited(answer.sources, ordered) or list(ordered)
-    return Draft(text=text, sources=tuple(sources), method="abstractive")
+    return _summary(llm, summary_prompts.RUNNING, ordered, budget_tokens)
 
 
 def build_profile(
