@@ -159,11 +159,11 @@ class ExtractionWorker(_Ticker):
             while not self._stop.is_set():
                 done = self._drain()
                 ran += done
+                self.jobs += done
                 if not done:
                     break
         except Exception:  # a daemon thread that dies silently would stop the queue for good
             self.failures += 1
             worker_log.exception("extraction pass failed")
         self.passes += 1
-        self.jobs += ran
         return ran
