@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,7 @@ from remem import portability
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
 from remem.config import default_location
-from remem.errors import InvalidInput, NotFound, ProviderError, ScopeError
+from remem.errors import Conflict, InvalidInput, NotFound, ProviderError, ScopeError
 from remem.model import (
     KINDS,
     LAYERS,
@@ -37,7 +38,12 @@ from remem.model import (
     SearchResults,
 )
 from remem.pipeline import derived, digests, knowledge, lifecycle
-from remem.pipeline.background import BackgroundMaintenance
+from remem.pipeline.background import (
+    DEFAULT_QUEUE_POLICY,
+    BackgroundMaintenance,
+    ExtractionWorker,
+    QueuePolicy,
+)
 from remem.pipeline.entities import normalise
 from remem.pipeline.extract import EXTRACTORS, OfflineExtractor, offline_extractor
 from remem.pipeline.ingest import (
@@ -51,7 +57,7 @@ from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, Maintenanc
 from remem.providers.embedder import Embedder, default_embedder
 from remem.retrieval.context import build_context
 from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
-from remem.stores import MemoryFilter, Store, open_store
+from remem.stores import JobClaim, MemoryFilter, Store, open_store
 
 if TYPE_CHECKING:
     from remem.providers.llm import LLM
@@ -60,6 +66,10 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 MAX_LIMIT = 1000
+
+#: Where an add's fact extraction runs: in the call, or in a worker (this process's, or
+#: any other process's on the same store).
+EXTRACTION_MODES = ("inline", "background", "queue")
 
 
 def _scope(tenant: str, user_id: str | None, agent_id: str | None, session_id: str | None) -> Scope:
@@ -144,6 +154,13 @@ class Memory:
     ``extract_facts`` (default on) turns each added conversation into facts and a
     knowledge graph (docs/graph.md). ``extractor`` names the offline entity extractor:
     "regex" (default, REMEM_EXTRACTOR), "spacy" or "none".
+
+    ``extraction`` says where that LLM work runs: "inline" (default: ``add`` waits for
+    it), "background" (``add`` queues it and returns; a worker thread of this Memory,
+    stopped by ``close()``, drains the queue) or "queue" (``add`` only queues; a worker
+    elsewhere drains it: ``start_extraction_worker``, another process, or
+    ``remem serve --extract-in-background``). ``queue_policy`` sets the worker's retries,
+    backoff and claim lease.
     """
 
     def __init__(
@@ -159,7 +176,13 @@ class Memory:
         llm: LLM | str | None = "env",
         extract_facts: bool = True,
         extractor: str | None = None,
+        extraction: str = "inline",
+        queue_policy: QueuePolicy = DEFAULT_QUEUE_POLICY,
     ) -> None:
+        if extraction not in EXTRACTION_MODES:
+            raise InvalidInput(
+                f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {extraction!r}"
+            )
         self.store: Store = store or open_store(location or default_location())
         self.embedder: Embedder = embedder or default_embedder()
         self.tenant = _scope(tenant, None, None, None).tenant
@@ -174,10 +197,17 @@ class Memory:
             raise InvalidInput(f"extractor must be one of {', '.join(EXTRACTORS)}, got {chosen!r}")
         self.extractor: OfflineExtractor | None = offline_extractor(chosen)
         self.llm_usage = LLMUsage()
+        self._usage_lock = threading.Lock()
         self._bound = False
+        self.extraction = extraction
+        self.queue_policy = queue_policy
+        self._worker: ExtractionWorker | None = None
+        if extraction == "background" and self.llm is not None and extract_facts:
+            self.start_extraction_worker()
 
     # -- lifecycle ------------------------------------------------------------
     def close(self) -> None:
+        self.stop_extraction_worker()
         self.store.close()
         if self._owns_llm and self.llm is not None and hasattr(self.llm, "close"):
             self.llm.close()
@@ -249,7 +279,7 @@ class Memory:
                 if self.extractor
                 else []
             )
-            job = None
+            job = owner = None
             if self.llm is not None and self.extract_facts and kind == "episode":
                 # Queued in the turn's own transaction: a crash during the LLM call loses nothing.
                 job = ExtractionJob(
@@ -260,65 +290,190 @@ class Memory:
                     updated_at=now,
                 )
                 self.store.save_job(job)
+                if self.extraction == "inline":  # ours until done; a worker elsewhere skips it
+                    claimed, token = self._claim(ids=(job.id,))
+                    owner = token if claimed is not None else None
         episodes = tuple(e for e, _ in turns)
-        extraction = (
-            self._extract(job, episodes)
-            if job is not None
-            else Extraction(status="offline", entities=tuple(linked))
-        )
+        if job is None:
+            extraction = Extraction(status="offline", entities=tuple(linked))
+        elif owner is None:
+            extraction = Extraction(status="queued", entities=tuple(linked), job_id=job.id)
+            if self._worker is not None:
+                self._worker.wake()
+        else:
+            extraction = self._extract(job, owner, episodes, None)
         return AddResult(
             episodes=episodes, memories=tuple(m for _, m in turns), extraction=extraction
         )
 
-    def _extract(self, job: ExtractionJob, episodes: tuple[Episode, ...]) -> Extraction:
-        """Facts from committed turns; a failure is recorded on the job, never raised."""
+    def _claim(
+        self,
+        *,
+        statuses: tuple[str, ...] = ("pending",),
+        due_only: bool = True,
+        after: tuple[datetime, str] | None = None,
+        ids: tuple[str, ...] | None = None,
+    ) -> tuple[ExtractionJob | None, str]:
+        """The oldest job ``claim_jobs`` gives under a fresh owner token (None: nothing to do)."""
+        now = self.clock()
+        owner = new_id("claim")
+        claim = JobClaim(
+            owner=owner,
+            now=now,
+            stale_before=now - self.queue_policy.lease,
+            statuses=statuses,
+            due_only=due_only,
+            after=after,
+            ids=ids,
+        )
+        found = self.store.claim_jobs(self.tenant, claim, limit=1)
+        return (found[0] if found else None), owner
+
+    def _run_claimed(
+        self, job: ExtractionJob, owner: str, policy: QueuePolicy | None
+    ) -> Extraction | None:
+        """Run a claimed job; None when its turns were forgotten meanwhile (it is dropped)."""
+        episodes = tuple(self.store.get_episodes(list(job.episode_ids), self.tenant))
+        if not episodes:
+            with self.store.transaction():
+                self.store.delete_job(self.tenant, job.id, owner)
+            return None
+        return self._extract(job, owner, episodes, policy)
+
+    def _extract(
+        self,
+        job: ExtractionJob,
+        owner: str,
+        episodes: tuple[Episode, ...],
+        policy: QueuePolicy | None,
+    ) -> Extraction:
+        """Facts from committed turns; a failure is recorded on the job, never raised.
+
+        Without ``policy`` (inline, ``retry_extraction``) a failed job is left "failed";
+        a worker's ``policy`` keeps it pending, with backoff, until its attempts run out.
+        """
         assert self.llm is not None
         before = self.llm.usage
+        current = job
         try:
-            return knowledge.build(
+            current, spent = knowledge.extract(
                 store=self.store,
-                embedder=self.embedder,
                 llm=self.llm,
                 job=job,
                 episodes=episodes,
                 now=self.clock(),
+                owner=owner,
+            )
+            return knowledge.build(
+                store=self.store,
+                embedder=self.embedder,
+                llm=self.llm,
+                job=current,
+                episodes=episodes,
+                now=self.clock(),
                 event=Event.of,
+                owner=owner,
+                spent=spent,
             )
         except ProviderError as exc:
-            failed = job.model_copy(
+            now = self.clock()
+            attempts = current.attempts + 1
+            again = policy is not None and attempts < policy.max_attempts
+            failed = current.model_copy(
                 update={
-                    "status": "failed",
-                    "attempts": job.attempts + 1,
+                    "status": "pending" if again else "failed",
+                    "attempts": attempts,
                     "error": str(exc),
-                    "updated_at": self.clock(),
+                    "updated_at": now,
+                    "retry_at": now + policy.backoff(attempts) if policy and again else None,
                 }
             )
             with self.store.transaction():
-                self.store.save_job(failed)
-            spent = self.llm.usage - before
+                self.store.update_job(failed, owner, release=True)
             return Extraction(
                 status="failed",
                 error=str(exc),
                 job_id=job.id,
-                usage=knowledge.usage_of(spent),
+                usage=self._usage(before, job, current),
+            )
+        except Conflict as exc:  # another worker took the job over; it applies it
+            return Extraction(
+                status="queued",
+                error=str(exc),
+                job_id=job.id,
+                usage=self._usage(before, job, current),
             )
         finally:
-            self.llm_usage = knowledge.add_usage(self.llm_usage, self.llm.usage - before)
+            with self._usage_lock:
+                self.llm_usage = knowledge.add_usage(self.llm_usage, self.llm.usage - before)
+
+    def _usage(self, before: Any, job: ExtractionJob, current: ExtractionJob) -> LLMUsage:
+        """What a run that did not finish cost: its extraction call, and the consolidation
+        call it failed at (the answer was kept, so extraction had succeeded)."""
+        assert self.llm is not None
+        return knowledge.usage_of(
+            self.llm.usage - before, job.extracted is None, current.extracted is not None
+        )
 
     def retry_extraction(self, *, limit: int = 100) -> list[Extraction]:
-        """Run the queued extractions (failed or interrupted), oldest first; one result each."""
+        """Run the queued extractions now (failed, pending, backing off), oldest first.
+
+        Each job is claimed first, so a background worker never runs the same one; a job
+        kept with its extraction answer resumes at consolidation. One result per job run.
+        """
         if self.llm is None:
             raise InvalidInput("retry_extraction needs an LLM: pass llm= or set REMEM_LLM_URL")
         self._bind()
         results = []
-        for job in self.store.get_jobs(self.tenant, limit=_limit(limit)):
-            episodes = tuple(self.store.get_episodes(list(job.episode_ids), self.tenant))
-            if not episodes:  # its turns were forgotten meanwhile
-                with self.store.transaction():
-                    self.store.delete_job(self.tenant, job.id)
-                continue
-            results.append(self._extract(job, episodes))
+        after = None
+        for _ in range(_limit(limit)):
+            job, owner = self._claim(statuses=("pending", "failed"), due_only=False, after=after)
+            if job is None:
+                break
+            after = (job.created_at, job.id)
+            result = self._run_claimed(job, owner, None)
+            if result is not None:
+                results.append(result)
         return results
+
+    def drain_extraction_queue(self) -> int:
+        """One pass over the due pending jobs, oldest first, as the background worker runs it.
+
+        Failed attempts follow ``queue_policy`` (backoff, then "failed"). Returns how many
+        jobs ran. Safe next to other workers, threads or processes on the same store.
+        """
+        if self.llm is None:
+            raise InvalidInput("the extraction queue needs an LLM: pass llm= or set REMEM_LLM_URL")
+        self._bind()
+        ran = 0
+        after = None
+        while True:
+            job, owner = self._claim(after=after)
+            if job is None:
+                return ran
+            after = (job.created_at, job.id)
+            self._run_claimed(job, owner, self.queue_policy)
+            ran += 1
+
+    def start_extraction_worker(self, interval_s: float | None = None) -> ExtractionWorker:
+        """Start (or return) this Memory's daemon thread draining the extraction queue.
+
+        It runs every due job now, then whenever an add queues one (``extraction=
+        "background"``) or every ``interval_s`` seconds (default: ``queue_policy``).
+        ``stop_extraction_worker()`` (or ``close()``) stops and joins it.
+        """
+        if self.llm is None:
+            raise InvalidInput("the extraction worker needs an LLM: pass llm= or set REMEM_LLM_URL")
+        if self._worker is None:
+            every = interval_s or self.queue_policy.interval_s
+            self._worker = ExtractionWorker(self.drain_extraction_queue, every).start()
+        return self._worker
+
+    def stop_extraction_worker(self, timeout: float | None = 30.0) -> None:
+        """Stop the worker thread, letting the job under way finish, and join it."""
+        if self._worker is not None:
+            self._worker.stop(timeout)
+            self._worker = None
 
     def update(
         self,
@@ -950,6 +1105,7 @@ class AsyncMemory:
     entities = _to_thread(Memory.entities)
     related = _to_thread(Memory.related)
     retry_extraction = _to_thread(Memory.retry_extraction)
+    drain_extraction_queue = _to_thread(Memory.drain_extraction_queue)
     versions = _to_thread(Memory.versions)
     surrounding = _to_thread(Memory.surrounding)
     stats = _to_thread(Memory.stats)

@@ -221,7 +221,14 @@ class EntityLink(_Record):
 
 
 class ExtractionJob(_Record):
-    """Turns waiting for (or failed at) LLM extraction: the turn is stored, the facts are not yet."""
+    """Turns waiting for (or failed at) LLM extraction: the turn is stored, the facts are not yet.
+
+    ``extracted`` keeps the validated extraction answer once the extraction call has
+    succeeded, so a retry after a failed consolidation resumes there (no second
+    extraction call, no different facts). ``retry_at``: a background worker leaves the
+    job alone until then (backoff after a failed attempt). ``status`` "failed" means
+    the job gave up: only ``Memory.retry_extraction`` runs it again.
+    """
 
     id: str
     scope: Scope
@@ -231,6 +238,8 @@ class ExtractionJob(_Record):
     error: str | None = None
     created_at: datetime
     updated_at: datetime
+    extracted: dict[str, Any] | None = None
+    retry_at: datetime | None = None
 
 
 class FactDecision(_Record):
@@ -262,10 +271,11 @@ class Extraction(_Record):
     """The knowledge an add produced: facts with their consolidation decisions, entities, cost.
 
     ``status`` is "done", "failed" (the turn is stored and queued: see
-    ``Memory.retry_extraction``), or "offline" (no LLM: entities only).
+    ``Memory.retry_extraction``), "queued" (a background worker will extract it:
+    ``Memory(extraction="background")``) or "offline" (no LLM: entities only).
     """
 
-    status: Literal["done", "failed", "offline"]
+    status: Literal["done", "failed", "queued", "offline"]
     decisions: tuple[FactDecision, ...] = ()
     entities: tuple[Entity, ...] = ()
     usage: LLMUsage = Field(default_factory=LLMUsage)

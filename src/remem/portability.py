@@ -3,10 +3,12 @@
 The first line is a header naming the embedder. Then episodes, memories, events and
 (format 2) the knowledge graph: entities with their alias-index ``keys`` (an entity's own
 ``type`` travels as ``entity_type``: ``type`` names the record), entity links, and the
-extraction jobs still pending or failed. Vectors (of memories, and the name
+extraction jobs still pending or failed (format 3: with the extraction answer a job
+kept, so an imported job resumes at consolidation, and its retry time). Vectors (of memories, and the name
 vectors of entities) travel as base64 float32; when the target store embeds with another
 model they are dropped and recomputed from the text or the name, so exports also migrate
-between embedders. Format 1 files (no graph lines) still import.
+between embedders. Format 1 files (no graph lines) and format 2 files (jobs without an
+answer) still import.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from remem._time import iso, utcnow
 from remem.errors import InvalidInput
 from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord
 from remem.pipeline.entities import index_keys
+from remem.pipeline.prompts import ExtractionAnswer
 from remem.providers.embedder import Embedder
 
 FORMAT = "remem-export"
 #: 2: entities, entity links and extraction jobs.
-FORMAT_VERSION = 2
+#: 3: extraction jobs carry their kept extraction answer (``extracted``) and ``retry_at``.
+FORMAT_VERSION = 3
 _EMBED_BATCH = 256
 
 
@@ -160,7 +164,10 @@ def _record(kind: str, line: dict[str, Any]) -> tuple[str, Any]:
     if kind == "entity_link":
         return kind, EntityLink.model_validate(line)
     if kind == "extraction_job":
-        return kind, ExtractionJob.model_validate(line)
+        job = ExtractionJob.model_validate(line)
+        if job.extracted is not None:  # resumed without a second look: it must parse now
+            ExtractionAnswer.model_validate(job.extracted)
+        return kind, job
     raise ValueError(f"unknown record type {kind!r}")
 
 

@@ -2,7 +2,8 @@
 
 The graph is built by the real pipeline against a scripted OpenAI-compatible server on
 loopback: a user who moves twice (one current fact, two invalidated ones), a person known by
-two names, an extraction that failed, and one left pending. Every copy must answer like the
+two names, an extraction that failed, one whose consolidation failed (the job keeps the
+extraction answer) and one left pending. Every copy must answer like the
 original: facts at any event time, entities by any alias, related memories, the queue.
 """
 
@@ -20,7 +21,7 @@ import pytest
 from remem import InvalidInput, Memory
 from remem.model import ExtractionJob
 from remem.providers.llm import OpenAIChatLLM
-from remem.testing import ScriptedOpenAIServer
+from remem.testing import Reply, ScriptedOpenAIServer
 from tests.graph.kg_script import Script, label_of
 
 if TYPE_CHECKING:
@@ -76,6 +77,13 @@ def build_graph(backend: Backend, memory: Memory, script: Script) -> None:
         invalidate("Ana lives in Lisbon", "Ana moved from Lisbon to Porto", "2025-06-01")
     )
     say(memory, "We finally moved to Porto on June 1st.", "2025-06-20T12:00:00Z")
+    # Extraction succeeds, consolidation fails for good: the job keeps the answer.
+    script.extract({"text": "Ana works at a hospital in Porto", "turn": 0,
+                    "entities": ["Ana", "Porto"]})  # fmt: skip
+    for _ in range(4):  # more failures than the client retries
+        script.consolidate(Reply(status=503, error="down"))
+    kept = say(memory, "I work at a hospital in Porto.", "2025-06-25T12:00:00Z")
+    assert kept.extraction is not None and kept.extraction.status == "failed"
     for _ in range(3):  # the answer and both repairs are unusable: the job stays, failed
         script.extractions.append("Sure! Rita lives in Porto.")
     failed = say(memory, "My sister Rita lives in Porto too.", "2025-07-01T12:00:00Z")
@@ -139,15 +147,18 @@ def check_source(memory: Memory, text: str) -> None:
     # five entities (Ana Silva, Berlin, Lisbon, Porto, Rita); turns and facts link to them
     assert {k: kinds.count(k) for k in ("entity", "entity_link", "extraction_job")} == {
         "entity": 5,
-        "entity_link": 12,
-        "extraction_job": 2,
+        "entity_link": 13,
+        "extraction_job": 3,
     }
+    jobs = [line for line in lines if line["type"] == "extraction_job"]
+    assert [j["extracted"] is not None for j in jobs] == [True, False, False]
+    assert jobs[0]["extracted"]["facts"][0]["text"] == "Ana works at a hospital in Porto"
     entities = {line["name"]: line for line in lines if line["type"] == "entity"}
     assert entities["Ana Silva"]["aliases"] == ["ana silva", "ana"]
     assert "~silva" in entities["Ana Silva"]["keys"]
     # Ana came from the LLM path (name embedding); Berlin from the offline extractor (none).
     assert entities["Ana Silva"]["vector"] and entities["Berlin"]["vector"] is None
-    assert memory.stats(user_id="ana")["extraction_queue"] == {"pending": 1, "failed": 1}
+    assert memory.stats(user_id="ana")["extraction_queue"] == {"pending": 1, "failed": 2}
     for when, city in PERIODS:
         assert [f.text for f in memory.facts(user_id="ana", valid_at=when)] == [
             f"Ana lives in {city}"
@@ -171,7 +182,7 @@ def test_graph_survives_sqlite_to_jsonl_to_postgres_to_sqlite(
 
     pg = new_backend("postgres").memory(llm=None, track_recalls=False)
     counts = pg.import_(io.StringIO(text))
-    assert counts["entity"] == 5 and counts["extraction_job"] == 2
+    assert counts["entity"] == 5 and counts["extraction_job"] == 3
     assert records(export_text(pg)) == records(text)
     assert answers(pg) == first
 
@@ -181,11 +192,15 @@ def test_graph_survives_sqlite_to_jsonl_to_postgres_to_sqlite(
     assert records(export_text(back)) == records(text)
     assert answers(back) == first
 
-    # the imported queue is a working queue: retrying it extracts the two stored turns
+    # the imported queue is a working queue: the kept answer resumes at consolidation (one
+    # call, unscripted: ADD), the two other stored turns are extracted
     script.extract({"text": "Rita lives in Porto", "turn": 0, "entities": ["Rita", "Porto"]})
     script.extract({"text": "Rita is a cardiologist", "turn": 0, "entities": ["Rita"]})
     retrying = back_backend.memory(llm=llm)
-    assert [r.status for r in retrying.retry_extraction()] == ["done", "done"]
+    retried = retrying.retry_extraction()
+    assert [r.status for r in retried] == ["done", "done", "done"]
+    assert (retried[0].usage.extraction_calls, retried[0].usage.consolidation_calls) == (0, 1)
+    assert "Ana works at a hospital in Porto" in {f.text for f in retrying.facts(user_id="ana")}
     assert retrying.stats(user_id="ana")["extraction_queue"] == {"pending": 0, "failed": 0}
     [rita] = retrying.entities(user_id="ana", name="rita")
     assert {m.text for m in retrying.related(rita.id) if m.kind == "fact"} == {
@@ -210,7 +225,7 @@ def test_migrate_carries_the_graph_of_every_tenant(
     pg, back = new_backend("postgres"), new_backend("sqlite")
     counts = source.migrate_to(pg.target)
     assert counts["entity"] == source.stats()["entities"] + other.stats()["entities"]
-    assert counts["extraction_job"] == 2
+    assert counts["extraction_job"] == 3
     pg.memory(llm=None).migrate_to(back.target)
     for target in (pg, back):
         copy = target.memory(llm=None, track_recalls=False)

@@ -990,6 +990,14 @@ def serve(
         float | None,
         typer.Option(help="Run `maintain` for every tenant every this many seconds."),
     ] = None,
+    extract_in_background: Annotated[
+        bool,
+        typer.Option(
+            "--extract-in-background",
+            help="Adds return at once; a worker thread extracts facts from the queue "
+            "(with an LLM configured).",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
     _server_extra()
@@ -1007,6 +1015,7 @@ def serve(
         tenant=session.tenant,
         max_body_bytes=max_body,
         maintain_every_s=maintain_every,
+        extract_in_background=extract_in_background,
     )
     uvicorn.run(api, host=host, port=port, log_level="info")
 

@@ -1,23 +1,77 @@
-"""Run ``Memory.maintain`` on a timer in a daemon thread, for long-running servers."""
+"""Daemon threads for long-running processes: lifecycle maintenance on a timer, and the
+extraction worker that drains the queue of ``Memory(extraction="background")``."""
 
 from __future__ import annotations
 
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from remem.errors import RememError
 
 log = logging.getLogger("remem.maintenance")
+worker_log = logging.getLogger("remem.extraction")
 
 
-class BackgroundMaintenance:
+class _Ticker:
+    """Runs ``run_once`` now and then every ``every_s`` seconds, or sooner on ``wake()``."""
+
+    name = "remem-ticker"
+
+    def __init__(self, every_s: float) -> None:
+        if every_s <= 0:
+            raise ValueError("every_s must be positive")
+        self.every_s = every_s
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> Any:
+        raise NotImplementedError
+
+    def _loop(self) -> None:
+        self.run_once()  # the first pass always runs, even when stopped at once
+        while not self._stop.is_set():
+            self._wake.wait(self.every_s)
+            self._wake.clear()
+            if not self._stop.is_set():
+                self.run_once()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def wake(self) -> None:
+        """Run the next pass now instead of at the next tick."""
+        self._wake.set()
+
+    def start(self) -> Any:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float | None = 30.0) -> None:
+        """Ask the thread to stop and join it (a pass under way finishes first)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+
+class BackgroundMaintenance(_Ticker):
     """``start()`` runs ``maintain()`` now and then every ``every_s`` seconds until ``stop()``.
 
     A failing pass is logged and retried at the next tick: maintenance is never worth
     taking a server down for. ``on_pass`` sees each report (servers export it as a metric).
     """
+
+    name = "remem-maintain"
 
     def __init__(
         self,
@@ -25,13 +79,9 @@ class BackgroundMaintenance:
         every_s: float,
         on_pass: Callable[[Any], None] | None = None,
     ) -> None:
-        if every_s <= 0:
-            raise ValueError("every_s must be positive")
+        super().__init__(every_s)
         self._maintain = maintain
-        self.every_s = every_s
         self._on_pass = on_pass
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.passes = 0
         self.failures = 0
 
@@ -47,23 +97,73 @@ class BackgroundMaintenance:
             self._on_pass(report)
         return report
 
-    def _loop(self) -> None:
-        self.run_once()  # the first pass always runs, even when stopped at once
-        while not self._stop.wait(self.every_s):
-            self.run_once()
+
+@dataclass(frozen=True)
+class QueuePolicy:
+    """How the extraction queue is worked.
+
+    A job whose attempt fails waits ``backoff_s`` (doubling per failure, at most
+    ``max_backoff_s``) before the worker tries again; after ``max_attempts`` failures it
+    is left ``failed`` with its error (``stats()["extraction_queue"]``) until
+    ``Memory.retry_extraction``. A claim older than ``lease_s`` belongs to a worker that
+    died and is taken over; keep it well above the slowest extraction (with its retries).
+    An idle worker looks at the queue every ``interval_s`` (an add wakes it at once).
+    """
+
+    max_attempts: int = 5
+    backoff_s: float = 30.0
+    max_backoff_s: float = 3600.0
+    lease_s: float = 600.0
+    interval_s: float = 5.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if min(self.backoff_s, self.max_backoff_s) < 0 or self.lease_s <= 0:
+            raise ValueError("backoff_s and max_backoff_s must be >= 0, lease_s > 0")
+        if self.interval_s <= 0:
+            raise ValueError("interval_s must be positive")
+
+    def backoff(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failure."""
+        return timedelta(seconds=min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s))
 
     @property
-    def running(self) -> bool:
-        return self._thread is not None
+    def lease(self) -> timedelta:
+        return timedelta(seconds=self.lease_s)
 
-    def start(self) -> BackgroundMaintenance:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="remem-maintain", daemon=True)
-            self._thread.start()
-        return self
 
-    def stop(self, timeout: float | None = 30.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+DEFAULT_QUEUE_POLICY = QueuePolicy()
+
+
+class ExtractionWorker(_Ticker):
+    """Calls ``drain()`` (run every due job, return how many ran) until it finds nothing,
+    then waits ``every_s`` seconds or for ``wake()``.
+
+    A pass that raises is logged and the next tick tries again: a job it held is taken
+    over once its claim goes stale. ``passes``/``jobs``/``failures`` count the work.
+    """
+
+    name = "remem-extract"
+
+    def __init__(self, drain: Callable[[], int], every_s: float) -> None:
+        super().__init__(every_s)
+        self._drain = drain
+        self.passes = 0
+        self.jobs = 0
+        self.failures = 0
+
+    def run_once(self) -> int:
+        ran = 0
+        try:
+            while not self._stop.is_set():
+                done = self._drain()
+                ran += done
+                self.jobs += done
+                if not done:
+                    break
+        except Exception:  # a daemon thread that dies silently would stop the queue for good
+            self.failures += 1
+            worker_log.exception("extraction pass failed")
+        self.passes += 1
+        return ran

@@ -160,8 +160,8 @@ class Fact:
 
 def llm_extract(
     llm: LLM, episodes: Sequence[Episode], today: datetime
-) -> tuple[list[Fact], list[Mention], Usage]:
-    """One completion for all the turns: their facts (times resolved) and their entities."""
+) -> tuple[ExtractionAnswer, Usage]:
+    """One completion for all the turns: the model's validated answer (kept on the job)."""
     turns = [
         {
             "index": i,
@@ -173,10 +173,16 @@ def llm_extract(
         for i, e in enumerate(episodes)
     ]
     done = llm.complete(extraction_messages(turns, today), schema=ExtractionAnswer)
-    answer: ExtractionAnswer = done.data
+    return done.data, done.usage
+
+
+def read_answer(
+    answer: ExtractionAnswer, episodes: Sequence[Episode]
+) -> tuple[list[Fact], list[Mention]]:
+    """The answer's facts (event times resolved against their turns) and entities."""
     facts = [_fact(f, episodes) for f in answer.facts if f.text.strip()]
     mentions = {normalise(m.name): m for m in _mentions(answer)}
-    return facts, list(mentions.values()), done.usage
+    return facts, list(mentions.values())
 
 
 def _mentions(answer: ExtractionAnswer) -> list[Mention]:

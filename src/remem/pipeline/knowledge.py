@@ -1,11 +1,13 @@
 """From stored turns to knowledge: entities linked offline, facts extracted and consolidated.
 
-``link_offline`` runs inside the add's own transaction (cheap, no LLM). ``build``
-runs after the turn is committed: one extraction call, local duplicate checks, at
-most one consolidation call, then one write transaction that applies every
-decision with an Event carrying its reason and clears the extraction job. Any
-LLM failure raises before anything is written, so the job stays queued and the
-turn stays stored.
+``link_offline`` runs inside the add's own transaction (cheap, no LLM). After the
+turn is committed, ``extract`` makes the one extraction call and keeps its answer on
+the job; ``build`` makes the local duplicate checks, at most one consolidation call,
+then one write transaction that applies every decision with an Event carrying its
+reason and clears the extraction job. An LLM failure raises before the facts are
+written, so the job stays queued (with the answer, if extraction had succeeded: a
+retry resumes at consolidation) and the turn stays stored. Every write checks that
+the caller still holds its claim on the job, so no job is ever applied twice.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from remem._ids import new_id
+from remem.errors import Conflict
 from remem.model import (
     Entity,
     Episode,
@@ -36,7 +39,8 @@ from remem.pipeline.consolidate import (
     settle_without_llm,
 )
 from remem.pipeline.entities import EntityResolver, Mention, known_mentions, normalise
-from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract
+from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract, read_answer
+from remem.pipeline.prompts import ExtractionAnswer
 from remem.providers.embedder import Embedder
 from remem.stores.base import Store
 
@@ -68,11 +72,12 @@ def link_offline(
     return [entity for entity, _ in resolver.changed.values()]
 
 
-def usage_of(spent: Usage, consolidated: bool = False) -> LLMUsage:
-    """An add's LLM cost: one extraction completion, and one consolidation when needed."""
+def usage_of(spent: Usage, extracted: bool = True, consolidated: bool = False) -> LLMUsage:
+    """An add's LLM cost: one extraction completion (none when resumed from a kept answer),
+    and one consolidation when needed."""
     return LLMUsage(
         calls=spent.calls,
-        extraction_calls=1,
+        extraction_calls=int(extracted),
         consolidation_calls=int(consolidated),
         prompt_tokens=spent.prompt_tokens,
         completion_tokens=spent.completion_tokens,
@@ -100,6 +105,34 @@ def _dedupe(facts: Sequence[Fact]) -> list[Fact]:
     return list(seen.values())
 
 
+def _lost(job: ExtractionJob) -> Conflict:
+    return Conflict(
+        f"extraction job {job.id} was taken over by another worker (its claim went stale); "
+        "this run's result was dropped"
+    )
+
+
+def extract(
+    *,
+    store: Store,
+    llm: LLM,
+    job: ExtractionJob,
+    episodes: Sequence[Episode],
+    now: datetime,
+    owner: str,
+) -> tuple[ExtractionJob, Usage | None]:
+    """The job with its extraction answer: the one kept from an earlier attempt (usage None),
+    or a new one, stored on the job before anything else can fail."""
+    if job.extracted is not None:
+        return job, None
+    answer, spent = llm_extract(llm, episodes, now)
+    done = job.model_copy(update={"extracted": answer.model_dump(mode="json"), "updated_at": now})
+    with store.transaction():
+        if not store.update_job(done, owner):
+            raise _lost(job)
+    return done, spent
+
+
 def build(
     *,
     store: Store,
@@ -109,9 +142,15 @@ def build(
     episodes: Sequence[Episode],
     now: datetime,
     event: EventFactory,
+    owner: str,
+    spent: Usage | None,
 ) -> Extraction:
-    """Extract, consolidate and write; raises ``ProviderError`` before writing on LLM failure."""
-    facts, mentions, spent = llm_extract(llm, episodes, now)
+    """Consolidate the job's kept answer and write; raises ``ProviderError`` before writing.
+
+    ``spent`` is what the extraction call of this run cost (None: resumed, no call).
+    """
+    assert job.extracted is not None
+    facts, mentions = read_answer(ExtractionAnswer.model_validate(job.extracted), episodes)
     facts = _dedupe(facts)
     scope = job.scope
     vectors = embedder.embed([f.text for f in facts]) if facts else np.zeros((0, 1))
@@ -125,12 +164,15 @@ def build(
         plans.append(plan)
     open_plans = [p for p in plans if not settle_without_llm(p)]
     consolidation = llm_consolidate(llm, open_plans)
-    usage = usage_of(spent + consolidation, bool(open_plans))
+    total = consolidation if spent is None else spent + consolidation
+    usage = usage_of(total, spent is not None, bool(open_plans))
     # Vectors the write needs, in one batch: merged texts and the closing versions' texts.
     extra_texts = [p.text for p in plans if p.action == "UPDATE" and p.text != p.fact.text]
     extra_texts += [p.target.text for p in plans if p.action == "INVALIDATE" and p.target]
     extra = dict(zip(extra_texts, embedder.embed(extra_texts), strict=True)) if extra_texts else {}
-    decisions, entities = _write(store, embedder, llm, job, plans, mentions, extra, now, event)
+    decisions, entities = _write(
+        store, embedder, llm, job, owner, plans, mentions, extra, now, event
+    )
     return Extraction(
         status="done", decisions=decisions, entities=entities, usage=usage, job_id=job.id
     )
@@ -141,6 +183,7 @@ def _write(
     embedder: Embedder,
     llm: LLM,
     job: ExtractionJob,
+    owner: str,
     plans: Sequence[Plan],
     mentions: Sequence[Mention],
     extra: dict[str, np.ndarray],
@@ -302,6 +345,7 @@ def _write(
                     )
                 )
         store.link_entities(tenant, list(dict.fromkeys(links)))
-        store.delete_job(tenant, job.id)
+        if not store.delete_job(tenant, job.id, owner):
+            raise _lost(job)  # rolls the whole write back: the new owner applies the job
         store.append_events(events)
     return tuple(decisions), tuple(e for e, _ in resolver.changed.values())

@@ -32,7 +32,7 @@ from remem.engine import Memory
 from remem.errors import InvalidInput, RememError, Unauthorized
 from remem.model import AddResult, Context, Episode, Event, MemoryRecord, SearchResults
 from remem.model import Scope as MemoryScope
-from remem.pipeline.background import BackgroundMaintenance
+from remem.pipeline.background import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
 from remem.providers.llm import LLM, default_llm
 from remem.service.keys import ApiKey, KeyStore
@@ -121,8 +121,11 @@ class BodyLimit:
 class Tenants:
     """One ``Memory`` per tenant over the shared store and embedder (cheap; bound once)."""
 
-    def __init__(self, store: Store, embedder: Embedder, llm: LLM | None) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, llm: LLM | None, extraction: str = "inline"
+    ) -> None:
         self.store, self.embedder, self.llm = store, embedder, llm
+        self.extraction = extraction
         self._memories: dict[str, Memory] = {}
         self._lock = threading.Lock()
 
@@ -131,7 +134,11 @@ class Tenants:
             found = self._memories.get(tenant)
             if found is None:
                 found = Memory(
-                    store=self.store, embedder=self.embedder, llm=self.llm, tenant=tenant
+                    store=self.store,
+                    embedder=self.embedder,
+                    llm=self.llm,
+                    tenant=tenant,
+                    extraction=self.extraction,
                 )
                 self._memories[tenant] = found
             return found
@@ -149,6 +156,8 @@ def create_app(
     max_import_bytes: int = DEFAULT_MAX_IMPORT,
     maintain_every_s: float | None = None,
     llm: LLM | str | None = "env",
+    extract_in_background: bool = False,
+    extract_every_s: float = 5.0,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
@@ -157,7 +166,9 @@ def create_app(
     ``maintain_every_s`` runs ``Memory.maintain`` for every tenant with a key (or the
     development tenant) in a background thread while the app is up. ``llm`` (default:
     the one ``REMEM_LLM_URL`` configures, if any; None: offline) is shared by every
-    tenant and metered.
+    tenant and metered. ``extract_in_background``: adds only queue their fact extraction
+    and one worker thread drains every such tenant's queue (woken by each add, else every
+    ``extract_every_s`` seconds); other servers on the same database may drain it too.
     """
     owned: list[Any] = []
     if store is not None and auth and keys is None and location is None:
@@ -175,7 +186,8 @@ def create_app(
     shared_llm = None if model is None else MeteredLLM(model, metrics)  # type: ignore[arg-type]
     if llm == "env" and shared_llm is not None:
         owned.append(shared_llm)
-    tenants = Tenants(store, shared_embedder, shared_llm)
+    background = extract_in_background and shared_llm is not None
+    tenants = Tenants(store, shared_embedder, shared_llm, "queue" if background else "inline")
     store.bind_embedder(shared_embedder.model_id, shared_embedder.dimension)
     state = {"ready": False}
 
@@ -187,19 +199,27 @@ def create_app(
         BackgroundMaintenance(maintain_all, maintain_every_s) if maintain_every_s else None
     )
 
+    def extract_all() -> int:
+        names = {k.tenant for k in keys.list() if k.active} if auth and keys else {tenant}
+        return sum(tenants.memory(name).drain_extraction_queue() for name in sorted(names))
+
+    extraction = ExtractionWorker(extract_all, extract_every_s) if background else None
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Load the model before the first request, so readiness means fast answers.
         await run_in_threadpool(shared_embedder.embed_query, "warm up")
         state["ready"] = True
-        if maintenance is not None:
-            maintenance.start()
+        for runner in (maintenance, extraction):
+            if runner is not None:
+                runner.start()
         try:
             yield
         finally:
             state["ready"] = False
-            if maintenance is not None:
-                await run_in_threadpool(maintenance.stop)
+            for runner in (maintenance, extraction):
+                if runner is not None:
+                    await run_in_threadpool(runner.stop)
             for thing in reversed(owned):
                 thing.close()
 
@@ -215,6 +235,7 @@ def create_app(
     app.state.tenants = tenants
     app.state.keys = keys
     app.state.maintenance = maintenance
+    app.state.extraction = extraction
     app.add_middleware(BodyLimit, max_body=max_body_bytes, max_import=max_import_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
@@ -323,6 +344,8 @@ def create_app(
             source="http",
         )
         metrics.added.inc(len(result.memories))
+        if extraction is not None and result.extraction and result.extraction.status == "queued":
+            extraction.wake()
         return result
 
     @app.post("/v1/search", tags=["memories"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from remem.errors import StoreError
-from remem.stores.base import LifecycleChange, MemoryFilter, Store
+from remem.stores.base import JobClaim, LifecycleChange, MemoryFilter, Store
 
-__all__ = ["LifecycleChange", "MemoryFilter", "Store", "open_store"]
+__all__ = ["JobClaim", "LifecycleChange", "MemoryFilter", "Store", "open_store"]
 
 
 def open_store(target: str | Path) -> Store:

@@ -29,6 +29,27 @@ from remem.model import (
     Scope,
 )
 
+
+@dataclass(frozen=True)
+class JobClaim:
+    """Which extraction jobs a worker takes, and as whom.
+
+    A claim marks the rows with ``owner`` (unique per claim) and ``now``; a claim made
+    before ``stale_before`` belongs to a worker that died, and is taken over. Jobs are
+    taken oldest first (created_at, id), only those after ``after`` (a cursor, so one
+    pass sees each job once), with a status in ``statuses``, among ``ids`` when given,
+    and, with ``due_only``, only once their ``retry_at`` has come.
+    """
+
+    owner: str
+    now: datetime
+    stale_before: datetime
+    statuses: tuple[str, ...] = ("pending",)
+    due_only: bool = True
+    after: tuple[datetime, str] | None = None
+    ids: tuple[str, ...] | None = None
+
+
 #: With a ``kinds`` filter, how many of an entity's newest links ``entity_links`` inspects.
 LINK_SCAN = 1000
 
@@ -253,14 +274,29 @@ class Store(Protocol):
 
     # extraction queue -----------------------------------------------------
     def save_job(self, job: ExtractionJob) -> None:
-        """Insert or replace an extraction job (by id)."""
+        """Insert an extraction job, or overwrite its fields (by id); a claim on it stays."""
         ...
 
     def get_jobs(self, tenant: str, limit: int = 100) -> list[ExtractionJob]:
         """Jobs waiting or failed, oldest first."""
         ...
 
-    def delete_job(self, tenant: str, job_id: str) -> None: ...
+    def claim_jobs(self, tenant: str, claim: JobClaim, limit: int = 1) -> list[ExtractionJob]:
+        """Take up to ``limit`` jobs for ``claim.owner`` atomically, oldest first.
+
+        Runs in its own transaction (or joins the caller's). Two claims, from any threads
+        or processes on one database, never get the same job while its claim is fresh.
+        """
+        ...
+
+    def update_job(self, job: ExtractionJob, owner: str, release: bool = False) -> bool:
+        """Write ``job``'s fields if ``owner`` still holds its claim (``release``: and drop
+        the claim). False, with nothing written, when the claim was lost."""
+        ...
+
+    def delete_job(self, tenant: str, job_id: str, owner: str | None = None) -> bool:
+        """Delete a job (only if ``owner`` holds its claim, when given); True if deleted."""
+        ...
 
     # portability ----------------------------------------------------------
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:

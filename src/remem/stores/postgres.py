@@ -37,7 +37,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import LINK_SCAN, Dumped, LifecycleChange, MemoryFilter
+from remem.stores.base import LINK_SCAN, Dumped, JobClaim, LifecycleChange, MemoryFilter
 from remem.stores.rows import (
     ENTITY_COLUMNS,
     EPISODE_COLUMNS,
@@ -175,6 +175,17 @@ CREATE TABLE extraction_jobs (
     PRIMARY KEY (tenant, id)
 );
 CREATE INDEX extraction_jobs_queue ON extraction_jobs (tenant, created_at);
+""",
+    ),
+    (
+        6,
+        "extraction jobs keep their answer, retry time and claim",
+        """
+ALTER TABLE extraction_jobs
+    ADD COLUMN extracted jsonb,
+    ADD COLUMN retry_at timestamptz,
+    ADD COLUMN claimed_by text,
+    ADD COLUMN claimed_at timestamptz;
 """,
     ),
 )
@@ -878,17 +889,65 @@ class PostgresStore:
         with self._conn() as conn:
             rows = conn.execute(
                 f"SELECT {', '.join(JOB_COLUMNS)} FROM extraction_jobs WHERE tenant = %s "
-                "ORDER BY created_at, id LIMIT %s",
+                'ORDER BY created_at, id COLLATE "C" LIMIT %s',
                 (tenant, limit),
             ).fetchall()
         return [job_from_row(r) for r in rows]
 
-    def delete_job(self, tenant: str, job_id: str) -> None:
+    def claim_jobs(self, tenant: str, claim: JobClaim, limit: int = 1) -> list[ExtractionJob]:
+        clauses = [
+            "tenant = %s",
+            "status = ANY(%s::text[])",
+            "(claimed_at IS NULL OR claimed_at < %s)",
+        ]
+        params: list[Any] = [tenant, list(claim.statuses), claim.stale_before]
+        if claim.due_only:
+            clauses.append("(retry_at IS NULL OR retry_at <= %s)")
+            params.append(claim.now)
+        if claim.after is not None:
+            clauses.append('(created_at > %s OR (created_at = %s AND id COLLATE "C" > %s))')
+            params += [claim.after[0], claim.after[0], claim.after[1]]
+        if claim.ids is not None:
+            clauses.append("id = ANY(%s::text[])")
+            params.append(list(claim.ids))
+        # SKIP LOCKED: a row another transaction is claiming (or finishing) is passed over,
+        # never waited for; a row claimed and committed meanwhile fails the re-checked WHERE.
+        with self.transaction(), self._conn() as conn:
+            rows = conn.execute(
+                "UPDATE extraction_jobs j SET claimed_by = %s, claimed_at = %s "
+                f"FROM (SELECT tenant, id FROM extraction_jobs WHERE {' AND '.join(clauses)} "
+                'ORDER BY created_at, id COLLATE "C" LIMIT %s FOR UPDATE SKIP LOCKED) c '
+                "WHERE j.tenant = c.tenant AND j.id = c.id "
+                f"RETURNING {', '.join(f'j.{c}' for c in JOB_COLUMNS)}",
+                [claim.owner, claim.now, *params, limit],
+            ).fetchall()
+        jobs = [job_from_row(r) for r in rows]
+        return sorted(jobs, key=lambda j: (j.created_at, j.id))
+
+    def update_job(self, job: ExtractionJob, owner: str, release: bool = False) -> bool:
         conn = self._write()
+        columns = [c for c in JOB_COLUMNS if c not in ("id", "tenant")]
+        values = dict(zip(JOB_COLUMNS, job_row(job), strict=True))
+        sets = ", ".join(f"{c} = %s" for c in columns)
+        if release:
+            sets += ", claimed_by = NULL, claimed_at = NULL"
         with self._translate():
-            conn.execute(
-                "DELETE FROM extraction_jobs WHERE tenant = %s AND id = %s", (tenant, job_id)
+            done = conn.execute(
+                f"UPDATE extraction_jobs SET {sets} "
+                "WHERE tenant = %s AND id = %s AND claimed_by = %s",
+                [*(values[c] for c in columns), job.scope.tenant, job.id, owner],
             )
+        return done.rowcount == 1
+
+    def delete_job(self, tenant: str, job_id: str, owner: str | None = None) -> bool:
+        conn = self._write()
+        sql = "DELETE FROM extraction_jobs WHERE tenant = %s AND id = %s"
+        params = [tenant, job_id]
+        if owner is not None:
+            sql += " AND claimed_by = %s"
+            params.append(owner)
+        with self._translate():
+            return conn.execute(sql, params).rowcount == 1
 
     # -- reads --------------------------------------------------------------
     def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:

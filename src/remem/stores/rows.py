@@ -252,6 +252,8 @@ JOB_COLUMNS = (
     "error",
     "created_at",
     "updated_at",
+    "extracted",
+    "retry_at",
 )
 
 
@@ -292,6 +294,8 @@ def job_row(j: ExtractionJob, t: TimeOut = _same) -> tuple[Any, ...]:
         j.error,
         t(j.created_at),
         t(j.updated_at),
+        None if j.extracted is None else json.dumps(j.extracted),
+        t(j.retry_at),
     )
 
 
@@ -305,6 +309,8 @@ def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
         error=row["error"],
         created_at=t(row["created_at"]),
         updated_at=t(row["updated_at"]),
+        extracted=_json_in(row["extracted"]),
+        retry_at=t(row["retry_at"]),
     )
 
 

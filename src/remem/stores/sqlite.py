@@ -23,7 +23,7 @@ import numpy as np
 from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
-from remem.stores.base import LINK_SCAN, Dumped, LifecycleChange, MemoryFilter
+from remem.stores.base import LINK_SCAN, Dumped, JobClaim, LifecycleChange, MemoryFilter
 from remem.stores.checkpointer import WalCheckpointer
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
@@ -48,7 +48,8 @@ from remem.stores.rows import (
 #: 2: full-text search moved from an FTS5 table to the in-memory index (row_index.py).
 #: 3: lifecycle state per memory (layer, stability, pinned).
 #: 4: knowledge graph (entities, aliases, links) and the extraction queue.
-SCHEMA_VERSION = 4
+#: 5: extraction jobs keep their extraction answer, retry time and claim.
+SCHEMA_VERSION = 5
 
 #: Score vectors kept per store, so one search's signals share a scoring pass.
 SCORE_CACHE = 8
@@ -122,7 +123,8 @@ CREATE TABLE IF NOT EXISTS extraction_jobs (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
     episode_ids TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    extracted TEXT, retry_at TEXT, claimed_by TEXT, claimed_at TEXT
 );
 CREATE INDEX IF NOT EXISTS extraction_jobs_queue ON extraction_jobs (tenant, created_at);
 """
@@ -137,6 +139,12 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
     ),
     4: (),  # new tables only: the schema script creates them
+    5: (
+        "ALTER TABLE extraction_jobs ADD COLUMN extracted TEXT",
+        "ALTER TABLE extraction_jobs ADD COLUMN retry_at TEXT",
+        "ALTER TABLE extraction_jobs ADD COLUMN claimed_by TEXT",
+        "ALTER TABLE extraction_jobs ADD COLUMN claimed_at TEXT",
+    ),
 }
 
 #: Links whose memory (any version) is of one of the given kinds.
@@ -582,9 +590,11 @@ class SQLiteStore:
     # -- extraction queue ---------------------------------------------------
     def save_job(self, job: ExtractionJob) -> None:
         self._write()
+        updates = ", ".join(f"{c} = excluded.{c}" for c in JOB_COLUMNS if c != "id")
         self._db.execute(
-            f"INSERT OR REPLACE INTO extraction_jobs ({', '.join(JOB_COLUMNS)}) "
-            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))})",
+            f"INSERT INTO extraction_jobs ({', '.join(JOB_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(JOB_COLUMNS))}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}",
             job_row(job, iso),
         )
 
@@ -596,11 +606,57 @@ class SQLiteStore:
             ).fetchall()
         return [job_from_row(r, from_iso) for r in rows]
 
-    def delete_job(self, tenant: str, job_id: str) -> None:
+    def claim_jobs(self, tenant: str, claim: JobClaim, limit: int = 1) -> list[ExtractionJob]:
+        clauses = [
+            "tenant = ?",
+            f"status IN ({','.join('?' * len(claim.statuses))})",
+            "(claimed_at IS NULL OR claimed_at < ?)",
+        ]
+        params: list[Any] = [tenant, *claim.statuses, iso(claim.stale_before)]
+        if claim.due_only:
+            clauses.append("(retry_at IS NULL OR retry_at <= ?)")
+            params.append(iso(claim.now))
+        if claim.after is not None:
+            clauses.append("(created_at, id) > (?, ?)")
+            params += [iso(claim.after[0]), claim.after[1]]
+        if claim.ids is not None:
+            clauses.append(f"id IN ({','.join('?' * len(claim.ids))})")
+            params += claim.ids
+        # BEGIN IMMEDIATE (transaction()) holds the database's write lock from the first
+        # read, so no other connection can claim between this SELECT and the UPDATE.
+        with self.transaction():
+            rows = self._db.execute(
+                f"SELECT * FROM extraction_jobs WHERE {' AND '.join(clauses)} "
+                "ORDER BY created_at, id LIMIT ?",
+                [*params, limit],
+            ).fetchall()
+            self._db.executemany(
+                "UPDATE extraction_jobs SET claimed_by = ?, claimed_at = ? WHERE id = ?",
+                [(claim.owner, iso(claim.now), r["id"]) for r in rows],
+            )
+        return [job_from_row(r, from_iso) for r in rows]
+
+    def update_job(self, job: ExtractionJob, owner: str, release: bool = False) -> bool:
         self._write()
-        self._db.execute(
-            "DELETE FROM extraction_jobs WHERE tenant = ? AND id = ?", (tenant, job_id)
+        columns = [c for c in JOB_COLUMNS if c not in ("id", "tenant")]
+        values = dict(zip(JOB_COLUMNS, job_row(job, iso), strict=True))
+        sets = ", ".join(f"{c} = ?" for c in columns)
+        if release:
+            sets += ", claimed_by = NULL, claimed_at = NULL"
+        done = self._db.execute(
+            f"UPDATE extraction_jobs SET {sets} WHERE tenant = ? AND id = ? AND claimed_by = ?",
+            [*(values[c] for c in columns), job.scope.tenant, job.id, owner],
         )
+        return done.rowcount == 1
+
+    def delete_job(self, tenant: str, job_id: str, owner: str | None = None) -> bool:
+        self._write()
+        sql = "DELETE FROM extraction_jobs WHERE tenant = ? AND id = ?"
+        params = [tenant, job_id]
+        if owner is not None:
+            sql += " AND claimed_by = ?"
+            params.append(owner)
+        return self._db.execute(sql, params).rowcount == 1
 
     # -- reads --------------------------------------------------------------
     def _memories(self, sql: str, params: Sequence[Any]) -> list[MemoryRecord]:
