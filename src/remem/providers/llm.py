@@ -327,7 +327,13 @@ class OpenAIChatLLM:
             # (OpenAI's json_object also insists the word JSON appear in the messages).
             messages = _with_instruction(conversation, schema_instruction(schema))
             if mode == "json_object":
-                body["response_format"] = {"type": "json_object"}
+                # "schema" is llama.cpp's extension (its server and llama-cpp-python's):
+                # the output is constrained to the schema, not just to some JSON object.
+                # Servers without it ignore the key; the model still has the instruction.
+                body["response_format"] = {
+                    "type": "json_object",
+                    "schema": schema.model_json_schema(),
+                }
         body["messages"] = messages
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
