@@ -24,6 +24,7 @@ from remem._time import from_iso, iso
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores.base import LINK_SCAN, Dumped, LifecycleChange, MemoryFilter
+from remem.stores.checkpointer import WalCheckpointer
 from remem.stores.row_index import PartKey, RowIndex, Window
 from remem.stores.rows import (
     ENTITY_COLUMNS,
@@ -214,6 +215,7 @@ class SQLiteStore:
             raise StoreError(f"cannot open SQLite database at {self.path}: {exc}") from exc
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()
+        self._checkpointer = WalCheckpointer(self.path)
         self._depth = 0
         self._pending_rows: list[tuple[PartKey, int, np.ndarray | None, float | None, bool]] = []
         self._pending_removals: list[int] = []
@@ -282,6 +284,7 @@ class SQLiteStore:
             if outer:
                 self._db.execute("COMMIT")
                 self._apply_pending()
+                self._checkpointer.poke()
 
     def _apply_pending(self) -> None:
         """Mirror committed writes into the in-memory index (never before the commit)."""
@@ -968,6 +971,7 @@ class SQLiteStore:
         return found
 
     def close(self) -> None:
+        self._checkpointer.close()
         with self._lock:
             self._db.close()
 
