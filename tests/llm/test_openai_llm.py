@@ -185,7 +185,11 @@ def test_rejected_json_schema_falls_back_to_json_object_then_to_the_prompt(
     assert first.usage.calls == 2 and first.usage.retries == 1
     rejected, accepted = openai_server.requests
     assert rejected["response_format"]["type"] == "json_schema"
-    assert accepted["response_format"] == {"type": "json_object"}
+    # The schema rides along for llama.cpp servers, which constrain the output to it.
+    assert accepted["response_format"] == {
+        "type": "json_object",
+        "schema": City.model_json_schema(),
+    }
     system = accepted["messages"][0]
     assert system["role"] == "system" and system["content"].startswith("You extract facts.")
     assert json.dumps(City.model_json_schema(), separators=(",", ":")) in system["content"]
@@ -203,6 +207,46 @@ def test_rejected_json_schema_falls_back_to_json_object_then_to_the_prompt(
         last["messages"][0]["role"] == "system" and "JSON Schema" in last["messages"][0]["content"]
     )
     assert [e.status for e in openai_server.exchanges[-3:]] == [400, 400, 200]
+
+
+def test_llama_cpp_pythons_http_500_for_json_schema_steps_down_without_retrying(
+    llm: OpenAIChatLLM, openai_server: ScriptedOpenAIServer, sleeps: list[float]
+) -> None:
+    # llama-cpp-python 0.3.x's server answers an unknown response_format type with a 500
+    # whose message is a pydantic validation error (body copied from a real server).
+    llama_cpp_python_error = {
+        "error": {
+            "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', "
+            "'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", "
+            "'input': 'json_schema', 'ctx': {'expected': \"'text' or 'json_object'\"}}\n\n"
+            '  File "llama_cpp/server/app.py", line 376, in create_chat_completion\n'
+            "    POST /v1/chat/completions",
+            "type": "internal_server_error",
+            "param": None,
+            "code": None,
+        }
+    }
+    openai_server.queue(
+        Reply(status=500, body=llama_cpp_python_error), '{"city": "Porto", "confidence": 1}'
+    )
+    answer = llm.complete(ASK, schema=City)
+    assert answer.data == City(city="Porto", confidence=1)
+    assert llm.format_mode == "json_object" and sleeps == []  # stepped down, no backoff
+    assert [r.get("response_format", {}).get("type") for r in openai_server.requests] == [
+        "json_schema",
+        "json_object",
+    ]
+
+
+def test_a_server_error_is_not_mistaken_for_a_rejected_format(
+    llm: OpenAIChatLLM, openai_server: ScriptedOpenAIServer, sleeps: list[float]
+) -> None:
+    openai_server.queue(
+        Reply(status=500, error="CUDA out of memory while applying response_format json_schema"),
+        '{"city": "Faro", "confidence": 0}',
+    )
+    assert llm.complete(ASK, schema=City).data == City(city="Faro", confidence=0)
+    assert llm.format_mode == "json_schema" and len(sleeps) == 1  # retried, same format
 
 
 def test_a_bad_request_unrelated_to_the_format_is_not_mistaken_for_one(

@@ -289,7 +289,7 @@ class OpenAIChatLLM:
                 if status == 200:
                     return self._read(response, spent)
                 detail = _error_detail(response)
-                if status in (400, 422) and mode in FORMAT_MODES[:2] and _about_format(detail):
+                if mode in FORMAT_MODES[:2] and _rejects_format(status, detail):
                     self._step_down(mode)
                     continue
                 if status not in _RETRYABLE_STATUS and status < 500:
@@ -327,7 +327,13 @@ class OpenAIChatLLM:
             # (OpenAI's json_object also insists the word JSON appear in the messages).
             messages = _with_instruction(conversation, schema_instruction(schema))
             if mode == "json_object":
-                body["response_format"] = {"type": "json_object"}
+                # "schema" is llama.cpp's extension (its server and llama-cpp-python's):
+                # the output is constrained to the schema, not just to some JSON object.
+                # Servers without it ignore the key; the model still has the instruction.
+                body["response_format"] = {
+                    "type": "json_object",
+                    "schema": schema.model_json_schema(),
+                }
         body["messages"] = messages
         if max_tokens is not None:
             body["max_tokens"] = max_tokens
@@ -405,9 +411,17 @@ def _error_detail(response: httpx.Response) -> str:
     return str(payload)[:300]
 
 
-def _about_format(detail: str) -> bool:
+def _rejects_format(status: int, detail: str) -> bool:
+    """Whether an error answer says the server does not take this ``response_format``.
+
+    Most servers say so with 400/422. llama-cpp-python's server answers a request field it
+    does not know (``json_schema``) with HTTP 500 naming ``response_format`` in a validation
+    error; retrying that would fail the same way every time, so it steps down too.
+    """
     lowered = detail.lower()
-    return any(word in lowered for word in _FORMAT_WORDS)
+    if status in (400, 422):
+        return any(word in lowered for word in _FORMAT_WORDS)
+    return status == 500 and "response_format" in lowered and "validation" in lowered
 
 
 def _retry_after(response: httpx.Response) -> float | None:
