@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class RememError(Exception):
     """Base of every error remem raises on purpose."""
@@ -60,3 +62,15 @@ class ProviderError(RememError):
 
     code = "provider_error"
     status = 502
+
+
+class UnusableAnswer(ProviderError):
+    """The LLM answered, but not in the shape asked for, even after repairs.
+
+    Unlike an unreachable or refusing server, this is about one answer: callers may record
+    it and go on. ``usage`` holds what the failed attempts cost.
+    """
+
+    def __init__(self, message: str, usage: Any = None) -> None:
+        super().__init__(message)
+        self.usage = usage

@@ -289,3 +289,34 @@ def test_abstention_judges_explain_why_the_question_is_unanswerable() -> None:
     [message] = judge_messages("longmemeval", question, "No idea")
     assert "Explanation: the conversation does not contain this information" in message["content"]
     assert Judgement.model_validate({"label": " correct "}).label == "CORRECT"
+
+
+def test_an_unusable_judge_answer_is_recorded_and_the_run_goes_on(
+    locomo_file: Path, tmp_path: Path
+) -> None:
+    """A small local judge that writes no JSON for one question: that question is UNJUDGED."""
+
+    def judge_fails_on_painting(request: dict[str, Any]) -> Reply | str:
+        if "response_format" in request and "Melanie paint" in json.dumps(request["messages"]):
+            return "I think it is probably right"  # no JSON object, on every repair too
+        return scripted_llm(request)
+
+    with ScriptedOpenAIServer(responder=judge_fails_on_painting) as server:
+        result = evaluate(
+            "locomo",
+            locomo_file,
+            workdir=tmp_path,
+            systems=["remem"],
+            qa_settings=_settings(server),
+        )
+        repaired = [e for e in server.exchanges if "Melanie paint" in json.dumps(e.request)]
+    remem = result.summary()["qa"]["systems"]["remem"]
+    rows = {row["question"]: row for row in remem["questions"]}
+    painted = rows["What did Melanie paint?"]
+    assert painted["label"] == "UNJUDGED" and "did not match Judgement" in painted["reasoning"]
+    assert remem["unjudged"] == 1 and (remem["correct"], remem["n"]) == (1, 4)
+    # The failed judge's attempts still count: one answer call plus 1 + 2 repair judge calls.
+    assert painted["judge_usage"]["calls"] == 3 == len(repaired) - 1
+    assert "Judge answers unusable, counted as not correct: remem 1." in report.markdown(
+        result.summary()
+    )

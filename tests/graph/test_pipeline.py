@@ -12,7 +12,7 @@ from kg_script import Script, label_of
 from remem import InvalidInput, Memory
 from remem.pipeline.consolidate import same_meaning_guard
 from remem.pipeline.entities import normalise
-from remem.pipeline.extract import RegexExtractor, parse_date
+from remem.pipeline.extract import RegexExtractor, extraction_budget, parse_date
 from remem.testing import Reply, ScriptedOpenAIServer
 
 
@@ -61,7 +61,9 @@ def test_server_errors_are_retried_and_an_outage_is_queued(
     assert kg.stats(user_id="ana")["extraction_queue"]["failed"] == 1
 
 
-def test_update_merges_and_an_unknown_target_falls_back_to_add(kg: Memory, script: Script) -> None:
+def test_update_merges_and_an_unknown_target_falls_back_to_add(
+    kg: Memory, script: Script, llm_server: ScriptedOpenAIServer
+) -> None:
     script.extract(fact("Ana works at Google", "Ana", "Google"))
     first = kg.add("I work at Google.", user_id="ana")
     google = first.facts[0].memory_id
@@ -81,6 +83,10 @@ def test_update_merges_and_an_unknown_target_falls_back_to_add(kg: Memory, scrip
     assert current.version == 2 and current.text == "Ana works at Google as a senior engineer"
     assert current.provenance == (first.episodes[0].id, second.episodes[0].id)
     assert kg.history(google)[-1].reason == "UPDATE: job title added"
+    # Both calls bound the answer, so a small model cannot write until its context is full.
+    extraction, consolidation = llm_server.requests[-2:]
+    assert extraction["max_tokens"] == extraction_budget(1) == 768
+    assert consolidation["max_tokens"] == 384
 
     script.extract(fact("Ana plays chess at Google", "Ana", "Google"))
     script.consolidate(

@@ -29,12 +29,16 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, Field, field_validator
 
+from remem.errors import UnusableAnswer
 from remem.eval import qa_prompts as prompts
 from remem.eval.datasets import Question
 from remem.model import SearchHit
 from remem.providers.llm import LLM, Usage
 
 #: Categories reported on their own but kept out of the overall J, per dataset.
+#: The label of a question whose judge answered unusably (counted as not correct).
+UNJUDGED = "UNJUDGED"
+
 EXCLUDED_FROM_OVERALL: dict[str, frozenset[str]] = {"locomo": frozenset({"adversarial"})}
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
@@ -174,13 +178,21 @@ def run_question(settings: QASettings, dataset: str, job: QAJob) -> QARow:
         temperature=0.0,
     )
     answer = _THINK.sub("", answered.text).strip()
-    judged = settings.judge_llm.complete(
-        judge_messages(dataset, question, answer),
-        schema=Judgement,
-        max_tokens=settings.judge_max_tokens,
-        temperature=0.0,
-    )
-    verdict: Judgement = judged.data
+    try:
+        judged = settings.judge_llm.complete(
+            judge_messages(dataset, question, answer),
+            schema=Judgement,
+            max_tokens=settings.judge_max_tokens,
+            temperature=0.0,
+        )
+        verdict: Judgement = judged.data
+        label, reasoning = verdict.label, verdict.reasoning
+        judge_ms, judge_usage = judged.latency_s * 1000, judged.usage
+    except UnusableAnswer as exc:
+        # The judge answered but unusably (small local models do): this question counts as
+        # not correct and says why; the run goes on. Servers that fail outright still stop it.
+        label, reasoning = UNJUDGED, str(exc)
+        judge_ms, judge_usage = 0.0, exc.usage or Usage()
     return QARow(
         id=question.id,
         category=question.category,
@@ -189,13 +201,13 @@ def run_question(settings: QASettings, dataset: str, job: QAJob) -> QARow:
         question=question.text,
         gold=question.answer,
         answer=answer,
-        label=verdict.label,
-        reasoning=verdict.reasoning,
+        label=label,
+        reasoning=reasoning,
         retrieval_ms=job.retrieval_ms,
         answer_ms=answered.latency_s * 1000,
-        judge_ms=judged.latency_s * 1000,
+        judge_ms=judge_ms,
         answer_usage=answered.usage,
-        judge_usage=judged.usage,
+        judge_usage=judge_usage,
     )
 
 
@@ -242,6 +254,7 @@ def summarize(rows: Sequence[QARow], dataset: str) -> dict[str, Any]:
         "j": _mean([r.correct for r in counted]),
         "n": len(counted),
         "correct": sum(r.correct for r in counted),
+        "unjudged": sum(r.label == UNJUDGED for r in rows),
         "j_by_category": {c: _mean([r.correct for r in rs]) for c, rs in by_category.items()},
         "n_by_category": {c: len(rs) for c, rs in by_category.items()},
         "excluded_from_overall": sorted(EXCLUDED_FROM_OVERALL.get(dataset, frozenset())),

@@ -83,6 +83,10 @@ def _qa_markdown(qa: dict[str, Any]) -> list[str]:
             f"| {name} | {_fmt(s['j'])} | {s['correct']} / {s['n']} | "
             f"{_fmt1(tokens['answer'])} | {_fmt1(tokens['judge'])} | {calls} ({retries}) |"
         )
+    unjudged = {name: s.get("unjudged", 0) for name, s in systems.items() if s.get("unjudged")}
+    if unjudged:
+        listed = ", ".join(f"{name} {n}" for name, n in unjudged.items())
+        lines += ["", f"Judge answers unusable, counted as not correct: {listed}."]
     excluded = sorted({c for s in systems.values() for c in s["excluded_from_overall"]})
     if excluded:
         lines += ["", f"Not in the overall J (reported below only): {', '.join(excluded)}."]

@@ -150,7 +150,11 @@ def llm_consolidate(llm: LLM, plans: Sequence[Plan]) -> Usage:
             "valid_from": _day(plan.fact.valid_from),
         }
         items.append((new, existing))
-    done = llm.complete(consolidation_messages(items), schema=ConsolidationAnswer)
+    done = llm.complete(
+        consolidation_messages(items),
+        schema=ConsolidationAnswer,
+        max_tokens=min(2048, 256 + 128 * len(items)),  # one short decision per new fact
+    )
     answer: ConsolidationAnswer = done.data
     decided: set[int] = set()
     for decision in answer.decisions:

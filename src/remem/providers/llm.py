@@ -24,7 +24,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from remem.errors import InvalidInput, ProviderError
+from remem.errors import InvalidInput, ProviderError, UnusableAnswer
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -241,9 +241,10 @@ class OpenAIChatLLM:
                     data = parse_structured(text, schema)
                 except InvalidOutput as exc:
                     if repairs == self._repair_attempts:
-                        raise ProviderError(
+                        raise UnusableAnswer(
                             f"{self._where()}: the answer did not match {schema.__name__} "
-                            f"after {repairs + 1} tries: {exc}"
+                            f"after {repairs + 1} tries: {exc}",
+                            usage=spent.usage(),
                         ) from exc
                     repairs += 1
                     conversation += [
