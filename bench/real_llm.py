@@ -216,7 +216,10 @@ def knowledge_graph(url: str, model: str, workdir: Path) -> dict[str, Any]:
         facts = memory.facts(user_id="ana")
         current = memory.facts(user_id="ana", current=True)
         turns_found = sum(
-            any(h.text == text for h in memory.search(text, user_id="ana", kinds="episode"))
+            any(
+                h.episode is not None and h.episode.content == text
+                for h in memory.search(text, user_id="ana", kinds="episode")
+            )
             for text, _ in CONVERSATION
         )
         entities = memory.entities(user_id="ana")

@@ -12,7 +12,7 @@ from kg_script import Script, label_of
 from remem import InvalidInput, Memory
 from remem.pipeline.consolidate import same_meaning_guard
 from remem.pipeline.entities import normalise
-from remem.pipeline.extract import RegexExtractor, extraction_budget, parse_date
+from remem.pipeline.extract import RegexExtractor, extraction_budget, parse_date, plausible_name
 from remem.testing import Reply, ScriptedOpenAIServer
 
 
@@ -234,3 +234,21 @@ def test_spacy_extractor_types_entities(tmp_path: Path) -> None:
         assert added.extraction is not None
         typed = {(e.name, e.type) for e in added.extraction.entities}
         assert {("Rita", "person"), ("Google", "organization"), ("Porto", "place")} <= typed
+
+
+@pytest.mark.parametrize(
+    ("name", "kept"),
+    [
+        ("Ana Silva", True),
+        ("São Paulo", True),
+        ("O'Brien", True),
+        ("AT&T", True),
+        ("#/$defs/ExtractedFact", False),  # echoed from the JSON schema by a 135M model
+        ("{name}", False),
+        ("itemsList}", False),
+        ("   ", False),
+        ("x" * 81, False),
+    ],
+)
+def test_schema_echoes_are_not_taken_for_entity_names(name: str, kept: bool) -> None:
+    assert plausible_name(name) is kept

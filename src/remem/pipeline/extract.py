@@ -200,16 +200,25 @@ def read_answer(
     return facts, list(mentions.values())
 
 
+_NOT_A_NAME = re.compile(r"[{}\[\]<>#$|\\]|^\W*$|https?:|\$defs|\bitems\b")
+
+
+def plausible_name(name: str) -> bool:
+    """False for what small models echo from the schema or prompt ("{name}", "#/$defs/...")."""
+    name = name.strip()
+    return 0 < len(name) <= 80 and not _NOT_A_NAME.search(name) and any(c.isalpha() for c in name)
+
+
 def _mentions(answer: ExtractionAnswer) -> list[Mention]:
     listed = [
         Mention(e.name.strip(), (e.type or "other").lower(), tuple(a for a in e.aliases if a))
         for e in answer.entities
-        if e.name.strip()
+        if plausible_name(e.name)
     ]
     named = {normalise(m.name) for m in listed}
     for fact in answer.facts:  # entities a fact names but the entity list forgot
         for name in fact.entities:
-            if normalise(name) and normalise(name) not in named:
+            if plausible_name(name) and normalise(name) not in named:
                 listed.append(Mention(name.strip()))
                 named.add(normalise(name))
     return listed
