@@ -210,3 +210,12 @@ def test_a_fact_change_and_its_profile_refresh_commit_together(tmp_path: Path) -
             broken.update(fact.id, "Ana lives in Porto", user_id="ana")
         assert broken.get(fact.id).text == "Ana lives in Lisbon"  # nothing half-done
         assert [e.op for e in broken.history(fact.id)] == ["add"]
+
+
+def test_delete_all_keeps_the_profile_true(mem: Memory, clock: Clock) -> None:
+    home = mem.add("Ana lives in Lisbon", user_id="ana", kind="fact").memories[0]
+    assert f"[{home.id}]" in mem.profile(user_id="ana").text
+    clock.now = T0 + DAY
+    assert mem.delete_all(user_id="ana") >= 1
+    assert mem.history(home.id)[-1].at == clock.now  # the Memory's clock, not the wall clock
+    assert f"[{home.id}]" not in mem.profile(user_id="ana").text

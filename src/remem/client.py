@@ -1,8 +1,9 @@
 """``remem.Client`` / ``remem.AsyncClient``: the ``Memory`` facade over HTTP.
 
-Same methods, same arguments, same return types and the same typed errors as
-``remem.Memory``, so code moves from embedded to a shared service by changing
-the line that builds it::
+The core methods of ``remem.Memory`` (add, search, get, list, update, delete, forget,
+history, lifecycle and context; not yet the graph reads facts/entities/related nor
+add_insight/retry_extraction), with the same arguments, return types and typed errors,
+so code moves from embedded to a shared service by changing the line that builds it::
 
     m = Memory("my.db")                                   # embedded
     m = Client("http://memory.internal:8000", api_key=KEY)  # remote, tenant from the key

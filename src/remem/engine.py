@@ -571,7 +571,7 @@ class Memory:
             raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
         scope = _scope(self.tenant, user_id, agent_id, session_id)
         flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
-        now = utcnow()
+        now = self.clock()
         with self.store.transaction():
             current = self.store.list_memories(flt, limit=self.store.count_memories(flt), offset=0)
             events = []
@@ -580,6 +580,10 @@ class Memory:
                 gone = old.model_copy(update={"status": "deleted", "expired_at": now})
                 events.append(Event.of("delete", gone, reason, now))
             self.store.append_events(events)
+            # One profile refresh per user/agent whose facts went, in the same transaction.
+            changed = {(m.scope.user_id, m.scope.agent_id): m for m in current if m.kind == "fact"}
+            for fact in changed.values():
+                self._after_fact_change(fact)
         return len(current)
 
     def forget(
@@ -667,6 +671,7 @@ class Memory:
             recipe=chosen,
             context_window=context_window,
             asked_at=to_utc(asked_at, field="asked_at") or self.clock(),
+            policy=self.policy,
         )
         if flt.as_of is None:
             recalled = self._recall([h.memory for h in results.hits])
@@ -1027,6 +1032,7 @@ class Memory:
             limit=_limit(limit),
             recipe=chosen,
             asked_at=to_utc(asked_at, field="asked_at") or self.clock(),
+            policy=self.policy,
         )
         if flt.event_before is not None:  # only what was known before: no later digest
             items = [i for i in items if i.since < flt.event_before]

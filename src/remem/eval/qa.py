@@ -35,10 +35,10 @@ from remem.eval.datasets import Question
 from remem.model import SearchHit
 from remem.providers.llm import LLM, Usage
 
-#: Categories reported on their own but kept out of the overall J, per dataset.
 #: The label of a question whose judge answered unusably (counted as not correct).
 UNJUDGED = "UNJUDGED"
 
+#: Categories reported on their own but kept out of the overall J, per dataset.
 EXCLUDED_FROM_OVERALL: dict[str, frozenset[str]] = {"locomo": frozenset({"adversarial"})}
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 
@@ -275,7 +275,7 @@ def summarize(rows: Sequence[QARow], dataset: str) -> dict[str, Any]:
             for stage, values in (
                 ("retrieval", [r.retrieval_ms for r in rows]),
                 ("answer", [r.answer_ms for r in rows]),
-                ("judge", [r.judge_ms for r in rows]),
+                ("judge", [r.judge_ms for r in rows if r.label != UNJUDGED]),
             )
         },
         "questions": [r.as_dict() for r in rows],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -1045,7 +1046,7 @@ def mcp_(
     port: Annotated[int, typer.Option(help="Port for --transport http.")] = 8765,
     no_auth: NoAuth = False,
 ) -> None:
-    """Run the MCP server: add, search, list, get and delete memories, per user.
+    """Run the MCP server: add, search, list, get, delete memories and build context, per user.
 
     Over HTTP every request needs an API key of --db and works in its tenant.
     --no-auth and --url serve every caller alike, so only on a loopback host.
@@ -1074,11 +1075,15 @@ def mcp_(
     else:
         shared = session.open()
         tenants: dict[str, Memory] = {}
+        lock = threading.Lock()  # MCP runs sync tools in worker threads
 
         def for_tenant(name: str) -> Memory:
-            if name not in tenants:
-                tenants[name] = Memory(store=shared.store, embedder=shared.embedder, tenant=name)
-            return tenants[name]
+            with lock:
+                if name not in tenants:
+                    tenants[name] = Memory(
+                        store=shared.store, embedder=shared.embedder, llm=shared.llm, tenant=name
+                    )
+                return tenants[name]
 
         server = mcp_server.build_server(mcp_server.by_key(for_tenant), user=user)
         asgi = mcp_server.http_app(server, host=host, keys=_keys())

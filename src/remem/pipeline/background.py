@@ -92,6 +92,10 @@ class BackgroundMaintenance(_Ticker):
             self.failures += 1
             log.warning("maintenance pass failed: %s", exc)
             return None
+        except Exception:  # a bug must not silently end the thread: log it, try next round
+            self.failures += 1
+            log.exception("maintenance pass failed")
+            return None
         self.passes += 1
         if self._on_pass is not None:
             self._on_pass(report)

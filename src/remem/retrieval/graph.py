@@ -65,11 +65,13 @@ def graph_ranking(
         )
     )
     first = _ranked(store, hop1_ids, vector, flt if turns else replace(flt, kinds=("fact",)), k)
+    if len(first) >= k:
+        return first
     facts = [m.id for m, _ in first if m.kind == "fact"][:HOP2_FROM]
     related = {
         e for _, e in store.entity_links(tenant, memory_ids=facts, limit=LINKS_PER_HOP)
     } - set(named)
-    if not related or len(first) >= k:
+    if not related:
         return first
     seen = {m.id for m, _ in first}
     hop2_ids = [

@@ -29,6 +29,7 @@ from datetime import datetime
 import numpy as np
 
 from remem.model import MemoryRecord, SearchHit, SearchResults
+from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy
 from remem.providers.embedder import Embedder
 from remem.retrieval import timeq
 from remem.retrieval.fusion import reciprocal_rank_fusion
@@ -133,6 +134,7 @@ def hybrid_search(
     recipe: SearchRecipe,
     context_window: int = 0,
     asked_at: datetime | None = None,
+    policy: LifecyclePolicy = DEFAULT_POLICY,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit)
     terms = query_terms(query)
@@ -183,7 +185,7 @@ def hybrid_search(
         fused.sort(key=lambda f: -f.score)
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
-        fused = apply_priors(fused, recipe.priors, asked_at)
+        fused = apply_priors(fused, recipe.priors, asked_at, policy)
     fused = fused[:limit]
     sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
     episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}

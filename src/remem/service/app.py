@@ -312,8 +312,10 @@ def create_app(
             store.count_memories(MemoryFilter(scope=MemoryScope(tenant="readiness-probe")))
             if keys is not None:
                 keys.authenticate("remem_probe_probe")
-        except Exception as exc:
-            return JSONResponse(Health(status="unavailable", detail=str(exc)).model_dump(), 503)
+        except Exception as exc:  # the reason goes to the log: it may name hosts and users
+            log.warning("readiness check failed: %s", exc)
+            detail = Health(status="unavailable", detail="store unavailable").model_dump()
+            return JSONResponse(detail, 503)
         if not state["ready"]:
             return JSONResponse(Health(status="unavailable", detail="warming up").model_dump(), 503)
         return Health(status="ok")

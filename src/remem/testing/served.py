@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,11 +40,13 @@ def served(db: Path | str, *args: str, ready_within_s: float = 120.0) -> Iterato
     port = free_port()
     path = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
     command = [sys.executable, "-m", "remem.interfaces.cli", "--db", str(db), "serve"]
+    # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         [*command, "--port", str(port), *args],
         env={**os.environ, "PYTHONPATH": path},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=errors,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -55,7 +58,8 @@ def served(db: Path | str, *args: str, ready_within_s: float = 120.0) -> Iterato
             except httpx.TransportError:
                 pass
             if server.poll() is not None:
-                problem = server.stderr.read().decode() if server.stderr else ""
+                errors.seek(0)
+                problem = errors.read().decode(errors="replace")
                 raise RuntimeError(f"remem serve exited ({server.returncode}): {problem}")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"remem serve was not ready within {ready_within_s:g} s")
@@ -67,3 +71,4 @@ def served(db: Path | str, *args: str, ready_within_s: float = 120.0) -> Iterato
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
             server.kill()
+        errors.close()
