@@ -1,8 +1,8 @@
 """``remem.Client`` / ``remem.AsyncClient``: the ``Memory`` facade over HTTP.
 
 The core methods of ``remem.Memory`` (add, search, get, list, update, delete, forget,
-history, lifecycle and context; not yet the graph reads facts/entities/related nor
-add_insight/retry_extraction), with the same arguments, return types and typed errors,
+history, lifecycle and context, the graph reads facts/entities/related; not the local
+ones such as add_insight/retry_extraction), with the same arguments, return types and errors,
 so code moves from embedded to a shared service by changing the line that builds it::
 
     m = Memory("my.db")                                   # embedded
@@ -39,7 +39,16 @@ from remem.errors import (
     StoreError,
     Unauthorized,
 )
-from remem.model import AddResult, Context, Episode, Event, MemoryRecord, Page, SearchResults
+from remem.model import (
+    AddResult,
+    Context,
+    Entity,
+    Episode,
+    Event,
+    MemoryRecord,
+    Page,
+    SearchResults,
+)
 from remem.pipeline.lifecycle import MaintenanceReport
 
 DEFAULT_URL = "http://127.0.0.1:8000"
@@ -57,6 +66,7 @@ _ERRORS: dict[str, type[RememError]] = {
 }
 _EVENTS = TypeAdapter(list[Event])
 _RECORDS = TypeAdapter(list[MemoryRecord])
+_ENTITIES = TypeAdapter(list[Entity])
 _EPISODES = TypeAdapter(list[Episode])
 
 Time = datetime | date | str | float | int | None
@@ -332,6 +342,51 @@ class _Facade:
             )
         )
 
+    def facts(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        valid_at: Time = None,
+        as_of: Time = None,
+        current: bool = False,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[MemoryRecord]:
+        params = _drop_none(
+            {
+                "user_id": user_id,
+                "agent_id": agent_id,
+                "valid_at": _when(valid_at),
+                "as_of": _when(as_of),
+                "current": current or None,
+                "limit": limit,
+                "offset": offset,
+            }
+        )
+        return self._call(
+            _Call("GET", "/v1/facts", lambda r: _RECORDS.validate_python(r.json()), params)
+        )
+
+    def entities(self, *, user_id: str | None = None, name: str | None = None) -> list[Entity]:
+        params = _drop_none({"user_id": user_id, "name": name})
+        return self._call(
+            _Call("GET", "/v1/entities", lambda r: _ENTITIES.validate_python(r.json()), params)
+        )
+
+    def related(
+        self, entity_id: str, *, user_id: str | None = None, limit: int = 50
+    ) -> list[MemoryRecord]:
+        params = _drop_none({"user_id": user_id, "limit": limit})
+        return self._call(
+            _Call(
+                "GET",
+                f"/v1/entities/{_seg(entity_id)}/related",
+                lambda r: _RECORDS.validate_python(r.json()),
+                params,
+            )
+        )
+
     def versions(self, memory_id: str) -> list[MemoryRecord]:
         return self._call(
             _Call(
@@ -586,6 +641,9 @@ class AsyncClient(_Facade):
     list = _awaitable(_Facade.list)
     history = _awaitable(_Facade.history)
     versions = _awaitable(_Facade.versions)
+    facts = _awaitable(_Facade.facts)
+    entities = _awaitable(_Facade.entities)
+    related = _awaitable(_Facade.related)
     surrounding = _awaitable(_Facade.surrounding)
     stats = _awaitable(_Facade.stats)
     maintain = _awaitable(_Facade.maintain)

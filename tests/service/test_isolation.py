@@ -48,6 +48,8 @@ def test_another_tenant_reaches_nothing_on_any_route(
         lambda: b.history(target),
         lambda: b.versions(target),
         lambda: b.surrounding(target),
+        lambda: b.pin(target),
+        lambda: b.pin(target, False),
     ):
         with pytest.raises(NotFound):
             call()
@@ -69,6 +71,14 @@ def test_another_tenant_reaches_nothing_on_any_route(
 
     assert b.delete_all(user_id="ana") == 1
     assert b.delete_all(session_id="s1") == 0
+    # B's own maintenance, digests and graph reads never touch or show A's memories.
+    b.maintain(archive_below=1.0)
+    b.summarize(user_id="ana")
+    profile = b.profile(user_id="ana", refresh=True)
+    assert profile is None or not any(memory_id in profile.text for memory_id in a_ids)
+    for entity in b.entities(user_id="ana"):
+        assert not set(a_ids) & {m.id for m in b.related(entity.id, user_id="ana")}
+    assert not set(a_ids) & {m.id for m in b.facts(user_id="ana")}
 
     # A's own export, loaded by B: on SQLite ids collide (global); on PostgreSQL it lands in B.
     a_export = tmp_path / "a.jsonl"

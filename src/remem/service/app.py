@@ -30,7 +30,15 @@ from remem import __version__
 from remem.config import default_location
 from remem.engine import Memory
 from remem.errors import InvalidInput, RememError, Unauthorized
-from remem.model import AddResult, Context, Episode, Event, MemoryRecord, SearchResults
+from remem.model import (
+    AddResult,
+    Context,
+    Entity,
+    Episode,
+    Event,
+    MemoryRecord,
+    SearchResults,
+)
 from remem.model import Scope as MemoryScope
 from remem.pipeline.background import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
@@ -458,6 +466,47 @@ def create_app(
     def versions(memory_id: MemoryId, memory: Tenant) -> list[MemoryRecord]:
         """Every version of the memory, oldest first."""
         return memory.versions(memory_id)
+
+    @app.get("/v1/facts", tags=["graph"])
+    def facts(
+        memory: Tenant,
+        user_id: UserQ = None,
+        agent_id: AgentQ = None,
+        valid_at: Annotated[str | None, Query(max_length=64)] = None,
+        as_of: Annotated[str | None, Query(max_length=64)] = None,
+        current: bool = False,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+    ) -> list[MemoryRecord]:
+        """Extracted facts: true at ``valid_at`` (event time), believed at ``as_of``, or current."""
+        return memory.facts(
+            user_id=user_id,
+            agent_id=agent_id,
+            valid_at=_safe(valid_at),
+            as_of=_safe(as_of),
+            current=current,
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/v1/entities", tags=["graph"])
+    def entities(
+        memory: Tenant,
+        user_id: UserQ = None,
+        name: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    ) -> list[Entity]:
+        """The user's entities, or those a name (or alias) resolves to."""
+        return memory.entities(user_id=user_id, name=_safe(name))
+
+    @app.get("/v1/entities/{entity_id}/related", tags=["graph"])
+    def related(
+        entity_id: MemoryId,
+        memory: Tenant,
+        user_id: UserQ = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> list[MemoryRecord]:
+        """Current memories that mention the entity (its edges in the graph), newest first."""
+        return memory.related(entity_id, user_id=user_id, limit=limit)
 
     @app.get("/v1/memories/{memory_id}/surrounding", tags=["memories"])
     def surrounding(
