@@ -293,3 +293,11 @@ def test_graph_reads_over_http_stay_in_the_tenant(service: Service) -> None:
     assert [m.id for m in a.facts(user_id="ana", as_of="2000-01-01")] == []
     assert b.entities(user_id="ana") == [] and b.facts(user_id="ana") == []
     assert b.related(lisbon.id, user_id="ana") == []
+
+
+def test_a_repeated_query_parameter_is_refused(service: Service) -> None:
+    headers = {"Authorization": f"Bearer {service.token('acme')}"}
+    twice = httpx.get(service.url + "/v1/entities?user_id=&user_id=ana", headers=headers)
+    assert twice.status_code == 422 and "'user_id' is given more than once" in twice.text
+    kinds = httpx.get(service.url + "/v1/memories?kind=fact&kind=episode", headers=headers)
+    assert kinds.status_code == 200  # list parameters may repeat

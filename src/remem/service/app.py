@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi import Path as PathParam
@@ -79,6 +80,33 @@ _IMPORT_PATH = "/v1/import"
 def error_response(status: int, code: str, message: str) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse({"error": {"code": code, "message": message}}, status, headers=headers)
+
+
+#: Query parameters that take several values (``?kind=fact&kind=episode``); others take one.
+LIST_PARAMS = frozenset({"kind", "status", "layer"})
+
+
+class SingleValuedQuery:
+    """ASGI middleware: 422 for a repeated single-valued query parameter.
+
+    FastAPI would silently keep the last value, so ``?user_id=&user_id=ana`` passed
+    validation on a value the caller may not have meant; ambiguity is refused instead.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("query_string"):
+            query = scope["query_string"].decode("latin-1")
+            seen: set[str] = set()
+            for key, _ in parse_qsl(query, keep_blank_values=True):
+                if key in seen and key not in LIST_PARAMS:
+                    message = f"query parameter {key!r} is given more than once"
+                    await error_response(422, "invalid_input", message)(scope, receive, send)
+                    return
+                seen.add(key)
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:
@@ -244,6 +272,7 @@ def create_app(
     app.state.keys = keys
     app.state.maintenance = maintenance
     app.state.extraction = extraction
+    app.add_middleware(SingleValuedQuery)
     app.add_middleware(BodyLimit, max_body=max_body_bytes, max_import=max_import_bytes)
     app.add_middleware(RequestMetrics, metrics=metrics)
 
