@@ -274,3 +274,13 @@ def test_background_maintenance_runs_until_stopped_and_survives_a_failed_pass(
     started = mem.maintain_in_background(every_s=3600)
     started.stop()
     assert started.passes == 1
+
+
+def test_a_pin_between_a_search_and_its_recall_count_is_kept(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", llm=None) as mem:
+        stale = mem.add("the spare key is under the blue pot", user_id="u").memories[0]
+        mem.pin(stale.id, user_id="u")  # lands after the search read ``stale``
+        [after] = lifecycle.recall(mem.store, [stale], datetime.now(UTC))
+        assert after.pinned and after.layer == "long" and after.access_count == 1
+        current = mem.get(stale.id, user_id="u")
+        assert current.pinned and current.layer == "long"

@@ -26,6 +26,8 @@ import math
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 if TYPE_CHECKING:
     from remem.eval.datasets import Question
 
@@ -326,3 +328,8 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "n_by_category": {c: dict(cat_counts[c]) for c in sorted(cat_counts)},
         "questions": n_rows,
     }
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile of ``values``; None when there are none (a report shows a dash)."""
+    return float(np.percentile(values, q)) if values else None

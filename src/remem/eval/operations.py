@@ -35,6 +35,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from remem.eval.datasets import MemoryPoint
+from remem.eval.metrics import percentile
 from remem.model import LLMUsage
 from remem.providers.embedder import Embedder
 from remem.providers.llm import LLM, Usage
@@ -403,10 +404,6 @@ def _summary(users: Sequence[UserOperations]) -> dict[str, Any]:
             "total": total,
             "per_add": {k: (v / len(usage) if usage else None) for k, v in total.items()},
         },
-        "add_latency_ms": {"p50": _pct(latencies, 50), "p95": _pct(latencies, 95)},
+        "add_latency_ms": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95)},
         "judge_llm": {**asdict(judge), "sessions_judged": sum(u.judge_calls for u in users)},
     }
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None

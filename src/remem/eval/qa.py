@@ -32,6 +32,7 @@ from pydantic import BaseModel, Field, field_validator
 from remem.errors import UnusableAnswer
 from remem.eval import qa_prompts as prompts
 from remem.eval.datasets import Question
+from remem.eval.metrics import percentile
 from remem.model import SearchHit
 from remem.providers.llm import LLM, Usage
 
@@ -271,7 +272,7 @@ def summarize(rows: Sequence[QARow], dataset: str) -> dict[str, Any]:
             "judge": asdict(sum(judge, Usage())),
         },
         "latency_ms": {
-            stage: {"p50": _pct(values, 50), "p95": _pct(values, 95)}
+            stage: {"p50": percentile(values, 50), "p95": percentile(values, 95)}
             for stage, values in (
                 ("retrieval", [r.retrieval_ms for r in rows]),
                 ("answer", [r.answer_ms for r in rows]),
@@ -284,7 +285,3 @@ def summarize(rows: Sequence[QARow], dataset: str) -> dict[str, Any]:
 
 def _mean(values: Sequence[float | bool]) -> float | None:
     return float(np.mean(values)) if values else None
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None

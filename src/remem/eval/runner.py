@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from remem.engine import Memory
 from remem.eval import metrics, operations, qa
 from remem.eval.datasets import Conversation, Question, Session, load
+from remem.eval.metrics import percentile
 from remem.model import ROLES, Context, SearchResults
 from remem.retrieval.context import build_context
 from remem.retrieval.search import SearchRecipe
@@ -64,8 +63,8 @@ class EvalResult:
             "systems": {
                 name: {
                     **metrics.aggregate(self.rows.get(name, [])),
-                    "latency_ms_p50": _pct(self.latency_ms.get(name, []), 50),
-                    "latency_ms_p95": _pct(self.latency_ms.get(name, []), 95),
+                    "latency_ms_p50": percentile(self.latency_ms.get(name, []), 50),
+                    "latency_ms_p95": percentile(self.latency_ms.get(name, []), 95),
                 }
                 for name in self.systems
             },
@@ -82,10 +81,6 @@ class EvalResult:
                 self.operation_users, self.operations_settings
             )
         return summary
-
-
-def _pct(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None
 
 
 def _session_messages(session: Session) -> list[dict[str, Any]]:

@@ -130,26 +130,36 @@ def recall(
         return []
     updated: list[MemoryRecord] = []
     restored: list[Event] = []
-    by_tenant: dict[str, list[LifecycleChange]] = {}
-    for m in seen.values():
-        layer = m.layer
-        if layer == "short" and _deserves_long(m, m.access_count + 1, policy):
-            layer = "long"
-        after = m.model_copy(
-            update={
-                "stability": reinforced(m, now, policy),
-                "layer": layer,
-                "status": "active",
-                "access_count": m.access_count + 1,
-                "last_accessed_at": now,
-            }
-        )
-        updated.append(after)
-        by_tenant.setdefault(m.scope.tenant, []).append(_change(after, recalled_at=now))
-        if m.status == "archived":
-            restored.append(Event.of("restore", after, "recalled while archived", now))
     with store.transaction():
-        for tenant, changes in by_tenant.items():
+        # Computed from the rows as they are inside the write, not as the caller read them:
+        # a pin or another recall that landed since is kept, not overwritten.
+        for tenant in {t for t, _, _ in seen}:
+            ids = tuple(dict.fromkeys(i for t, i, _ in seen if t == tenant))
+            fresh = store.list_memories(
+                MemoryFilter(scope=Scope(tenant=tenant), ids=ids, statuses=("active", "archived")),
+                limit=len(ids),
+                offset=0,
+            )
+            changes = []
+            for m in fresh:
+                if (tenant, m.id, m.version) not in seen:
+                    continue  # a newer version was written since the read: not what was recalled
+                layer = m.layer
+                if layer == "short" and _deserves_long(m, m.access_count + 1, policy):
+                    layer = "long"
+                after = m.model_copy(
+                    update={
+                        "stability": reinforced(m, now, policy),
+                        "layer": layer,
+                        "status": "active",
+                        "access_count": m.access_count + 1,
+                        "last_accessed_at": now,
+                    }
+                )
+                updated.append(after)
+                changes.append(_change(after, recalled_at=now))
+                if m.status == "archived":
+                    restored.append(Event.of("restore", after, "recalled while archived", now))
             store.set_lifecycle(tenant, changes)
         if restored:
             store.append_events(restored)
