@@ -16,6 +16,7 @@ from typing import Annotated, Any, Protocol
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem import __version__
@@ -188,7 +189,11 @@ class RequireKey:
         auth = headers.get(b"authorization", b"").decode("latin-1")
         token = auth[7:].strip() if auth.lower().startswith("bearer ") else None
         token = token or headers.get(b"x-api-key", b"").decode("latin-1") or None
-        key = self.keys.authenticate(token)
+        try:  # a database lookup: off the event loop, and a store failure is a JSON error
+            key = await run_in_threadpool(self.keys.authenticate, token)
+        except RememError as exc:
+            await error_response(exc.status, exc.code, str(exc))(scope, receive, send)
+            return
         if key is None:
             message = "an API key is required" if not token else "unknown or revoked API key"
             await error_response(401, "unauthorized", message)(scope, receive, send)
