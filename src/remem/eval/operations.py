@@ -377,6 +377,17 @@ def summarize(users: Sequence[UserOperations], settings: dict[str, Any]) -> dict
     }
 
 
+#: What one add cost (fields of its extraction usage), summed in the report.
+ADD_USAGE_KEYS = (
+    "calls",
+    "extraction_calls",
+    "consolidation_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "retries",
+)
+
+
 def _summary(users: Sequence[UserOperations]) -> dict[str, Any]:
     by_method: dict[str, Counts] = {}
     for user in users:
@@ -384,17 +395,7 @@ def _summary(users: Sequence[UserOperations]) -> dict[str, Any]:
             by_method.setdefault(method, Counts()).merge(counts)
     usage = [u for user in users for u in user.add_usage]
     latencies = [ms for user in users for ms in user.add_ms]
-    total = {
-        key: sum(getattr(u, key) for u in usage)
-        for key in (
-            "calls",
-            "extraction_calls",
-            "consolidation_calls",
-            "prompt_tokens",
-            "completion_tokens",
-            "retries",
-        )
-    }
+    total = {key: sum(getattr(u, key) for u in usage) for key in ADD_USAGE_KEYS}
     judge = sum((user.judge_usage for user in users), Usage())
     return {
         "metrics": {m: by_method[m].metrics() for m in METHODS if m in by_method},

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from remem.eval.metrics import KS
+from remem.eval.operations import ADD_USAGE_KEYS
 
 #: The headline metric of each benchmark (others are in the JSON).
 HEADLINE = {
@@ -158,14 +159,7 @@ def _operations_markdown(ops: dict[str, Any]) -> list[str]:
         "| retries |",
         "|---|---|---|---|---|---|---|",
     ]
-    keys = (
-        "calls",
-        "extraction_calls",
-        "consolidation_calls",
-        "prompt_tokens",
-        "completion_tokens",
-        "retries",
-    )
+    keys = ADD_USAGE_KEYS
     lines.append("| total | " + " | ".join(str(total[k]) for k in keys) + " |")
     lines.append("| per add | " + " | ".join(_fmt1(per_add[k]) for k in keys) + " |")
     lines += [

@@ -48,6 +48,7 @@ from remem.retrieval.search import RECIPES
 if TYPE_CHECKING:
     from remem.eval.operations import OperationsSettings
     from remem.eval.qa import QASettings
+    from remem.providers.llm import LLM
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -818,6 +819,25 @@ def eval_(
     )
 
 
+def _eval_llms(
+    flag: str, url: str | None, model: str | None, judge_model: str | None
+) -> tuple[LLM, LLM]:
+    """The main and judge LLMs an eval ``flag`` asks for; a clear error when none is configured."""
+    import os
+
+    from remem.providers.llm import llm_from_env
+
+    model = model or os.environ.get("REMEM_LLM_MODEL")
+    main = llm_from_env(url=url, model=model) if model else None
+    if main is None:
+        raise InvalidInput(
+            f"{flag} needs an OpenAI-compatible LLM: set REMEM_LLM_URL and REMEM_LLM_MODEL "
+            "(or pass --llm-url and --llm-model; REMEM_LLM_API_KEY for the key)"
+        )
+    judge = (llm_from_env(url=url, model=judge_model) or main) if judge_model else main
+    return main, judge
+
+
 def _qa_settings(
     url: str | None,
     model: str | None,
@@ -826,20 +846,10 @@ def _qa_settings(
     systems: list[str] | None,
     workers: int,
 ) -> QASettings:
-    """The answer and judge LLMs for --qa; a clear error when none is configured."""
-    import os
-
+    """The answer and judge LLMs for --qa."""
     from remem.eval.qa import QASettings
-    from remem.providers.llm import llm_from_env
 
-    model = model or os.environ.get("REMEM_LLM_MODEL")
-    answer = llm_from_env(url=url, model=model) if model else None
-    if answer is None:
-        raise InvalidInput(
-            "--qa needs an OpenAI-compatible LLM: set REMEM_LLM_URL and REMEM_LLM_MODEL "
-            "(or pass --llm-url and --llm-model; REMEM_LLM_API_KEY for the key)"
-        )
-    judge = (llm_from_env(url=url, model=judge_model) or answer) if judge_model else answer
+    answer, judge = _eval_llms("--qa", url, model, judge_model)
     return QASettings(
         answer_llm=answer,
         judge_llm=judge,
@@ -852,24 +862,14 @@ def _qa_settings(
 def _operations_settings(
     dataset: str, url: str | None, model: str | None, judge_model: str | None, threshold: float
 ) -> OperationsSettings:
-    """The extraction LLM (and judge) for --operations; a clear error when none is configured."""
-    import os
-
+    """The extraction LLM (and judge) for --operations; halumem only (it has memory points)."""
     from remem.eval.operations import OperationsSettings
-    from remem.providers.llm import llm_from_env
 
     if dataset != "halumem":
         raise InvalidInput(
             f"--operations needs gold memory points: only halumem has them, not {dataset!r}"
         )
-    model = model or os.environ.get("REMEM_LLM_MODEL")
-    llm = llm_from_env(url=url, model=model) if model else None
-    if llm is None:
-        raise InvalidInput(
-            "--operations needs an OpenAI-compatible LLM: set REMEM_LLM_URL and REMEM_LLM_MODEL "
-            "(or pass --llm-url and --llm-model; REMEM_LLM_API_KEY for the key)"
-        )
-    judge = (llm_from_env(url=url, model=judge_model) or llm) if judge_model else llm
+    llm, judge = _eval_llms("--operations", url, model, judge_model)
     return OperationsSettings(llm=llm, judge_llm=judge, threshold=threshold)
 
 

@@ -56,10 +56,17 @@ def upsert(
     ``key`` is the metadata that identifies it (e.g. ``{"summary": "session"}``) within scope.
     """
     meta = {**metadata, **key, "sources": [m.id for m in sources]}
+
+    def unchanged(old: MemoryRecord) -> bool:
+        return old.text == text and old.metadata == meta
+
+    seen = find(store, scope, kind, key)
+    if seen is not None and unchanged(seen):  # the common case on a re-run: no embedding
+        return seen, False
     vector = embedder.embed([text])[0]
     with store.transaction():
-        old = find(store, scope, kind, key)
-        if old is not None and old.text == text and old.metadata == meta:
+        old = find(store, scope, kind, key)  # again inside the write: it may have moved since
+        if old is not None and unchanged(old):
             return old, False
         fields: dict[str, Any] = {
             "text": text,

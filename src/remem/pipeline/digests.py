@@ -19,9 +19,8 @@ from remem.model import MemoryRecord, Scope
 from remem.pipeline import abstractive, derived, summaries
 from remem.pipeline.lifecycle import learned_at
 from remem.providers.embedder import Embedder
-from remem.stores.base import MemoryFilter, Store
+from remem.stores.base import MemoryFilter, Store, list_all
 
-_PAGE = 1000
 SESSION_KEY = {"summary": "session"}
 RUNNING_KEY = {"summary": "running"}
 T = TypeVar("T")
@@ -41,17 +40,8 @@ def _drafted(
         return offline(), {"llm_error": str(exc)[:500]}
 
 
-def _all(store: Store, flt: MemoryFilter) -> list[MemoryRecord]:
-    rows: list[MemoryRecord] = []
-    while True:
-        page = store.list_memories(flt, limit=_PAGE, offset=len(rows))
-        rows += page
-        if len(page) < _PAGE:
-            return rows
-
-
 def _episodes(store: Store, scope: Scope) -> list[MemoryRecord]:
-    return _all(
+    return list_all(
         store, MemoryFilter(scope=scope, kinds=("episode",), statuses=("active", "archived"))
     )
 
@@ -59,7 +49,10 @@ def _episodes(store: Store, scope: Scope) -> list[MemoryRecord]:
 def summarize_sessions(
     store: Store, embedder: Embedder, scope: Scope, now: datetime, llm: Any = None
 ) -> list[MemoryRecord]:
-    """(Re)summarize every session in ``scope`` whose turns changed since its last summary."""
+    """(Re)summarize every session in ``scope`` whose number of turns changed since its summary.
+
+    A turn edited in place (same count) keeps the old summary until the session grows.
+    """
     by_session: dict[Scope, list[MemoryRecord]] = defaultdict(list)
     for m in _episodes(store, scope):
         if m.scope.session_id is not None:
@@ -103,7 +96,7 @@ def update_running_summary(
 ) -> MemoryRecord | None:
     """Rewrite the user's running summary across their session summaries; None if unchanged."""
     user = _user_scope(scope)
-    sessions = _all(
+    sessions = list_all(
         store,
         MemoryFilter(
             scope=user, kinds=("summary",), metadata=SESSION_KEY, statuses=("active", "archived")
@@ -149,7 +142,7 @@ def derive_insights(
 ) -> list[MemoryRecord]:
     """Insights across the user's session summaries (LLM only), in a bounded set of slots."""
     user = _user_scope(scope)
-    sessions = _all(
+    sessions = list_all(
         store,
         MemoryFilter(scope=user, kinds=("summary",), metadata=SESSION_KEY, statuses=("active",)),
     )
@@ -194,8 +187,8 @@ def refresh_profile(
     """Rebuild the profile of the user in ``scope`` from their facts and statements."""
     user = _user_scope(scope)
     current = ("active", "archived")
-    facts = _all(store, MemoryFilter(scope=user, kinds=("fact",), statuses=current))
-    statements = _all(
+    facts = list_all(store, MemoryFilter(scope=user, kinds=("fact",), statuses=current))
+    statements = list_all(
         store,
         MemoryFilter(scope=user, kinds=("episode",), metadata={"role": "user"}, statuses=current),
     )

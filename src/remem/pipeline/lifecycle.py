@@ -22,10 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from remem.model import Event, MemoryRecord, Scope
-from remem.stores.base import LifecycleChange, MemoryFilter, Store
+from remem.stores.base import LifecycleChange, MemoryFilter, Store, list_all
 
 DAY_SECONDS = 86_400.0
-_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -187,13 +186,7 @@ class MaintenanceReport:
 
 
 def _current(store: Store, scope: Scope) -> list[MemoryRecord]:
-    flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
-    rows: list[MemoryRecord] = []
-    while True:
-        page = store.list_memories(flt, limit=_PAGE, offset=len(rows))
-        rows += page
-        if len(page) < _PAGE:
-            return rows
+    return list_all(store, MemoryFilter(scope=scope, statuses=("active", "archived")))
 
 
 def _newest_sessions(rows: Sequence[MemoryRecord]) -> dict[tuple[str | None, str | None], str]:

@@ -50,6 +50,16 @@ class JobClaim:
     ids: tuple[str, ...] | None = None
 
 
+def list_all(store: Store, flt: MemoryFilter, page: int = 1000) -> list[MemoryRecord]:
+    """Every memory ``flt`` admits, read page by page."""
+    rows: list[MemoryRecord] = []
+    while True:
+        got = store.list_memories(flt, limit=page, offset=len(rows))
+        rows += got
+        if len(got) < page:
+            return rows
+
+
 #: With a ``kinds`` filter, how many of an entity's newest links ``entity_links`` inspects.
 LINK_SCAN = 1000
 
