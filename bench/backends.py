@@ -43,10 +43,10 @@ from remem._ids import new_id
 from remem.model import Episode, Event, MemoryRecord, Scope
 from remem.pipeline.ingest import build_turns
 from remem.providers.local_embedder import LocalEmbedder
-from remem.retrieval.search import RECIPES
-from remem.retrieval.terms import query_terms
+from remem.recipes import RECIPES
 from remem.stores import MemoryFilter, Store
 from remem.stores.sqlite import SQLiteStore
+from remem.text.terms import query_terms
 
 ROOT = Path(__file__).resolve().parent
 TENANT = "bench"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from remem import Memory
 from remem.pipeline import extract
-from remem.retrieval.search import RECIPES
+from remem.recipes import RECIPES
 
 NAMES = ["Ana", "Rita", "Tomás", "Lena", "Omar", "Priya", "Jonas", "Mei"]
 PLACES = ["Lisbon", "Porto", "Berlin", "Kyoto", "Nairobi", "Lima", "Oslo", "Hanoi"]

@@ -37,11 +37,11 @@ import numpy as np
 from remem import Memory
 from remem.model import Scope, SearchResults
 from remem.providers.local_embedder import LocalEmbedder
+from remem.recipes import RECIPES
 from remem.retrieval import search as search_module
-from remem.retrieval import timeq
-from remem.retrieval.search import RECIPES
-from remem.retrieval.terms import query_terms
 from remem.stores import MemoryFilter
+from remem.text import timeq
+from remem.text.terms import query_terms
 
 USER = "bench-user"
 LIMIT = 10

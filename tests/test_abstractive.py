@@ -12,8 +12,8 @@ import pytest
 
 from remem import Memory
 from remem.providers.llm import OpenAIChatLLM
-from remem.retrieval.tokens import count_tokens
 from remem.testing import Reply, ScriptedOpenAIServer
+from remem.text.tokens import count_tokens
 
 T0 = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 TRIP = [

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from remem import InvalidInput, Memory
 from remem.retrieval.context import focus
-from remem.retrieval.tokens import clip, count_tokens
+from remem.text.tokens import clip, count_tokens
 
 T0 = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 CITE = re.compile(r"^- \[(mem_[0-9a-z]+)\] ")

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from remem import InvalidInput, Memory
+from remem import retention as retention_mod
 from remem.errors import StoreError
-from remem.model import MemoryRecord, Scope
+from remem.model import MaintenanceReport, MemoryRecord, Scope
 from remem.pipeline import lifecycle
 from remem.pipeline.background import BackgroundMaintenance
-from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, retention
+from remem.recipes import RECIPES, Priors
+from remem.retention import DEFAULT_POLICY, LifecyclePolicy, retention
 from remem.retrieval.fusion import Fused
-from remem.retrieval.priors import Priors, apply_priors
-from remem.retrieval.search import RECIPES
+from remem.retrieval.priors import apply_priors
 
 T0 = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -82,18 +83,18 @@ def test_episodes_age_from_when_they_were_said_other_kinds_from_when_written() -
     said = T0 - 10 * DAY
     turn = record(kind="episode", valid_from=said)
     fact = record(kind="fact", valid_from=said)
-    assert lifecycle.learned_at(turn) == said and lifecycle.learned_at(fact) == T0
+    assert retention_mod.learned_at(turn) == said and retention_mod.learned_at(fact) == T0
     assert retention(turn, T0) < retention(fact, T0) == 1.0
 
 
 def test_each_recall_strengthens_more_when_the_memory_had_faded() -> None:
     fresh = record(importance=0.5)
-    s0 = lifecycle.stability(fresh)
-    assert lifecycle.reinforced(fresh, T0) == pytest.approx(s0 * 1.75)  # R = 1: x(1 + 1.5 / 2)
-    late = lifecycle.reinforced(fresh, T0 + 30 * DAY)  # R ~ 0: x(1 + 1.5 * 2 / 2)
+    s0 = retention_mod.stability(fresh)
+    assert retention_mod.reinforced(fresh, T0) == pytest.approx(s0 * 1.75)  # R = 1: x(1 + 1.5 / 2)
+    late = retention_mod.reinforced(fresh, T0 + 30 * DAY)  # R ~ 0: x(1 + 1.5 * 2 / 2)
     assert late == pytest.approx(s0 * 2.5, rel=1e-3)
     capped = record(stability=DEFAULT_POLICY.max_stability_days)
-    assert lifecycle.reinforced(capped, T0) == DEFAULT_POLICY.max_stability_days
+    assert retention_mod.reinforced(capped, T0) == DEFAULT_POLICY.max_stability_days
 
 
 # -- reinforcement through the facade -------------------------------------------------------
@@ -111,7 +112,9 @@ def test_search_counts_recalls_resets_the_clock_and_flattens_the_curve(
     assert (
         stored is not None and stored.access_count == 1 and stored.last_accessed_at == T0 + 2 * DAY
     )
-    assert stored.stability is not None and stored.stability > lifecycle.stability(kept.memories[0])
+    assert stored.stability is not None and stored.stability > retention_mod.stability(
+        kept.memories[0]
+    )
     # a week later the recalled memory is held far better than its unrecalled twin
     later = clock.now + 7 * DAY
     untouched = mem.store.get_memory(other_id, "default")
@@ -253,9 +256,9 @@ def test_background_maintenance_runs_until_stopped_and_survives_a_failed_pass(
     mem.add("Soon forgotten", user_id="gus")
     clock.advance(30 * DAY)
     passed = threading.Event()
-    reports: list[lifecycle.MaintenanceReport] = []
+    reports: list[MaintenanceReport] = []
 
-    def seen(report: lifecycle.MaintenanceReport) -> None:
+    def seen(report: MaintenanceReport) -> None:
         reports.append(report)
         passed.set()
 

@@ -11,7 +11,8 @@ import pytest
 
 from remem import InvalidInput, Memory, NotFound, ProviderError
 from remem.pipeline import summaries
-from remem.retrieval.tokens import count_tokens
+from remem.text.sentences import sentences
+from remem.text.tokens import count_tokens
 
 T0 = datetime(2026, 5, 2, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -74,7 +75,7 @@ def test_extractive_session_summary_keeps_central_sentences_within_budget(
     assert "ok" not in draft.text.split()  # too short to say anything
     cited = {m.id for m in draft.sources}
     assert cited <= {m.id for m in turns}
-    assert all(any(s in m.text for m in draft.sources) for s in summaries.sentences(draft.text))
+    assert all(any(s in m.text for m in draft.sources) for s in sentences(draft.text))
 
 
 def test_summarize_writes_session_and_running_summaries_once(mem: Memory, clock: Clock) -> None:

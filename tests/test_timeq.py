@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from remem import Memory
-from remem.retrieval.timeq import resolve
+from remem.text.timeq import resolve
 
 ASKED = datetime(2023, 5, 30, 23, 40, tzinfo=UTC)
 

@@ -1,5 +1,6 @@
 """remem: long-term memory for LLM agents, embedded and offline by default."""
 
+from remem.config import QueuePolicy
 from remem.engine import AsyncMemory, Memory
 from remem.errors import (
     Conflict,
@@ -15,13 +16,17 @@ from remem.model import (
     AddResult,
     Episode,
     Event,
+    MaintenanceReport,
     MemoryRecord,
     Page,
+    ProfileItem,
     Scope,
     SearchHit,
     SearchResults,
     Signal,
 )
+from remem.recipes import RECIPES, Priors, SearchRecipe
+from remem.retention import LifecyclePolicy
 
 __version__ = "0.1.0"
 
@@ -36,6 +41,7 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "RECIPES",
     "AddResult",
     "AsyncClient",
     "AsyncMemory",
@@ -44,15 +50,21 @@ __all__ = [
     "Episode",
     "Event",
     "InvalidInput",
+    "LifecyclePolicy",
+    "MaintenanceReport",
     "Memory",
     "MemoryRecord",
     "NotFound",
     "Page",
+    "Priors",
+    "ProfileItem",
     "ProviderError",
+    "QueuePolicy",
     "RememError",
     "Scope",
     "ScopeError",
     "SearchHit",
+    "SearchRecipe",
     "SearchResults",
     "Signal",
     "StoreError",

@@ -45,11 +45,11 @@ from remem.model import (
     Entity,
     Episode,
     Event,
+    MaintenanceReport,
     MemoryRecord,
     Page,
     SearchResults,
 )
-from remem.pipeline.lifecycle import MaintenanceReport
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 _ERRORS: dict[str, type[RememError]] = {

@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING, Any, ParamSpec, TypeVar
 from remem import portability
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
-from remem.config import default_location
+from remem.config import DEFAULT_QUEUE_POLICY, QueuePolicy, default_location
 from remem.errors import Conflict, InvalidInput, NotFound, ProviderError, ScopeError
 from remem.model import (
     KINDS,
@@ -32,19 +32,14 @@ from remem.model import (
     Extraction,
     ExtractionJob,
     LLMUsage,
+    MaintenanceReport,
     MemoryRecord,
     Page,
     Scope,
     SearchResults,
 )
 from remem.pipeline import derived, digests, knowledge, lifecycle
-from remem.pipeline.background import (
-    DEFAULT_QUEUE_POLICY,
-    BackgroundMaintenance,
-    ExtractionWorker,
-    QueuePolicy,
-)
-from remem.pipeline.entities import normalise
+from remem.pipeline.background import BackgroundMaintenance, ExtractionWorker
 from remem.pipeline.extract import EXTRACTORS, OfflineExtractor, offline_extractor
 from remem.pipeline.ingest import (
     Messages,
@@ -53,11 +48,13 @@ from remem.pipeline.ingest import (
     check_metadata,
     check_text,
 )
-from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, MaintenanceReport
 from remem.providers.embedder import Embedder, default_embedder
+from remem.recipes import RECIPES, SearchRecipe
+from remem.retention import DEFAULT_POLICY, LifecyclePolicy, retention
 from remem.retrieval.context import build_context
-from remem.retrieval.search import RECIPES, SearchRecipe, hybrid_search
+from remem.retrieval.search import hybrid_search
 from remem.stores import JobClaim, MemoryFilter, Store, open_store
+from remem.text.names import normalise
 
 if TYPE_CHECKING:
     from remem.providers.llm import LLM
@@ -882,7 +879,7 @@ class Memory:
 
     def retention(self, memory: MemoryRecord, at: datetime | str | None = None) -> float:
         """How strongly ``memory`` is held at ``at`` (default now), from 0 to 1."""
-        return lifecycle.retention(memory, to_utc(at, field="at") or self.clock(), self.policy)
+        return retention(memory, to_utc(at, field="at") or self.clock(), self.policy)
 
     def summarize(
         self,
@@ -999,7 +996,7 @@ class Memory:
     ) -> Context:
         """A prompt-ready block for ``query``: profile, overview, facts, sessions and turns.
 
-        Never longer than ``budget_tokens`` (``remem.retrieval.tokens.count_tokens``);
+        Never longer than ``budget_tokens`` (``remem.text.tokens.count_tokens``);
         each line cites its memory id and date. Memories cited count as recalled. The
         profile and overview are the stored ones (``summarize``/``profile`` build them):
         assembling a context writes nothing but recall counts.

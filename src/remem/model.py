@@ -8,6 +8,8 @@ what makes ``as_of`` queries and exact history possible.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -322,7 +324,7 @@ class ContextLine(_Record):
 class Context(_Record):
     """A prompt-ready block: profile, facts, summaries and turns, within a token budget.
 
-    ``tokens`` is measured with ``remem.retrieval.tokens.count_tokens`` and never exceeds
+    ``tokens`` is measured with ``remem.text.tokens.count_tokens`` and never exceeds
     ``budget_tokens``; every line cites the memory it comes from as ``[id]``.
     """
 
@@ -338,3 +340,67 @@ class Context(_Record):
 
     def __str__(self) -> str:
         return self.text
+
+
+@dataclass(frozen=True)
+class ProfileItem:
+    """One line of the profile and the memory it comes from."""
+
+    text: str
+    memory_id: str
+    section: Literal["stable", "recent"]
+    since: datetime
+    change: Literal["fact", "statement", "new", "updated", "ended"] = "fact"
+    previous: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "memory_id": self.memory_id,
+            "section": self.section,
+            "since": self.since.isoformat(),
+            "change": self.change,
+            "previous": self.previous,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProfileItem:
+        return cls(
+            text=data["text"],
+            memory_id=data["memory_id"],
+            section=data["section"],
+            since=datetime.fromisoformat(data["since"]),
+            change=data.get("change", "fact"),
+            previous=data.get("previous"),
+        )
+
+    def render(self) -> str:
+        day = self.since.date().isoformat()
+        if self.change == "ended":
+            return f"no longer true since {day}: {self.text}"
+        if self.change == "updated":
+            was = f" (was: {self.previous})" if self.previous else ""
+            return f"changed {day}: {self.text}{was}"
+        if self.change == "new":
+            return f"new {day}: {self.text}"
+        return f"{self.text} (since {day})"
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    """What one ``maintain`` pass looked at and changed."""
+
+    scanned: int
+    archived: int
+    moved: dict[str, int]
+    layers: dict[str, int]
+    at: datetime
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "archived": self.archived,
+            "moved": self.moved,
+            "layers": self.layers,
+            "at": self.at.isoformat(),
+        }

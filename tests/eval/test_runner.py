@@ -110,7 +110,7 @@ def test_cli_eval_rejects_unknown_dataset_and_missing_file(tmp_path: Path) -> No
 def test_lifecycle_mode_reports_tokens_per_query_within_each_budget(
     locomo_file: Path, tmp_path: Path
 ) -> None:
-    from remem.retrieval.search import RECIPES
+    from remem.recipes import RECIPES
 
     result = evaluate(
         "locomo",

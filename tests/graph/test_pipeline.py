@@ -11,9 +11,9 @@ from kg_script import Script, label_of
 
 from remem import InvalidInput, Memory
 from remem.pipeline.consolidate import same_meaning_guard
-from remem.pipeline.entities import normalise
 from remem.pipeline.extract import RegexExtractor, extraction_budget, parse_date, plausible_name
 from remem.testing import Reply, ScriptedOpenAIServer
+from remem.text.names import normalise
 
 
 def fact(text: str, *entities: str, **extra: Any) -> dict[str, Any]:

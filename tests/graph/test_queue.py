@@ -13,7 +13,7 @@ import pytest
 from kg_script import Script, is_extraction, label_of
 
 from remem import Memory
-from remem.pipeline.background import QueuePolicy
+from remem.config import QueuePolicy
 from remem.providers.llm import OpenAIChatLLM
 from remem.stores import JobClaim
 from remem.testing import Reply, ScriptedOpenAIServer

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from remem import Client, Memory
-from remem.pipeline.lifecycle import MaintenanceReport
+from remem.model import MaintenanceReport
 from remem.providers.embedder import Embedder
 from remem.service import KeyStore, create_app
 from tests.service.conftest import ServerThread, Service

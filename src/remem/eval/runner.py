@@ -22,8 +22,8 @@ from remem.eval import metrics, operations, qa
 from remem.eval.datasets import Conversation, Question, Session, load
 from remem.eval.metrics import percentile
 from remem.model import ROLES, Context, SearchResults
+from remem.recipes import SearchRecipe
 from remem.retrieval.context import build_context
-from remem.retrieval.search import SearchRecipe
 
 #: remem's retrieval (the default recipe) and the two single-signal baselines.
 SYSTEMS: dict[str, str] = {"bm25": "bm25", "dense": "dense", "remem": "hybrid"}

@@ -38,12 +38,12 @@ from remem.model import (
     AddResult,
     Context,
     Event,
+    MaintenanceReport,
     MemoryRecord,
     Page,
     SearchResults,
 )
-from remem.pipeline.lifecycle import MaintenanceReport
-from remem.retrieval.search import RECIPES
+from remem.recipes import RECIPES
 
 if TYPE_CHECKING:
     from remem.eval.operations import OperationsSettings

@@ -3,7 +3,7 @@
 The model sees its inputs numbered and answers with a pydantic schema that names the
 numbers it used; numbers out of range are dropped, and an item citing nothing valid is
 dropped too, so whatever is stored cites real memories. Texts are clipped to their token
-budget with ``remem.retrieval.tokens``, whatever the model wrote.
+budget with ``remem.text.tokens``, whatever the model wrote.
 """
 
 from __future__ import annotations
@@ -14,9 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from remem.model import MemoryRecord
+from remem.model import MemoryRecord, ProfileItem
 from remem.pipeline import summary_prompts
-from remem.pipeline.lifecycle import learned_at
 from remem.pipeline.summaries import (
     PROFILE_RECENT_ITEMS,
     PROFILE_STABLE_ITEMS,
@@ -24,9 +23,9 @@ from remem.pipeline.summaries import (
     RUNNING_BUDGET,
     SESSION_BUDGET,
     Draft,
-    ProfileItem,
 )
-from remem.retrieval.tokens import clip
+from remem.retention import learned_at
+from remem.text.tokens import clip
 
 #: Characters of one input shown to the model (long turns are cut, not dropped).
 INPUT_CHARS = 1200

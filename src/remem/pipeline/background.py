@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from remem.errors import RememError
@@ -100,44 +98,6 @@ class BackgroundMaintenance(_Ticker):
         if self._on_pass is not None:
             self._on_pass(report)
         return report
-
-
-@dataclass(frozen=True)
-class QueuePolicy:
-    """How the extraction queue is worked.
-
-    A job whose attempt fails waits ``backoff_s`` (doubling per failure, at most
-    ``max_backoff_s``) before the worker tries again; after ``max_attempts`` failures it
-    is left ``failed`` with its error (``stats()["extraction_queue"]``) until
-    ``Memory.retry_extraction``. A claim older than ``lease_s`` belongs to a worker that
-    died and is taken over; keep it well above the slowest extraction (with its retries).
-    An idle worker looks at the queue every ``interval_s`` (an add wakes it at once).
-    """
-
-    max_attempts: int = 5
-    backoff_s: float = 30.0
-    max_backoff_s: float = 3600.0
-    lease_s: float = 600.0
-    interval_s: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if min(self.backoff_s, self.max_backoff_s) < 0 or self.lease_s <= 0:
-            raise ValueError("backoff_s and max_backoff_s must be >= 0, lease_s > 0")
-        if self.interval_s <= 0:
-            raise ValueError("interval_s must be positive")
-
-    def backoff(self, attempts: int) -> timedelta:
-        """The wait after the ``attempts``-th failure."""
-        return timedelta(seconds=min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s))
-
-    @property
-    def lease(self) -> timedelta:
-        return timedelta(seconds=self.lease_s)
-
-
-DEFAULT_QUEUE_POLICY = QueuePolicy()
 
 
 class ExtractionWorker(_Ticker):

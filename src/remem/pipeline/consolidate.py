@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from remem.model import MemoryRecord, Scope
-from remem.pipeline.entities import normalise
 from remem.pipeline.extract import Fact, parse_date
 from remem.pipeline.prompts import ConsolidationAnswer, consolidation_messages
-from remem.retrieval.terms import query_terms
 from remem.stores.base import MemoryFilter, Store
+from remem.text.names import normalise
+from remem.text.terms import query_terms
 
 if TYPE_CHECKING:
     from remem.providers.llm import LLM, Usage

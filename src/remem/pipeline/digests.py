@@ -15,10 +15,10 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from remem.errors import ProviderError
-from remem.model import MemoryRecord, Scope
+from remem.model import MemoryRecord, ProfileItem, Scope
 from remem.pipeline import abstractive, derived, summaries
-from remem.pipeline.lifecycle import learned_at
 from remem.providers.embedder import Embedder
+from remem.retention import learned_at
 from remem.stores.base import MemoryFilter, Store, list_all
 
 SESSION_KEY = {"summary": "session"}
@@ -220,7 +220,7 @@ def refresh_profile(
     return record
 
 
-def profile_items(profile: MemoryRecord | None) -> list[summaries.ProfileItem]:
+def profile_items(profile: MemoryRecord | None) -> list[ProfileItem]:
     if profile is None:
         return []
-    return [summaries.ProfileItem.from_dict(x) for x in profile.metadata.get("items", [])]
+    return [ProfileItem.from_dict(x) for x in profile.metadata.get("items", [])]

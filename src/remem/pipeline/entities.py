@@ -15,9 +15,7 @@ A merge adds the new spelling as an alias, so the next mention is test 1.
 
 from __future__ import annotations
 
-import re
-import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,21 +24,11 @@ import numpy as np
 from remem._ids import new_id
 from remem.model import Entity, Scope
 from remem.providers.embedder import Embedder
-from remem.retrieval.terms import STOPWORDS
 from remem.stores.base import Store
+from remem.text.names import alias_grams, normalise
 
 #: Cosine between name embeddings above which two names of compatible type are one entity.
 SAME_NAME_COSINE = 0.92
-
-_PUNCT = re.compile(r"[^\w\s'-]+")
-_SPACE = re.compile(r"\s+")
-
-
-def normalise(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
-    folded = _SPACE.sub(" ", _PUNCT.sub(" ", folded.replace("’", "'"))).strip(" '-")
-    return folded.removeprefix("the ").strip()
 
 
 def _part_of(words: set[str], full: set[str]) -> bool:
@@ -102,7 +90,7 @@ class EntityResolver:
 
         The store cannot know them yet: they are saved at the end of the transaction.
         """
-        grams = set(_grams(text))
+        grams = set(alias_grams(text))
         return [e.id for e, _ in self.changed.values() if any(a in grams for a in e.aliases)]
 
     def rows(self) -> list[tuple[Entity, np.ndarray | None, list[str]]]:
@@ -211,28 +199,3 @@ class EntityResolver:
     def _put(self, entity: Entity, vector: np.ndarray | None) -> None:
         self._remember(entity, vector)
         self.changed[entity.id] = (entity, vector)
-
-
-def ngrams(words: Sequence[str], longest: int = 4) -> Iterable[str]:
-    """Every run of 1..``longest`` consecutive words, joined by a space."""
-    for size in range(1, longest + 1):
-        for start in range(len(words) - size + 1):
-            yield " ".join(words[start : start + size])
-
-
-#: Longest alias (in words) looked up when matching known entities in text.
-ALIAS_WORDS = 4
-
-
-def known_mentions(store: Store, scope: Scope, text: str) -> list[str]:
-    """Ids of the user's known entities whose alias appears in ``text`` (any case)."""
-    grams = _grams(text)
-    if not grams:
-        return []
-    found = store.entities_by_alias(scope.tenant, scope.user_id, grams)
-    return list(dict.fromkeys(i for g in grams for i in found.get(g, ())))
-
-
-def _grams(text: str) -> list[str]:
-    words = [w.removesuffix("'s") for w in normalise(text).split()]
-    return [g for g in ngrams(words, ALIAS_WORDS) if g not in STOPWORDS]

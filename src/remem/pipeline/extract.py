@@ -21,9 +21,10 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from remem.model import Episode
-from remem.pipeline.entities import Mention, normalise
+from remem.pipeline.entities import Mention
 from remem.pipeline.prompts import ExtractedFact, ExtractionAnswer, extraction_messages
-from remem.retrieval import timeq
+from remem.text import timeq
+from remem.text.names import normalise
 
 if TYPE_CHECKING:  # the HTTP client is imported only when an LLM is configured
     from remem.providers.llm import LLM, Usage

@@ -38,11 +38,12 @@ from remem.pipeline.consolidate import (
     normalised,
     settle_without_llm,
 )
-from remem.pipeline.entities import EntityResolver, Mention, known_mentions, normalise
+from remem.pipeline.entities import EntityResolver, Mention
 from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract, read_answer
 from remem.pipeline.prompts import ExtractionAnswer
 from remem.providers.embedder import Embedder
 from remem.stores.base import Store
+from remem.text.names import known_mentions, normalise
 
 if TYPE_CHECKING:
     from remem.providers.llm import LLM, Usage

@@ -19,12 +19,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
-from remem.model import MemoryRecord
-from remem.pipeline.lifecycle import learned_at
-from remem.retrieval.terms import STOPWORDS
-from remem.retrieval.tokens import clip, count_tokens
+from remem.model import MemoryRecord, ProfileItem
+from remem.retention import learned_at
+from remem.text.sentences import sentences
+from remem.text.terms import STOPWORDS
+from remem.text.tokens import clip, count_tokens
 
 SESSION_BUDGET = 120
 RUNNING_BUDGET = 240
@@ -36,7 +37,6 @@ STATEMENT_MAX_TOKENS = 40
 ASSISTANT_WEIGHT = 0.6
 DUPLICATE_SIMILARITY = 0.6
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])|\n+")
 _WORD = re.compile(r"[a-z0-9]+")
 _SELF = re.compile(
     r"\b(i am|i'm|i have|i've|i live|i work|i moved|i like|i love|i prefer|i hate|i enjoy|"
@@ -65,10 +65,6 @@ class _Unit:
 
 def _terms(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1]
-
-
-def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
 def _vectors(units: Sequence[_Unit]) -> list[dict[str, float]]:
@@ -162,50 +158,6 @@ def running_summary(
 
 
 # -- profile ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProfileItem:
-    """One line of the profile and the memory it comes from."""
-
-    text: str
-    memory_id: str
-    section: Literal["stable", "recent"]
-    since: datetime
-    change: Literal["fact", "statement", "new", "updated", "ended"] = "fact"
-    previous: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "memory_id": self.memory_id,
-            "section": self.section,
-            "since": self.since.isoformat(),
-            "change": self.change,
-            "previous": self.previous,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ProfileItem:
-        return cls(
-            text=data["text"],
-            memory_id=data["memory_id"],
-            section=data["section"],
-            since=datetime.fromisoformat(data["since"]),
-            change=data.get("change", "fact"),
-            previous=data.get("previous"),
-        )
-
-    def render(self) -> str:
-        day = self.since.date().isoformat()
-        if self.change == "ended":
-            return f"no longer true since {day}: {self.text}"
-        if self.change == "updated":
-            was = f" (was: {self.previous})" if self.previous else ""
-            return f"changed {day}: {self.text}{was}"
-        if self.change == "new":
-            return f"new {day}: {self.text}"
-        return f"{self.text} (since {day})"
-
-
 def _fact_items(
     facts: Sequence[MemoryRecord], previous: Mapping[str, MemoryRecord], now: datetime
 ) -> list[ProfileItem]:

@@ -4,7 +4,7 @@ What goes in, in order of claim on the budget: the user profile (at most 15% of 
 budget, items touching the query first), the running summary (at most 10%), then
 retrieved memories in their ranking order, whatever their kind. Each line cites its memory
 as ``[id]`` and carries its date; a long memory is cut down to its sentences that share the
-most words with the query. The block is measured with ``remem.retrieval.tokens`` as it is
+most words with the query. The block is measured with ``remem.text.tokens`` as it is
 built; a line that does not fit is shortened or left out, so the budget is never exceeded.
 """
 
@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from remem.model import Context, ContextLine, MemoryRecord
-from remem.pipeline.summaries import ProfileItem, sentences
-from remem.retrieval.terms import query_terms
-from remem.retrieval.tokens import clip, count_tokens
+from remem.model import Context, ContextLine, MemoryRecord, ProfileItem
+from remem.text.sentences import sentences
+from remem.text.terms import query_terms
+from remem.text.tokens import clip, count_tokens
 
 HEADERS = {
     "profile": "## About the user",

@@ -15,8 +15,8 @@ from dataclasses import replace
 import numpy as np
 
 from remem.model import MemoryRecord
-from remem.pipeline.entities import known_mentions
 from remem.stores.base import MemoryFilter, Store
+from remem.text.names import known_mentions
 
 #: Links read per hop: the most recent ones, so a hub entity costs a bounded amount.
 LINKS_PER_HOP = 500

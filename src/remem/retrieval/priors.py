@@ -15,22 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy, retention
+from remem.recipes import Priors
+from remem.retention import DEFAULT_POLICY, LifecyclePolicy, retention
 from remem.retrieval.fusion import Fused
 
 FREQUENT = 10
-
-
-@dataclass(frozen=True)
-class Priors:
-    """Weights of each prior; all zero leaves the ranking untouched."""
-
-    retention: float = 0.0
-    frequency: float = 0.0
-    long_term: float = 0.0
 
 
 def factor(

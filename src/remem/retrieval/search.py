@@ -23,67 +23,26 @@ topic and need an LLM to be refused; this catches the off-topic ones only.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 import numpy as np
 
 from remem.model import MemoryRecord, SearchHit, SearchResults
-from remem.pipeline.lifecycle import DEFAULT_POLICY, LifecyclePolicy
 from remem.providers.embedder import Embedder
-from remem.retrieval import timeq
+from remem.recipes import SearchRecipe
+from remem.retention import DEFAULT_POLICY, LifecyclePolicy
 from remem.retrieval.fusion import reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
-from remem.retrieval.priors import Priors, apply_priors
-from remem.retrieval.terms import query_terms
+from remem.retrieval.priors import apply_priors
 from remem.stores.base import MemoryFilter, Store
+from remem.text import timeq
+from remem.text.terms import query_terms
 
 Ranking = list[tuple[MemoryRecord, float]]
 
 #: Standing instructions are few; the closest handful is enough.
 DIRECTIVES_POOL = 5
-
-
-@dataclass(frozen=True)
-class SearchRecipe:
-    """A named retrieval configuration; ``hybrid`` is the default."""
-
-    name: str
-    bm25: float = 1.0
-    dense: float = 1.0
-    time_aware: bool = True
-    time_weight: float = 1.0
-    candidates: int = 50
-    rrf_k: int = 60
-    recency: float = 0.0
-    directives: float = 0.0
-    user_boost: float = 0.0
-    abstain_below: float | None = None
-    graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
-    graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
-    priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
-
-
-# Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
-# signal on conversational text; user turns carry what is worth remembering.
-_HYBRID = SearchRecipe(
-    "hybrid", bm25=0.5, directives=0.3, user_boost=0.5, abstain_below=0.2, graph=0.3
-)
-
-RECIPES: dict[str, SearchRecipe] = {
-    "hybrid": _HYBRID,
-    "recent": replace(_HYBRID, name="recent", recency=0.6),
-    # Knowledge graph (issue 4): every memory naming the query's entities, turns included.
-    "graph": replace(_HYBRID, name="graph", graph=0.6, graph_turns=True),
-    # Lifecycle priors (issue 7): hybrid re-weighted by retention, recall count and layer; the
-    # retention weight is a tie-breaker (0.02: higher weights lost recall on BEAM, whose
-    # questions reach back through the whole conversation; docs/benchmarks.md).
-    "lifecycle": replace(
-        _HYBRID, name="lifecycle", priors=Priors(retention=0.02, frequency=0.1, long_term=0.05)
-    ),
-    "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
-    "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
-}
 
 
 def _retrieve(

@@ -15,7 +15,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from remem.engine import MAX_LIMIT
 from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
-from remem.retrieval.search import RECIPES
+from remem.recipes import RECIPES
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000
