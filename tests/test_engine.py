@@ -328,6 +328,9 @@ def test_a_search_query_is_checked_normalised_and_frozen() -> None:
         recipe=RECIPES["recent"],
     )
     assert set(query.options()) == {"kinds", "layers", "after", "metadata", "recipe"}
+    assert repr(SearchQuery("Lisbon", user_id="ana", recipe="recent", metadata={"a": 1})) == (
+        "SearchQuery('Lisbon', user_id='ana', metadata={'a': 1}, recipe='recent')"
+    )
     assert dataclasses.replace(query, limit=5).limit == 5
     with pytest.raises(dataclasses.FrozenInstanceError):
         query.limit = 5  # type: ignore[misc]

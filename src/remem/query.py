@@ -29,7 +29,7 @@ from remem._checks import (
 )
 from remem._time import to_utc
 from remem.errors import InvalidInput
-from remem.recipes import SearchRecipe
+from remem.recipes import RECIPES, SearchRecipe
 
 #: What a caller may pass as a time: a datetime or date, ISO 8601 text, or unix seconds.
 #: Naive values are taken as UTC.
@@ -43,7 +43,7 @@ CONTEXT_OPTIONS = frozenset(
 )
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, repr=False)
 class SearchQuery:
     """A search: its text, whose memories, which of them, and how to rank them.
 
@@ -137,9 +137,20 @@ class SearchQuery:
         for name, value in values.items():
             object.__setattr__(self, name, value)
 
+    def __repr__(self) -> str:
+        """What was set, as it would be written: ``SearchQuery('Lisbon', user_id='ana')``."""
+        shown = [repr(self.text)]
+        for name, value in self.options().items():
+            if isinstance(value, SearchRecipe) and RECIPES.get(value.name) == value:
+                value = value.name
+            elif isinstance(value, MappingProxyType):
+                value = dict(value)
+            shown.append(f"{name}={value!r}")
+        return f"SearchQuery({', '.join(shown)})"
+
     def options(self) -> dict[str, Any]:
         """The fields set to something other than their default, by name (``text`` aside)."""
-        unset = _blank(self.text)
+        unset = SearchQuery(self.text)
         return {
             f.name: getattr(self, f.name)
             for f in fields(self)
@@ -155,10 +166,6 @@ def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{name} must be true or false, got {value!r}")
     return value
-
-
-def _blank(text: str) -> SearchQuery:
-    return SearchQuery(text)
 
 
 def as_query(

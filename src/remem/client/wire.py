@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter
 from remem._time import to_utc
 from remem.errors import InvalidInput
 from remem.model import Entity, Episode, Event, MaintenanceReport, MemoryRecord, Page
-from remem.query import SearchQuery
+from remem.query import SearchQuery, When
 from remem.recipes import RECIPES, SearchRecipe
 
 R = TypeVar("R")
@@ -25,8 +25,6 @@ EVENTS = TypeAdapter(list[Event])
 RECORDS = TypeAdapter(list[MemoryRecord])
 ENTITIES = TypeAdapter(list[Entity])
 EPISODES = TypeAdapter(list[Episode])
-
-Time = datetime | date | str | float | int | None
 
 
 @dataclass(frozen=True)
@@ -42,7 +40,7 @@ class Call(Generic[R]):
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def when(value: Time) -> str | None:
+def when(value: When) -> str | None:
     """Times as the API reads them: ISO 8601 strings (numbers are unix seconds, as in Memory)."""
     if value is None or isinstance(value, str):
         return value
