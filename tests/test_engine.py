@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import UTC, datetime
 
 import pytest
 
-from remem import InvalidInput, Memory, NotFound
+from remem import (
+    RECIPES,
+    AsyncMemory,
+    InvalidInput,
+    Memory,
+    NotFound,
+    SearchQuery,
+    SearchResults,
+)
 from tests.conftest import CONVERSATION
 
 
@@ -233,8 +242,6 @@ def test_reopening_keeps_everything_and_sees_other_writers(db_path) -> None:
 def test_async_memory(db_path) -> None:
     import asyncio
 
-    from remem import AsyncMemory
-
     async def main() -> str:
         async with AsyncMemory(db_path) as m:
             await m.add("Ana's favourite colour is teal.", user_id="ana")
@@ -251,3 +258,112 @@ def test_search_abstains_with_a_reason_when_nothing_is_relevant(ana: Memory) -> 
     assert not ana.search("where does Ana live", user_id="ana").abstained
     plain_dense = ana.search("quantum chromodynamics", user_id="ana", recipe="dense")
     assert not plain_dense.abstained and len(plain_dense) == len(CONVERSATION)  # no floor there
+
+
+def _ranking(results: SearchResults) -> list[tuple[str, float, list[str]]]:
+    return [(h.id, h.score, sorted(h.signals)) for h in results]
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"user_id": "ana"},
+        {"user_id": "ana", "session_id": "s1", "limit": 2, "context_window": 1},
+        {"user_id": "ana", "kinds": "episode", "metadata": {"speaker": "Ana"}},
+        {"user_id": "ana", "after": "2026-05-02T10:00:30Z", "before": "2026-05-03"},
+        {"user_id": "ana", "recipe": "bm25", "layers": ["working", "short"]},
+        {"user_id": "ana", "as_of": "2030-01-01", "valid_at": "2026-05-02T10:30:00Z"},
+        {"user_id": "ana", "archived": True, "asked_at": "2026-06-01", "recipe": "recent"},
+    ],
+)
+def test_a_search_query_and_its_keywords_find_the_same(db_path, options) -> None:
+    with Memory(db_path, track_recalls=False) as m:
+        m.add(CONVERSATION, user_id="ana", session_id="s1")
+        by_keywords = m.search("where does Ana live and which pet", **options)
+        by_query = m.search(SearchQuery("where does Ana live and which pet", **options))
+    assert by_query.model_dump() == by_keywords.model_dump()
+    assert _ranking(by_query) and _ranking(by_query) == _ranking(by_keywords)
+
+
+def test_a_context_takes_a_search_query_too(db_path) -> None:
+    with Memory(db_path, track_recalls=False) as m:
+        m.add(CONVERSATION, user_id="ana", session_id="s1")
+        options = {"user_id": "ana", "limit": 4, "before": "2026-06-01", "recipe": "recent"}
+        by_keywords = m.context("Ana's family", budget_tokens=200, **options)
+        by_query = m.context(SearchQuery("Ana's family", **options), budget_tokens=200)
+        assert by_query == by_keywords and by_query.cited
+        default_limit = m.context(SearchQuery("Ana's family", user_id="ana"))
+        assert default_limit == m.context("Ana's family", user_id="ana")
+        with pytest.raises(InvalidInput, match="context does not take kinds, valid_at"):
+            m.context(SearchQuery("x", kinds="fact", valid_at="2026-01-01"))
+
+
+def test_a_search_query_is_said_in_one_place(ana: Memory) -> None:
+    query = SearchQuery("Lisbon", user_id="ana")
+    with pytest.raises(InvalidInput, match="not both: kinds, limit"):
+        ana.search(query, limit=3, kinds="fact")
+    with pytest.raises(InvalidInput, match="not both: user_id"):
+        ana.context(query, user_id="bob")
+    assert ana.search(query, limit=10, recipe="hybrid").hits  # keywords left at their defaults
+
+
+def test_a_search_query_is_checked_normalised_and_frozen() -> None:
+    query = SearchQuery(
+        "Lisbon",
+        kinds="fact",
+        layers=["long"],
+        after="2026-05-02T12:00:00+02:00",
+        metadata={"topic": "travel"},
+        recipe="recent",
+    )
+    assert query.kinds == ("fact",) and query.layers == ("long",)
+    assert query.after == datetime(2026, 5, 2, 10, 0, tzinfo=UTC)
+    assert query.recipe is RECIPES["recent"] and dict(query.metadata or {}) == {"topic": "travel"}
+    assert query == SearchQuery(
+        "Lisbon",
+        kinds=("fact",),
+        layers="long",
+        after=datetime(2026, 5, 2, 10, 0, tzinfo=UTC),
+        metadata={"topic": "travel"},
+        recipe=RECIPES["recent"],
+    )
+    assert set(query.options()) == {"kinds", "layers", "after", "metadata", "recipe"}
+    assert repr(SearchQuery("Lisbon", user_id="ana", recipe="recent", metadata={"a": 1})) == (
+        "SearchQuery('Lisbon', user_id='ana', metadata={'a': 1}, recipe='recent')"
+    )
+    assert dataclasses.replace(query, limit=5).limit == 5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        query.limit = 5  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        query.metadata["topic"] = "food"  # type: ignore[index]
+    for kwargs, fragment in (
+        ({"text": " "}, "empty"),
+        ({"text": "x", "limit": 0}, "limit"),
+        ({"text": "x", "limit": True}, "limit"),
+        ({"text": "x", "kinds": ["nope"]}, "kind"),
+        ({"text": "x", "layers": "deep"}, "layer"),
+        ({"text": "x", "as_of": "soon"}, "ISO 8601"),
+        ({"text": "x", "recipe": "magic"}, "recipe"),
+        ({"text": "x", "metadata": {"a": [1]}}, "metadata"),
+        ({"text": "x", "user_id": " "}, "scope"),
+        ({"text": "x", "context_window": 21}, "context_window"),
+        ({"text": "x", "archived": "yes"}, "archived"),
+    ):
+        with pytest.raises(InvalidInput, match=fragment):
+            SearchQuery(**kwargs)
+
+
+def test_async_memory_has_every_method(db_path, tmp_path) -> None:
+    import asyncio
+
+    async def main() -> tuple[float, dict[str, int], int]:
+        async with AsyncMemory(db_path, llm=None, track_recalls=False) as m:
+            added = await m.add("Ana's favourite colour is teal.", user_id="ana")
+            held = await m.retention(added.memories[0])
+            copied = await m.migrate_to(tmp_path / "copy.db")
+            runner = await m.maintain_in_background(3600, user_id="ana")
+            runner.stop()
+            return held, copied, runner.passes
+
+    held, copied, passes = asyncio.run(main())
+    assert 0 < held <= 1 and copied["memory"] == 1 and passes == 1

@@ -1,5 +1,7 @@
 """remem: long-term memory for LLM agents, embedded and offline by default."""
 
+from typing import TYPE_CHECKING
+
 from remem.config import QueuePolicy
 from remem.engine import AsyncMemory, Memory
 from remem.errors import (
@@ -25,8 +27,12 @@ from remem.model import (
     SearchResults,
     Signal,
 )
+from remem.query import SearchQuery
 from remem.recipes import RECIPES, Priors, SearchRecipe
 from remem.retention import LifecyclePolicy
+
+if TYPE_CHECKING:  # imported on first use at run time (below); checkers see the real classes
+    from remem.client import AsyncClient, Client
 
 __version__ = "0.1.0"
 
@@ -64,6 +70,7 @@ __all__ = [
     "Scope",
     "ScopeError",
     "SearchHit",
+    "SearchQuery",
     "SearchRecipe",
     "SearchResults",
     "Signal",

@@ -8,7 +8,7 @@ what makes ``as_of`` queries and exact history possible.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -184,7 +184,8 @@ class SearchResults(_Record):
         default=None, description="event-time window the query named, resolved at asked_at"
     )
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self) -> Iterator[SearchHit]:  # type: ignore[override]
+        """The hits, best first (a pydantic model would iterate its fields)."""
         return iter(self.hits)
 
     def __len__(self) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 from remem.errors import RememError
 
@@ -46,7 +46,7 @@ class _Ticker:
         """Run the next pass now instead of at the next tick."""
         self._wake.set()
 
-    def start(self) -> Any:
+    def start(self) -> Self:
         if self._thread is None:
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)

@@ -10,44 +10,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from remem._checks import check_metadata, check_text
 from remem._ids import new_id
 from remem._time import to_utc
 from remem.errors import InvalidInput
 from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope
 from remem.pipeline.directives import is_directive
 
-MAX_TEXT_CHARS = 1_000_000
-
 Messages = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
-
-
-def check_text(text: Any, field: str = "content") -> str:
-    if not isinstance(text, str):
-        raise InvalidInput(f"{field} must be a string, got {type(text).__name__}")
-    if not text.strip():
-        raise InvalidInput(f"{field} is empty: there is nothing to remember")
-    if "\x00" in text:
-        raise InvalidInput(f"{field} contains a NUL character, which no backend can store")
-    if len(text) > MAX_TEXT_CHARS:
-        raise InvalidInput(f"{field} has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-    return text
-
-
-def check_metadata(metadata: Any, field: str = "metadata") -> dict[str, Any]:
-    if metadata is None:
-        return {}
-    if not isinstance(metadata, Mapping):
-        raise InvalidInput(f"{field} must be an object of key/value pairs")
-    for key in metadata:
-        if not isinstance(key, str) or not key or '"' in key:
-            raise InvalidInput(f"{field} keys must be non-empty strings without quotes: {key!r}")
-    return dict(metadata)
-
-
-def check_importance(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value <= 1.0:
-        raise InvalidInput(f"importance must be a number between 0 and 1, got {value!r}")
-    return float(value)
 
 
 def _messages(messages: Messages) -> list[Mapping[str, Any]]:

@@ -1,0 +1,274 @@
+"""Writes: add, update, delete, delete_all, forget and add_insight.
+
+Every write runs in one store transaction and appends its Event in that same
+transaction, so the history is exactly what happened, no more, no less.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from remem._checks import check_importance, check_metadata, check_text
+from remem._ids import new_id
+from remem._time import to_utc
+from remem.engine.queue import ExtractionQueue
+from remem.errors import InvalidInput, NotFound, ScopeError
+from remem.model import AddResult, Event, Extraction, ExtractionJob, MemoryRecord, Scope
+from remem.pipeline import knowledge
+from remem.pipeline.ingest import Messages, build_turns
+from remem.stores import MemoryFilter
+
+
+class Writes(ExtractionQueue):
+    def add(
+        self,
+        messages: Messages,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        timestamp: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        kind: str = "episode",
+        importance: float = 0.5,
+        source: str = "api",
+    ) -> AddResult:
+        """Store a conversation (every turn kept, round-level) or one text; returns what was written."""
+        scope = self._scope(user_id, agent_id, session_id)
+        now = self.clock()
+        turns = build_turns(
+            messages,
+            scope=scope,
+            first_seq=0,
+            now=now,
+            timestamp=timestamp,
+            metadata=metadata,
+            source=source,
+            kind=kind,
+            importance=check_importance(importance),
+        )
+        self._bind()
+        vectors = self.embedder.embed([memory.text for _, memory in turns])
+        with self.store.transaction():
+            first = self.store.next_seq(scope)
+            turns = [
+                (episode.model_copy(update={"seq": first + i}), memory)
+                for i, (episode, memory) in enumerate(turns)
+            ]
+            self.store.insert_episodes([episode for episode, _ in turns])
+            self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
+            self.store.append_events([Event.of("add", m, None, now) for _, m in turns])
+            linked = (
+                knowledge.link_offline(self.store, self.extractor, turns, now)
+                if self.extractor
+                else []
+            )
+            job = owner = None
+            if self.llm is not None and self.extract_facts and kind == "episode":
+                job, owner = self._queue(scope, tuple(e.id for e, _ in turns), now)
+        episodes = tuple(e for e, _ in turns)
+        if job is None:
+            extraction = Extraction(status="offline", entities=tuple(linked))
+        elif owner is None:
+            extraction = Extraction(status="queued", entities=tuple(linked), job_id=job.id)
+            if self._worker is not None:
+                self._worker.wake()
+        else:
+            extraction = self._extract(job, owner, episodes, None)
+        return AddResult(
+            episodes=episodes, memories=tuple(m for _, m in turns), extraction=extraction
+        )
+
+    def _queue(
+        self, scope: Scope, episode_ids: tuple[str, ...], now: datetime
+    ) -> tuple[ExtractionJob, str | None]:
+        """Queue the turns' extraction (inside the add's transaction: a crash during the LLM
+        call loses nothing); the claim's owner token when this call runs it inline."""
+        job = ExtractionJob(
+            id=new_id("job"), scope=scope, episode_ids=episode_ids, created_at=now, updated_at=now
+        )
+        self.store.save_job(job)
+        if self.extraction != "inline":
+            return job, None
+        claimed, token = self._claim(ids=(job.id,))  # ours until done; a worker elsewhere skips it
+        return job, token if claimed is not None else None
+
+    def update(
+        self,
+        memory_id: str,
+        text: str | None = None,
+        *,
+        metadata: Mapping[str, Any] | None = None,
+        importance: float | None = None,
+        valid_from: datetime | str | None = None,
+        valid_to: datetime | str | None = None,
+        reason: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> MemoryRecord:
+        """Write a new version; the old one stays, marked superseded, for history and ``as_of``.
+
+        ``metadata`` is a patch: given keys are set, keys given as None are removed.
+        """
+        scope = self._scope(user_id, agent_id)
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = check_text(text, "text")
+        patch = check_metadata(metadata) if metadata is not None else None
+        if importance is not None:
+            changes["importance"] = check_importance(importance)
+        if valid_from is not None:
+            changes["valid_from"] = to_utc(valid_from, field="valid_from")
+        if valid_to is not None:
+            changes["valid_to"] = to_utc(valid_to, field="valid_to")
+        if not changes and not patch:
+            raise InvalidInput(
+                "update needs at least one of text, metadata, importance, valid_from, valid_to"
+            )
+        self._bind()
+        vector = self.embedder.embed([changes["text"]])[0] if "text" in changes else None
+        now = self.clock()
+        with self.store.transaction():
+            old = self._current(memory_id, scope)
+            if patch:
+                merged = {**old.metadata, **patch}
+                changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
+            new = old.model_copy(
+                update={
+                    **changes,
+                    "version": old.version + 1,
+                    "recorded_at": now,
+                    "expired_at": None,
+                    "status": "active",
+                }
+            )
+            new = MemoryRecord.model_validate(new.model_dump())
+            if new.valid_from and new.valid_to and new.valid_to < new.valid_from:
+                raise InvalidInput("valid_to is before valid_from")
+            if vector is None:
+                vector = self.embedder.embed([old.text])[0]
+            self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
+            self.store.insert_memories([(new, vector)])
+            self.store.append_events([Event.of("update", new, reason, now)])
+            self._after_fact_change(new)  # in the same transaction: both or neither
+        return new
+
+    def delete(
+        self,
+        memory_id: str,
+        *,
+        reason: str | None = None,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+    ) -> MemoryRecord:
+        """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
+        scope = self._scope(user_id, agent_id)
+        now = self.clock()
+        with self.store.transaction():
+            old = self._current(memory_id, scope)
+            gone = self._end(old, now)
+            self.store.append_events([Event.of("delete", gone, reason, now)])
+            self._after_fact_change(gone)
+        return gone
+
+    def delete_all(
+        self,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        reason: str | None = None,
+    ) -> int:
+        """Soft-delete every current memory of one explicit scope in this tenant; returns how many.
+
+        Refuses without a user, agent or session: a bulk delete must never reach past the
+        scope its caller named (nor ever past the tenant).
+        """
+        if user_id is None and agent_id is None and session_id is None:
+            raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
+        scope = self._scope(user_id, agent_id, session_id)
+        flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
+        now = self.clock()
+        with self.store.transaction():
+            current = self.store.list_memories(flt, limit=self.store.count_memories(flt), offset=0)
+            events = [Event.of("delete", self._end(old, now), reason, now) for old in current]
+            self.store.append_events(events)
+            # One profile refresh per user/agent whose facts went, in the same transaction.
+            changed = {(m.scope.user_id, m.scope.agent_id): m for m in current if m.kind == "fact"}
+            for fact in changed.values():
+                self._after_fact_change(fact)
+        return len(current)
+
+    def _end(self, old: MemoryRecord, now: datetime) -> MemoryRecord:
+        """End the current version as deleted; the record as it now reads."""
+        self.store.end_version(old.id, old.version, "deleted", now, old.scope.tenant)
+        return old.model_copy(update={"status": "deleted", "expired_at": now})
+
+    def forget(
+        self, memory_id: str, *, user_id: str | None = None, agent_id: str | None = None
+    ) -> int:
+        """Hard delete: every version, its index entries, events and uncited source turns are erased.
+
+        One content-free ``forget`` event remains, so the log still shows that something was erased.
+        """
+        scope = self._scope(user_id, agent_id)
+        with self.store.transaction():
+            versions = self.store.versions(memory_id, scope.tenant)
+            if not versions or not scope.contains(versions[-1].scope):
+                raise NotFound(f"no memory {memory_id} to forget")
+            erased = self.store.forget(memory_id, scope.tenant)
+            self.store.append_events(
+                [
+                    Event(
+                        id=new_id("ev"),
+                        at=self.clock(),
+                        op="forget",
+                        memory_id=memory_id,
+                        version=None,
+                        scope=versions[-1].scope,
+                        reason="forgotten on request",
+                    )
+                ]
+            )
+        return erased
+
+    def add_insight(
+        self,
+        text: str,
+        sources: Iterable[str],
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        importance: float = 0.6,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> MemoryRecord:
+        """Store an insight derived from other memories (Think-in-Memory); it cites them."""
+        scope = self._scope(user_id, agent_id)
+        text = check_text(text, "insight")
+        ids = list(dict.fromkeys(sources))
+        if not ids:
+            raise InvalidInput("an insight must cite at least one source memory")
+        cited = [self._current(i, scope) for i in ids]
+        self._bind()
+        vector = self.embedder.embed([text])[0]
+        now = self.clock()
+        record = MemoryRecord(
+            id=new_id("mem"),
+            scope=scope,
+            kind="insight",
+            text=text,
+            provenance=tuple(dict.fromkeys(e for m in cited for e in m.provenance)),
+            valid_from=now,
+            recorded_at=now,
+            importance=check_importance(importance),
+            metadata={**check_metadata(metadata), "sources": ids},
+            layer="long",
+        )
+        with self.store.transaction():
+            for m in cited:
+                self._current(m.id, scope)  # still current inside the write
+            self.store.insert_memories([(record, vector)])
+            self.store.append_events([Event.of("add", record, "insight", now)])
+        return record
