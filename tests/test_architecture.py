@@ -18,11 +18,13 @@ PACKAGE = SRC / "remem"
 
 #: Neutral ground: plain records, errors, time, text and configuration. Imports nothing above.
 NEUTRAL = (
+    "remem._checks",
     "remem._ids",
     "remem._time",
     "remem.config",
     "remem.errors",
     "remem.model",
+    "remem.query",
     "remem.recipes",
     "remem.retention",
     "remem.text",
