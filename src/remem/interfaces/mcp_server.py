@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem import __version__
 from remem.errors import RememError
-from remem.service.app import error_response
+from remem.service.errors import error_response, remem_error_response
 from remem.service.keys import KeyStore
 
 INSTRUCTIONS = (
@@ -192,7 +192,7 @@ class RequireKey:
         try:  # a database lookup: off the event loop, and a store failure is a JSON error
             key = await run_in_threadpool(self.keys.authenticate, token)
         except RememError as exc:
-            await error_response(exc.status, exc.code, str(exc))(scope, receive, send)
+            await remem_error_response(exc)(scope, receive, send)
             return
         if key is None:
             message = "an API key is required" if not token else "unknown or revoked API key"
