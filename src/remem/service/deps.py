@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
-from remem.engine import Memory
+from remem import Memory
 from remem.errors import Unauthorized
 from remem.service.state import ServiceState
 

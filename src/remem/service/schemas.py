@@ -13,9 +13,9 @@ from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from remem import RECIPES
 from remem.engine import MAX_LIMIT
 from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
-from remem.recipes import RECIPES
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000

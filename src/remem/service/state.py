@@ -14,8 +14,11 @@ from typing import Any, Protocol
 
 from starlette.concurrency import run_in_threadpool
 
+from remem import Memory
 from remem.config import default_location
-from remem.engine import BackgroundMaintenance, ExtractionWorker, Memory
+
+# The engine's worker threads, run here for every tenant at once (not per Memory).
+from remem.engine import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
 from remem.providers.llm import LLM, default_llm
 from remem.service.keys import KeyStore
