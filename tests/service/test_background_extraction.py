@@ -33,7 +33,7 @@ def test_the_server_extracts_queued_adds_in_a_worker(tmp_path: Path, embedder: E
             body = {"text": "My dog Max is two.", "user_id": "ana"}
             added = httpx.post(f"{server.url}/v1/memories", json=body, timeout=10).json()
             assert added["extraction"]["status"] == "queued"
-            worker = app.state.extraction
+            worker = app.state.remem.extraction
             deadline = time.monotonic() + 10
             while worker.jobs < 1:  # the add woke the worker
                 assert time.monotonic() < deadline, "the worker never extracted the add"

@@ -212,7 +212,9 @@ def test_malformed_and_oversized_requests(service: Service) -> None:
     streamed = _raw(service, "POST", "/v1/memories", content=chunks())
     assert streamed.status_code == 413
     assert _raw(service, "GET", "/v1/nowhere").json()["error"]["code"] == "not_found"
-    assert _raw(service, "PUT", "/v1/search").status_code == 405
+    not_allowed = _raw(service, "PUT", "/v1/search")
+    assert not_allowed.status_code == 405 and not_allowed.headers["Allow"] == "POST"
+    assert _raw(service, "PUT", "/v1/memories/x").headers["Allow"] == "DELETE, GET, PATCH"
     assert service.client("acme").stats()["memories"] == {}
 
 

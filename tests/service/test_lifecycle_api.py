@@ -60,7 +60,7 @@ def test_the_server_maintains_every_tenant_with_a_key_in_the_background(
     app = create_app(location, embedder=embedder, keys=keys, maintain_every_s=3600)
     server = ServerThread(app).start()
     try:
-        runner = app.state.maintenance
+        runner = app.state.remem.maintenance
         deadline = time.monotonic() + 30
         while runner.passes < 1:  # the first pass runs as the server starts
             assert time.monotonic() < deadline, "no maintenance pass"

@@ -10,7 +10,8 @@ tools work in that key's tenant.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any, Protocol
 
 from mcp.server.mcpserver import Context, MCPServer
@@ -21,7 +22,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem import __version__
 from remem.errors import RememError
-from remem.service.app import error_response
+from remem.model import AddResult, MemoryRecord, Page, SearchResults
+from remem.model import Context as ContextBlock
+from remem.service.errors import error_response, remem_error_response
 from remem.service.keys import KeyStore
 
 INSTRUCTIONS = (
@@ -32,12 +35,27 @@ _KEY_STATE = "remem_tenant"
 
 
 class Facade(Protocol):
-    def add(self, messages: Any, **kwargs: Any) -> Any: ...
-    def search(self, query: str, **kwargs: Any) -> Any: ...
-    def list(self, **kwargs: Any) -> Any: ...
-    def get(self, memory_id: str, **kwargs: Any) -> Any: ...
-    def delete(self, memory_id: str, **kwargs: Any) -> Any: ...
-    def context(self, query: str, **kwargs: Any) -> Any: ...
+    """What the tools call, with the arguments they pass: ``remem.Memory`` or ``remem.Client``."""
+
+    def add(
+        self,
+        messages: str,
+        *,
+        user_id: str | None = ...,
+        session_id: str | None = ...,
+        metadata: dict[str, Any] | None = ...,
+    ) -> AddResult: ...
+    def search(
+        self, query: str, *, user_id: str | None = ..., limit: int = ...
+    ) -> SearchResults: ...
+    def list(self, *, user_id: str | None = ..., limit: int = ..., offset: int = ...) -> Page: ...
+    def get(self, memory_id: str, *, user_id: str | None = ...) -> MemoryRecord: ...
+    def delete(
+        self, memory_id: str, *, user_id: str | None = ..., reason: str | None = ...
+    ) -> MemoryRecord: ...
+    def context(
+        self, query: str, *, user_id: str | None = ..., budget_tokens: int = ...
+    ) -> ContextBlock: ...
 
 
 #: Picks the facade for one tool call: fixed for stdio, the key's tenant over HTTP.
@@ -49,7 +67,7 @@ UserId = Annotated[
 ]
 
 
-def _record(memory: Any) -> dict[str, Any]:
+def _record(memory: MemoryRecord) -> dict[str, Any]:
     return {
         "id": memory.id,
         "text": memory.text,
@@ -73,9 +91,11 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
             raise ToolError("user_id is required: memories are kept per user")
         return user_id
 
-    def call(ctx: Context | None, op: str, *args: Any, **kwargs: Any) -> Any:
+    @contextmanager
+    def facade(ctx: Context | None) -> Iterator[Facade]:
+        """The facade for this call; a RememError inside becomes the tool's error message."""
         try:
-            return getattr(resolve(ctx), op)(*args, **kwargs)
+            yield resolve(ctx)
         except RememError as exc:
             raise ToolError(str(exc)) from exc
 
@@ -88,9 +108,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
         metadata: Annotated[dict[str, Any] | None, Field(description="Tags to filter on.")] = None,
     ) -> dict[str, Any]:
         """Remember a fact, preference or event about the user."""
-        result = call(
-            ctx, "add", text, user_id=scoped(user_id), session_id=session_id, metadata=metadata
-        )
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            result = memory.add(text, user_id=who, session_id=session_id, metadata=metadata)
         return {"added": [_record(m) for m in result.memories]}
 
     @server.tool()
@@ -101,7 +121,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
         limit: Annotated[int, Field(ge=1, le=50)] = 5,
     ) -> dict[str, Any]:
         """The user's memories that best match the query, best first, with why each was chosen."""
-        results = call(ctx, "search", query, user_id=scoped(user_id), limit=limit)
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            results = memory.search(query, user_id=who, limit=limit)
         return {
             "hits": [
                 {**_record(hit.memory), "score": hit.score, "why": hit.explain()}
@@ -119,7 +141,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
         offset: Annotated[int, Field(ge=0)] = 0,
     ) -> dict[str, Any]:
         """The user's memories, newest first, one page at a time."""
-        page = call(ctx, "list", user_id=scoped(user_id), limit=limit, offset=offset)
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            page = memory.list(user_id=who, limit=limit, offset=offset)
         return {
             "memories": [_record(m) for m in page.items],
             "total": page.total,
@@ -129,7 +153,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
     @server.tool()
     def get_memory(memory_id: str, ctx: Context, user_id: UserId = None) -> dict[str, Any]:
         """One memory of the user by id."""
-        return _record(call(ctx, "get", memory_id, user_id=scoped(user_id)))
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            return _record(memory.get(memory_id, user_id=who))
 
     @server.tool()
     def delete_memory(
@@ -139,7 +165,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
         reason: Annotated[str | None, Field(description="Why; kept in the history.")] = None,
     ) -> dict[str, Any]:
         """Delete one of the user's memories (hidden from search; its history is kept)."""
-        gone = call(ctx, "delete", memory_id, user_id=scoped(user_id), reason=reason)
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            gone = memory.delete(memory_id, user_id=who, reason=reason)
         return {"deleted": gone.id}
 
     @server.tool()
@@ -151,7 +179,9 @@ def build_server(resolve: Resolver, *, user: str | None = None) -> MCPServer:
     ) -> dict[str, Any]:
         """What to know before answering: profile, summaries and relevant memories, dated
         and cited by id, within a token budget. Call it before answering about the user."""
-        block = call(ctx, "context", query, user_id=scoped(user_id), budget_tokens=budget_tokens)
+        who = scoped(user_id)
+        with facade(ctx) as memory:
+            block = memory.context(query, user_id=who, budget_tokens=budget_tokens)
         return {"context": block.text, "tokens": block.tokens, "cited": list(block.cited)}
 
     return server
@@ -192,7 +222,7 @@ class RequireKey:
         try:  # a database lookup: off the event loop, and a store failure is a JSON error
             key = await run_in_threadpool(self.keys.authenticate, token)
         except RememError as exc:
-            await error_response(exc.status, exc.code, str(exc))(scope, receive, send)
+            await remem_error_response(exc)(scope, receive, send)
             return
         if key is None:
             message = "an API key is required" if not token else "unknown or revoked API key"

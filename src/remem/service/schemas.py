@@ -9,13 +9,13 @@ every backend can store (no NUL, no lone UTF-16 surrogates), so bad input is a
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from remem import RECIPES
 from remem.engine import MAX_LIMIT
 from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
-from remem.recipes import RECIPES
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000
@@ -62,7 +62,7 @@ MetadataFilter = Annotated[dict[str, str | int | float | bool], AfterValidator(s
 # Built from the engine's own lists, so the schema never drifts from what the engine accepts.
 Kind = Literal[KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
-Recipe = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
+Recipe: TypeAlias = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 Layer = Literal[LAYERS]  # type: ignore[valid-type]
 
 
@@ -197,24 +197,3 @@ class Counts(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str | None = None
-
-
-class ErrorDetail(BaseModel):
-    code: str
-    message: str
-
-
-class ErrorBody(BaseModel):
-    error: ErrorDetail
-
-
-ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorBody, "description": text}
-    for status, text in (
-        (400, "Scope missing or too broad"),
-        (401, "Missing, unknown or revoked API key"),
-        (404, "No such memory in this tenant and scope"),
-        (413, "Request body too large"),
-        (422, "Invalid input; nothing was written"),
-    )
-}

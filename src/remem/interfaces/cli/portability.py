@@ -1,0 +1,58 @@
+"""A memory as a file: export and import JSONL, or migrate every tenant to another backend."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from remem.interfaces.cli import render
+from remem.interfaces.cli.common import Json, busy, command, console, emit, err_console, memory
+
+
+@command
+def export(
+    file: Annotated[
+        str | None, typer.Argument(help="JSONL file to write. [default: stdout]")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Write every record of the tenant as JSONL, to move or back up a memory."""
+    to_stdout = file in (None, "-")
+    source = memory()
+    with busy("Exporting…", quiet=as_json or to_stdout):
+        counts = source.export(sys.stdout if to_stdout else file)  # type: ignore[arg-type]
+    if to_stdout:
+        # stdout already carries the export; the summary must not mix into it.
+        if not as_json:
+            err_console.print(f"exported {render.counts(counts)}")
+        return
+    emit(as_json, counts, lambda c: console.print(f"exported {render.counts(c)} to {file}"))
+
+
+@command
+def import_(
+    file: Annotated[str, typer.Argument(help="JSONL export to load; '-' reads stdin.")],
+    as_json: Json = False,
+) -> None:
+    """Load a remem export into this tenant, all or nothing."""
+    target = memory()
+    with busy(f"Importing {file}…", quiet=as_json):
+        counts = target.import_(sys.stdin if file == "-" else file)
+    emit(as_json, counts, lambda c: console.print(f"imported {render.counts(c)}"))
+
+
+@command
+def migrate(
+    target: Annotated[str, typer.Argument(help="Destination path or postgresql:// URL.")],
+    as_json: Json = False,
+) -> None:
+    """Copy every tenant of --db into TARGET (another file or backend), all or nothing.
+
+    Ids, versions, times, history and vectors move verbatim; TARGET must not hold them yet.
+    """
+    source = memory()
+    with busy(f"Migrating to {target}…", quiet=as_json):
+        counts = source.migrate_to(target)
+    emit(as_json, counts, lambda c: console.print(f"migrated {render.counts(c)} to {target}"))

@@ -1,0 +1,57 @@
+"""FastAPI dependencies: the service state, the caller's tenant (from its API key), and
+the ``Memory`` bound to that tenant. Routes declare what they need by type:
+
+    def route(memory: TenantMemory, state: State) -> ...
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from remem import Memory
+from remem.errors import Unauthorized
+from remem.service.state import ServiceState
+
+bearer = HTTPBearer(auto_error=False, description="An API key from `remem keys create`.")
+api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
+
+
+async def service_state(request: Request) -> ServiceState:
+    """The state ``create_app`` put on the app."""
+    state: ServiceState = request.app.state.remem
+    return state
+
+
+State = Annotated[ServiceState, Depends(service_state)]
+
+
+def api_tenant(
+    state: State,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    api_key: Annotated[str | None, Security(api_key_header)],
+) -> str:
+    """The tenant of the request's API key (Bearer or X-API-Key); 401 without a valid one.
+
+    Without auth (development mode) every request works in the configured tenant.
+    """
+    if not state.auth:
+        return state.tenant
+    assert state.keys is not None
+    token = credentials.credentials if credentials else api_key
+    if not token:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    key = state.keys.authenticate(token)
+    if key is None:
+        raise Unauthorized("unknown or revoked API key")
+    return key.tenant
+
+
+def tenant_memory(state: State, tenant: Annotated[str, Depends(api_tenant)]) -> Memory:
+    """The ``Memory`` bound to the caller's tenant: the engine keeps tenants apart."""
+    return state.tenants.memory(tenant)
+
+
+TenantMemory = Annotated[Memory, Depends(tenant_memory)]
