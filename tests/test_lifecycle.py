@@ -12,10 +12,10 @@ import pytest
 
 from remem import InvalidInput, Memory
 from remem import retention as retention_mod
+from remem.engine.background import BackgroundMaintenance
 from remem.errors import StoreError
 from remem.model import MaintenanceReport, MemoryRecord, Scope
 from remem.pipeline import lifecycle
-from remem.pipeline.background import BackgroundMaintenance
 from remem.recipes import RECIPES, Priors
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy, retention
 from remem.retrieval.fusion import Fused

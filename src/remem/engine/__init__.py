@@ -9,6 +9,7 @@
 - ``lifecycle``: maintain, pin, retention, summarize, profile, maintain_in_background;
 - ``queue``: the extraction queue (claims, retries, backoff, LLM use) and its worker;
 - ``portable``: export, import_, migrate_to;
+- ``background``: the daemon threads behind ``maintain_in_background`` and the worker;
 - ``memory``: ``Memory`` itself (constructor, close); ``async_memory``: ``AsyncMemory``.
 
 Import ``Memory`` and ``AsyncMemory`` from ``remem`` (or here); the modules are internal.
@@ -16,7 +17,16 @@ Import ``Memory`` and ``AsyncMemory`` from ``remem`` (or here); the modules are 
 
 from remem._checks import MAX_LIMIT
 from remem.engine.async_memory import AsyncMemory
+from remem.engine.background import BackgroundMaintenance, ExtractionWorker
 from remem.engine.core import as_seen
 from remem.engine.memory import EXTRACTION_MODES, Memory
 
-__all__ = ["EXTRACTION_MODES", "MAX_LIMIT", "AsyncMemory", "Memory", "as_seen"]
+__all__ = [
+    "EXTRACTION_MODES",
+    "MAX_LIMIT",
+    "AsyncMemory",
+    "BackgroundMaintenance",
+    "ExtractionWorker",
+    "Memory",
+    "as_seen",
+]

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 from remem._checks import check_scope
 from remem.config import QueuePolicy
+from remem.engine.background import ExtractionWorker
 from remem.errors import InvalidInput, NotFound
 from remem.model import LLMUsage, MemoryRecord, Scope
 from remem.pipeline import derived, digests, lifecycle
-from remem.pipeline.background import ExtractionWorker
 from remem.pipeline.extract import OfflineExtractor
 from remem.providers.embedder import Embedder
 from remem.query import SearchQuery

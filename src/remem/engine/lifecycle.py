@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from remem._time import to_utc
+from remem.engine.background import BackgroundMaintenance
 from remem.engine.core import Core
 from remem.errors import InvalidInput
 from remem.model import MaintenanceReport, MemoryRecord
 from remem.pipeline import derived, digests, lifecycle
-from remem.pipeline.background import BackgroundMaintenance
 from remem.retention import retention as held
 
 

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 from remem._checks import check_limit
 from remem._ids import new_id
 from remem.config import QueuePolicy
+from remem.engine.background import ExtractionWorker
 from remem.engine.core import Core
 from remem.errors import Conflict, InvalidInput, ProviderError
 from remem.model import Episode, Event, Extraction, ExtractionJob, LLMUsage
 from remem.pipeline import knowledge
-from remem.pipeline.background import ExtractionWorker
 from remem.stores import JobClaim
 
 if TYPE_CHECKING:
