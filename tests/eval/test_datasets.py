@@ -8,8 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from remem.eval import datasets as ds
-from remem.eval.datasets import DATASETS, Conversation, load, parse_datetime
+from remem.eval.datasets import (
+    DATASETS,
+    Conversation,
+    load,
+    parse_datetime,
+    parse_locomo_evidence,
+)
+from remem.eval.datasets.parsing import iter_json_array
 
 
 def _write(path: Path, data: object) -> Path:
@@ -154,11 +160,11 @@ def test_locomo(tmp_path: Path) -> None:
 
 
 def test_locomo_evidence_parsing() -> None:
-    assert ds.parse_locomo_evidence(["D8:6; D9:17"]) == (["D8:6", "D9:17"], [])
-    assert ds.parse_locomo_evidence(["D1:3 D1:4", "D1:3"]) == (["D1:3", "D1:4"], [])
-    assert ds.parse_locomo_evidence("D2:05,D3:1") == (["D2:5", "D3:1"], [])
-    assert ds.parse_locomo_evidence(["D", "D1:"]) == ([], ["D", "D1:"])
-    assert ds.parse_locomo_evidence(None) == ([], [])
+    assert parse_locomo_evidence(["D8:6; D9:17"]) == (["D8:6", "D9:17"], [])
+    assert parse_locomo_evidence(["D1:3 D1:4", "D1:3"]) == (["D1:3", "D1:4"], [])
+    assert parse_locomo_evidence("D2:05,D3:1") == (["D2:5", "D3:1"], [])
+    assert parse_locomo_evidence(["D", "D1:"]) == ([], ["D", "D1:"])
+    assert parse_locomo_evidence(None) == ([], [])
 
 
 def test_locomo_limit_and_errors(tmp_path: Path) -> None:
@@ -255,11 +261,11 @@ def test_longmemeval_streaming_small_chunks(tmp_path: Path) -> None:
     path = tmp_path / "arr.json"
     path.write_text("  \n" + json.dumps(items, indent=1) + "\n", encoding="utf-8")
     for chunk in (1, 7, 64, 1 << 20):
-        assert list(ds._iter_json_array(path, "x", chunk=chunk)) == items
+        assert list(iter_json_array(path, "x", chunk=chunk)) == items
     path.write_text("[123, 45]", encoding="utf-8")
-    assert list(ds._iter_json_array(path, "x", chunk=2)) == [123, 45]
+    assert list(iter_json_array(path, "x", chunk=2)) == [123, 45]
     path.write_text("[]", encoding="utf-8")
-    assert list(ds._iter_json_array(path, "x", chunk=1)) == []
+    assert list(iter_json_array(path, "x", chunk=1)) == []
 
 
 def test_longmemeval_errors(tmp_path: Path) -> None:

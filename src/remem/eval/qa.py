@@ -179,6 +179,7 @@ def run_question(settings: QASettings, dataset: str, job: QAJob) -> QARow:
         temperature=0.0,
     )
     answer = _THINK.sub("", answered.text).strip()
+    label: str
     try:
         judged = settings.judge_llm.complete(
             judge_messages(dataset, question, answer),

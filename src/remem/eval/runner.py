@@ -21,7 +21,7 @@ from remem.engine import Memory
 from remem.eval import metrics, operations, qa
 from remem.eval.datasets import Conversation, Question, Session, load
 from remem.eval.metrics import percentile
-from remem.model import ROLES, Context, SearchResults
+from remem.model import ROLES, Context, MemoryRecord, SearchResults
 from remem.recipes import SearchRecipe
 from remem.retrieval.context import build_context
 
@@ -136,7 +136,9 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
 def _current_facts(memory: Memory) -> list[operations.Fact]:
     facts: list[operations.Fact] = []
     while True:
-        page = memory.facts(user_id=USER, current=True, limit=1000, offset=len(facts))
+        page: list[MemoryRecord] = memory.facts(
+            user_id=USER, current=True, limit=1000, offset=len(facts)
+        )
         facts += [operations.Fact(m.id, m.text) for m in page]
         if len(page) < 1000:
             return facts
@@ -144,6 +146,11 @@ def _current_facts(memory: Memory) -> list[operations.Fact]:
 
 def _session_end(session: Session) -> datetime | None:
     return max((t.timestamp for t in session.turns if t.timestamp), default=session.date)
+
+
+def _stopped_clock(at: datetime) -> Callable[[], datetime]:
+    """A Memory clock that always reads `at`: the replay's "now"."""
+    return lambda: at
 
 
 def _operations_user(
@@ -166,7 +173,7 @@ def _operations_user(
             extracted: list[operations.Fact] = []
             end = _session_end(session)
             if end is not None:
-                memory.clock = lambda at=end: at
+                memory.clock = _stopped_clock(end)
             if messages:
                 t0 = time.perf_counter()
                 added = memory.add(messages, user_id=USER, session_id=session.id, source="eval")
@@ -368,7 +375,7 @@ def evaluate(
         raise ValueError(
             f"operation metrics need gold memory points: only halumem has them, not {dataset!r}"
         )
-    extra = ("top10",) if context_budgets else ()
+    extra: tuple[str, ...] = ("top10",) if context_budgets else ()
     extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
     )
@@ -407,7 +414,7 @@ def evaluate(
             turns = None
             if context_budgets:
                 if last is not None:
-                    memory.clock = lambda at=last: at  # summaries as of the last turn
+                    memory.clock = _stopped_clock(last)  # summaries as of the last turn
                 t_sum = time.perf_counter()
                 memory.summarize(user_id=USER)
                 result.summarize_seconds += time.perf_counter() - t_sum
