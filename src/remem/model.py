@@ -20,6 +20,8 @@ from remem._ids import new_id
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
 Status = Literal["active", "superseded", "archived", "deleted"]
 Layer = Literal["working", "short", "long"]
+ProfileSection = Literal["stable", "recent"]
+ProfileChange = Literal["fact", "statement", "new", "updated", "ended"]
 Op = Literal[
     "add",
     "update",
@@ -349,9 +351,9 @@ class ProfileItem:
 
     text: str
     memory_id: str
-    section: Literal["stable", "recent"]
+    section: ProfileSection
     since: datetime
-    change: Literal["fact", "statement", "new", "updated", "ended"] = "fact"
+    change: ProfileChange = "fact"
     previous: str | None = None
 
     def as_dict(self) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, Field
 
-from remem.model import MemoryRecord, ProfileItem
+from remem.model import MemoryRecord, ProfileChange, ProfileItem, ProfileSection
 from remem.pipeline import summary_prompts
 from remem.pipeline.summaries import (
     PROFILE_RECENT_ITEMS,
@@ -140,13 +140,13 @@ def build_profile(
             if not cited or not entry.text.strip():
                 continue
             first = cited[0]
-            change = getattr(entry, "change", "fact")
+            change: ProfileChange = getattr(entry, "change", "fact")
             was = previous.get(first.id)
             items.append(
                 ProfileItem(
                     text=entry.text.strip(),
                     memory_id=first.id,
-                    section=section,  # type: ignore[arg-type]
+                    section=cast(ProfileSection, section),
                     since=learned_at(first) if change != "ended" else (first.valid_to or now),
                     change=change,
                     previous=was.text if change == "updated" and was is not None else None,

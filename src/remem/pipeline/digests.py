@@ -12,6 +12,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from remem.errors import ProviderError
@@ -64,8 +65,8 @@ def summarize_sessions(
             continue
         draft, how = _drafted(
             llm,
-            lambda turns=turns: abstractive.session_summary(llm, turns),
-            lambda turns=turns: summaries.session_summary(turns),
+            partial(abstractive.session_summary, llm, turns),
+            partial(summaries.session_summary, turns),
         )
         if draft is None:
             continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from remem._checks import check_metadata, check_text
 from remem._ids import new_id
@@ -26,7 +26,7 @@ def _messages(messages: Messages) -> list[Mapping[str, Any]]:
     if isinstance(messages, Mapping):
         return [messages]
     if isinstance(messages, Sequence) and messages:
-        return list(messages)
+        return list(cast(Sequence[Mapping[str, Any]], messages))  # a str returned above
     raise InvalidInput("messages must be a string, a message object or a non-empty list of them")
 
 

@@ -168,7 +168,9 @@ def build(
     total = consolidation if spent is None else spent + consolidation
     usage = usage_of(total, spent is not None, bool(open_plans))
     # Vectors the write needs, in one batch: merged texts and the closing versions' texts.
-    extra_texts = [p.text for p in plans if p.action == "UPDATE" and p.text != p.fact.text]
+    extra_texts = [
+        p.text for p in plans if p.action == "UPDATE" and p.text and p.text != p.fact.text
+    ]
     extra_texts += [p.target.text for p in plans if p.action == "INVALIDATE" and p.target]
     extra = dict(zip(extra_texts, embedder.embed(extra_texts), strict=True)) if extra_texts else {}
     decisions, entities = _write(

@@ -8,7 +8,7 @@ fields, dates as plain text); the pipeline validates meaning afterwards.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Literal
 
@@ -67,7 +67,7 @@ used for it.
 
 
 def extraction_messages(
-    turns: Sequence[dict[str, object]], today: datetime
+    turns: Sequence[Mapping[str, object]], today: datetime
 ) -> list[dict[str, str]]:
     """``turns``: index, role, speaker, time (ISO), text."""
     lines = [
@@ -116,7 +116,7 @@ Give one decision per new fact, with a short reason."""
 
 
 def consolidation_messages(
-    items: Sequence[tuple[dict[str, object], Sequence[dict[str, object]]]],
+    items: Sequence[tuple[Mapping[str, object], Sequence[Mapping[str, object]]]],
 ) -> list[dict[str, str]]:
     """``items``: (new fact, its existing neighbours), each a dict with label/text/validity."""
     blocks = []

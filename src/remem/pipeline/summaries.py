@@ -116,7 +116,7 @@ def _extract(units: Sequence[_Unit], budget: int, line: str = "{text}") -> list[
 
 
 def _turn_units(turns: Sequence[MemoryRecord]) -> list[_Unit]:
-    units = []
+    units: list[_Unit] = []
     for m in sorted(turns, key=lambda m: (learned_at(m), m.id)):
         weight = ASSISTANT_WEIGHT if m.metadata.get("role") == "assistant" else 1.0
         for s in sentences(m.text):
@@ -144,7 +144,7 @@ def running_summary(
 ) -> Draft | None:
     """A digest across the user's sessions: central sentences, newer sessions weighted up."""
     ordered = sorted(session_summaries, key=lambda m: (m.valid_from or m.recorded_at, m.id))
-    units = []
+    units: list[_Unit] = []
     for rank, m in enumerate(ordered):
         weight = 0.5 + 0.5 * (rank + 1) / len(ordered)
         day = (m.valid_from or m.recorded_at).date().isoformat()
