@@ -125,6 +125,14 @@ def _metadata_in(value: Any) -> dict[str, Any]:
     return dict(found)
 
 
+def _required(t: TimeIn, value: Any) -> datetime:
+    """A time from a NOT NULL column."""
+    found = t(value)
+    if found is None:
+        raise ValueError("a NOT NULL time column held NULL")
+    return found
+
+
 def scope_values(scope: Scope) -> tuple[Any, ...]:
     return (scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
 
@@ -278,8 +286,8 @@ def entity_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Entity:
         name=row["name"],
         type=row["type"],
         aliases=tuple(_json_in(row["aliases"])),
-        created_at=t(row["created_at"]),
-        updated_at=t(row["updated_at"]),
+        created_at=_required(t, row["created_at"]),
+        updated_at=_required(t, row["updated_at"]),
         metadata=_json_in(row["metadata"]),
     )
 
@@ -307,8 +315,8 @@ def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
         status=row["status"],
         attempts=row["attempts"],
         error=row["error"],
-        created_at=t(row["created_at"]),
-        updated_at=t(row["updated_at"]),
+        created_at=_required(t, row["created_at"]),
+        updated_at=_required(t, row["updated_at"]),
         extracted=_json_in(row["extracted"]),
         retry_at=t(row["retry_at"]),
     )
