@@ -21,6 +21,7 @@ from remem import InvalidInput, Memory, NotFound
 from remem.errors import StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores import MemoryFilter, Store
+from remem.stores.migrations import STEPS
 
 if TYPE_CHECKING:
     from conftest import Backend
@@ -574,11 +575,8 @@ def test_many_servers_opening_at_once_migrate_once(
     assert errors == [] and len(stores) == 4
     write(stores[0], (record("m1", "hello"), vec(1)))
     assert all(s.get_memory("m1", "t1") is not None for s in stores)
-    if backend.name == "postgres":
-        from remem.stores.postgres import MIGRATIONS
-
-        applied = backend.raw("SELECT version FROM schema_migrations ORDER BY 1")
-        assert applied == [(v,) for v, _, _ in MIGRATIONS]
+    applied = backend.raw("SELECT version, name FROM schema_migrations ORDER BY 1")
+    assert applied == [(step.version, step.name) for step in STEPS]
 
 
 # ============================================================================ Memory facade
@@ -927,22 +925,25 @@ def test_postgres_refuses_a_newer_schema(new_backend: Callable[[str], Backend]) 
 
 
 @pytest.mark.postgres
-def test_postgres_upgrades_an_older_schema_in_place(
-    new_backend: Callable[..., Backend], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from remem.stores import postgres, rows
+def test_postgres_upgrades_an_older_schema_in_place(new_backend: Callable[..., Backend]) -> None:
+    import psycopg
+
+    from remem.stores.postgres import migrate
 
     backend = new_backend("postgres", fresh=True)
-    first = rows.MEMORY_COLUMNS.index("layer")  # columns from migration 4 on are unknown to it
-    with monkeypatch.context() as old:  # a remem that knew only the first migration
-        old.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:1])
-        old.setattr(postgres, "SCHEMA_VERSION", 1)
-        old.setattr(postgres, "MEMORY_COLUMNS", rows.MEMORY_COLUMNS[:first])
-        old.setattr(postgres, "memory_row", lambda m: rows.memory_row(m)[:first])
-        write(bound(backend), (record("m1", "written before the upgrade"), vec(1)))
+    with psycopg.connect(backend.target, autocommit=True) as conn:
+        migrate(conn, until=1)  # a remem that knew only the first step, and what it wrote:
+        conn.execute("INSERT INTO meta VALUES ('embedder', 'test-8d'), ('dimension', %s)", (DIM,))
+        conn.execute(f"ALTER TABLE memories ADD COLUMN embedding vector({DIM})")
+        conn.execute(
+            "INSERT INTO memories (id, version, tenant, user_id, session_id, kind, text, "
+            "recorded_at, importance, status, embedding) VALUES ('m1', 1, 't1', 'u1', 's1', "
+            "'fact', 'written before the upgrade', %s, 0.5, 'active', %s::vector)",
+            (T0, str(vec(1).tolist())),
+        )
     store = backend.store()  # the current remem migrates on open
     applied = backend.raw("SELECT version FROM schema_migrations ORDER BY 1")
-    assert applied == [(v,) for v, _, _ in postgres.MIGRATIONS]
+    assert applied == [(step.version,) for step in STEPS]
     assert ids(store.text_search(["upgrade"], flt(), 5)) == ["m1"]
     assert ids(store.vector_search(vec(1), flt(), 5)) == ["m1"]
     upgraded = store.get_memory("m1", "t1")

@@ -44,108 +44,11 @@ from remem.stores.rows import (
     memory_from_row,
     memory_row,
 )
-
-#: 2: full-text search moved from an FTS5 table to the in-memory index (row_index.py).
-#: 3: lifecycle state per memory (layer, stability, pinned).
-#: 4: knowledge graph (entities, aliases, links) and the extraction queue.
-#: 5: extraction jobs keep their extraction answer, retry time and claim.
-SCHEMA_VERSION = 5
+from remem.stores.sqlite.dialect import INDEXED_METADATA
+from remem.stores.sqlite.schema import migrate
 
 #: Score vectors kept per store, so one search's signals share a scoring pass.
 SCORE_CACHE = 8
-
-#: Metadata keys the retrieval policy filters on for every search get an expression index.
-INDEXED_METADATA = ("directive",)
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS episodes (
-    id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
-    seq INTEGER NOT NULL, role TEXT NOT NULL, speaker TEXT, content TEXT NOT NULL,
-    occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, source TEXT NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS episodes_stream ON episodes (tenant, user_id, agent_id, session_id, seq);
-CREATE TABLE IF NOT EXISTS memories (
-    rk INTEGER PRIMARY KEY,
-    id TEXT NOT NULL, version INTEGER NOT NULL,
-    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
-    kind TEXT NOT NULL, text TEXT NOT NULL, provenance TEXT NOT NULL DEFAULT '[]',
-    valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
-    importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
-    status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
-    layer TEXT NOT NULL DEFAULT 'short', stability REAL, pinned INTEGER NOT NULL DEFAULT 0,
-    UNIQUE (id, version)
-);
-CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
-CREATE INDEX IF NOT EXISTS memories_directive
-    ON memories (tenant, json_extract(metadata, '$."directive"')) WHERE expired_at IS NULL;
-CREATE TABLE IF NOT EXISTS memory_sources (
-    rk INTEGER NOT NULL REFERENCES memories (rk) ON DELETE CASCADE,
-    episode_id TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS memory_sources_episode ON memory_sources (episode_id);
-CREATE INDEX IF NOT EXISTS memory_sources_rk ON memory_sources (rk);
-CREATE TABLE IF NOT EXISTS vectors (
-    rk INTEGER PRIMARY KEY REFERENCES memories (rk) ON DELETE CASCADE,
-    vector BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS events (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, op TEXT NOT NULL,
-    memory_id TEXT NOT NULL, version INTEGER,
-    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
-    reason TEXT, payload TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS events_memory ON events (tenant, memory_id, seq);
-CREATE TABLE IF NOT EXISTS entities (
-    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT,
-    name TEXT NOT NULL, type TEXT NOT NULL, aliases TEXT NOT NULL DEFAULT '[]',
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
-    vector BLOB
-);
-CREATE INDEX IF NOT EXISTS entities_scope ON entities (tenant, user_id);
-CREATE TABLE IF NOT EXISTS entity_aliases (
-    tenant TEXT NOT NULL, user_id TEXT, alias TEXT NOT NULL,
-    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE
-);
-CREATE INDEX IF NOT EXISTS entity_aliases_lookup ON entity_aliases (tenant, user_id, alias);
-CREATE INDEX IF NOT EXISTS entity_aliases_entity ON entity_aliases (entity_id);
-CREATE TABLE IF NOT EXISTS entity_links (
-    lk INTEGER PRIMARY KEY,
-    tenant TEXT NOT NULL, memory_id TEXT NOT NULL,
-    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
-    UNIQUE (tenant, memory_id, entity_id)
-);
-CREATE INDEX IF NOT EXISTS entity_links_entity ON entity_links (tenant, entity_id, lk);
-CREATE TABLE IF NOT EXISTS extraction_jobs (
-    id TEXT PRIMARY KEY,
-    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
-    episode_ids TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT,
-    created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
-    extracted TEXT, retry_at TEXT, claimed_by TEXT, claimed_at TEXT
-);
-CREATE INDEX IF NOT EXISTS extraction_jobs_queue ON extraction_jobs (tenant, created_at);
-"""
-
-#: Statements that bring a store written at the previous schema version up to each version.
-MIGRATIONS: dict[int, tuple[str, ...]] = {
-    2: ("DROP TABLE IF EXISTS memories_fts",),
-    # rows written before the lifecycle existed belong to sessions that are over: short term
-    3: (
-        "ALTER TABLE memories ADD COLUMN layer TEXT NOT NULL DEFAULT 'short'",
-        "ALTER TABLE memories ADD COLUMN stability REAL",
-        "ALTER TABLE memories ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0",
-    ),
-    4: (),  # new tables only: the schema script creates them
-    5: (
-        "ALTER TABLE extraction_jobs ADD COLUMN extracted TEXT",
-        "ALTER TABLE extraction_jobs ADD COLUMN retry_at TEXT",
-        "ALTER TABLE extraction_jobs ADD COLUMN claimed_by TEXT",
-        "ALTER TABLE extraction_jobs ADD COLUMN claimed_at TEXT",
-    ),
-}
 
 #: Links whose memory (any version) is of one of the given kinds.
 _LINK_KIND = (
@@ -236,42 +139,13 @@ class SQLiteStore:
             # NORMAL in WAL mode survives any process crash; only power loss can drop the last commits.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
-            self._db.executescript(f"BEGIN IMMEDIATE; {_SCHEMA} COMMIT;")
-            with self.transaction():
-                self._check_schema()
+            migrate(self._db, str(self.path))
+            dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
+            self._dimension = int(dim[0]) if dim else None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable remem database: {exc}") from exc
 
     # -- plumbing -----------------------------------------------------------
-    def _check_schema(self) -> None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self._db.execute(
-                "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-            )
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} was written by a newer remem (schema {row[0]}); upgrade remem"
-            )
-        elif int(row[0]) < SCHEMA_VERSION:
-            for version in range(int(row[0]) + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS.get(version, ()):
-                    if not self._already_applied(statement):
-                        self._db.execute(statement)
-            self._db.execute(
-                "UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),)
-            )
-        dim = self._db.execute("SELECT value FROM meta WHERE key = 'dimension'").fetchone()
-        self._dimension = int(dim[0]) if dim else None
-
-    def _already_applied(self, statement: str) -> bool:
-        """An ADD COLUMN whose column exists (a development build may have added it first)."""
-        words = statement.split()
-        if words[:2] != ["ALTER", "TABLE"] or words[3:5] != ["ADD", "COLUMN"]:
-            return False
-        columns = {r[1] for r in self._db.execute(f"PRAGMA table_info({words[2]})")}
-        return words[5] in columns
-
     @contextmanager
     def transaction(self) -> Iterator[None]:
         with self._lock:

@@ -15,10 +15,8 @@ starts with ``tenant``, so the tables can be distributed by tenant (Citus).
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import re
 import struct
 import threading
 from collections.abc import Iterator, Sequence
@@ -32,12 +30,14 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.adapt import Dumper, Loader
 from psycopg.pq import Format
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, Episode, Event, ExtractionJob, MemoryRecord, Scope
 from remem.stores.base import LINK_SCAN, Dumped, JobClaim, LifecycleChange, MemoryFilter
+from remem.stores.postgres.dialect import metadata_equals
+from remem.stores.postgres.schema import SCHEMA_LOCK, migrate
 from remem.stores.rows import (
     ENTITY_COLUMNS,
     EPISODE_COLUMNS,
@@ -57,139 +57,6 @@ from remem.stores.rows import (
     memory_row,
 )
 
-# Numbered migrations, applied in order, each once, in one transaction under an advisory lock.
-# Never edit a released migration: append a new one.
-MIGRATIONS: tuple[tuple[int, str, str], ...] = (
-    (
-        1,
-        "initial schema",
-        """
-CREATE EXTENSION IF NOT EXISTS vector;
-CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
-CREATE TABLE episodes (
-    rk bigserial NOT NULL,
-    id text NOT NULL,
-    tenant text NOT NULL, user_id text, agent_id text, session_id text,
-    seq integer NOT NULL, role text NOT NULL, speaker text, content text NOT NULL,
-    occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, source text NOT NULL,
-    metadata jsonb NOT NULL DEFAULT '{}',
-    PRIMARY KEY (tenant, id)
-);
-CREATE INDEX episodes_stream ON episodes (tenant, user_id, agent_id, session_id, seq);
-CREATE TABLE memories (
-    rk bigserial NOT NULL,
-    id text NOT NULL, version integer NOT NULL,
-    tenant text NOT NULL, user_id text, agent_id text, session_id text,
-    kind text NOT NULL, text text NOT NULL, provenance jsonb NOT NULL DEFAULT '[]',
-    valid_from timestamptz, valid_to timestamptz,
-    recorded_at timestamptz NOT NULL, expired_at timestamptz,
-    importance double precision NOT NULL, access_count integer NOT NULL DEFAULT 0,
-    last_accessed_at timestamptz,
-    status text NOT NULL, metadata jsonb NOT NULL DEFAULT '{}',
-    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED,
-    PRIMARY KEY (tenant, rk),
-    UNIQUE (tenant, id, version)
-);
-CREATE INDEX memories_scope ON memories (tenant, user_id, status, rk);
-CREATE INDEX memories_tsv ON memories USING gin (tsv);
-CREATE TABLE memory_sources (
-    tenant text NOT NULL,
-    rk bigint NOT NULL,
-    episode_id text NOT NULL,
-    FOREIGN KEY (tenant, rk) REFERENCES memories (tenant, rk) ON DELETE CASCADE
-);
-CREATE INDEX memory_sources_rk ON memory_sources (tenant, rk);
-CREATE INDEX memory_sources_episode ON memory_sources (tenant, episode_id);
-CREATE TABLE events (
-    seq bigserial NOT NULL,
-    id text NOT NULL, at timestamptz NOT NULL, op text NOT NULL,
-    memory_id text NOT NULL, version integer,
-    tenant text NOT NULL, user_id text, agent_id text, session_id text,
-    reason text, payload jsonb NOT NULL DEFAULT '{}',
-    PRIMARY KEY (tenant, seq),
-    UNIQUE (tenant, id)
-);
-CREATE INDEX events_memory ON events (tenant, memory_id, seq);
-""",
-    ),
-    (
-        2,
-        "BM25 document length",
-        """
--- runs of letters and digits, as SQLite FTS5's unicode61 tokenizer counts them
-ALTER TABLE memories ADD COLUMN ntokens integer GENERATED ALWAYS AS (
-    length(regexp_replace(text, '[[:alnum:]]+', 'x', 'g'))
-    - length(regexp_replace(text, '[[:alnum:]]+', '', 'g'))) STORED;
-""",
-    ),
-    (
-        3,
-        "metadata filter index",
-        """
--- metadata filters are containment (@>): a rare key/value is an index lookup, not a scan
-CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops);
-""",
-    ),
-    (
-        4,
-        "memory lifecycle: layer, stability, pinned",
-        """
--- rows written before the lifecycle existed belong to sessions that are over: short term
-ALTER TABLE memories ADD COLUMN layer text NOT NULL DEFAULT 'short';
-ALTER TABLE memories ADD COLUMN stability double precision;
-ALTER TABLE memories ADD COLUMN pinned boolean NOT NULL DEFAULT false;
-""",
-    ),
-    (
-        5,
-        "knowledge graph and extraction queue",
-        """
-CREATE TABLE entities (
-    id text NOT NULL,
-    tenant text NOT NULL, user_id text,
-    name text NOT NULL, type text NOT NULL, aliases jsonb NOT NULL DEFAULT '[]',
-    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
-    metadata jsonb NOT NULL DEFAULT '{}',
-    vector bytea,  -- float32 name embedding; compared in the resolver, never indexed
-    PRIMARY KEY (tenant, id)
-);
-CREATE INDEX entities_scope ON entities (tenant, user_id);
-CREATE TABLE entity_aliases (
-    tenant text NOT NULL, user_id text, alias text NOT NULL, entity_id text NOT NULL,
-    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
-);
-CREATE INDEX entity_aliases_lookup ON entity_aliases (tenant, user_id, alias);
-CREATE INDEX entity_aliases_entity ON entity_aliases (tenant, entity_id);
-CREATE TABLE entity_links (
-    lk bigserial NOT NULL,
-    tenant text NOT NULL, memory_id text NOT NULL, entity_id text NOT NULL,
-    PRIMARY KEY (tenant, memory_id, entity_id),
-    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
-);
-CREATE INDEX entity_links_entity ON entity_links (tenant, entity_id, lk);
-CREATE TABLE extraction_jobs (
-    id text NOT NULL,
-    tenant text NOT NULL, user_id text, agent_id text, session_id text,
-    episode_ids jsonb NOT NULL, status text NOT NULL, attempts integer NOT NULL, error text,
-    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
-    PRIMARY KEY (tenant, id)
-);
-CREATE INDEX extraction_jobs_queue ON extraction_jobs (tenant, created_at);
-""",
-    ),
-    (
-        6,
-        "extraction jobs keep their answer, retry time and claim",
-        """
-ALTER TABLE extraction_jobs
-    ADD COLUMN extracted jsonb,
-    ADD COLUMN retry_at timestamptz,
-    ADD COLUMN claimed_by text,
-    ADD COLUMN claimed_at timestamptz;
-""",
-    ),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
 TABLES = (
     "meta",
     "episodes",
@@ -287,25 +154,6 @@ def _tsquery(terms: Sequence[str]) -> str:
     return " | ".join(quoted)
 
 
-def _metadata_clause(key: str, value: Any) -> tuple[str, list[Any]]:
-    """Equality on a scalar, as SQLite's ``json_extract(...) = ?`` compares it, as containment.
-
-    Strings match strings only; numbers compare numerically (jsonb: 1 = 1.0); booleans are 1
-    and 0, so ``True`` matches ``1`` and ``true`` alike; arrays and objects never match a
-    scalar. ``@>`` is what the GIN index ``memories_metadata`` answers, so a rare key/value
-    (e.g. ``directive: true``) is found without reading the tenant's other rows.
-    """
-    if isinstance(value, str):
-        return "m.metadata @> %s::jsonb", [json.dumps({key: value})]
-    if isinstance(value, float) and not math.isfinite(value):
-        return "false", []  # JSON has no NaN or infinity, so nothing stored can equal it
-    number = int(value) if isinstance(value, bool) else value
-    shapes = [json.dumps({key: number})]
-    if number in (0, 1):
-        shapes.append(json.dumps({key: bool(number)}))
-    return "(" + " OR ".join(["m.metadata @> %s::jsonb"] * len(shapes)) + ")", shapes
-
-
 def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
     """The same visibility rules as ``sqlite._where``, column for column."""
     clauses = ["m.tenant = %s"]
@@ -334,7 +182,7 @@ def _where(flt: MemoryFilter) -> tuple[str, list[Any]]:
         clauses.append("m.valid_from < %s")
         params.append(flt.event_before)
     for key, value in flt.metadata.items():
-        clause, values = _metadata_clause(key, value)
+        clause, values = metadata_equals(key, value)
         clauses.append(clause)
         params.extend(values)
     if flt.ids is not None:
@@ -362,49 +210,6 @@ def _same_scope(scope: Scope, prefix: str = "") -> tuple[str, list[Any]]:
 
 def _lock_key(*parts: str | None) -> str:
     return "remem\x1f" + "\x1f".join(p or "" for p in parts)
-
-
-def migrate(conn: psycopg.Connection[Any], where: str = "the database") -> tuple[int, bool]:
-    """Bring the schema up to date; N servers starting at once serialise on the advisory lock.
-
-    Returns the OID of pgvector's ``vector`` type and whether pgvector has iterative scans.
-    """
-    cur = conn.cursor(row_factory=tuple_row)
-    with conn.transaction():
-        cur.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended("
-            "'remem.migrations.' || current_schema(), 0))"
-        )
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "version integer PRIMARY KEY, name text NOT NULL, "
-            "applied_at timestamptz NOT NULL DEFAULT now())"
-        )
-        applied = {r[0] for r in cur.execute("SELECT version FROM schema_migrations")}
-        if applied and max(applied) > SCHEMA_VERSION:
-            raise StoreError(
-                f"{where} was written by a newer remem "
-                f"(schema {max(applied)}, this one knows {SCHEMA_VERSION}); upgrade remem"
-            )
-        for version, name, sql in MIGRATIONS:
-            if version not in applied:
-                cur.execute(sql)
-                cur.execute(
-                    "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
-                    (version, name),
-                )
-    row = cur.execute(
-        "SELECT t.oid, e.extversion FROM pg_type t "
-        "JOIN pg_extension e ON e.extname = 'vector' "
-        "WHERE t.oid = to_regtype('vector')"
-    ).fetchone()
-    if row is None:
-        raise StoreError(
-            "the pgvector type `vector` is not visible: install pgvector and make sure the "
-            "schema holding the extension is on the search_path"
-        )
-    version = tuple(int(x) for x in re.findall(r"\d+", row[1])[:2])
-    return int(row[0]), version >= (0, 8)
 
 
 class PostgresStore:
@@ -543,10 +348,7 @@ class PostgresStore:
             rows = self._meta(conn)
             if not rows:
                 # First bind: take the schema lock and look again, another server may have won.
-                conn.execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended("
-                    "'remem.migrations.' || current_schema(), 0))"
-                )
+                conn.execute(SCHEMA_LOCK)
                 rows = self._meta(conn)
             if not rows:
                 conn.execute(
