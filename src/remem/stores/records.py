@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,6 +25,12 @@ from remem.model import (
     MemoryRecord,
     Scope,
 )
+
+if TYPE_CHECKING:
+    from remem.stores.base import Store
+
+#: Records written per call when a load inserts many.
+LOAD_CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -139,3 +145,17 @@ class Dumped:
         """Links as ``Store.link_entities`` takes them: one call per run of one tenant, in order."""
         for tenant, run in groupby(self.links, key=lambda link: link.scope.tenant):
             yield tenant, [(link.memory_id, link.entity_id) for link in run]
+
+    def insert_into(self, store: Store) -> None:
+        """Write every record through ``store``'s own writes, parents first (call it inside
+        the store's transaction, once nothing collides)."""
+        for start in range(0, len(self.episodes), LOAD_CHUNK):
+            store.insert_episodes(self.episodes[start : start + LOAD_CHUNK])
+        for start in range(0, len(self.memories), LOAD_CHUNK):
+            store.insert_memories(self.memories[start : start + LOAD_CHUNK])
+        store.append_events(self.events)
+        store.save_entities(self.entities)
+        for tenant, pairs in self.link_runs():
+            store.link_entities(tenant, pairs)
+        for job in self.jobs:
+            store.save_job(job)

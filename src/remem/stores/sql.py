@@ -25,8 +25,10 @@ class Dialect:
     ``types`` maps the portable column types the migrations use (text, int, float, bool,
     json, time, bytes) to this dialect's. ``arrays``: a list binds as one array parameter
     (``= ANY(%s)``) instead of one placeholder per value. ``unindexed`` prefixes a column
-    to keep the planner off its indexes (SQLite's unary ``+``). ``metadata`` writes the
-    equality of one metadata key with a scalar.
+    to keep the planner off its indexes (SQLite's unary ``+``). ``byte_order`` follows a
+    text column to sort it by bytes (SQLite's default; PostgreSQL's ``COLLATE "C"``), so
+    ids sort alike everywhere. ``metadata`` writes the equality of one metadata key with a
+    scalar.
     """
 
     name: str
@@ -36,6 +38,7 @@ class Dialect:
     time: TimeOut
     arrays: bool
     unindexed: str
+    byte_order: str
     json_cast: str
     metadata: Callable[[str, Any], tuple[str, list[Any]]]
 

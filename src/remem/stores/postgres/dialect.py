@@ -48,6 +48,7 @@ POSTGRES = Dialect(
     time=_same,
     arrays=True,
     unindexed="",
+    byte_order=' COLLATE "C"',
     json_cast="::jsonb",
     metadata=metadata_equals,
 )

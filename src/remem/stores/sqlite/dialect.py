@@ -39,6 +39,7 @@ SQLITE = Dialect(
     arrays=False,
     # The unary + makes a column an expression, which no index covers.
     unindexed="+",
+    byte_order="",
     json_cast="",
     metadata=metadata_equals,
 )
