@@ -26,9 +26,9 @@ from remem.stores.sqlite.connection import SQLiteConnection
 
 
 class _Loading(Store, Protocol):
-    """What ``load`` writes through: every concern of the store, and its connection."""
+    """What ``load`` writes through: every concern of the store, after its own check."""
 
-    _db: sqlite3.Connection
+    def _taken(self, dumped: Dumped) -> list[str]: ...
 
 
 class SQLitePortability(SQLiteConnection, PortableStore):
@@ -79,12 +79,7 @@ class SQLitePortability(SQLiteConnection, PortableStore):
     def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
         dumped = Dumped.of(items)
         with self.transaction():
-            taken = (
-                _existing(self._db, "episodes", [e.id for e in dumped.episodes])
-                + _existing(self._db, "memories", [m.id for m, _ in dumped.memories])
-                + _existing(self._db, "entities", [e.id for e, _, _ in dumped.entities])
-                + _existing(self._db, "extraction_jobs", [j.id for j in dumped.jobs])
-            )
+            taken = self._taken(dumped)
             if taken:
                 raise InvalidInput(
                     f"import collides with {len(taken)} record(s) already stored "
@@ -92,9 +87,17 @@ class SQLitePortability(SQLiteConnection, PortableStore):
                 )
             dumped.insert_into(self)
 
+    def _taken(self, dumped: Dumped) -> list[str]:
+        """Ids of ``dumped`` the file holds already (ids are global in SQLite)."""
+        return (
+            _existing(self._db, "episodes", [e.id for e in dumped.episodes])
+            + _existing(self._db, "memories", [m.id for m, _ in dumped.memories])
+            + _existing(self._db, "entities", [e.id for e, _, _ in dumped.entities])
+            + _existing(self._db, "extraction_jobs", [j.id for j in dumped.jobs])
+        )
+
 
 def _existing(db: sqlite3.Connection, table: str, ids: Sequence[str]) -> list[str]:
-    """Which of ``ids`` the table holds already (ids are global in SQLite)."""
     found: list[str] = []
     for start in range(0, len(ids), 500):
         chunk = list(dict.fromkeys(ids[start : start + 500]))
