@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +22,9 @@ from remem.stores.checkpointer import WalCheckpointer
 from remem.stores.row_index import PartKey, RowIndex
 from remem.stores.sqlite.schema import migrate
 
+#: Seconds a connection waits for another's lock before giving up.
+BUSY_TIMEOUT = 30.0
+
 #: A committed row as the index takes it: partition, row key, vector, event time, directive.
 PendingRow = tuple[PartKey, int, np.ndarray | None, float | None, bool]
 
@@ -32,7 +36,7 @@ class SQLiteConnection:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+                self.path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT
             )
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite database at {self.path}: {exc}") from exc
@@ -47,7 +51,7 @@ class SQLiteConnection:
         self._data_version: int | None = None
         self._dimension: int | None = None
         try:
-            self._db.execute("PRAGMA journal_mode = WAL")
+            self._wal()
             # NORMAL in WAL mode survives any process crash; only power loss can drop the last commits.
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._db.execute("PRAGMA foreign_keys = ON")
@@ -56,6 +60,23 @@ class SQLiteConnection:
             self._dimension = int(dim[0]) if dim else None
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path} is not a usable remem database: {exc}") from exc
+
+    def _wal(self) -> None:
+        """Switch the file to WAL mode, waiting out other openers as any lock is waited out.
+
+        The switch needs the file to itself, and SQLite returns "database is locked" at once
+        instead of calling the busy handler when another connection is creating it. Once it
+        is WAL, the switch is a no-op.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT
+        while True:
+            try:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
