@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_conformance import T0, U, at, bound, flt, ids, normalised, record, vec, write
+from conformance import T0, U, at, bound, flt, ids, normalised, record, vec, write
 
 from remem import Memory
 from remem.model import Scope
