@@ -91,16 +91,14 @@ class Schema(ABC):
                 f"{where} was written by a newer remem "
                 f"(schema {newer}, this one knows {LATEST}); upgrade remem"
             )
+        record = (
+            f"INSERT INTO {TABLE_NAME} (version, name, applied_at) VALUES ({self.dialect.marks(3)})"
+        )
         applied = []
         for step in STEPS[:until]:
             if step.version not in recorded:
                 step.change(self)
-                mark = self.dialect.mark
-                self.query(
-                    f"INSERT INTO {TABLE_NAME} (version, name, applied_at) "
-                    f"VALUES ({mark}, {mark}, {mark})",
-                    (step.version, step.name, self.dialect.time(utcnow())),
-                )
+                self.query(record, (step.version, step.name, self.dialect.time(utcnow())))
                 applied.append(step)
         return applied
 
