@@ -21,7 +21,7 @@ from remem.engine.writes import Writes
 from remem.errors import InvalidInput
 from remem.model import LLMUsage
 from remem.pipeline.extract import EXTRACTORS, offline_extractor
-from remem.providers.embedder import Embedder, default_embedder
+from remem.providers.embedder import EmbedderChoice, embedder_from
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
 from remem.stores import Store, open_store
 
@@ -56,6 +56,12 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
     ``Memory()`` opens the embedded default (a SQLite file in the user data
     dir); ``Memory("my.db")`` a file; ``Memory("postgresql://...")`` a server.
 
+    ``embedder`` turns text into vectors: an ``Embedder``, the path of a local model
+    folder (``model.onnx`` + ``tokenizer.json``; ``remem.providers.OnnxEmbedder`` reads
+    its pooling and prefixes), or "local"; by default the packaged all-MiniLM-L6-v2 (or
+    what REMEM_EMBEDDER names). A store keeps the vectors of one embedder and refuses
+    another: ``reembed`` moves it to a new one.
+
     ``clock`` is where every "now" comes from (tests pass a controlled one);
     ``track_recalls`` counts each memory returned by search/get/context as recalled,
     which strengthens it (``remem.pipeline.lifecycle``); ``llm`` (default: the one
@@ -82,7 +88,7 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
         self,
         location: str | Path | None = None,
         *,
-        embedder: Embedder | None = None,
+        embedder: EmbedderChoice = None,
         tenant: str = "default",
         store: Store | None = None,
         clock: Callable[[], datetime] = utcnow,
@@ -99,7 +105,7 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
                 f"extraction must be one of {', '.join(EXTRACTION_MODES)}, got {extraction!r}"
             )
         self.store = store or open_store(location or default_location())
-        self.embedder = embedder or default_embedder()
+        self.embedder = embedder_from(embedder)
         self.tenant = check_scope(tenant, None, None, None).tenant
         self.clock = clock
         self.track_recalls = track_recalls

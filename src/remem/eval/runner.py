@@ -22,6 +22,7 @@ from remem.eval import metrics, operations, qa
 from remem.eval.datasets import Conversation, Question, Session, load
 from remem.eval.metrics import percentile
 from remem.model import ROLES, Context, MemoryRecord, SearchResults
+from remem.providers.embedder import Embedder, EmbedderChoice, embedder_from
 from remem.recipes import SearchRecipe
 from remem.retrieval.context import build_context
 
@@ -44,6 +45,7 @@ class EvalResult:
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     latency_ms: dict[str, list[float]] = field(default_factory=dict)
     conversations: int = 0
+    embedder: str | None = None
     turns: int = 0
     ingest_seconds: float = 0.0
     summarize_seconds: float = 0.0
@@ -57,6 +59,7 @@ class EvalResult:
             "dataset": self.dataset,
             "path": self.path,
             "conversations": self.conversations,
+            "embedder": self.embedder,
             "turns": self.turns,
             "ingest_turns_per_s": self.turns / self.ingest_seconds if self.ingest_seconds else None,
             "summarize_seconds": self.summarize_seconds,
@@ -110,9 +113,13 @@ def _messages(conversation: Conversation) -> Iterator[tuple[str, list[dict[str, 
 
 
 @contextmanager
-def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -> Iterator[Memory]:
-    """A store holding the conversation; reused from ``workdir`` when a finished copy exists."""
-    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in conversation.id)
+def _conversation_store(
+    workdir: Path, conversation: Conversation, keep: bool, embedder: Embedder
+) -> Iterator[Memory]:
+    """A store holding the conversation; reused from ``workdir`` when a finished copy exists
+    (one per embedder: a store holds one embedder's vectors)."""
+    name = f"{conversation.id}-{embedder.model_id}"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     folder = workdir / f"{safe}-v{INGEST_VERSION}"
     done = folder / "ingested"
     if not done.exists():
@@ -120,7 +127,7 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
     folder.mkdir(parents=True, exist_ok=True)
     # Recalls are not counted: a run must not change the store the next run reuses; no
     # LLM extraction either: retrieval is measured on the turns themselves.
-    memory = Memory(folder / "memory.db", track_recalls=False, llm=None)
+    memory = Memory(folder / "memory.db", embedder=embedder, track_recalls=False, llm=None)
     try:
         if not done.exists():
             for session_id, messages in _messages(conversation):
@@ -340,6 +347,7 @@ def evaluate(
     context_budgets: Sequence[int] = (),
     ask_at_end: bool = False,
     operations_settings: operations.OperationsSettings | None = None,
+    embedder: EmbedderChoice = None,
 ) -> EvalResult:
     """Score ``systems`` (and any extra named ``recipes``) on the benchmark at ``path``.
 
@@ -355,6 +363,9 @@ def evaluate(
     B the systems ``top10``, ``top@B``, ``context@B`` and ``context+sum@B`` report recall
     and ``tokens`` per query (see ``_context_rows``). ``ask_at_end`` alone asks undated
     questions at the conversation's last turn (BEAM has no question dates).
+
+    ``embedder`` (as ``Memory`` takes it: a model folder, "local", an ``Embedder``) embeds
+    the turns and the questions, so that runs with several models compare them.
     """
     ask_at_end = ask_at_end or bool(context_budgets)
     chosen: dict[str, str | SearchRecipe] = {}
@@ -379,7 +390,10 @@ def evaluate(
     extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
     )
-    result = EvalResult(dataset=dataset, path=str(path), systems=(*chosen, *extra))
+    model = embedder_from(embedder)
+    result = EvalResult(
+        dataset=dataset, path=str(path), systems=(*chosen, *extra), embedder=model.model_id
+    )
     if qa_settings is not None:
         result.qa_settings = qa_settings.describe()
     if operations_settings is not None:
@@ -405,7 +419,7 @@ def evaluate(
         if progress:
             progress(f"ingest {conversation.id}", number - 1, len(conversations))
         started = time.perf_counter()
-        with _conversation_store(Path(workdir), conversation, keep) as memory:
+        with _conversation_store(Path(workdir), conversation, keep, model) as memory:
             n_turns = sum(len(s.turns) for s in conversation.sessions)
             result.turns += n_turns
             result.ingest_seconds += time.perf_counter() - started

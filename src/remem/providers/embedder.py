@@ -1,9 +1,10 @@
-"""The Embedder protocol and how the default one is chosen."""
+"""The Embedder protocol and how one is chosen: an object, a model folder, a name, the default."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -28,8 +29,39 @@ class Embedder(Protocol):
         ...
 
 
+#: The packaged model by name (``remem eval --embedder local``, ``REMEM_EMBEDDER=local``).
+LOCAL_NAMES = ("local", "all-MiniLM-L6-v2-onnx-int8")
+
+#: What ``Memory(embedder=...)`` takes: an Embedder, a model folder's path, or "local".
+EmbedderChoice = Embedder | str | Path | None
+
+
+def embedder_from(choice: EmbedderChoice) -> Embedder:
+    """The embedder ``choice`` names.
+
+    An ``Embedder`` is used as it is; None is ``default_embedder()``; "local" is the
+    packaged model; any other string or path is a local model folder (``model.onnx`` and
+    ``tokenizer.json``, read by ``remem.providers.onnx_embedder.OnnxEmbedder``).
+    """
+    if choice is None:
+        return default_embedder()
+    if isinstance(choice, Embedder):
+        return choice
+    if isinstance(choice, str) and choice in LOCAL_NAMES:
+        from remem.providers.local_embedder import LocalEmbedder
+
+        return LocalEmbedder.shared()
+    from remem.providers.onnx_embedder import OnnxEmbedder
+
+    return OnnxEmbedder(choice)
+
+
 def default_embedder() -> Embedder:
-    """The local packaged model, unless REMEM_EMBEDDINGS_URL points at an OpenAI-compatible API."""
+    """REMEM_EMBEDDER (a model folder, or "local") if set; else an OpenAI-compatible API if
+    REMEM_EMBEDDINGS_URL points at one; else the local packaged model."""
+    chosen = os.environ.get("REMEM_EMBEDDER")
+    if chosen:
+        return embedder_from(chosen)
     url = os.environ.get("REMEM_EMBEDDINGS_URL")
     if url:
         from remem.providers.openai_embedder import OpenAIEmbedder

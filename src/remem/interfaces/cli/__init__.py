@@ -92,12 +92,22 @@ def _root(
         ),
     ] = None,
     tenant: Annotated[str, typer.Option(help="Tenant (organisation) to work in.")] = "default",
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            "--embedder",
+            envvar="REMEM_EMBEDDER",
+            show_envvar=True,
+            help="Embedding model: a local model folder (model.onnx + tokenizer.json) or "
+            "'local'. [default: the packaged all-MiniLM-L6-v2]",
+        ),
+    ] = None,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_print_version, is_eager=True, help="Show the version."),
     ] = False,
 ) -> None:
-    opened = CliSession(location=db or default_location(), tenant=tenant)
+    opened = CliSession(location=db or default_location(), tenant=tenant, embedder=embedder)
     session.set(opened)
     ctx.call_on_close(opened.close)
 

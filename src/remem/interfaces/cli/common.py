@@ -57,11 +57,12 @@ class CliSession:
 
     location: str
     tenant: str
+    embedder: str | None = None
     memory: Memory | None = None
 
     def open(self) -> Memory:
         if self.memory is None:
-            self.memory = Memory(self.location, tenant=self.tenant)
+            self.memory = Memory(self.location, tenant=self.tenant, embedder=self.embedder)
         return self.memory
 
     def close(self) -> None:

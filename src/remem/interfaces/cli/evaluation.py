@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from remem import RECIPES, InvalidInput
-from remem.interfaces.cli.common import Json, RecipeName, command, console, emit, err_console
+from remem.interfaces.cli.common import (
+    Json,
+    RecipeName,
+    command,
+    console,
+    emit,
+    err_console,
+    session,
+)
 
 if TYPE_CHECKING:
     from remem.eval.operations import OperationsSettings
@@ -101,6 +109,14 @@ def eval_(
             help="--operations: embedding cosine at which a fact states a gold point.",
         ),
     ] = 0.8,
+    embedder: Annotated[
+        str | None,
+        typer.Option(
+            "--embedder",
+            help="Embedding model for the turns and questions: a local model folder "
+            "(model.onnx + tokenizer.json) or 'local'. [default: --embedder of remem]",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Run a public long-term-memory benchmark: remem against BM25 and dense baselines.
@@ -109,6 +125,7 @@ def eval_(
     top --qa-k memories, judged CORRECT/WRONG against the gold answer by an LLM judge.
     With --operations (halumem, same LLM options) it reports HaluMem's extraction and
     updating metrics: recall, precision, update accuracy, LLM calls and tokens per add.
+    Runs with different --embedder compare embedding models on the same questions.
     """
     import tempfile
 
@@ -155,6 +172,7 @@ def eval_(
                 context_budgets=tuple(context_budget or ()),
                 ask_at_end=ask_at_end,
                 operations_settings=operations_settings,
+                embedder=embedder or session.get().embedder,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc

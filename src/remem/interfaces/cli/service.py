@@ -145,6 +145,7 @@ def serve(
     _server_extra()
     import uvicorn
 
+    from remem.providers import embedder_from
     from remem.service import create_app
 
     _check_bind(host, no_auth)
@@ -155,6 +156,7 @@ def serve(
         cli_session.location,
         auth=not no_auth,
         tenant=cli_session.tenant,
+        embedder=embedder_from(cli_session.embedder) if cli_session.embedder else None,
         max_body_bytes=max_body,
         maintain_every_s=maintain_every,
         extract_in_background=extract_in_background,
