@@ -25,6 +25,10 @@ CLOSE = "releases this process's store and threads; a server or command owns its
 THREADS = "starts or stops a thread in the caller's process; `remem serve` runs its own workers"
 RETENTION = "a pure computation on a record the caller already holds: nothing to ask a server"
 MIGRATE = "copies every tenant of the database, not one tenant's memory: `remem migrate`"
+REEMBED = (
+    "moves every tenant of the database to another embedding model, whose files sit next "
+    "to it: an operator's job (`remem reembed`), and servers restart with the new model"
+)
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,7 @@ HTTP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "reembed": REEMBED,
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
@@ -144,6 +149,7 @@ MCP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "reembed": REEMBED,
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
@@ -199,6 +205,7 @@ CLI = FrontEnd(
         "context": "context",
         "stats": "stats",
         "migrate_to": "migrate",
+        "reembed": "reembed",
     },
     local_only={
         "close": CLOSE,

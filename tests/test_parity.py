@@ -35,6 +35,8 @@ _REMOTE: dict[str, str] = {
     "`remem serve --maintain-every` runs the service's",
     "migrate_to": "copies every tenant of a store to another backend: an operator's job "
     "next to both databases (`remem migrate`), never one tenant's key",
+    "reembed": "moves every tenant of the store to another embedding model: an operator's "
+    "job next to the database and the model files (`remem reembed`), never one tenant's key",
     "retention": "arithmetic on a record in hand under this process's LifecyclePolicy; the "
     "service's policy is not part of the API",
 }

@@ -407,3 +407,19 @@ class MaintenanceReport:
             "layers": self.layers,
             "at": self.at.isoformat(),
         }
+
+
+class Reembedded(_Record):
+    """What ``Memory.reembed`` did: the embedder the store now holds the vectors of, the one
+    it held before, and the rows embedded by this call (``resumed`` more were staged by an
+    earlier call that stopped half-way; ``at_switch`` of this call's were written while it
+    ran). ``switched`` is False when the store already used this embedder."""
+
+    embedder: str
+    dimension: int
+    previous: str | None
+    switched: bool
+    embedded: int = 0
+    resumed: int = 0
+    at_switch: int = 0
+    seconds: float = 0.0

@@ -32,6 +32,7 @@ LOCAL_ONLY = {
     "drain_extraction_queue",
     "maintain_in_background",
     "migrate_to",
+    "reembed",
     "retention",
     "retry_extraction",
     "start_extraction_worker",

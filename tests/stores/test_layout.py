@@ -16,6 +16,7 @@ from remem.stores import (
     JobStore,
     MemoryStore,
     PortableStore,
+    ReembedStore,
     SearchStore,
     Store,
 )
@@ -30,6 +31,7 @@ CONCERNS: dict[type, str] = {
     JobStore: "jobs",
     SearchStore: "search",
     PortableStore: "portability",
+    ReembedStore: "reembed",
 }
 
 

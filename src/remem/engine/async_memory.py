@@ -94,6 +94,7 @@ class AsyncMemory:
     export = _to_thread(Memory.export)
     import_ = _to_thread(Memory.import_)
     migrate_to = _to_thread(Memory.migrate_to)
+    reembed = _to_thread(Memory.reembed)
 
     close = _to_thread(Memory.close)
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from remem._checks import check_scope
 from remem._time import utcnow
 from remem.config import DEFAULT_QUEUE_POLICY, QueuePolicy, default_location
+from remem.engine.embedding import Embedding
 from remem.engine.graph import FactsAndGraph
 from remem.engine.lifecycle import Lifecycle
 from remem.engine.portable import Portability
@@ -50,7 +51,7 @@ def _chosen_llm(llm: LLM | str | None) -> LLM | None:
     return _configured_llm()
 
 
-class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portability):
+class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portability, Embedding):
     """Long-term memory for one application.
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
@@ -81,7 +82,8 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
 
     The methods are grouped by concern in ``remem.engine``: ``writes``, ``reads``
     (search and context), ``graph`` (facts and entities), ``lifecycle``, ``queue``
-    (the extraction queue and its worker) and ``portable`` (export, import, migrate).
+    (the extraction queue and its worker), ``portable`` (export, import, migrate) and
+    ``embedding`` (reembed).
     """
 
     def __init__(

@@ -14,8 +14,11 @@ from remem.stores.base import (
     MemoryFilter,
     MemoryStore,
     PortableStore,
+    Reembedding,
+    ReembedStore,
     SearchStore,
     Store,
+    Unembedded,
     list_all,
 )
 
@@ -28,8 +31,11 @@ __all__ = [
     "MemoryFilter",
     "MemoryStore",
     "PortableStore",
+    "ReembedStore",
+    "Reembedding",
     "SearchStore",
     "Store",
+    "Unembedded",
     "list_all",
     "open_store",
 ]

@@ -7,7 +7,7 @@ every backend.
 
 ``Store`` is the union of one protocol per concern (``remem.stores.operations``):
 memories and episodes, events, the knowledge graph, the extraction queue, search,
-dump/load. Code that needs only one of them can ask for only that one.
+dump/load, re-embedding. Code that needs only one of them can ask for only that one.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from remem.stores.operations import (
     JobStore,
     MemoryStore,
     PortableStore,
+    ReembedStore,
     SearchStore,
     Transactional,
 )
@@ -31,6 +32,8 @@ from remem.stores.records import (
     JobClaim,
     LifecycleChange,
     MemoryFilter,
+    Reembedding,
+    Unembedded,
 )
 
 __all__ = [
@@ -45,14 +48,26 @@ __all__ = [
     "MemoryFilter",
     "MemoryStore",
     "PortableStore",
+    "ReembedStore",
+    "Reembedding",
     "SearchStore",
     "Store",
     "Transactional",
+    "Unembedded",
     "list_all",
 ]
 
 
-class Store(MemoryStore, EventStore, GraphStore, JobStore, SearchStore, PortableStore, Protocol):
+class Store(
+    MemoryStore,
+    EventStore,
+    GraphStore,
+    JobStore,
+    SearchStore,
+    PortableStore,
+    ReembedStore,
+    Protocol,
+):
     """What every backend implements; checked by the shared conformance suite."""
 
     url: str

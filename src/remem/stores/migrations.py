@@ -352,4 +352,33 @@ def m006_job_answer_retry_and_claim(db: Schema) -> None:
     db.add_column("extraction_jobs", "claimed_at", "time")
 
 
+@migration
+def m007_reembed_staging(db: Schema) -> None:
+    """Room for a second embedding model's vectors while a re-embedding runs.
+
+    ``vectors_next`` holds each memory's new vector, ``entities.vector_next`` each entity
+    name's; search keeps reading the current ones until the switch moves the staged
+    vectors in, in one transaction (``operations/reembed.py``). PostgreSQL's column takes
+    any dimension: the target's is known only when a re-embedding starts.
+    """
+    db.run(
+        sqlite="""
+CREATE TABLE IF NOT EXISTS vectors_next (
+    rk INTEGER PRIMARY KEY REFERENCES memories (rk) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+""",
+        postgres="""
+CREATE TABLE vectors_next (
+    tenant text NOT NULL,
+    rk bigint NOT NULL,
+    vector vector NOT NULL,
+    PRIMARY KEY (tenant, rk),
+    FOREIGN KEY (tenant, rk) REFERENCES memories (tenant, rk) ON DELETE CASCADE
+);
+""",
+    )
+    db.add_column("entities", "vector_next", "bytes")
+
+
 LATEST = STEPS[-1].version

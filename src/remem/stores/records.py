@@ -1,7 +1,8 @@
 """The plain values stores take and give besides the model's records.
 
-Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, and ``Dumped``,
-the check every backend's ``load`` runs before writing anything.
+Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, a re-embedding's
+rows and state (``Unembedded``, ``Reembedding``), and ``Dumped``, the check every
+backend's ``load`` runs before writing anything.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -51,6 +52,30 @@ class JobClaim:
     due_only: bool = True
     after: tuple[datetime, str] | None = None
     ids: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Unembedded:
+    """A row a re-embedding has no new vector for yet, and the text to embed for it.
+
+    ``key`` is the row's key in its table, as the backend knows it (opaque to callers,
+    who hand it back as a cursor): a memory's text, an entity's name.
+    """
+
+    table: Literal["memories", "entities"]
+    key: Any
+    text: str
+
+
+@dataclass(frozen=True)
+class Reembedding:
+    """Where a store's vectors stand: the embedder they are of, the one a re-embedding in
+    progress is for (None: none is), and how many rows have their new vector of ``total``."""
+
+    current: tuple[str, int] | None
+    target: tuple[str, int] | None
+    staged: int
+    total: int
 
 
 #: With a ``kinds`` filter, how many of an entity's newest links ``entity_links`` inspects.

@@ -5,7 +5,7 @@ and nothing else. A ``RememError`` becomes one ``error: ...`` line on stderr and
 exit code 1; usage mistakes exit 2, as click does.
 
 One module per group of commands (memories, search, lifecycle, portability,
-evaluation, service); ``common`` holds the options and plumbing they share and
+embedding, evaluation, service); ``common`` holds the options and plumbing they share and
 ``render`` the tables. The tree is declared here, in the order ``--help`` lists it.
 """
 
@@ -19,6 +19,7 @@ import typer
 from remem import __version__
 from remem.config import default_location
 from remem.interfaces.cli import (
+    embedding,
     evaluation,
     lifecycle,
     memories,
@@ -55,6 +56,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "context": search.context,
     "stats": memories.stats,
     "migrate": portability.migrate,
+    "reembed": embedding.reembed,
     "eval": evaluation.eval_,
     "serve": service.serve,
     "mcp": service.mcp_,

@@ -10,6 +10,7 @@ from remem.stores.operations.graph import GraphStore
 from remem.stores.operations.jobs import JobStore
 from remem.stores.operations.memories import MemoryStore
 from remem.stores.operations.portability import PortableStore
+from remem.stores.operations.reembed import ReembedStore
 from remem.stores.operations.search import SearchStore
 from remem.stores.operations.transactional import Transactional
 
@@ -19,6 +20,7 @@ __all__ = [
     "JobStore",
     "MemoryStore",
     "PortableStore",
+    "ReembedStore",
     "SearchStore",
     "Transactional",
 ]

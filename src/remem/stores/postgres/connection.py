@@ -192,7 +192,7 @@ class PostgresConnection:
                 raise StoreError(
                     f"{redact(self.url)} holds vectors of embedder {rows.get('embedder')!r} "
                     f"({rows.get('dimension')}-d); it was opened with {model_id!r} ({dimension}-d). "
-                    "Open it with the same embedder, or export and import into a new store."
+                    "Open it with the same embedder, or move it to this one: remem reembed."
                 )
 
     def close(self) -> None:

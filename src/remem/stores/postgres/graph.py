@@ -21,7 +21,8 @@ class PostgresGraph(PostgresConnection, GraphStore):
         conn = self._write()
         if not rows:
             return
-        columns = [*ENTITY_COLUMNS, "vector"]
+        # A vector staged by a re-embedding is of the old name.
+        columns = [*ENTITY_COLUMNS, "vector", "vector_next"]
         statement = sql.upsert(POSTGRES, "entities", columns, key=("tenant", "id"))
         with self._translate():
             for entity, vector, keys in rows:
@@ -31,7 +32,7 @@ class PostgresGraph(PostgresConnection, GraphStore):
                     "DELETE FROM entity_aliases WHERE tenant = %s AND entity_id = %s",
                     (tenant, entity.id),
                 )
-                conn.execute(statement, (*entity_row(entity), blob))
+                conn.execute(statement, (*entity_row(entity), blob, None))
                 if keys:
                     conn.execute(
                         "INSERT INTO entity_aliases (tenant, user_id, alias, entity_id) "

@@ -3,8 +3,8 @@
 Same contract and same semantics as ``SQLiteStore``; every query filters by tenant.
 ``PostgresStore`` is its concerns put together, one module each: ``memories.py``
 (memories and episodes), ``events.py``, ``graph.py``, ``jobs.py`` (the extraction
-queue), ``search.py`` and ``portability.py`` (dump/load), all on the pool and
-transactions of ``connection.py``; the schema comes from ``stores/migrations.py``
+queue), ``search.py``, ``portability.py`` (dump/load) and ``reembed.py``, all on the
+pool and transactions of ``connection.py``; the schema comes from ``stores/migrations.py``
 (``schema.py`` applies it, under an advisory lock).
 """
 
@@ -24,6 +24,7 @@ from remem.stores.postgres.graph import PostgresGraph
 from remem.stores.postgres.jobs import PostgresJobs
 from remem.stores.postgres.memories import PostgresMemories
 from remem.stores.postgres.portability import PostgresPortability
+from remem.stores.postgres.reembed import PostgresReembed
 from remem.stores.postgres.search import PostgresSearch
 
 #: The tables whose size ``stats`` reports.
@@ -38,6 +39,7 @@ TABLES = (
     "entity_aliases",
     "entity_links",
     "extraction_jobs",
+    "vectors_next",
 )
 
 
@@ -48,6 +50,7 @@ class PostgresStore(
     PostgresJobs,
     PostgresSearch,
     PostgresPortability,
+    PostgresReembed,
 ):
     """``PostgresStore("postgresql://user@host/db")``; see docs/postgres.md."""
 

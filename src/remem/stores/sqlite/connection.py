@@ -50,6 +50,7 @@ class SQLiteConnection:
         self._scores: dict[tuple[Any, ...], dict[PartKey, np.ndarray]] = {}
         self._data_version: int | None = None
         self._dimension: int | None = None
+        self._embedder: str | None = None  # the model this store was bound to, once bound
         try:
             self._wal()
             # NORMAL in WAL mode survives any process crash; only power loss can drop the last commits.
@@ -143,9 +144,9 @@ class SQLiteConnection:
                 raise StoreError(
                     f"{self.path} holds vectors of embedder {rows.get('embedder')!r} "
                     f"({rows.get('dimension')}-d); it was opened with {model_id!r} ({dimension}-d). "
-                    "Open it with the same embedder, or export and import into a new store."
+                    "Open it with the same embedder, or move it to this one: remem reembed."
                 )
-            self._dimension = dimension
+            self._dimension, self._embedder = dimension, model_id
 
     def close(self) -> None:
         self._checkpointer.close()

@@ -27,13 +27,13 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
     def save_entities(self, rows: Sequence[EntityRow]) -> None:
         self._write()
         # An upsert, not INSERT OR REPLACE: a replace deletes the row, and with it (cascade)
-        # every link to the entity.
-        columns = [*ENTITY_COLUMNS, "vector"]
+        # every link to the entity. A vector staged by a re-embedding is of the old name.
+        columns = [*ENTITY_COLUMNS, "vector", "vector_next"]
         statement = sql.upsert(SQLITE, "entities", columns, key=("id",), fixed=("id", "tenant"))
         for entity, vector, keys in rows:
             blob = None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
             self._db.execute("DELETE FROM entity_aliases WHERE entity_id = ?", (entity.id,))
-            self._db.execute(statement, (*entity_row(entity, iso), blob))
+            self._db.execute(statement, (*entity_row(entity, iso), blob, None))
             self._db.executemany(
                 "INSERT INTO entity_aliases (tenant, user_id, alias, entity_id) VALUES (?, ?, ?, ?)",
                 [

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from remem._time import from_iso
+from remem.errors import StoreError
 from remem.model import MemoryRecord
 from remem.stores import statements as sql
 from remem.stores.operations import SearchStore
@@ -148,6 +149,13 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         version = self._db.execute("PRAGMA data_version").fetchone()[0]
         if self._index is not None and version == self._data_version:
             return self._index
+        if self._embedder is not None:
+            (space,) = self._db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+            if space != self._embedder:
+                raise StoreError(
+                    f"{self.path} was re-embedded with {space!r} by another process since this "
+                    f"one opened it with {self._embedder!r}: reopen it with that embedder"
+                )
         if self._index is None:
             self._index = RowIndex(self._dimension or 384)
         rows = self._db.execute(

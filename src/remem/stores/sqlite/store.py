@@ -2,9 +2,9 @@
 
 ``SQLiteStore`` is its concerns put together, one module each: ``memories.py``
 (memories and episodes), ``events.py``, ``graph.py``, ``jobs.py`` (the extraction
-queue), ``search.py`` and ``portability.py`` (dump/load), all on the connection and
-transactions of ``connection.py``; the schema comes from ``stores/migrations.py``
-(``schema.py`` applies it).
+queue), ``search.py``, ``portability.py`` (dump/load) and ``reembed.py``, all on the
+connection and transactions of ``connection.py``; the schema comes from
+``stores/migrations.py`` (``schema.py`` applies it).
 """
 
 from __future__ import annotations
@@ -20,11 +20,18 @@ from remem.stores.sqlite.graph import SQLiteGraph
 from remem.stores.sqlite.jobs import SQLiteJobs
 from remem.stores.sqlite.memories import SQLiteMemories
 from remem.stores.sqlite.portability import SQLitePortability
+from remem.stores.sqlite.reembed import SQLiteReembed
 from remem.stores.sqlite.search import SQLiteSearch
 
 
 class SQLiteStore(
-    SQLiteMemories, SQLiteEvents, SQLiteGraph, SQLiteJobs, SQLiteSearch, SQLitePortability
+    SQLiteMemories,
+    SQLiteEvents,
+    SQLiteGraph,
+    SQLiteJobs,
+    SQLiteSearch,
+    SQLitePortability,
+    SQLiteReembed,
 ):
     """``SQLiteStore("memories.db")``: the file is created, or upgraded, on open."""
 
