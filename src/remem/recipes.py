@@ -36,6 +36,7 @@ class SearchRecipe:
     graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
     graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
     priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
+    llm_rerank: int = 0  # >0: one LLM call rewrites the query, reranks this many (llm_rerank.py)
 
 
 # Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
@@ -55,6 +56,8 @@ RECIPES: dict[str, SearchRecipe] = {
     "lifecycle": replace(
         _HYBRID, name="lifecycle", priors=Priors(retention=0.02, frequency=0.1, long_term=0.05)
     ),
+    # With an LLM: one call per search rewrites the query and reranks the top 20 (opt-in).
+    "llm": replace(_HYBRID, name="llm", llm_rerank=20),
     "bm25": SearchRecipe("bm25", dense=0.0, time_aware=False),
     "dense": SearchRecipe("dense", bm25=0.0, time_aware=False),
 }

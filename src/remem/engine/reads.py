@@ -22,9 +22,11 @@ from remem.engine.core import Core, as_seen
 from remem.errors import InvalidInput, NotFound
 from remem.model import STATUSES, Context, Episode, Event, MemoryRecord, Page, SearchResults
 from remem.pipeline import derived, digests
+from remem.pipeline.knowledge import add_usage
 from remem.query import CONTEXT_OPTIONS, SearchQuery, as_query, only
 from remem.recipes import SearchRecipe
 from remem.retrieval.context import build_context
+from remem.retrieval.llm_rerank import llm_search
 from remem.retrieval.search import hybrid_search
 from remem.stores import MemoryFilter
 
@@ -86,16 +88,13 @@ class Reads(Core):
         )
         flt = self._filter(q)
         self._bind()
-        results = hybrid_search(
-            self.store,
-            self.embedder,
+        results = self._ranked(
             q.text,
             flt,
             limit=q.limit or SEARCH_LIMIT,
             recipe=q.recipe,
             context_window=q.context_window,
             asked_at=q.asked_at or self.clock(),
-            policy=self.policy,
         )
         if flt.as_of is None:
             recalled = self._recall([h.memory for h in results.hits])
@@ -159,15 +158,12 @@ class Reads(Core):
         )
         flt = self._filter(q, kinds=CONTEXT_KINDS)
         self._bind()
-        results = hybrid_search(
-            self.store,
-            self.embedder,
+        results = self._ranked(
             q.text,
             flt,
             limit=q.limit or CONTEXT_LIMIT,
             recipe=q.recipe,
             asked_at=q.asked_at or self.clock(),
-            policy=self.policy,
         )
         if flt.event_before is not None:  # only what was known before: no later digest
             items = [i for i in items if i.since < flt.event_before]
@@ -180,6 +176,51 @@ class Reads(Core):
         by_id = {m.id: m for m in found}
         self._recall([by_id[i] for i in block.cited if i in by_id])
         return block
+
+    def _ranked(
+        self,
+        text: str,
+        flt: MemoryFilter,
+        *,
+        limit: int,
+        recipe: SearchRecipe,
+        asked_at: datetime,
+        context_window: int = 0,
+    ) -> SearchResults:
+        """The recipe's ranking: hybrid search, and with ``llm_rerank`` one LLM call more."""
+        if not recipe.llm_rerank:
+            return hybrid_search(
+                self.store,
+                self.embedder,
+                text,
+                flt,
+                limit=limit,
+                recipe=recipe,
+                context_window=context_window,
+                asked_at=asked_at,
+                policy=self.policy,
+            )
+        if self.llm is None:
+            raise InvalidInput(
+                f"recipe {recipe.name!r} reranks with an LLM and none is configured: "
+                "set REMEM_LLM_URL (and REMEM_LLM_MODEL) or pass Memory(llm=...)"
+            )
+        done = llm_search(
+            self.store,
+            self.embedder,
+            self.llm,
+            text,
+            flt,
+            limit=limit,
+            recipe=recipe,
+            context_window=context_window,
+            asked_at=asked_at,
+            policy=self.policy,
+        )
+        if done.usage is not None:
+            with self._usage_lock:
+                self.llm_usage = add_usage(self.llm_usage, done.usage)
+        return done.results
 
     def get(
         self,
