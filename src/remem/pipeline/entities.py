@@ -15,7 +15,7 @@ A merge adds the new spelling as an alias, so the next mention is test 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -25,7 +25,7 @@ from remem._ids import new_id
 from remem.model import Entity, Scope
 from remem.providers.embedder import Embedder
 from remem.stores.base import Store
-from remem.text.names import alias_grams, normalise
+from remem.text.names import normalise
 
 #: Cosine between name embeddings above which two names of compatible type are one entity.
 SAME_NAME_COSINE = 0.92
@@ -85,12 +85,13 @@ class EntityResolver:
         self._by_id: dict[str, tuple[Entity, np.ndarray | None]] = {}
         self._alias: dict[str, set[str]] = {}
 
-    def named_in(self, text: str) -> list[str]:
-        """Ids of entities created or changed here whose alias appears in ``text``.
+    def named_in(self, grams: Collection[str]) -> list[str]:
+        """Ids of entities created or changed here with an alias among ``grams`` (a text's
+        ``alias_grams``).
 
         The store cannot know them yet: they are saved at the end of the transaction.
         """
-        grams = set(alias_grams(text))
+        grams = set(grams)
         return [e.id for e, _ in self.changed.values() if any(a in grams for a in e.aliases)]
 
     def rows(self) -> list[tuple[Entity, np.ndarray | None, list[str]]]:

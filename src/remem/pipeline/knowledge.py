@@ -43,7 +43,7 @@ from remem.pipeline.extract import Fact, OfflineExtractor, llm_extract, read_ans
 from remem.pipeline.prompts import ExtractionAnswer
 from remem.providers.embedder import Embedder
 from remem.stores.base import Store
-from remem.text.names import known_mentions, normalise
+from remem.text.names import alias_grams, mentioned, normalise
 
 if TYPE_CHECKING:
     from remem.providers.llm import LLM, Usage
@@ -62,12 +62,16 @@ def link_offline(
         return []
     scope = turns[0][1].scope
     resolver = EntityResolver(store, scope, now)
+    # Known names: one alias lookup for every turn (nothing is saved before the end).
+    grams = [alias_grams(episode.content) for episode, _ in turns]
+    wanted = list(dict.fromkeys(g for turn in grams for g in turn))
+    known = store.entities_by_alias(scope.tenant, scope.user_id, wanted) if wanted else {}
     links: list[tuple[str, str]] = []
-    for episode, memory in turns:
+    for (episode, memory), turn in zip(turns, grams, strict=True):
         named = resolver.resolve(extractor.mentions(episode.content))
         links += [(memory.id, entity.id) for entity in named.values()]
-        links += [(memory.id, eid) for eid in known_mentions(store, scope, episode.content)]
-        links += [(memory.id, eid) for eid in resolver.named_in(episode.content)]
+        links += [(memory.id, eid) for eid in mentioned(known, turn)]
+        links += [(memory.id, eid) for eid in resolver.named_in(turn)]
     store.save_entities(resolver.rows())
     store.link_entities(scope.tenant, list(dict.fromkeys(links)))
     return [entity for entity, _ in resolver.changed.values()]

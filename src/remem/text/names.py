@@ -24,8 +24,11 @@ _SPACE = re.compile(r"\s+")
 
 
 def normalise(name: str) -> str:
-    folded = unicodedata.normalize("NFKD", name)
-    folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
+    if name.isascii():  # no accents to strip, and casefold is lower (most text: the fast way)
+        folded = name.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", name)
+        folded = "".join(c for c in folded if not unicodedata.combining(c)).casefold()
     folded = _SPACE.sub(" ", _PUNCT.sub(" ", folded.replace("’", "'"))).strip(" '-")
     return folded.removeprefix("the ").strip()
 
@@ -46,7 +49,11 @@ def known_mentions(store: AliasLookup, scope: Scope, text: str) -> list[str]:
     grams = alias_grams(text)
     if not grams:
         return []
-    found = store.entities_by_alias(scope.tenant, scope.user_id, grams)
+    return mentioned(store.entities_by_alias(scope.tenant, scope.user_id, grams), grams)
+
+
+def mentioned(found: Mapping[str, Sequence[str]], grams: Sequence[str]) -> list[str]:
+    """The entity ids ``found`` (alias -> ids) lists for ``grams``, in the grams' order."""
     return list(dict.fromkeys(i for g in grams for i in found.get(g, ())))
 
 
