@@ -3,10 +3,11 @@ any dimension) and ``entities.vector_next``, then replace the ``embedding`` colu
 transaction.
 
 The switch takes the tables from writers first (readers go on), catches up with rows
-written since their page was staged, then swaps the column, builds its HNSW index and
-binds the store, all before the commit: readers wait for the swap, then see only the
-new vectors. Servers still running the old embedder must be restarted with the new one
-(a bound dimension is cached per process).
+written since their page was staged, then swaps the column and binds the store before
+the commit: readers wait for the swap (seconds at 100k rows), then see only the new
+vectors. The new HNSW index is built after the commit, concurrently; search is exact
+until it is ready. Servers still running the old embedder must be restarted with the
+new one (a bound dimension is cached per process).
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from remem.stores.records import Reembedding, Unembedded
 _TARGET = ("reembed_embedder", "reembed_dimension")
 #: Rows embedded per call when the switch catches up with rows written meanwhile.
 _CATCH_UP = 256
-#: Memory for building the new HNSW index inside the switch (the default, 64 MB, makes a
-#: large graph spill and the build, which readers wait for, several times slower).
+#: Memory for building the new HNSW index (the default, 64 MB, makes a large graph spill
+#: and the build several times slower).
 _BUILD_MEMORY = "512MB"
 
 
@@ -119,7 +120,6 @@ class PostgresReembed(PostgresConnection, ReembedStore):
             while batch := self.unstaged(_CATCH_UP):
                 self.stage_vectors(list(zip(batch, embed([r.text for r in batch]), strict=True)))
                 embedded += len(batch)
-            conn.execute(f"SET LOCAL maintenance_work_mem = '{_BUILD_MEMORY}'")
             conn.execute("ALTER TABLE memories DROP COLUMN IF EXISTS embedding")
             conn.execute(f"ALTER TABLE memories ADD COLUMN embedding vector({int(dimension)})")
             conn.execute(
@@ -127,11 +127,6 @@ class PostgresReembed(PostgresConnection, ReembedStore):
                 "WHERE n.tenant = m.tenant AND n.rk = m.rk"
             )
             conn.execute("TRUNCATE vectors_next")
-            if dimension <= HNSW_MAX_DIMENSION:
-                conn.execute(
-                    "CREATE INDEX memories_embedding ON memories "
-                    "USING hnsw (embedding vector_cosine_ops)"
-                )
             conn.execute(
                 "UPDATE entities SET vector = vector_next, vector_next = NULL "
                 "WHERE vector IS NOT NULL"
@@ -142,7 +137,26 @@ class PostgresReembed(PostgresConnection, ReembedStore):
             )
             conn.execute("DELETE FROM meta WHERE key = ANY(%s)", (list(_TARGET),))
         self._bound_dimension = dimension
+        if dimension <= HNSW_MAX_DIMENSION:
+            self._index_vectors()
         return embedded
+
+    def _index_vectors(self) -> None:
+        """The new column's HNSW index, built while reads and writes go on (search is exact
+        until it is ready). Building it inside the switch would hold readers for minutes at
+        100k rows; a build that is cut short leaves an invalid index, dropped and redone here."""
+        with self._translate(), self._pool.connection() as conn:
+            conn.execute(f"SET maintenance_work_mem = '{_BUILD_MEMORY}'")
+            conn.execute(
+                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c "
+                "ON c.oid = i.indexrelid WHERE c.relname = 'memories_embedding' "
+                "AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid) "
+                "THEN DROP INDEX memories_embedding; END IF; END $$"
+            )
+            conn.execute(
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS memories_embedding ON memories "
+                "USING hnsw (embedding vector_cosine_ops)"
+            )
 
     def _target(self, conn: psycopg.Connection[Any]) -> tuple[str, int]:
         target = _space(self._meta(conn), *_TARGET)
