@@ -21,7 +21,7 @@ from remem.engine import Memory
 from remem.eval import metrics, operations, qa
 from remem.eval.datasets import Conversation, Question, Session, load
 from remem.eval.metrics import percentile
-from remem.model import ROLES, Context, SearchResults
+from remem.model import ROLES, Context, MemoryRecord, SearchResults
 from remem.recipes import SearchRecipe
 from remem.retrieval.context import build_context
 
@@ -53,7 +53,7 @@ class EvalResult:
     operations_settings: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
-        summary = {
+        summary: dict[str, Any] = {
             "dataset": self.dataset,
             "path": self.path,
             "conversations": self.conversations,
@@ -69,6 +69,9 @@ class EvalResult:
                 for name in self.systems
             },
         }
+        summary["signal_check"] = metrics.below_best_signal(
+            summary["systems"], metrics.HEADLINE[self.dataset][0]
+        )
         if self.qa_settings is not None:
             summary["qa"] = {
                 **self.qa_settings,
@@ -136,10 +139,17 @@ def _conversation_store(workdir: Path, conversation: Conversation, keep: bool) -
 def _current_facts(memory: Memory) -> list[operations.Fact]:
     facts: list[operations.Fact] = []
     while True:
-        page = memory.facts(user_id=USER, current=True, limit=1000, offset=len(facts))
+        page: Sequence[MemoryRecord] = memory.facts(
+            user_id=USER, current=True, limit=1000, offset=len(facts)
+        )
         facts += [operations.Fact(m.id, m.text) for m in page]
         if len(page) < 1000:
             return facts
+
+
+def _fixed(at: datetime) -> Callable[[], datetime]:
+    """A clock stopped at ``at``."""
+    return lambda: at
 
 
 def _session_end(session: Session) -> datetime | None:
@@ -166,7 +176,7 @@ def _operations_user(
             extracted: list[operations.Fact] = []
             end = _session_end(session)
             if end is not None:
-                memory.clock = lambda at=end: at
+                memory.clock = _fixed(end)
             if messages:
                 t0 = time.perf_counter()
                 added = memory.add(messages, user_id=USER, session_id=session.id, source="eval")
@@ -368,7 +378,7 @@ def evaluate(
         raise ValueError(
             f"operation metrics need gold memory points: only halumem has them, not {dataset!r}"
         )
-    extra = ("top10",) if context_budgets else ()
+    extra: tuple[str, ...] = ("top10",) if context_budgets else ()
     extra += tuple(
         f"{name}@{b}" for b in context_budgets for name in ("top", "context", "context+sum")
     )
@@ -407,7 +417,7 @@ def evaluate(
             turns = None
             if context_budgets:
                 if last is not None:
-                    memory.clock = lambda at=last: at  # summaries as of the last turn
+                    memory.clock = _fixed(last)  # summaries as of the last turn
                 t_sum = time.perf_counter()
                 memory.summarize(user_id=USER)
                 result.summarize_seconds += time.perf_counter() - t_sum
