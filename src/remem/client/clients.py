@@ -19,6 +19,7 @@ import httpx
 from remem.client.calls import _Facade
 from remem.client.wire import Call
 from remem.errors import (
+    AmbiguousCredentials,
     Conflict,
     InvalidInput,
     NotFound,
@@ -44,6 +45,7 @@ _ERRORS: dict[str, type[RememError]] = {
         StoreError,
         ProviderError,
         Unauthorized,
+        AmbiguousCredentials,
     )
 }
 _CALLS = _Facade()
