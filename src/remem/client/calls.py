@@ -297,7 +297,10 @@ class _Facade:
         return Call("GET", path, list_of(EPISODES), {"window": window})
 
     def stats(self, *, user_id: str | None = None) -> Call[dict[str, Any]]:
-        """Counts per kind and status, entities, the extraction queue, and LLM use."""
+        """Counts per kind and status, entities, the extraction queue, and LLM use.
+
+        Over HTTP, without the database's location and size (the operator's, not a tenant's).
+        """
         return Call("GET", "/v1/stats", lambda r: r.json(), drop_none({"user_id": user_id}))
 
     def facts(

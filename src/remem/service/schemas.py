@@ -205,6 +205,34 @@ class Counts(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
+class QueueOut(BaseModel):
+    pending: int
+    failed: int
+
+
+class LLMUseOut(BaseModel):
+    model: str | None
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    retries: int
+
+
+class StatsOut(BaseModel):
+    """What a tenant may know of its own data. ``Memory.stats`` also names the database
+    (its URL or path) and its size in bytes, which belong to the operator: the database
+    is shared by every tenant, so over HTTP only the fields listed here are answered."""
+
+    embedder: str | None
+    dimension: int | None
+    episodes: int
+    events: int
+    memories: dict[str, dict[str, int]] = Field(description="Counts by kind, then status.")
+    entities: int
+    extraction_queue: QueueOut
+    llm: LLMUseOut
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     detail: str | None = None

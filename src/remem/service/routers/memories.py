@@ -17,6 +17,7 @@ from remem.service.schemas import (
     Kind,
     Layer,
     PageOut,
+    StatsOut,
     UpdateRequest,
 )
 
@@ -168,6 +169,7 @@ def surrounding(
 
 
 @router.get("/v1/stats")
-def stats(memory: TenantMemory, user_id: UserQ = None) -> dict[str, Any]:
-    """What this tenant (or one user) holds: counts by kind and status."""
-    return memory.stats(user_id=user_id)
+def stats(memory: TenantMemory, user_id: UserQ = None) -> StatsOut:
+    """What this tenant (or one user) holds: counts by kind and status; not where or how
+    large the shared database is."""
+    return StatsOut.model_validate(memory.stats(user_id=user_id))
