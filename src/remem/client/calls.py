@@ -215,7 +215,7 @@ class _Facade:
                 }
             ),
         }
-        return Call("POST", "/v1/search", model(SearchResults), json=body)
+        return Call("POST", "/v1/search", model(SearchResults), json=body, idempotent=True)
 
     def context(
         self,
@@ -265,7 +265,7 @@ class _Facade:
                 }
             ),
         }
-        return Call("POST", "/v1/context", model(Context), json=body)
+        return Call("POST", "/v1/context", model(Context), json=body, idempotent=True)
 
     def get(
         self,
