@@ -32,6 +32,15 @@ _SCHEMA = (
     " created_at TEXT NOT NULL, revoked_at TEXT)"
 )
 _COLUMNS = "id, tenant, name, created_at, revoked_at"
+#: How long a request waits for a PostgreSQL connection before it is answered with a 503.
+POOL_TIMEOUT_S = 5.0
+
+
+def _is_postgres_failure(exc: Exception) -> bool:
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
+    return isinstance(exc, psycopg.Error | PoolTimeout)
 
 
 @dataclass(frozen=True)
@@ -73,7 +82,16 @@ class KeyStore:
                 raise StoreError(
                     "API keys on PostgreSQL need: pip install 'remem[postgres]'"
                 ) from exc
-            self._pool = ConnectionPool(text, min_size=1, max_size=4, open=True)
+            # A connection the server dropped (a restart) is replaced before use; while the
+            # server is down a request waits POOL_TIMEOUT_S, then is refused as unavailable.
+            self._pool = ConnectionPool(
+                text,
+                min_size=1,
+                max_size=4,
+                timeout=POOL_TIMEOUT_S,
+                check=ConnectionPool.check_connection,
+                open=True,
+            )
         else:
             path = Path(text.removeprefix("sqlite:///").removeprefix("sqlite://")).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -92,6 +110,10 @@ class KeyStore:
                     yield self._db.cursor()
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"API key table unusable: {exc}") from exc
+        except Exception as exc:
+            if not self._postgres or not _is_postgres_failure(exc):
+                raise
+            raise StoreError(f"API key table unavailable: {type(exc).__name__}") from exc
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._postgres:
