@@ -7,23 +7,28 @@ twice, and service again as soon as the failed part is back.
 
 from __future__ import annotations
 
+import os
+import signal
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from remem import Client, RememError
-from remem.client import NO_RETRY
+from remem import AddResult, Client, Memory, RememError
+from remem.client import NO_RETRY, Retry
 from remem.providers.embedder import Embedder
 from remem.providers.llm import OpenAIChatLLM
 from remem.service import KeyStore, create_app
 from remem.testing import Reply, ScriptedOpenAIServer
 from remem.testing.postgres import TemporaryPostgres, available
-from tests.service.conftest import ServerThread, Service
+from remem.testing.served import free_port, served
+from tests.service.conftest import ServerThread, Service, with_search_path
 
 
 def all_texts(client: Client, user_id: str) -> list[str]:
@@ -160,3 +165,99 @@ def test_an_llm_failure_keeps_the_turn_and_queues_the_job(
         assert client.search("Lisbon", user_id="ana")[0].id == added.memories[0].id
         assert client.stats(user_id="ana")["extraction_queue"] == {"pending": 0, "failed": 1}
         assert expected in (added.extraction.error or "")
+
+
+#: A client that keeps trying while the server is killed and started again (a few seconds).
+PATIENT = Retry(attempts=200, backoff_s=0.05, max_backoff_s=0.25)
+
+
+@dataclass
+class KilledAdd:
+    """One add sent by a patient client, in a thread, to a server the test kills and restarts."""
+
+    url: str
+    token: str
+    result: list[AddResult | BaseException] = field(default_factory=list)
+
+    def start(self) -> threading.Thread:
+        def send() -> None:
+            try:
+                with Client(self.url, api_key=self.token, retry=PATIENT) as client:
+                    self.result.append(client.add("I moved to Lisbon", user_id="ana"))
+            except BaseException as exc:  # reported by the test, not lost in the thread
+                self.result.append(exc)
+
+        thread = threading.Thread(target=send)
+        thread.start()
+        return thread
+
+
+def location_for(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    if backend == "sqlite":
+        return str(tmp_path / "killed.db")
+    pool = request.getfixturevalue("schema_pool")
+    schema = pool.take()
+    request.addfinalizer(lambda: pool.drop(schema))
+    return str(with_search_path(pool.url, schema))
+
+
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_a_server_killed_after_an_add_committed_answers_its_retry_without_storing_it_again(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest, embedder: Embedder
+) -> None:
+    location = location_for(backend, tmp_path, request)
+    keys = KeyStore(location)
+    token = keys.create("acme")[1]
+    keys.close()
+    asked = threading.Event()
+
+    def hold(_: dict[str, Any]) -> Reply:  # the add has committed when it asks the LLM
+        asked.set()
+        return Reply('{"facts": [], "entities": []}', delay_s=30.0)
+
+    port = free_port()
+    with ScriptedOpenAIServer(responder=hold) as llm_server:
+        llm = {"REMEM_LLM_URL": llm_server.url, "REMEM_LLM_MODEL": "scripted"}
+        with served(location, port=port, env=llm) as first:
+            sender = KilledAdd(first.url, token)
+            thread = sender.start()
+            assert asked.wait(timeout=60), "the add never reached the LLM"
+            os.kill(first.pid, signal.SIGKILL)
+        with served(location, port=port, env=llm):
+            thread.join(timeout=120)
+    [added] = sender.result
+    assert isinstance(added, AddResult), added
+    # Answered from what the killed server kept: its job still queued for a worker.
+    assert added.extraction is not None and added.extraction.status == "queued"
+    with Memory(location, embedder=embedder, tenant="acme", llm=None) as memory:
+        assert [m.id for m in memory.list(user_id="ana").items] == [added.memories[0].id]
+        assert memory.stats()["episodes"] == 1
+        assert memory.stats()["extraction_queue"]["pending"] == 1
+
+
+def test_a_server_killed_before_an_add_committed_stores_its_retry_once(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    location = tmp_path / "killed.db"
+    keys = KeyStore(location)
+    token = keys.create("acme")[1]
+    keys.close()
+    port = free_port()
+    with served(location, port=port) as first:
+        blocker = sqlite3.connect(location, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the add waits for the write lock, uncommitted
+        sender = KilledAdd(first.url, token)
+        thread = sender.start()
+        time.sleep(1.5)
+        os.kill(first.pid, signal.SIGKILL)
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with served(location, port=port):
+        thread.join(timeout=120)
+    [added] = sender.result
+    assert isinstance(added, AddResult), added
+    assert added.extraction is not None and added.extraction.status == "offline"  # stored now
+    with Memory(location, embedder=embedder, tenant="acme", llm=None) as memory:
+        assert [m.id for m in memory.list(user_id="ana").items] == [added.memories[0].id]

@@ -9,6 +9,7 @@ client, ``AsyncClient`` with an async one; neither writes a method out again.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +71,8 @@ class _Facade:
         """Store a conversation (every turn kept) or one text; returns what was written.
 
         ``source`` is accepted for parity with ``Memory.add``; the service records "http".
+        Each add carries an ``Idempotency-Key`` of its own, so sending it again after a
+        failure stores it once.
         """
         body = {
             **messages_body(messages),
@@ -85,7 +88,10 @@ class _Facade:
             "kind": kind,
             "importance": importance,
         }
-        return Call("POST", "/v1/memories", model(AddResult), json=body)
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        return Call(
+            "POST", "/v1/memories", model(AddResult), json=body, headers=key, idempotent=True
+        )
 
     def update(
         self,
