@@ -36,13 +36,6 @@ _COLUMNS = "id, tenant, name, created_at, revoked_at"
 POOL_TIMEOUT_S = 5.0
 
 
-def _is_postgres_failure(exc: Exception) -> bool:
-    import psycopg
-    from psycopg_pool import PoolTimeout
-
-    return isinstance(exc, psycopg.Error | PoolTimeout)
-
-
 @dataclass(frozen=True)
 class ApiKey:
     """What a key grants (its tenant) and its lifecycle; never the secret itself."""
@@ -75,13 +68,17 @@ class KeyStore:
         text = str(location)
         self._postgres = text.startswith(("postgresql://", "postgres://"))
         self._lock = threading.Lock()
+        #: What the database may raise: answered as a StoreError (503).
+        self._failures: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
         if self._postgres:
             try:
-                from psycopg_pool import ConnectionPool
+                import psycopg
+                from psycopg_pool import ConnectionPool, PoolTimeout
             except ImportError as exc:
                 raise StoreError(
                     "API keys on PostgreSQL need: pip install 'remem[postgres]'"
                 ) from exc
+            self._failures = (psycopg.Error, PoolTimeout, OSError)
             # A connection the server dropped (a restart) is replaced before use; while the
             # server is down a request waits POOL_TIMEOUT_S, then is refused as unavailable.
             self._pool = ConnectionPool(
@@ -108,12 +105,10 @@ class KeyStore:
             else:
                 with self._lock:
                     yield self._db.cursor()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"API key table unusable: {exc}") from exc
-        except Exception as exc:
-            if not self._postgres or not _is_postgres_failure(exc):
-                raise
-            raise StoreError(f"API key table unavailable: {type(exc).__name__}") from exc
+        except self._failures as exc:
+            # PostgreSQL's messages name hosts and users: those stay in the server's log.
+            detail = type(exc).__name__ if self._postgres else str(exc)
+            raise StoreError(f"API key table unavailable: {detail}") from exc
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._postgres:
