@@ -9,6 +9,7 @@ client, ``AsyncClient`` with an async one; neither writes a method out again.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -70,6 +71,8 @@ class _Facade:
         """Store a conversation (every turn kept) or one text; returns what was written.
 
         ``source`` is accepted for parity with ``Memory.add``; the service records "http".
+        Each add carries an ``Idempotency-Key`` of its own, so sending it again after a
+        failure stores it once.
         """
         body = {
             **messages_body(messages),
@@ -85,7 +88,10 @@ class _Facade:
             "kind": kind,
             "importance": importance,
         }
-        return Call("POST", "/v1/memories", model(AddResult), json=body)
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        return Call(
+            "POST", "/v1/memories", model(AddResult), json=body, headers=key, idempotent=True
+        )
 
     def update(
         self,
@@ -215,7 +221,7 @@ class _Facade:
                 }
             ),
         }
-        return Call("POST", "/v1/search", model(SearchResults), json=body)
+        return Call("POST", "/v1/search", model(SearchResults), json=body, idempotent=True)
 
     def context(
         self,
@@ -265,7 +271,7 @@ class _Facade:
                 }
             ),
         }
-        return Call("POST", "/v1/context", model(Context), json=body)
+        return Call("POST", "/v1/context", model(Context), json=body, idempotent=True)
 
     def get(
         self,
@@ -297,7 +303,10 @@ class _Facade:
         return Call("GET", path, list_of(EPISODES), {"window": window})
 
     def stats(self, *, user_id: str | None = None) -> Call[dict[str, Any]]:
-        """Counts per kind and status, entities, the extraction queue, and LLM use."""
+        """Counts per kind and status, entities, the extraction queue, and LLM use.
+
+        Over HTTP, without the database's location and size (the operator's, not a tenant's).
+        """
         return Call("GET", "/v1/stats", lambda r: r.json(), drop_none({"user_id": user_id}))
 
     def facts(

@@ -8,8 +8,10 @@ shows ``Memory``'s signature. ``tests/test_parity.py`` checks both against ``Mem
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
+import time
 import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -17,8 +19,10 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import httpx
 
 from remem.client.calls import _Facade
+from remem.client.retry import DEFAULT_RETRY, Retry
 from remem.client.wire import Call
 from remem.errors import (
+    AmbiguousCredentials,
     Conflict,
     InvalidInput,
     NotFound,
@@ -44,6 +48,7 @@ _ERRORS: dict[str, type[RememError]] = {
         StoreError,
         ProviderError,
         Unauthorized,
+        AmbiguousCredentials,
     )
 }
 _CALLS = _Facade()
@@ -125,7 +130,11 @@ def _async(
 
 
 class Client:
-    """The ``Memory`` facade over HTTP (blocking). ``REMEM_URL`` / ``REMEM_API_KEY`` are defaults."""
+    """The ``Memory`` facade over HTTP (blocking). ``REMEM_URL`` / ``REMEM_API_KEY`` are defaults.
+
+    ``retry`` says which failed calls are sent again and after what wait
+    (``remem.client.retry``; ``NO_RETRY`` sends each once).
+    """
 
     def __init__(
         self,
@@ -134,18 +143,29 @@ class Client:
         api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.url, headers = _settings(url, api_key)
+        self.retry = retry
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
 
     def _send(self, call: Call[R]) -> R:
-        try:
-            response = self._http.request(call.method, call.path, **_request(call))
-        except httpx.TransportError as exc:
-            raise _unreachable(self.url, exc) from exc
-        return _answer(call, response)
+        """Send ``call``, again after each failure ``self.retry`` says may pass."""
+        attempts = self.retry.start(call)
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **_request(call))
+            except httpx.TransportError as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise _unreachable(self.url, exc) from exc
+            else:
+                wait = attempts.wait_after(response)
+                if wait is None:
+                    return _answer(call, response)
+            time.sleep(wait)
 
     add = _sync(_Facade.add)
     update = _sync(_Facade.update)
@@ -194,18 +214,29 @@ class AsyncClient:
         api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.url, headers = _settings(url, api_key)
+        self.retry = retry
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
 
     async def _send(self, call: Call[R]) -> R:
-        try:
-            response = await self._http.request(call.method, call.path, **_request(call))
-        except httpx.TransportError as exc:
-            raise _unreachable(self.url, exc) from exc
-        return _answer(call, response)
+        """Send ``call``, again after each failure ``self.retry`` says may pass."""
+        attempts = self.retry.start(call)
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, **_request(call))
+            except httpx.TransportError as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise _unreachable(self.url, exc) from exc
+            else:
+                wait = attempts.wait_after(response)
+                if wait is None:
+                    return _answer(call, response)
+            await asyncio.sleep(wait)
 
     add = _async(_Facade.add)
     update = _async(_Facade.update)

@@ -29,7 +29,11 @@ EPISODES = TypeAdapter(list[Episode])
 
 @dataclass(frozen=True)
 class Call(Generic[R]):
-    """One request, and how to read its answer."""
+    """One request, and how to read its answer.
+
+    ``idempotent``: sending it twice does what sending it once does and answers the same
+    (a POST that only reads, an add under an ``Idempotency-Key``); GETs are so anyway.
+    """
 
     method: str
     path: str
@@ -38,6 +42,12 @@ class Call(Generic[R]):
     json: Any = None
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = False
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether the client may send it again after an attempt whose outcome is unknown."""
+        return self.method == "GET" or self.idempotent
 
 
 def when(value: When) -> str | None:

@@ -12,7 +12,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from remem import Memory
-from remem.errors import Unauthorized
+from remem.errors import AmbiguousCredentials, Unauthorized
 from remem.service.state import ServiceState
 
 bearer = HTTPBearer(auto_error=False, description="An API key from `remem keys create`.")
@@ -35,12 +35,19 @@ def api_tenant(
 ) -> str:
     """The tenant of the request's API key (Bearer or X-API-Key); 401 without a valid one.
 
+    Two different keys are a 400 whether or not either is valid: picking one would act
+    for a tenant the caller may not have meant (and would tell which key works).
     Without auth (development mode) every request works in the configured tenant.
     """
     if not state.auth:
         return state.tenant
     assert state.keys is not None
-    token = credentials.credentials if credentials else api_key
+    bearer_token = credentials.credentials if credentials else None
+    if bearer_token and api_key and bearer_token != api_key:
+        raise AmbiguousCredentials(
+            "two different API keys (Authorization and X-API-Key): send one of them"
+        )
+    token = bearer_token or api_key
     if not token:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     key = state.keys.authenticate(token)

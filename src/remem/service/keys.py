@@ -32,6 +32,8 @@ _SCHEMA = (
     " created_at TEXT NOT NULL, revoked_at TEXT)"
 )
 _COLUMNS = "id, tenant, name, created_at, revoked_at"
+#: How long a request waits for a PostgreSQL connection before it is answered with a 503.
+POOL_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -66,14 +68,27 @@ class KeyStore:
         text = str(location)
         self._postgres = text.startswith(("postgresql://", "postgres://"))
         self._lock = threading.Lock()
+        #: What the database may raise: answered as a StoreError (503).
+        self._failures: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
         if self._postgres:
             try:
-                from psycopg_pool import ConnectionPool
+                import psycopg
+                from psycopg_pool import ConnectionPool, PoolTimeout
             except ImportError as exc:
                 raise StoreError(
                     "API keys on PostgreSQL need: pip install 'remem[postgres]'"
                 ) from exc
-            self._pool = ConnectionPool(text, min_size=1, max_size=4, open=True)
+            self._failures = (psycopg.Error, PoolTimeout, OSError)
+            # A connection the server dropped (a restart) is replaced before use; while the
+            # server is down a request waits POOL_TIMEOUT_S, then is refused as unavailable.
+            self._pool = ConnectionPool(
+                text,
+                min_size=1,
+                max_size=4,
+                timeout=POOL_TIMEOUT_S,
+                check=ConnectionPool.check_connection,
+                open=True,
+            )
         else:
             path = Path(text.removeprefix("sqlite:///").removeprefix("sqlite://")).expanduser()
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,8 +105,10 @@ class KeyStore:
             else:
                 with self._lock:
                     yield self._db.cursor()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"API key table unusable: {exc}") from exc
+        except self._failures as exc:
+            # PostgreSQL's messages name hosts and users: those stay in the server's log.
+            detail = type(exc).__name__ if self._postgres else str(exc)
+            raise StoreError(f"API key table unavailable: {detail}") from exc
 
     def _run(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         if self._postgres:

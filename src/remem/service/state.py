@@ -1,5 +1,5 @@
 """What one running API holds, in one typed object: a ``Memory`` per tenant over the shared
-store, embedder and LLM, the key table, the metrics and the background workers.
+store, embedder and LLM, the key table, the keyed adds, the metrics and the background workers.
 
 ``open_state`` builds it from ``create_app``'s arguments; routes reach it through the
 ``service_state`` dependency (``remem.service.deps``), never through closures.
@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -21,6 +21,7 @@ from remem.config import default_location
 from remem.engine import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
 from remem.providers.llm import LLM, default_llm
+from remem.service.idempotency import Idempotency, KeyedStore
 from remem.service.keys import KeyStore
 from remem.service.metrics import MeteredEmbedder, MeteredLLM, Metrics
 from remem.stores import Store, open_store
@@ -65,6 +66,7 @@ class ServiceState:
     keys: KeyStore | None
     auth: bool
     tenant: str
+    idempotency: Idempotency
     maintenance: BackgroundMaintenance | None = None
     extraction: ExtractionWorker | None = None
     ready: bool = False
@@ -136,9 +138,12 @@ def open_state(
     if llm == "env" and shared_llm is not None:
         owned.append(shared_llm)
     background = extract_in_background and shared_llm is not None
-    tenants = Tenants(store, shared_embedder, shared_llm, "queue" if background else "inline")
+    # Every tenant writes through KeyedStore, so an add under an Idempotency-Key keeps its
+    # answer in its own transaction.
+    keyed = cast(Store, KeyedStore(store))
+    tenants = Tenants(keyed, shared_embedder, shared_llm, "queue" if background else "inline")
     store.bind_embedder(shared_embedder.model_id, shared_embedder.dimension)
-    state = ServiceState(tenants, metrics, keys, auth, tenant, owned=owned)
+    state = ServiceState(tenants, metrics, keys, auth, tenant, Idempotency(store), owned=owned)
     if maintain_every_s:
         state.maintenance = BackgroundMaintenance(state.maintain_all, maintain_every_s)
     if background:

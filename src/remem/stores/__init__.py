@@ -8,8 +8,10 @@ from remem.errors import StoreError
 from remem.stores.base import (
     EventStore,
     GraphStore,
+    IdempotencyStore,
     JobClaim,
     JobStore,
+    KeptAnswer,
     LifecycleChange,
     MemoryFilter,
     MemoryStore,
@@ -22,8 +24,10 @@ from remem.stores.base import (
 __all__ = [
     "EventStore",
     "GraphStore",
+    "IdempotencyStore",
     "JobClaim",
     "JobStore",
+    "KeptAnswer",
     "LifecycleChange",
     "MemoryFilter",
     "MemoryStore",

@@ -7,7 +7,8 @@ every backend.
 
 ``Store`` is the union of one protocol per concern (``remem.stores.operations``):
 memories and episodes, events, the knowledge graph, the extraction queue, search,
-dump/load. Code that needs only one of them can ask for only that one.
+dump/load, answers kept per request key. Code that needs only one of them can ask for
+only that one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from remem.model import MemoryRecord, Scope
 from remem.stores.operations import (
     EventStore,
     GraphStore,
+    IdempotencyStore,
     JobStore,
     MemoryStore,
     PortableStore,
@@ -29,6 +31,7 @@ from remem.stores.records import (
     Dumped,
     EntityRow,
     JobClaim,
+    KeptAnswer,
     LifecycleChange,
     MemoryFilter,
 )
@@ -39,8 +42,10 @@ __all__ = [
     "EntityRow",
     "EventStore",
     "GraphStore",
+    "IdempotencyStore",
     "JobClaim",
     "JobStore",
+    "KeptAnswer",
     "LifecycleChange",
     "MemoryFilter",
     "MemoryStore",
@@ -52,7 +57,16 @@ __all__ = [
 ]
 
 
-class Store(MemoryStore, EventStore, GraphStore, JobStore, SearchStore, PortableStore, Protocol):
+class Store(
+    MemoryStore,
+    EventStore,
+    GraphStore,
+    JobStore,
+    SearchStore,
+    PortableStore,
+    IdempotencyStore,
+    Protocol,
+):
     """What every backend implements; checked by the shared conformance suite."""
 
     url: str

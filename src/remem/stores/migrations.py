@@ -352,4 +352,26 @@ def m006_job_answer_retry_and_claim(db: Schema) -> None:
     db.add_column("extraction_jobs", "claimed_at", "time")
 
 
+@migration
+def m007_idempotency_keys(db: Schema) -> None:
+    """Answers kept per request key (the service's ``Idempotency-Key``), dropped by age."""
+    db.run(
+        sqlite="""
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    answer TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+""",
+        postgres="""
+CREATE TABLE idempotency_keys (
+    tenant text NOT NULL, key text NOT NULL, fingerprint text NOT NULL,
+    answer jsonb NOT NULL, created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+""",
+    )
+    db.run("CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);")
+
+
 LATEST = STEPS[-1].version

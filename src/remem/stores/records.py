@@ -1,7 +1,8 @@
 """The plain values stores take and give besides the model's records.
 
-Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, and ``Dumped``,
-the check every backend's ``load`` runs before writing anything.
+Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, answers kept per
+request key (``KeptAnswer``), and ``Dumped``, the check every backend's ``load`` runs
+before writing anything.
 """
 
 from __future__ import annotations
@@ -31,6 +32,15 @@ if TYPE_CHECKING:
 
 #: Records written per call when a load inserts many.
 LOAD_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """An answer kept under a request key, with what identifies the request it answered."""
+
+    fingerprint: str
+    answer: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)

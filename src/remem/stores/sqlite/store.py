@@ -2,7 +2,8 @@
 
 ``SQLiteStore`` is its concerns put together, one module each: ``memories.py``
 (memories and episodes), ``events.py``, ``graph.py``, ``jobs.py`` (the extraction
-queue), ``search.py`` and ``portability.py`` (dump/load), all on the connection and
+queue), ``search.py``, ``portability.py`` (dump/load) and ``idempotency.py`` (answers
+kept per request key), all on the connection and
 transactions of ``connection.py``; the schema comes from ``stores/migrations.py``
 (``schema.py`` applies it).
 """
@@ -17,6 +18,7 @@ from remem.stores import statements as sql
 from remem.stores.sqlite.dialect import SQLITE
 from remem.stores.sqlite.events import SQLiteEvents
 from remem.stores.sqlite.graph import SQLiteGraph
+from remem.stores.sqlite.idempotency import SQLiteIdempotency
 from remem.stores.sqlite.jobs import SQLiteJobs
 from remem.stores.sqlite.memories import SQLiteMemories
 from remem.stores.sqlite.portability import SQLitePortability
@@ -24,7 +26,13 @@ from remem.stores.sqlite.search import SQLiteSearch
 
 
 class SQLiteStore(
-    SQLiteMemories, SQLiteEvents, SQLiteGraph, SQLiteJobs, SQLiteSearch, SQLitePortability
+    SQLiteMemories,
+    SQLiteEvents,
+    SQLiteGraph,
+    SQLiteJobs,
+    SQLiteSearch,
+    SQLitePortability,
+    SQLiteIdempotency,
 ):
     """``SQLiteStore("memories.db")``: the file is created, or upgraded, on open."""
 
