@@ -4,11 +4,15 @@ Times are timezone-aware UTC. Event time (``valid_from``/``valid_to``,
 ``occurred_at``) says when something was true in the world; system time
 (``recorded_at``/``expired_at``) says when remem believed it. Keeping both is
 what makes ``as_of`` queries and exact history possible.
+
+Provenance and trust (docs/trust.md): every memory records where it came from
+(``Origin``) and how far it is believed (``Trust``), both fixed when it is written, from
+the turn's role and the ``Writer``'s standing, never from what the text says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -39,6 +43,25 @@ KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
 STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
 LAYERS: tuple[str, ...] = ("working", "short", "long")
 ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
+
+#: Where a memory came from: a turn of that role, an import, or a derivation from other
+#: memories (an extracted fact, a summary, the profile, an insight).
+Origin = Literal["user", "assistant", "tool", "system", "import", "derived"]
+ORIGINS: tuple[str, ...] = ("user", "assistant", "tool", "system", "import", "derived")
+#: How far a memory is believed, lowest first. ``trusted``: the owner's own turns (and
+#: system messages from a writer allowed to send them); ``unverified``: what the assistant
+#: said, imports; ``untrusted``: tool and web results, anything an external writer sent.
+Trust = Literal["untrusted", "unverified", "trusted"]
+TRUST_LEVELS: tuple[str, ...] = ("untrusted", "unverified", "trusted")
+WriterRole = Literal["owner", "external"]
+WRITER_ROLES: tuple[str, ...] = ("owner", "external")
+
+
+def lowest_trust(levels: Iterable[str]) -> Trust:
+    """The lowest of ``levels`` (``trusted`` for none): a derivation is believed no more
+    than the least believed of what it cites."""
+    found = min(levels, key=TRUST_LEVELS.index, default="trusted")
+    return found  # type: ignore[return-value]
 
 
 class _Record(BaseModel):
@@ -74,6 +97,20 @@ class Scope(_Record):
     def label(self) -> str:
         parts = [f"{k}={v}" for k, v in self.model_dump().items() if v is not None]
         return ", ".join(parts)
+
+
+class Writer(_Record):
+    """Who writes through a ``Memory``, and so what its writes may claim.
+
+    ``owner`` (the default) is the application speaking for its user: user turns it writes
+    are the owner's own, trusted. ``external`` is anything else given a way in (a crawler,
+    a webhook, another agent): all it writes is untrusted. ``system_turns`` lets the writer
+    store ``role: "system"`` turns; off by default, since a system message is read as the
+    operator's voice. The service gives each API key its own (``remem keys create``).
+    """
+
+    role: WriterRole = "owner"
+    system_turns: bool = False
 
 
 class Episode(_Record):
