@@ -6,6 +6,7 @@ from remem.config import QueuePolicy
 from remem.engine import AsyncMemory, Memory
 from remem.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -26,6 +27,7 @@ from remem.model import (
     SearchHit,
     SearchResults,
     Signal,
+    Writer,
 )
 from remem.query import SearchQuery
 from remem.recipes import RECIPES, Priors, SearchRecipe
@@ -55,6 +57,7 @@ __all__ = [
     "Conflict",
     "Episode",
     "Event",
+    "Forbidden",
     "InvalidInput",
     "LifecyclePolicy",
     "MaintenanceReport",
@@ -76,5 +79,6 @@ __all__ = [
     "Signal",
     "StoreError",
     "Unauthorized",
+    "Writer",
     "__version__",
 ]

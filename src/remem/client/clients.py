@@ -20,6 +20,7 @@ from remem.client.calls import _Facade
 from remem.client.wire import Call
 from remem.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -44,6 +45,7 @@ _ERRORS: dict[str, type[RememError]] = {
         StoreError,
         ProviderError,
         Unauthorized,
+        Forbidden,
     )
 }
 _CALLS = _Facade()

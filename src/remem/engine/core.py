@@ -16,7 +16,7 @@ from remem._checks import check_scope
 from remem.config import QueuePolicy
 from remem.engine.background import ExtractionWorker
 from remem.errors import InvalidInput, NotFound
-from remem.model import LLMUsage, MemoryRecord, Scope
+from remem.model import LLMUsage, MemoryRecord, Scope, Writer
 from remem.pipeline import derived, digests, lifecycle
 from remem.pipeline.extract import OfflineExtractor
 from remem.providers.embedder import Embedder
@@ -49,6 +49,7 @@ class Core:
     extractor: OfflineExtractor | None
     extraction: str
     queue_policy: QueuePolicy
+    writer: Writer
     llm_usage: LLMUsage
     _owns_llm: bool
     _usage_lock: threading.Lock

@@ -19,7 +19,7 @@ from remem.engine.queue import ExtractionQueue
 from remem.engine.reads import Reads
 from remem.engine.writes import Writes
 from remem.errors import InvalidInput
-from remem.model import LLMUsage
+from remem.model import LLMUsage, Writer
 from remem.pipeline.extract import EXTRACTORS, offline_extractor
 from remem.providers.embedder import Embedder, default_embedder
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
@@ -73,6 +73,11 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
     ``remem serve --extract-in-background``). ``queue_policy`` sets the worker's retries,
     backoff and claim lease.
 
+    ``writer`` says who writes through this Memory and so what its writes may claim
+    (docs/trust.md): by default the owner, whose user turns are trusted and who may not
+    store ``role: "system"`` turns; ``Writer(system_turns=True)`` allows them,
+    ``Writer(role="external")`` makes everything written untrusted.
+
     The methods are grouped by concern in ``remem.engine``: ``writes``, ``reads``
     (search and context), ``graph`` (facts and entities), ``lifecycle``, ``queue``
     (the extraction queue and its worker) and ``portable`` (export, import, migrate).
@@ -93,6 +98,7 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
         extractor: str | None = None,
         extraction: str = "inline",
         queue_policy: QueuePolicy = DEFAULT_QUEUE_POLICY,
+        writer: Writer = Writer(),  # noqa: B008 (frozen: one shared default is safe)
     ) -> None:
         if extraction not in EXTRACTION_MODES:
             raise InvalidInput(
@@ -116,6 +122,9 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
         self._bound = False
         self.extraction = extraction
         self.queue_policy = queue_policy
+        if not isinstance(writer, Writer):
+            raise InvalidInput(f"writer must be a remem.Writer, got {type(writer).__name__}")
+        self.writer = writer
         self._worker = None
         if extraction == "background" and self.llm is not None and extract_facts:
             self.start_extraction_worker()

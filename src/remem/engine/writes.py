@@ -48,6 +48,7 @@ class Writes(ExtractionQueue):
             source=source,
             kind=kind,
             importance=check_importance(importance),
+            writer=self.writer,
         )
         self._bind()
         vectors = self.embedder.embed([memory.text for _, memory in turns])

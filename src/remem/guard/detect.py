@@ -1,15 +1,17 @@
 """Offline detection of instruction-like and hidden content in text about to be remembered.
 
-What a memory store must not take at face value, in four kinds of ``Finding``:
+What a memory store must not take at face value, in five kinds of ``Finding``:
 
 - ``override``: attempts to cancel or replace the assistant's instructions ("ignore previous
   instructions", "your new instructions are", "you are now DAN", "do not tell the user");
 - ``role_spoof``: text dressed as another party of the conversation: a line opening with
   "system:" or "[assistant]", chat-template tokens (``<|im_start|>system``, ``[INST]``,
   ``<<SYS>>``), fake tool output (``<tool_result>``, "Observation:", ``{"role": "system"``);
-- ``order``: orders addressed to the assistant or to any AI reading the text ("from now on
-  answer...", "always recommend...", "when the user asks about X, say Y", "AI agents
-  reading this must..."): a standing directive, welcome only from the owner's own turns;
+- ``planted_order``: orders about "the user" or to whatever AI reads the text ("when the
+  user asks about X, say Y", "tell the user that...", "AI agents reading this must...",
+  "note to the assistant"): no owner speaks of themselves so to their own assistant;
+- ``order``: orders to the assistant ("from now on answer...", "always recommend...", "in
+  all future replies..."): a standing directive, welcome only from the owner's own turns;
 - ``hidden``: what a reader does not see: zero-width and bidirectional control characters,
   Unicode tag characters, words mixing Latin with look-alike Cyrillic or Greek letters,
   and base64 blobs that decode to readable text (which is scanned in turn).
@@ -30,9 +32,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
-FindingKind = Literal["override", "role_spoof", "order", "hidden"]
+FindingKind = Literal["override", "role_spoof", "planted_order", "order", "hidden"]
 #: Kinds that no source may carry into memory unreviewed; ``order`` is for the owner to give.
-STRICT: frozenset[str] = frozenset({"override", "role_spoof", "hidden"})
+STRICT: frozenset[str] = frozenset({"override", "role_spoof", "planted_order", "hidden"})
 
 
 @dataclass(frozen=True)
@@ -258,7 +260,7 @@ _RULES_BY_KIND: list[tuple[FindingKind, tuple[str, ...], str]] = [
     ),
     # "When (the) user asks about X, say Y"; "tell the user that ...".
     (
-        "order",
+        "planted_order",
         ("user", "anyone", "someone", "asked", "asks"),
         r"\b(?:when(?:ever)?|if)\s+(?:the\s+user|users?|anyone|someone|asked)\b[^.!?\n]{0,80}?"
         rf"(?:\b(?:asks?|asked|inquires?|mentions?|wants?)\b[^.!?\n]{{0,80}}?)?[,:]\s*"
@@ -267,7 +269,7 @@ _RULES_BY_KIND: list[tuple[FindingKind, tuple[str, ...], str]] = [
     ),
     # Addressed to an AI: "AI agents reading this must ...", "Assistant, you must ...".
     (
-        "order",
+        "planted_order",
         _AI_WORDS,
         rf"\b{_ASSISTANT}\s*[,:]?\s*(?:reading|processing|parsing|summari[sz]ing|that\s+reads?|"
         r"who\s+reads?)\s+(?:this|these)\b"
@@ -289,7 +291,7 @@ _COMPILED = [
     (kind, words, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
     for kind, words, pattern in _RULES_BY_KIND
 ]
-KINDS: tuple[FindingKind, ...] = ("override", "role_spoof", "order", "hidden")
+KINDS: tuple[FindingKind, ...] = ("override", "role_spoof", "planted_order", "order", "hidden")
 
 
 #: Around each occurrence of a rule's word, how far back and ahead its pattern may reach.

@@ -8,7 +8,8 @@ kept out of search and context until someone reviews it (quarantine).
 - The owner's own turns (and permitted system messages) may give orders: "always answer in
   French" is a standing directive. They are quarantined only for what no one means to
   say to their own memory: an override ("ignore previous instructions"), a role spoofed
-  inside the text, hidden or encoded text.
+  inside the text, an order planted for some AI to find ("tell the user that..."), hidden
+  or encoded text.
 - Everything else (assistant turns, tool and web results, imports, external writers) is
   quarantined for any finding, orders included: it is data, and data gives no orders.
 """

@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from remem import __version__
 from remem.errors import RememError
-from remem.model import AddResult, MemoryRecord, Page, SearchResults
+from remem.model import AddResult, MemoryRecord, Page, SearchResults, Writer
 from remem.model import Context as ContextBlock
 from remem.service.errors import error_response, remem_error_response
 from remem.service.keys import KeyStore
@@ -31,7 +31,7 @@ INSTRUCTIONS = (
     "Long-term memory. Call search_memories before answering questions about the user or past "
     "conversations; call add_memory for facts, preferences and events worth keeping."
 )
-_KEY_STATE = "remem_tenant"
+_KEY_STATE = "remem_key"
 
 
 class Facade(Protocol):
@@ -192,15 +192,16 @@ def fixed(facade: Facade) -> Resolver:
     return lambda _ctx: facade
 
 
-def by_key(memory_for_tenant: Callable[[str], Facade]) -> Resolver:
-    """Each tool call uses the tenant of the API key its HTTP request was authenticated with."""
+def by_key(memory_for: Callable[[str, Writer], Facade]) -> Resolver:
+    """Each tool call uses the tenant of the API key its HTTP request was authenticated with,
+    and writes with what that key may claim."""
 
     def resolve(ctx: Context | None) -> Facade:
         request = ctx.request_context.request if ctx is not None else None
-        tenant = request.scope.get("state", {}).get(_KEY_STATE) if request is not None else None
-        if tenant is None:
+        key = request.scope.get("state", {}).get(_KEY_STATE) if request is not None else None
+        if key is None:
             raise ToolError("no authenticated API key on this request")
-        return memory_for_tenant(tenant)
+        return memory_for(key.tenant, key.writer)
 
     return resolve
 
@@ -228,7 +229,7 @@ class RequireKey:
             message = "an API key is required" if not token else "unknown or revoked API key"
             await error_response(401, "unauthorized", message)(scope, receive, send)
             return
-        scope.setdefault("state", {})[_KEY_STATE] = key.tenant
+        scope.setdefault("state", {})[_KEY_STATE] = key
         await self.app(scope, receive, send)
 
 

@@ -1,7 +1,9 @@
 """Turn what a caller hands us into validated episodes and their round-level memories.
 
 Everything is checked before anything is written, so bad input never leaves
-half a conversation behind.
+half a conversation behind. A turn is tagged as a standing directive only when it is the
+owner's own trusted turn and nothing in it looks like an attempt to take over the
+assistant (``remem.guard``).
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any, cast
 from remem._checks import check_metadata, check_text
 from remem._ids import new_id
 from remem._time import to_utc
-from remem.errors import InvalidInput
-from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope
+from remem.errors import Forbidden, InvalidInput
+from remem.guard import STRICT, may_give_orders, scan, turn_trust
+from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope, Writer
 from remem.pipeline.directives import is_directive
 
 Messages = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -41,6 +44,7 @@ def build_turns(
     source: str = "api",
     kind: str = "episode",
     importance: float = 0.5,
+    writer: Writer = Writer(),  # noqa: B008 (frozen: one shared default is safe)
 ) -> list[tuple[Episode, MemoryRecord]]:
     """One episode per message and one memory citing it, in order, or an error naming the bad message."""
     if kind not in KINDS:
@@ -58,6 +62,12 @@ def build_turns(
         role = message.get("role", "user")
         if role not in ROLES:
             raise InvalidInput(f"{where}: role must be one of {', '.join(ROLES)}, got {role!r}")
+        if role == "system" and not writer.system_turns:
+            raise Forbidden(
+                f"{where}: this writer may not store system turns (a system message is read "
+                "as the operator's voice); send it as a user or tool turn, or use a key "
+                "created with --system-turns"
+            )
         content = check_text(message.get("content"), f"{where} content")
         speaker = message.get("speaker") or message.get("name")
         if speaker is not None and (not isinstance(speaker, str) or not speaker.strip()):
@@ -89,8 +99,15 @@ def build_turns(
                 **meta,
                 "role": role,
                 **({"speaker": speaker} if speaker else {}),
-                **({"directive": True} if role == "user" and is_directive(content) else {}),
+                **({"directive": True} if _directive(role, content, writer) else {}),
             },
         )
         built.append((episode, memory))
     return built
+
+
+def _directive(role: str, content: str, writer: Writer) -> bool:
+    """A standing directive: the owner's own trusted turn giving one, and nothing more."""
+    if not may_give_orders(role, turn_trust(role, writer)) or not is_directive(content):
+        return False
+    return not any(f.kind in STRICT for f in scan(content))

@@ -7,7 +7,8 @@ Beyond the two base signals, fused by weighted reciprocal rank:
   memories rise without off-time ones being cut;
 - directives: standing instructions and preferences ("always include version
   numbers") closest to the query join as a signal, since they apply to every
-  later request on their topic;
+  later request on their topic; only the owner's own trusted turns are lifted
+  (``_owners_orders``: rows tagged before the guard existed are re-checked);
 - user turns get a proportional boost: they hold what is worth remembering,
   while assistant turns mostly elaborate on them;
 - ``recent`` (a named recipe) adds recency, for "what is the current state" use;
@@ -28,6 +29,7 @@ from datetime import datetime
 
 import numpy as np
 
+from remem.guard import STRICT, scan
 from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.recipes import SearchRecipe
@@ -77,6 +79,14 @@ def _by_recency(rankings: Iterable[Ranking], asked_at: datetime | None) -> Ranki
     return [(m, -age(m)) for m in sorted(seen.values(), key=age)]
 
 
+def _owners_orders(memory: MemoryRecord) -> bool:
+    """Whether a row tagged as a directive may be lifted as one: the owner's own turn,
+    and nothing in it trying to take the assistant over."""
+    if memory.metadata.get("role") != "user":
+        return False
+    return not any(f.kind in STRICT for f in scan(memory.text))
+
+
 def _narrow(flt: MemoryFilter, window: timeq.TimeWindow) -> MemoryFilter | None:
     start = max(filter(None, (flt.event_after, window.start)))
     end = min(filter(None, (flt.event_before, window.end)))
@@ -121,7 +131,8 @@ def hybrid_search(
         )
     if recipe.directives > 0 and vector is not None:
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
-        rankings["directive"] = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        found = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        rankings["directive"] = [(m, score) for m, score in found if _owners_orders(m)]
         weights["directive"] = recipe.directives
     # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
     if recipe.graph > 0:
