@@ -2,7 +2,7 @@
 
 from typing import TYPE_CHECKING
 
-from remem.config import QueuePolicy
+from remem.config import GuardPolicy, QueuePolicy
 from remem.engine import AsyncMemory, Memory
 from remem.errors import (
     Conflict,
@@ -19,6 +19,7 @@ from remem.model import (
     AddResult,
     Episode,
     Event,
+    Flagged,
     MaintenanceReport,
     MemoryRecord,
     Page,
@@ -57,7 +58,9 @@ __all__ = [
     "Conflict",
     "Episode",
     "Event",
+    "Flagged",
     "Forbidden",
+    "GuardPolicy",
     "InvalidInput",
     "LifecyclePolicy",
     "MaintenanceReport",

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from remem._ids import new_id
 
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
-Status = Literal["active", "superseded", "archived", "deleted"]
+Status = Literal["active", "superseded", "archived", "deleted", "quarantined", "poisoned"]
 Layer = Literal["working", "short", "long"]
 ProfileSection = Literal["stable", "recent"]
 ProfileChange = Literal["fact", "statement", "new", "updated", "ended"]
@@ -37,10 +37,20 @@ Op = Literal[
     "pin",
     "invalidate",
     "reinforce",
+    "quarantine",
+    "release",
+    "poisoned",
 ]
 
 KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
-STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
+STATUSES: tuple[str, ...] = (
+    "active",
+    "superseded",
+    "archived",
+    "deleted",
+    "quarantined",
+    "poisoned",
+)
 LAYERS: tuple[str, ...] = ("working", "short", "long")
 ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
 
@@ -62,6 +72,11 @@ def lowest_trust(levels: Iterable[str]) -> Trust:
     than the least believed of what it cites."""
     found = min(levels, key=TRUST_LEVELS.index, default="trusted")
     return found  # type: ignore[return-value]
+
+
+def less_trusted(level: str, than: str) -> bool:
+    """Whether trust ``level`` is below ``than``."""
+    return TRUST_LEVELS.index(level) < TRUST_LEVELS.index(than)
 
 
 class _Record(BaseModel):
@@ -126,6 +141,9 @@ class Episode(_Record):
     recorded_at: datetime
     source: str = "api"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    trust: Trust = Field(
+        default="unverified", description="from the role and the writer (remem.guard.policy)"
+    )
 
 
 class MemoryRecord(_Record):
@@ -135,6 +153,15 @@ class MemoryRecord(_Record):
     progress), short or long term; ``stability`` is the Ebbinghaus strength in days (None until
     first recalled: then it follows from importance); ``access_count``/``last_accessed_at``
     count recalls; ``pinned`` memories never fade. None of it ever deletes anything.
+
+    ``status`` "quarantined": kept, but out of search and context until reviewed
+    (``Memory.release``); "poisoned": confirmed as an attack and kept only as a lesson
+    (``Memory.forget_poisoned``), never served again.
+
+    Provenance, fixed when written (docs/trust.md): ``origin`` is the role of the turn it
+    holds, or ``derived`` for facts, summaries, the profile and insights (``import``: a
+    record from an export that did not say); ``trust`` comes from the origin and the
+    writer, and a derived memory takes the lowest trust of what it cites.
     """
 
     id: str
@@ -155,6 +182,8 @@ class MemoryRecord(_Record):
     layer: Layer = "working"
     stability: float | None = Field(default=None, gt=0.0)
     pinned: bool = False
+    origin: Origin = "import"
+    trust: Trust = "unverified"
 
 
 class Event(_Record):
@@ -185,6 +214,14 @@ class Event(_Record):
         )
 
 
+class Flagged(_Record):
+    """A memory the guard holds back, why, and since when: in quarantine, or a lesson."""
+
+    memory: MemoryRecord
+    reason: str
+    at: datetime
+
+
 class Signal(_Record):
     """How one retriever ranked a hit: its rank (1 = best) and raw score."""
 
@@ -193,12 +230,16 @@ class Signal(_Record):
 
 
 class SearchHit(_Record):
+    """One retrieved memory, how it was found (``signals``, ``boosts``) and what the guard
+    says of it (``flags``: "quarantined", "disputed: ..."; empty when nothing)."""
+
     memory: MemoryRecord
     score: float
     signals: dict[str, Signal]
     boosts: dict[str, float] = Field(default_factory=dict)
     episode: Episode | None = None
     context: tuple[Episode, ...] = ()
+    flags: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -211,7 +252,9 @@ class SearchHit(_Record):
     def explain(self) -> str:
         parts = [f"{name} #{s.rank} ({s.score:.3f})" for name, s in self.signals.items()]
         parts += [f"{name} {amount:+.4f}" for name, amount in self.boosts.items()]
-        return f"fused {self.score:.4f} = " + " + ".join(parts)
+        flagged = "".join(f"; flagged {flag}" for flag in self.flags)
+        source = f"; {self.memory.trust} ({self.memory.origin})"
+        return f"fused {self.score:.4f} = " + " + ".join(parts) + source + flagged
 
 
 class SearchResults(_Record):
@@ -352,13 +395,16 @@ class Page(_Record):
 
 
 class ContextLine(_Record):
-    """One line of a prompt context and the memory it cites."""
+    """One line of a prompt context and the memory it cites; ``marks`` are what the line
+    says of how far it is believed ("unverified", "untrusted", "disputed"; none: the
+    owner's own words)."""
 
     memory_id: str
     section: Literal["profile", "overview", "fact", "summary", "episode"]
     text: str
     tokens: int
     when: datetime | None = None
+    marks: tuple[str, ...] = ()
 
 
 class Context(_Record):

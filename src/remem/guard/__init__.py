@@ -8,19 +8,21 @@ quarantine.
 
 from remem.guard.detect import STRICT, Finding, normalise, scan
 from remem.guard.policy import (
+    imported_trust,
     may_give_orders,
     quarantine_reasons,
-    turn_origin,
     turn_trust,
+    written_by,
 )
 
 __all__ = [
     "STRICT",
     "Finding",
+    "imported_trust",
     "may_give_orders",
     "normalise",
     "quarantine_reasons",
     "scan",
-    "turn_origin",
     "turn_trust",
+    "written_by",
 ]

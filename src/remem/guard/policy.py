@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from remem.guard.detect import STRICT, Finding
-from remem.model import Origin, Trust, Writer
+from remem.model import Trust, Writer, lowest_trust
 
 #: The trust a turn of each role earns when the owner writes it.
 TRUST_OF_ROLE: dict[str, Trust] = {
@@ -37,8 +37,18 @@ def turn_trust(role: str, writer: Writer) -> Trust:
     return TRUST_OF_ROLE.get(role, "untrusted")
 
 
-def turn_origin(role: str) -> Origin:
-    return role if role in TRUST_OF_ROLE else "tool"  # type: ignore[return-value]
+def written_by(trust: Trust, writer: Writer) -> Trust:
+    """``trust`` as far as ``writer`` may vouch for it: an external writer vouches for nothing."""
+    return trust if writer.role == "owner" else "untrusted"
+
+
+def imported_trust(trust: Trust, origin: str, writer: Writer) -> Trust:
+    """The trust an imported record keeps: what it carried, as far as ``writer`` could have
+    written it itself (no system message without the permission, nothing from an external
+    writer above untrusted)."""
+    if origin == "system" and not writer.system_turns:
+        trust = lowest_trust([trust, "unverified"])
+    return written_by(trust, writer)
 
 
 def may_give_orders(origin: str, trust: str) -> bool:

@@ -10,17 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from remem._checks import check_metadata, check_text
 from remem._ids import new_id
 from remem._time import to_utc
+from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
 from remem.errors import Forbidden, InvalidInput
-from remem.guard import STRICT, may_give_orders, scan, turn_trust
+from remem.guard import STRICT, Finding, may_give_orders, quarantine_reasons, scan, turn_trust
 from remem.model import KINDS, ROLES, Episode, MemoryRecord, Scope, Writer
 from remem.pipeline.directives import is_directive
 
 Messages = str | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+
+
+class Turn(NamedTuple):
+    """One message as stored: its episode, its round-level memory, and why the memory goes
+    to quarantine (empty: it does not)."""
+
+    episode: Episode
+    memory: MemoryRecord
+    quarantine: tuple[str, ...] = ()
 
 
 def _messages(messages: Messages) -> list[Mapping[str, Any]]:
@@ -45,8 +55,10 @@ def build_turns(
     kind: str = "episode",
     importance: float = 0.5,
     writer: Writer = Writer(),  # noqa: B008 (frozen: one shared default is safe)
-) -> list[tuple[Episode, MemoryRecord]]:
-    """One episode per message and one memory citing it, in order, or an error naming the bad message."""
+    guard: GuardPolicy = DEFAULT_GUARD_POLICY,
+) -> list[Turn]:
+    """One episode per message and one memory citing it, in order, or an error naming the bad
+    message. A memory whose text the guard flags is built in quarantine, with the reasons."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     default_time = to_utc(timestamp, field="timestamp") or now
@@ -85,7 +97,12 @@ def build_turns(
             recorded_at=now,
             source=source,
             metadata=meta,
+            trust=turn_trust(role, writer),
         )
+        trust = episode.trust
+        findings = scan(content) if guard.enabled else ()
+        on = guard.enabled and guard.quarantine
+        held = quarantine_reasons(role, trust, findings) if on else ()
         memory = MemoryRecord(
             id=new_id("mem"),
             scope=scope,
@@ -95,19 +112,29 @@ def build_turns(
             valid_from=occurred,
             recorded_at=now,
             importance=importance,
+            status="quarantined" if held else "active",
+            origin=role,
+            trust=trust,
             metadata={
                 **meta,
                 "role": role,
                 **({"speaker": speaker} if speaker else {}),
-                **({"directive": True} if _directive(role, content, writer) else {}),
+                **(
+                    {"directive": True} if _directive(role, content, trust, findings, guard) else {}
+                ),
             },
         )
-        built.append((episode, memory))
+        built.append(Turn(episode, memory, held))
     return built
 
 
-def _directive(role: str, content: str, writer: Writer) -> bool:
-    """A standing directive: the owner's own trusted turn giving one, and nothing more."""
-    if not may_give_orders(role, turn_trust(role, writer)) or not is_directive(content):
+def _directive(
+    role: str, content: str, trust: str, findings: Sequence[Finding], guard: GuardPolicy
+) -> bool:
+    """A standing directive: the owner's own trusted turn giving one, and nothing more
+    (with the guard off, any user turn phrased as one, as before the guard)."""
+    if not guard.enabled:
+        return role == "user" and is_directive(content)
+    if not may_give_orders(role, trust) or not is_directive(content):
         return False
-    return not any(f.kind in STRICT for f in scan(content))
+    return not any(f.kind in STRICT for f in findings)

@@ -17,7 +17,7 @@ says how far it is believed.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,15 +43,14 @@ OVERVIEW_SHARE = 0.10
 LINE_DIVISOR = 10
 #: A line shorter than this is not worth its citation: it is left out instead.
 MIN_LINE_TOKENS = 8
-#: How a turn's role reads as a source.
-SOURCE_OF_ROLE = {
+#: How a turn's origin reads as a source.
+SOURCE_OF_ORIGIN = {
     "user": "user turn",
     "assistant": "assistant turn",
     "tool": "tool result",
     "system": "system message",
+    "import": "imported turn",
 }
-#: What a role's words are worth when the owner wrote them (remem.guard.policy).
-TRUST_OF_ROLE = {"assistant": "unverified", "tool": "untrusted"}
 
 
 def _overlap(text: str, terms: set[str]) -> int:
@@ -89,24 +88,38 @@ def quote(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+@dataclass(frozen=True)
+class Marks:
+    """What the lines say of how far each memory is believed (``GuardPolicy.enabled``):
+    a trust below the owner's, and the guard's flags, by memory id."""
+
+    shown: bool = True
+    flags: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def of(self, memory_id: str, trust: str) -> tuple[str, ...]:
+        if not self.shown:
+            return ()
+        marks: tuple[str, ...] = () if trust == "trusted" else (trust,)
+        if any(f.startswith("disputed") for f in self.flags.get(memory_id, ())):
+            marks += ("disputed",)
+        return marks
+
+
 def _source(memory: MemoryRecord) -> str:
-    """What the memory is and, below the owner's own words, how far it is believed."""
-    role = str(memory.metadata.get("role") or "")
+    """What the memory is: a turn of some origin, a fact, a summary, an insight."""
     if memory.kind == "episode":
-        what = SOURCE_OF_ROLE.get(role, "turn")
-    elif memory.kind == "summary":
+        return SOURCE_OF_ORIGIN.get(memory.origin, "turn")
+    if memory.kind == "summary":
         session = memory.scope.session_id or memory.metadata.get("session_id")
-        what = f"summary of session {session}" if session else "summary"
-    else:
-        what = memory.kind
-    trust = TRUST_OF_ROLE.get(role)
-    return f"{what}, {trust}" if trust else what
+        return f"summary of session {session}" if session else "summary"
+    return memory.kind
 
 
-def _label(memory: MemoryRecord) -> str:
+def _label(memory: MemoryRecord, marks: tuple[str, ...]) -> str:
+    what = ", ".join((_source(memory), *marks))
     if memory.kind in ("episode", "summary"):
-        return f"{_day(memory.valid_from)}, {_source(memory)}"
-    return f"since {_day(memory.valid_from or memory.recorded_at)}, {_source(memory)}"
+        return f"{_day(memory.valid_from)}, {what}"
+    return f"since {_day(memory.valid_from or memory.recorded_at)}, {what}"
 
 
 def _profile_line(item: ProfileItem) -> tuple[str, str]:
@@ -138,6 +151,7 @@ class _Builder:
         when: datetime | None,
         cap: int,
         limit: int | None = None,
+        marks: tuple[str, ...] = (),
     ) -> bool:
         """Add ``- [id] label: "words"`` of at most ``cap`` tokens, the total at most ``limit``."""
         header = 0 if section in self.lines else count_tokens(HEADERS[section])
@@ -150,9 +164,15 @@ class _Builder:
         if text is None:
             return False
         cost = count_tokens(text)
-        self.lines.setdefault(section, []).append(
-            ContextLine(memory_id=memory_id, section=section, text=text, tokens=cost, when=when)  # type: ignore[arg-type]
+        line = ContextLine(
+            memory_id=memory_id,
+            section=section,  # type: ignore[arg-type]
+            text=text,
+            tokens=cost,
+            when=when,
+            marks=marks,
         )
+        self.lines.setdefault(section, []).append(line)
         self.spent += header + cost
         return True
 
@@ -190,20 +210,29 @@ def build_context(
     overview: MemoryRecord | None = None,
     memories: Sequence[MemoryRecord] = (),
     max_line_tokens: int | None = None,
+    profile_trust: str = "trusted",
+    marks: Marks = Marks(),
 ) -> Context:
-    """The block for ``query``: ``memories`` are the retrieved ones, best first."""
+    """The block for ``query``: ``memories`` are the retrieved ones, best first; the profile's
+    lines carry ``profile_trust`` (the stored profile's: the lowest of its facts')."""
     terms = set(query_terms(query, limit=1000))
     build = _Builder(budget_tokens, terms)
     line_cap = max_line_tokens or max(48, budget_tokens // LINE_DIVISOR)
     limit = int(budget_tokens * PROFILE_SHARE)
     for item in sorted(profile, key=lambda i: (-_overlap(i.text, terms), i.section != "recent")):
         label, words = _profile_line(item)
-        if not build.add("profile", item.memory_id, label, words, item.since, line_cap, limit):
+        shown = marks.of(item.memory_id, profile_trust)
+        label = ", ".join((label, *shown))
+        if not build.add(
+            "profile", item.memory_id, label, words, item.since, line_cap, limit, shown
+        ):
             break
     if overview is not None:
         limit = build.spent + int(budget_tokens * OVERVIEW_SHARE)
+        shown = marks.of(overview.id, overview.trust)
+        label = ", ".join(("overview", *shown))
         for line in filter(str.strip, overview.text.splitlines()):
-            if not build.add("overview", overview.id, "overview", line, None, line_cap, limit):
+            if not build.add("overview", overview.id, label, line, None, line_cap, limit, shown):
                 break
     for memory in memories:
         section = SECTION_OF_KIND.get(memory.kind)
@@ -211,7 +240,9 @@ def build_context(
             continue
         if build.budget - build.spent < MIN_LINE_TOKENS:
             break
-        build.add(section, memory.id, _label(memory), memory.text, memory.valid_from, line_cap)
+        shown = marks.of(memory.id, memory.trust)
+        label = _label(memory, shown)
+        build.add(section, memory.id, label, memory.text, memory.valid_from, line_cap, None, shown)
     text, lines = build.render()
     tokens = count_tokens(text)
     if tokens > budget_tokens:  # cannot happen: counts add up over whitespace-joined lines

@@ -8,12 +8,14 @@ Beyond the two base signals, fused by weighted reciprocal rank:
 - directives: standing instructions and preferences ("always include version
   numbers") closest to the query join as a signal, since they apply to every
   later request on their topic; only the owner's own trusted turns are lifted
-  (``_owners_orders``: rows tagged before the guard existed are re-checked);
+  (``_owners_orders``);
 - user turns get a proportional boost: they hold what is worth remembering,
   while assistant turns mostly elaborate on them;
 - ``recent`` (a named recipe) adds recency, for "what is the current state" use;
 - graph: memories about the entities the query names and their 1-2 hop relations
-  (retrieval/graph.py) join as their own signal.
+  (retrieval/graph.py) join as their own signal;
+- the guard (retrieval/guarded.py): a hit contradicting better-believed memories is
+  flagged and ranked down; every hit carries its flags.
 
 Abstention: when even the closest memory is far from the query (cosine under
 the recipe's floor), the result is empty with a reason instead of noise. The
@@ -29,13 +31,15 @@ from datetime import datetime
 
 import numpy as np
 
-from remem.guard import STRICT, scan
+from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
+from remem.guard import STRICT, may_give_orders, scan
 from remem.model import MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.recipes import SearchRecipe
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
 from remem.retrieval.fusion import reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
+from remem.retrieval.guarded import guard_ranking
 from remem.retrieval.priors import apply_priors
 from remem.stores.base import MemoryFilter, Store
 from remem.text import timeq
@@ -79,10 +83,13 @@ def _by_recency(rankings: Iterable[Ranking], asked_at: datetime | None) -> Ranki
     return [(m, -age(m)) for m in sorted(seen.values(), key=age)]
 
 
-def _owners_orders(memory: MemoryRecord) -> bool:
-    """Whether a row tagged as a directive may be lifted as one: the owner's own turn,
-    and nothing in it trying to take the assistant over."""
-    if memory.metadata.get("role") != "user":
+def _owners_orders(memory: MemoryRecord, guard: GuardPolicy) -> bool:
+    """Whether a row tagged as a directive may be lifted as one: the owner's own trusted
+    turn, with nothing in it trying to take the assistant over (rows tagged before the
+    guard existed are checked again here)."""
+    if not guard.enabled:
+        return True
+    if not may_give_orders(memory.origin, memory.trust):
         return False
     return not any(f.kind in STRICT for f in scan(memory.text))
 
@@ -104,6 +111,7 @@ def hybrid_search(
     context_window: int = 0,
     asked_at: datetime | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
+    guard: GuardPolicy = DEFAULT_GUARD_POLICY,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit)
     terms = query_terms(query)
@@ -132,7 +140,7 @@ def hybrid_search(
     if recipe.directives > 0 and vector is not None:
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
         found = store.vector_search(vector, standing, DIRECTIVES_POOL)
-        rankings["directive"] = [(m, score) for m, score in found if _owners_orders(m)]
+        rankings["directive"] = [(m, score) for m, score in found if _owners_orders(m, guard)]
         weights["directive"] = recipe.directives
     # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
     if recipe.graph > 0:
@@ -156,6 +164,7 @@ def hybrid_search(
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
+    flags = guard_ranking(fused, limit, guard)
     fused = fused[:limit]
     sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
     episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}
@@ -173,6 +182,7 @@ def hybrid_search(
                 boosts=f.boosts,
                 episode=episode,
                 context=context,
+                flags=flags.get(f.memory.id, ()),
             )
         )
     return SearchResults(query=query, hits=tuple(hits), time_window=span)
