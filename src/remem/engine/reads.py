@@ -105,6 +105,7 @@ class Reads(Core):
             asked_at=q.asked_at or self.clock(),
             policy=self.policy,
             guard=self.guard,
+            llm=self.llm if self.guard.llm_check else None,
         )
         if flt.as_of is None:
             recalled = self._recall([h.memory for h in results.hits])
@@ -178,6 +179,7 @@ class Reads(Core):
             asked_at=q.asked_at or self.clock(),
             policy=self.policy,
             guard=self.guard,
+            llm=self.llm if self.guard.llm_check else None,
         )
         if flt.event_before is not None:  # only what was known before: no later digest
             items = [i for i in items if i.since < flt.event_before]

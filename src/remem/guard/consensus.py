@@ -16,14 +16,13 @@ A memory below the owner's trust is flagged (``Verdict``) when it disagrees with
   counts once.
 
 The owner's own memories are never flagged here: they are what the others are checked
-against. The check reads only the candidates a search already retrieved (no extra query),
-and each memory's claims are parsed once per process (``CLAIM_CACHE``).
+against. The check reads only the best ``POOL`` candidates a search already retrieved (no
+extra query), and each memory's claims are parsed once per process (``CLAIM_CACHE``).
 """
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,14 +31,17 @@ from remem.text.sentences import sentences
 from remem.text.terms import STOPWORDS
 
 #: Sentences read per memory (a long answer's first ones carry its claims).
-MAX_SENTENCES = 40
+MAX_SENTENCES = 12
 #: Content words two sentences must share, and the share of their union, to be about one thing.
 MIN_SHARED = 3
 MIN_OVERLAP = 0.5
 #: Parsed memories kept per process, by (id, version).
 CLAIM_CACHE = 50_000
+#: Best candidates a hit is checked against (the truth a poison imitates ranks near it).
+POOL = 40
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
+_WORD = re.compile(r"[a-z][a-z'’-]*")
 _CALENDAR = frozenset(
     [
         "january",
@@ -75,6 +77,29 @@ _CALENDAR = frozenset(
         "sunday",
     ]
 )
+#: Counts written out: a value as much as a digit is ("two days ago" / "three days ago").
+_COUNTS = frozenset(
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "hundred",
+        "thousand",
+        "twice",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -98,13 +123,6 @@ class Verdict:
         return f"disputed: {self.reason}"
 
 
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
 def read_claims(text: str) -> tuple[Claim, ...]:
     """The claims of ``text`` that carry a value (a sentence without slots states none)."""
     found = []
@@ -113,14 +131,14 @@ def read_claims(text: str) -> tuple[Claim, ...]:
         slots: set[str] = set()
         for i, token in enumerate(_TOKEN.findall(sentence)):
             low = token.lower()
-            if token[0].isdigit() or low in _CALENDAR:
+            if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
                 slots.add(low)
             elif low in STOPWORDS or len(low) < 3:
                 continue
             elif token[0].isupper() and i > 0:
                 slots.add(low)  # a name: "... moved to Lisbon"
             elif not token[0].isupper():
-                frame.add(_stem(low))
+                frame.add(low)
         if slots and len(frame) >= MIN_SHARED:
             found.append(Claim(frozenset(frame), frozenset(slots)))
     return tuple(found)
@@ -138,6 +156,14 @@ def claims_of(memory: MemoryRecord) -> tuple[Claim, ...]:
             _cache.pop(next(iter(_cache)))
         _cache[key] = found
     return found
+
+
+def _may_share(memory: MemoryRecord, vocabulary: frozenset[str]) -> bool:
+    """Whether ``memory`` has ``MIN_SHARED`` of the words: a cheap test before parsing it."""
+    if (memory.id, memory.version) in _cache:
+        return True
+    words = set(_WORD.findall(memory.text.lower()))
+    return len(words & vocabulary) >= MIN_SHARED
 
 
 def _same_topic(a: Claim, b: Claim) -> bool:
@@ -160,66 +186,72 @@ def _independence(memory: MemoryRecord) -> tuple[str | None, str]:
     return memory.scope.session_id or (memory.provenance[:1] or ("",))[0], memory.origin
 
 
-class _Index:
-    """Claims of the candidates, found by their frame words."""
+def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> dict[str, Verdict]:
+    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
+    checked against the first ``pool`` (the best candidates), by memory id; a memory absent
+    from the answer is not disputed.
 
-    def __init__(self, memories: Sequence[MemoryRecord]) -> None:
-        self.claims: list[tuple[int, Claim]] = []
-        self.postings: dict[str, list[int]] = {}
-        for i, memory in enumerate(memories):
-            for claim in claims_of(memory):
-                for word in claim.frame:
-                    self.postings.setdefault(word, []).append(len(self.claims))
-                self.claims.append((i, claim))
-
-    def near(self, claim: Claim) -> list[tuple[int, Claim]]:
-        counts: Counter[int] = Counter()
-        for word in claim.frame:
-            counts.update(self.postings.get(word, ()))
-        return [self.claims[c] for c, n in counts.items() if n >= MIN_SHARED]
-
-
-def check(memories: Sequence[MemoryRecord], judged: int) -> dict[str, Verdict]:
-    """Verdicts on the first ``judged`` of ``memories`` (the rest are the candidates they are
-    checked against), by memory id; a memory absent from the answer is not disputed."""
-    if not any(m.trust != "trusted" for m in memories[:judged]):
+    The claims of the judged hits are indexed by frame word, and each candidate's claims
+    looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
+    """
+    targets = [
+        (i, m, claims_of(m)) for i, m in enumerate(memories[:judged]) if m.trust != "trusted"
+    ]
+    targets = [t for t in targets if t[2]]
+    if not targets:
         return {}
-    index = _Index(memories)
-    verdicts: dict[str, Verdict] = {}
-    for i, memory in enumerate(memories[:judged]):
-        if memory.trust == "trusted":
+    floor = min(TRUST_LEVELS.index(m.trust) for _, m, _ in targets)
+    flat: list[tuple[int, Claim]] = []
+    postings: dict[str, list[int]] = {}
+    for t, (_, _, claims) in enumerate(targets):
+        for claim in claims:
+            for word in claim.frame:
+                postings.setdefault(word, []).append(len(flat))
+            flat.append((t, claim))
+    against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
+    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
+    vocabulary = frozenset(postings)
+    for j, voice in enumerate(memories[:pool]):
+        level = TRUST_LEVELS.index(voice.trust)
+        if level < floor or not _may_share(voice, vocabulary):
             continue
-        verdict = _judge(i, memory, memories, index)
+        for other in claims_of(voice):
+            shared: dict[int, int] = {}
+            for word in other.frame:
+                for k in postings.get(word, ()):
+                    shared[k] = shared.get(k, 0) + 1
+            for k, n in shared.items():
+                t, claim = flat[k]
+                i, memory, _ = targets[t]
+                if n < MIN_SHARED or j == i or voice.id == memory.id:
+                    continue
+                if level < TRUST_LEVELS.index(memory.trust):
+                    continue
+                if disagree(claim, other):
+                    against[t][voice.id] = voice
+                elif agree(claim, other):
+                    siding[t][voice.id] = voice
+    verdicts = {}
+    for t, (_, memory, _) in enumerate(targets):
+        verdict = _verdict(memory, against[t], siding[t])
         if verdict is not None:
             verdicts[memory.id] = verdict
     return verdicts
 
 
-def _judge(
-    i: int, memory: MemoryRecord, memories: Sequence[MemoryRecord], index: _Index
+def _verdict(
+    memory: MemoryRecord, against: dict[str, MemoryRecord], siding: dict[str, MemoryRecord]
 ) -> Verdict | None:
-    against: dict[int, None] = {}
-    siding: dict[int, None] = {i: None}
-    rank = TRUST_LEVELS.index(memory.trust)
-    for claim in claims_of(memory):
-        for j, other in index.near(claim):
-            voice = memories[j]
-            if j == i or voice.id == memory.id or TRUST_LEVELS.index(voice.trust) < rank:
-                continue
-            if disagree(claim, other):
-                against.setdefault(j)
-            elif agree(claim, other):
-                siding.setdefault(j)
     if not against:
         return None
-    better = [memories[j] for j in against if less_trusted(memory.trust, memories[j].trust)]
+    better = [m for m in against.values() if less_trusted(memory.trust, m.trust)]
     if better:
-        ids = tuple(dict.fromkeys(m.id for m in better))
+        ids = tuple(m.id for m in better)
         return Verdict(memory.id, f"contradicts more trusted {', '.join(ids[:3])}", ids)
-    dissent = {_independence(memories[j]) for j in against}
-    support = {_independence(memories[j]) for j in siding}
+    dissent = {_independence(m) for m in against.values()}
+    support = {_independence(m) for m in siding.values()}
     if len(dissent) >= 2 and len(dissent) > len(support):
-        ids = tuple(dict.fromkeys(memories[j].id for j in against))
+        ids = tuple(against)
         return Verdict(
             memory.id,
             f"contradicts what {len(dissent)} independent memories agree on ({', '.join(ids[:3])})",

@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -112,6 +113,7 @@ def hybrid_search(
     asked_at: datetime | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
     guard: GuardPolicy = DEFAULT_GUARD_POLICY,
+    llm: Any = None,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit)
     terms = query_terms(query)
@@ -164,7 +166,7 @@ def hybrid_search(
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
-    flags = guard_ranking(fused, limit, guard)
+    flags = guard_ranking(fused, limit, guard, llm)
     fused = fused[:limit]
     sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
     episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}
