@@ -101,6 +101,10 @@ HTTP = FrontEnd(
         "pin": "POST /v1/memories/{memory_id}/pin",
         "export": "GET /v1/export",
         "import_": "POST /v1/import",
+        "quarantined": "GET /v1/quarantine",
+        "release": "POST /v1/quarantine/{memory_id}/release",
+        "forget_poisoned": "POST /v1/quarantine/{memory_id}/forget",
+        "lessons": "GET /v1/lessons",
     },
     local_only={
         "close": CLOSE,
@@ -121,6 +125,13 @@ HTTP = FrontEnd(
         "GET /readyz": "readiness probe",
         "GET /metrics": "Prometheus metrics",
     },
+)
+
+#: Review belongs to a person: an agent that could release what the guard holds back, or
+#: decide what counts as an attack, would undo the guard (docs/trust.md).
+REVIEW = (
+    "review of what the guard holds back is a person's decision, never the agent's own: "
+    "`remem quarantine`, the HTTP API"
 )
 
 #: Agents get a small tool set on purpose: each tool costs context in every prompt.
@@ -147,6 +158,7 @@ MCP = FrontEnd(
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
+        **{m: REVIEW for m in ("quarantined", "release", "forget_poisoned", "lessons")},
         **{
             method: AGENT_TOOLS
             for method in (
@@ -199,6 +211,10 @@ CLI = FrontEnd(
         "context": "context",
         "stats": "stats",
         "migrate_to": "migrate",
+        "quarantined": "quarantine list",
+        "release": "quarantine release",
+        "forget_poisoned": "quarantine forget",
+        "lessons": "lessons",
     },
     local_only={
         "close": CLOSE,

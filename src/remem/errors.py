@@ -50,6 +50,13 @@ class AmbiguousCredentials(Unauthorized):
     status = 400
 
 
+class Forbidden(RememError):
+    """The caller may not do this (e.g. write a system turn without that permission)."""
+
+    code = "forbidden"
+    status = 403
+
+
 class Conflict(RememError):
     """The write lost a race (e.g. updating a version that is no longer current)."""
 

@@ -171,4 +171,6 @@ def test_a_schema_4_sqlite_queue_upgrades_in_place(tmp_path: Path) -> None:
     check = sqlite3.connect(path)
     version = check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     check.close()
-    assert version == (str(SCHEMA_VERSION),) == ("7",)  # step 7 is past the releases before steps
+    assert (
+        version == (str(SCHEMA_VERSION),) == ("8",)
+    )  # past the releases before steps: they refuse

@@ -171,7 +171,7 @@ def test_a_sqlite_file_of_every_release_upgrades_to_the_new_schema(
     db.close()
     assert steps == [(s.version, s.name) for s in STEPS]
     # What the releases before steps read: 7 since step 7, so that they refuse the file.
-    assert marker == (str(SCHEMA_VERSION),) == ("7",)
+    assert marker == (str(SCHEMA_VERSION),) == ("8",)
     store = open_store(old)  # opening again applies nothing
     try:
         reads_back(store, graph=version >= 4)

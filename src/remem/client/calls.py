@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import httpx
 
+from remem.client.review import ReviewCalls
 from remem.client.wire import (
     ENTITIES,
     EPISODES,
@@ -51,7 +52,7 @@ from remem.query import CONTEXT_OPTIONS, SearchQuery, as_query, only
 from remem.recipes import SearchRecipe
 
 
-class _Facade:
+class _Facade(ReviewCalls):
     """The ``Memory`` methods as HTTP calls; ``Client`` and ``AsyncClient`` send them."""
 
     # -- writes ---------------------------------------------------------------
@@ -176,6 +177,8 @@ class _Facade:
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
         valid_at: When = None,
+        include_quarantined: bool = False,
+        min_trust: str | None = None,
     ) -> Call[SearchResults]:
         """Ranked memories for ``query`` (a text, or a ``remem.SearchQuery``)."""
         options = {
@@ -194,6 +197,8 @@ class _Facade:
             "layers": layers,
             "archived": archived,
             "valid_at": valid_at,
+            "include_quarantined": include_quarantined,
+            "min_trust": min_trust,
         }
         if isinstance(query, SearchQuery):  # sent as its keywords: one body for both forms
             defaults = _Facade.search.__kwdefaults__
@@ -205,6 +210,7 @@ class _Facade:
             "context_window": context_window,
             "recipe": recipe_name(recipe),
             "archived": archived,
+            "include_quarantined": include_quarantined,
             **drop_none(
                 {
                     "user_id": user_id,
@@ -218,6 +224,7 @@ class _Facade:
                     "asked_at": when(asked_at),
                     "layers": kinds_list(layers),
                     "valid_at": when(valid_at),
+                    "min_trust": min_trust,
                 }
             ),
         }

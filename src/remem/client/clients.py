@@ -24,6 +24,7 @@ from remem.client.wire import Call
 from remem.errors import (
     AmbiguousCredentials,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -49,6 +50,7 @@ _ERRORS: dict[str, type[RememError]] = {
         ProviderError,
         Unauthorized,
         AmbiguousCredentials,
+        Forbidden,
     )
 }
 _CALLS = _Facade()
@@ -186,6 +188,10 @@ class Client:
     pin = _sync(_Facade.pin)
     summarize = _sync(_Facade.summarize)
     profile = _sync(_Facade.profile)
+    quarantined = _sync(_Facade.quarantined)
+    lessons = _sync(_Facade.lessons)
+    release = _sync(_Facade.release)
+    forget_poisoned = _sync(_Facade.forget_poisoned)
     export = _sync(_Facade.export)
     import_ = _sync(_Facade.import_)
     list = _sync(_Facade.list)
@@ -257,6 +263,10 @@ class AsyncClient:
     pin = _async(_Facade.pin)
     summarize = _async(_Facade.summarize)
     profile = _async(_Facade.profile)
+    quarantined = _async(_Facade.quarantined)
+    lessons = _async(_Facade.lessons)
+    release = _async(_Facade.release)
+    forget_poisoned = _async(_Facade.forget_poisoned)
     export = _async(_Facade.export)
     import_ = _async(_Facade.import_)
     list = _async(_Facade.list)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from remem._time import to_utc
 from remem.errors import InvalidInput
-from remem.model import Entity, Episode, Event, MaintenanceReport, MemoryRecord, Page
+from remem.model import Entity, Episode, Event, Flagged, MaintenanceReport, MemoryRecord, Page
 from remem.query import SearchQuery, When
 from remem.recipes import RECIPES, SearchRecipe
 
@@ -25,6 +25,7 @@ EVENTS = TypeAdapter(list[Event])
 RECORDS = TypeAdapter(list[MemoryRecord])
 ENTITIES = TypeAdapter(list[Entity])
 EPISODES = TypeAdapter(list[Episode])
+FLAGGED = TypeAdapter(list[Flagged])
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from typing import IO
 
 from remem import portability
 from remem.engine.core import Core
+from remem.engine.trust import guard_import
 from remem.stores import open_store
 
 
@@ -21,8 +22,12 @@ class Portability(Core):
         """Load a JSONL export verbatim in one transaction; ids that already exist abort it whole.
 
         Records land in this Memory's tenant. Vectors made by another embedder are recomputed.
+        An export is data (docs/trust.md): records keep their trust only as far as this
+        Memory's writer could have given it, and current memories the guard flags land in
+        quarantine.
         """
         exported_by, items = portability.read_jsonl(source, tenant=self.tenant)
+        items = guard_import(items, self.writer, self.guard, self.clock())
         self._bind()
         items = portability.fill_vectors(
             items, self.embedder, reuse=exported_by == self.embedder.model_id

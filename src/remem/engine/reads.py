@@ -24,7 +24,7 @@ from remem.model import STATUSES, Context, Episode, Event, MemoryRecord, Page, S
 from remem.pipeline import derived, digests
 from remem.query import CONTEXT_OPTIONS, SearchQuery, as_query, only
 from remem.recipes import SearchRecipe
-from remem.retrieval.context import build_context
+from remem.retrieval.context import Marks, build_context
 from remem.retrieval.search import hybrid_search
 from remem.stores import MemoryFilter
 
@@ -55,6 +55,8 @@ class Reads(Core):
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
         valid_at: datetime | str | None = None,
+        include_quarantined: bool = False,
+        min_trust: str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
@@ -64,6 +66,10 @@ class Reads(Core):
         ``valid_at`` keeps what was true at that event time (``valid_from <= t < valid_to``).
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         ``archived=True`` also searches archived memories; a recalled one is restored.
+        ``include_quarantined=True`` also returns memories held in quarantine, flagged so
+        (``SearchHit.flags``); a search leaves them out by default. ``min_trust`` keeps
+        memories believed at least that far: "trusted" (the owner's own turns and what
+        derives from them alone), "unverified", "untrusted" (docs/trust.md).
         """
         q = as_query(
             query,
@@ -83,6 +89,8 @@ class Reads(Core):
             layers=layers,
             archived=archived,
             valid_at=valid_at,
+            include_quarantined=include_quarantined,
+            min_trust=min_trust,
         )
         flt = self._filter(q)
         self._bind()
@@ -96,6 +104,8 @@ class Reads(Core):
             context_window=q.context_window,
             asked_at=q.asked_at or self.clock(),
             policy=self.policy,
+            guard=self.guard,
+            llm=self.llm if self.guard.llm_check else None,
         )
         if flt.as_of is None:
             recalled = self._recall([h.memory for h in results.hits])
@@ -168,6 +178,8 @@ class Reads(Core):
             recipe=q.recipe,
             asked_at=q.asked_at or self.clock(),
             policy=self.policy,
+            guard=self.guard,
+            llm=self.llm if self.guard.llm_check else None,
         )
         if flt.event_before is not None:  # only what was known before: no later digest
             items = [i for i in items if i.since < flt.event_before]
@@ -175,7 +187,13 @@ class Reads(Core):
                 overview = None
         found = [h.memory for h in results.hits if h.memory.metadata.get("summary") != "running"]
         block = build_context(
-            q.text, budget_tokens, profile=items, overview=overview, memories=found
+            q.text,
+            budget_tokens,
+            profile=items,
+            overview=overview,
+            memories=found,
+            profile_trust=stored.trust if stored is not None else "trusted",
+            marks=Marks(self.guard.enabled, {h.memory.id: h.flags for h in results.hits}),
         )
         by_id = {m.id: m for m in found}
         self._recall([by_id[i] for i in block.cited if i in by_id])
@@ -258,7 +276,9 @@ class Reads(Core):
             if s not in STATUSES:
                 raise InvalidInput(f"unknown status {s!r}; expected one of {', '.join(STATUSES)}")
         check_offset(offset)
-        current = tuple(s for s in statuses if s in ("active", "archived"))
+        current = tuple(
+            s for s in statuses if s in ("active", "archived", "quarantined", "poisoned")
+        )
         ended = tuple(s for s in statuses if s not in current)
         flt = MemoryFilter(
             scope=self._scope(user_id, agent_id, session_id),

@@ -7,9 +7,12 @@ The signals, each a search of its own that returns candidates:
   window, so on-time memories rise without off-time ones being cut;
 - directives: the standing instructions and preferences ("always include version
   numbers") closest to the query, since they apply to every later request on their topic;
+  only the owner's own trusted turns are lifted (``_owners_orders``);
 - graph: memories about the entities the query names and their 1-2 hop relations
   (retrieval/graph.py);
-- ``recent`` (a named recipe): recency, for "what is the current state" use.
+- ``recent`` (a named recipe): recency, for "what is the current state" use;
+- the guard (retrieval/guarded.py): a hit contradicting better-believed memories is
+  flagged and ranked down; every hit carries its flags.
 
 The default recipe orders the candidates with a learned ranker (retrieval/ranker.py): a
 linear model over each candidate's signals and its place in the conversation (the turns
@@ -29,15 +32,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
+from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
+from remem.guard import STRICT, may_give_orders, scan
 from remem.model import Episode, MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.recipes import SearchRecipe
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
 from remem.retrieval.fusion import Fused, reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
+from remem.retrieval.guarded import guard_ranking
 from remem.retrieval.priors import apply_priors
 from remem.retrieval.ranker import load as load_ranker
 from remem.retrieval.ranker import rerank, to_place
@@ -81,6 +88,17 @@ def _by_recency(rankings: Iterable[Ranking], asked_at: datetime | None) -> Ranki
         return cutoff - when if when <= cutoff else float("inf")
 
     return [(m, -age(m)) for m in sorted(seen.values(), key=age)]
+
+
+def _owners_orders(memory: MemoryRecord, guard: GuardPolicy) -> bool:
+    """Whether a row tagged as a directive may be lifted as one: the owner's own trusted
+    turn, with nothing in it trying to take the assistant over (rows tagged before the
+    guard existed are checked again here)."""
+    if not guard.enabled:
+        return True
+    if not may_give_orders(memory.origin, memory.trust):
+        return False
+    return not any(f.kind in STRICT for f in scan(memory.text))
 
 
 def _narrow(flt: MemoryFilter, window: timeq.TimeWindow) -> MemoryFilter | None:
@@ -142,6 +160,8 @@ def hybrid_search(
     context_window: int = 0,
     asked_at: datetime | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
+    guard: GuardPolicy = DEFAULT_GUARD_POLICY,
+    llm: Any = None,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit)
     terms = query_terms(query)
@@ -169,7 +189,8 @@ def hybrid_search(
         )
     if recipe.directives > 0 and vector is not None:
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
-        rankings["directive"] = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        found = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        rankings["directive"] = [(m, score) for m, score in found if _owners_orders(m, guard)]
         weights["directive"] = recipe.directives
     extras: dict[str, Ranking] = {}
     # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
@@ -195,6 +216,7 @@ def hybrid_search(
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
+    flags = guard_ranking(fused, limit, guard, llm)
     fused = fused[:limit]
     sources = [p for f in fused for p in f.memory.provenance[:1] if p not in episodes]
     episodes.update((e.id, e) for e in store.get_episodes(sources, flt.scope.tenant))
@@ -212,6 +234,7 @@ def hybrid_search(
                 boosts=f.boosts,
                 episode=episode,
                 context=context,
+                flags=flags.get(f.memory.id, ()),
             )
         )
     return SearchResults(query=query, hits=tuple(hits), time_window=span)

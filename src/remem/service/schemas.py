@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from remem import RECIPES
 from remem.engine import MAX_LIMIT
-from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
+from remem.model import KINDS, LAYERS, ROLES, MemoryRecord, Trust
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000
@@ -75,6 +75,7 @@ Kind = Literal[KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Recipe: TypeAlias = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 Layer = Literal[LAYERS]  # type: ignore[valid-type]
+TrustLevel: TypeAlias = Trust
 
 
 class _Body(BaseModel):
@@ -128,6 +129,8 @@ class SearchRequest(_Body):
     layers: list[Layer] | None = None
     archived: bool = False
     valid_at: Time | None = None
+    include_quarantined: bool = False
+    min_trust: TrustLevel | None = None
 
 
 class ContextRequest(_Body):

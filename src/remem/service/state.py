@@ -14,7 +14,7 @@ from typing import Any, Protocol, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from remem import Memory
+from remem import Memory, Writer
 from remem.config import default_location
 
 # The engine's worker threads, run here for every tenant at once (not per Memory).
@@ -32,19 +32,20 @@ class _Closeable(Protocol):
 
 
 class Tenants:
-    """One ``Memory`` per tenant over the shared store and embedder (cheap; bound once)."""
+    """One ``Memory`` per tenant and writer standing over the shared store and embedder
+    (cheap; bound once)."""
 
     def __init__(
         self, store: Store, embedder: Embedder, llm: LLM | None, extraction: str = "inline"
     ) -> None:
         self.store, self.embedder, self.llm = store, embedder, llm
         self.extraction = extraction
-        self._memories: dict[str, Memory] = {}
+        self._memories: dict[tuple[str, Writer], Memory] = {}
         self._lock = threading.Lock()
 
-    def memory(self, tenant: str) -> Memory:
+    def memory(self, tenant: str, writer: Writer = Writer()) -> Memory:  # noqa: B008 (frozen)
         with self._lock:
-            found = self._memories.get(tenant)
+            found = self._memories.get((tenant, writer))
             if found is None:
                 found = Memory(
                     store=self.store,
@@ -52,8 +53,9 @@ class Tenants:
                     llm=self.llm,
                     tenant=tenant,
                     extraction=self.extraction,
+                    writer=writer,
                 )
-                self._memories[tenant] = found
+                self._memories[tenant, writer] = found
             return found
 
 

@@ -374,4 +374,39 @@ CREATE TABLE idempotency_keys (
     db.run("CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);")
 
 
+@migration
+def m008_trust_and_provenance(db: Schema) -> None:
+    """Where each memory came from and how far it is believed; the trust of each turn.
+
+    Rows of earlier releases take it from what they recorded: a turn's (or a memory's)
+    ``role`` says its origin, and the trust that role earns its owner (user and system
+    turns trusted, assistant turns unverified, tool results untrusted). Derived memories
+    (facts, summaries, the profile, insights: no role) are ``derived``, ``unverified``
+    until derived again, since which turns they came from was not weighed when written.
+    """
+    db.add_column("memories", "origin", "text", not_null=True, default="import")
+    db.add_column("memories", "trust", "text", not_null=True, default="unverified")
+    db.add_column("episodes", "trust", "text", not_null=True, default="unverified")
+    db.run(
+        sqlite=_provenance_backfill("json_extract(metadata, '$.role')"),
+        postgres=_provenance_backfill("metadata->>'role'"),
+    )
+    db.run(f"UPDATE episodes SET trust = {_trust_of_role('role')};")
+
+
+def _trust_of_role(role: str) -> str:
+    """SQL for the trust a turn of ``role`` earns its owner (``remem.guard.policy``)."""
+    return (
+        f"CASE {role} WHEN 'user' THEN 'trusted' WHEN 'system' THEN 'trusted' "
+        "WHEN 'assistant' THEN 'unverified' ELSE 'untrusted' END"
+    )
+
+
+def _provenance_backfill(role: str) -> str:
+    return (
+        f"UPDATE memories SET origin = COALESCE({role}, 'derived'), "
+        f"trust = CASE WHEN {role} IS NULL THEN 'unverified' ELSE {_trust_of_role(role)} END;"
+    )
+
+
 LATEST = STEPS[-1].version

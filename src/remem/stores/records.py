@@ -74,8 +74,10 @@ class MemoryFilter:
     Without ``as_of`` only current rows (``expired_at`` unset) with a status in
     ``statuses`` are visible. With ``as_of`` the view is what remem believed at
     that system time: rows recorded by then and not yet expired, whatever
-    their status is today. ``valid_at`` keeps rows true at that event time:
-    ``valid_from <= valid_at < valid_to`` (an open end is still true).
+    their status is today, except the quarantined and poisoned (never believed) unless
+    ``statuses`` names them. ``valid_at`` keeps rows true at that event time:
+    ``valid_from <= valid_at < valid_to`` (an open end is still true). ``trust`` keeps
+    rows of those trust levels.
     """
 
     scope: Scope
@@ -88,6 +90,11 @@ class MemoryFilter:
     ids: tuple[str, ...] | None = None
     valid_at: datetime | None = None
     layers: tuple[str, ...] | None = None
+    trust: tuple[str, ...] | None = None
+
+
+#: Statuses of rows that were never believed: an ``as_of`` view leaves them out too.
+HELD_STATUSES = ("quarantined", "poisoned")
 
 
 @dataclass(frozen=True)

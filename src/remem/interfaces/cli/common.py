@@ -19,7 +19,7 @@ from pydantic import BaseModel
 from rich.console import Console
 
 from remem import RECIPES, InvalidInput, Memory, RememError
-from remem.model import KINDS, LAYERS
+from remem.model import KINDS, LAYERS, TRUST_LEVELS
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -27,6 +27,7 @@ R = TypeVar("R")
 KindName = Enum("KindName", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 RecipeName = Enum("RecipeName", {r: r for r in RECIPES}, type=str)  # type: ignore[misc]
 LayerName = Enum("LayerName", {x: x for x in LAYERS}, type=str)  # type: ignore[misc]
+TrustName = Enum("TrustName", {x: x for x in TRUST_LEVELS}, type=str)  # type: ignore[misc]
 DEFAULT_KIND = KindName("episode")
 DEFAULT_RECIPE = RecipeName("hybrid")
 
