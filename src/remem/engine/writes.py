@@ -10,7 +10,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from remem._checks import check_importance, check_metadata, check_text
+from remem._checks import (
+    check_id,
+    check_importance,
+    check_metadata,
+    check_note,
+    check_text,
+)
 from remem._ids import new_id
 from remem._time import to_utc
 from remem.engine.queue import ExtractionQueue
@@ -37,6 +43,7 @@ class Writes(ExtractionQueue):
     ) -> AddResult:
         """Store a conversation (every turn kept, round-level) or one text; returns what was written."""
         scope = self._scope(user_id, agent_id, session_id)
+        check_id(source, "source")
         now = self.clock()
         turns = build_turns(
             messages,
@@ -49,6 +56,9 @@ class Writes(ExtractionQueue):
             kind=kind,
             importance=check_importance(importance),
         )
+        for position, (episode, _) in enumerate(turns):
+            if episode.speaker is not None:
+                check_id(episode.speaker, f"message {position} speaker")
         self._bind()
         vectors = self.embedder.embed([memory.text for _, memory in turns])
         with self.store.transaction():
@@ -113,6 +123,7 @@ class Writes(ExtractionQueue):
         ``metadata`` is a patch: given keys are set, keys given as None are removed.
         """
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = check_text(text, "text")
@@ -134,7 +145,9 @@ class Writes(ExtractionQueue):
             old = self._current(memory_id, scope)
             if patch:
                 merged = {**old.metadata, **patch}
-                changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
+                changes["metadata"] = check_metadata(
+                    {k: v for k, v in merged.items() if v is not None}
+                )
             new = old.model_copy(
                 update={
                     **changes,
@@ -165,6 +178,7 @@ class Writes(ExtractionQueue):
     ) -> MemoryRecord:
         """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         now = self.clock()
         with self.store.transaction():
             old = self._current(memory_id, scope)
@@ -189,6 +203,7 @@ class Writes(ExtractionQueue):
         if user_id is None and agent_id is None and session_id is None:
             raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
         scope = self._scope(user_id, agent_id, session_id)
+        reason = check_note(reason, "reason")
         flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
         now = self.clock()
         with self.store.transaction():
@@ -214,6 +229,7 @@ class Writes(ExtractionQueue):
         One content-free ``forget`` event remains, so the log still shows that something was erased.
         """
         scope = self._scope(user_id, agent_id)
+        check_id(memory_id, "memory id")
         with self.store.transaction():
             versions = self.store.versions(memory_id, scope.tenant)
             if not versions or not scope.contains(versions[-1].scope):
@@ -247,7 +263,9 @@ class Writes(ExtractionQueue):
         """Store an insight derived from other memories (Think-in-Memory); it cites them."""
         scope = self._scope(user_id, agent_id)
         text = check_text(text, "insight")
-        ids = list(dict.fromkeys(sources))
+        if isinstance(sources, str):
+            raise InvalidInput("sources must be a list of memory ids, not one string")
+        ids = list(dict.fromkeys(check_id(s, "source memory id") for s in sources))
         if not ids:
             raise InvalidInput("an insight must cite at least one source memory")
         cited = [self._current(i, scope) for i in ids]
