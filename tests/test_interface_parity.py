@@ -100,6 +100,7 @@ HTTP = FrontEnd(
         "profile": "GET /v1/profile",
         "pin": "POST /v1/memories/{memory_id}/pin",
         "export": "GET /v1/export",
+        "export_lines": "GET /v1/export",
         "import_": "POST /v1/import",
     },
     local_only={
@@ -155,6 +156,7 @@ MCP = FrontEnd(
                 "drain_extraction_queue",
                 "entities",
                 "export",
+                "export_lines",
                 "facts",
                 "forget",
                 "history",
@@ -203,6 +205,7 @@ CLI = FrontEnd(
     local_only={
         "close": CLOSE,
         "retention": RETENTION,
+        "export_lines": "`remem export` (to a file, or `-` for stdout) writes the same lines",
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",

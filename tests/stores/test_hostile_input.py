@@ -6,15 +6,18 @@ everywhere. Runs on both backends; ``test_properties.py`` generalises these case
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from remem import InvalidInput, Memory
 from remem._time import to_utc
+from remem.interfaces.cli import app
 from tests.adversarial import nested
 from tests.stores.conftest import Backend
 
@@ -122,6 +125,21 @@ def test_updates_reasons_and_filters_are_checked_alike(backend: Backend) -> None
     assert snapshot(memory) == before
 
 
+def test_an_import_line_with_nan_or_deep_metadata_imports_nothing(backend: Backend) -> None:
+    source = backend.memory(llm=None)
+    source.add("hello", user_id="u", metadata={"k": 1})
+    lines = list(source.export_lines())
+    target = Memory(backend.target, tenant="other", llm=None)
+    try:
+        for bad in ('{"k": NaN}', '{"k": Infinity}', json.dumps(nested(300))):
+            text = "".join(lines).replace('"metadata": {"k": 1}', f'"metadata": {bad}', 1)
+            with pytest.raises(InvalidInput, match=r"not a JSON number|deeper|not a valid record"):
+                target.import_(io.StringIO(text))
+            assert nothing_stored(target)
+    finally:
+        target.close()
+
+
 # -- row 8: the backends once disagreed; now the layer above them decides ----------------------
 @pytest.mark.postgres
 def test_both_backends_accept_and_refuse_the_same_values(
@@ -150,3 +168,23 @@ def test_both_backends_accept_and_refuse_the_same_values(
             except InvalidInput as exc:
                 outcomes.append(("refused", str(exc), None))
         assert outcomes[0] == outcomes[1], case
+
+
+@pytest.mark.postgres
+def test_migrate_names_the_record_the_target_cannot_take(
+    tmp_path: Path, new_backend: Callable[[str], Backend]
+) -> None:
+    """A row an older remem let into SQLite: migrate names it and copies nothing."""
+    source = tmp_path / "old.db"
+    with Memory(source, llm=None) as memory:
+        memory.add("fine", user_id="u")
+        bad = memory.add("odd metadata", user_id="u", metadata={"k": "v"}).memories[0]
+    with sqlite3.connect(source) as raw:
+        raw.execute("UPDATE memories SET metadata = ? WHERE id = ?", ('{"k": "\\udc80"}', bad.id))
+    target = new_backend("postgres")
+    result = CliRunner().invoke(app, ["--db", str(source), "migrate", target.target])
+    assert result.exit_code == 1
+    assert f"memory '{bad.id}'" in result.stderr and "surrogate" in result.stderr
+    assert result.stderr.count("\n") == 1
+    with Memory(target.target, llm=None) as copy:
+        assert nothing_stored(copy)

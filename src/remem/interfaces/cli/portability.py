@@ -34,12 +34,21 @@ def export(
 @command
 def import_(
     file: Annotated[str, typer.Argument(help="JSONL export to load; '-' reads stdin.")],
+    unverified: Annotated[
+        bool,
+        typer.Option(
+            "--unverified",
+            help="Also load an export of format 3 or older, which has no trailer to tell "
+            "a truncated file from a whole one.",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Load a remem export into this tenant, all or nothing."""
+    """Load a remem export into this tenant, all or nothing: a file whose trailer (counts
+    and checksum) is missing or does not match is refused."""
     target = memory()
     with busy(f"Importing {file}…", quiet=as_json):
-        counts = target.import_(sys.stdin if file == "-" else file)
+        counts = target.import_(sys.stdin if file == "-" else file, unverified=unverified)
     emit(as_json, counts, lambda c: console.print(f"imported {render.counts(c)}"))
 
 
