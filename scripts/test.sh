@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# The whole test suite on a fresh machine: install remem with its test extras, start a real
-# PostgreSQL + pgvector on 127.0.0.1 (scripts/postgres.sh), run pytest. Extra args go to pytest.
+# The whole test suite on a fresh machine: install remem with its test extras, type-check src/,
+# start a real PostgreSQL + pgvector on 127.0.0.1 (scripts/postgres.sh), run pytest.
+# Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+# The type checker: src/ must be clean (pyproject [tool.mypy]); a second run reads its cache.
+python -m mypy
 
 if url=$(scripts/postgres.sh start | tail -n 1) && [ -n "$url" ]; then
     export REMEM_TEST_POSTGRES_URL="$url"

@@ -169,3 +169,16 @@ def test_every_rule_names_real_packages(
         or (SRC / m.replace(".", "/")).is_dir()
         for m in named
     ), why
+
+
+#: A module a newcomer can hold in their head; past this, split it by concern.
+MAX_MODULE_LINES = 500
+
+
+def test_no_source_module_is_over_500_lines() -> None:
+    long = {
+        str(path.relative_to(SRC)): lines
+        for path in PACKAGE.rglob("*.py")
+        if (lines := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert long == {}

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+from conformance import bound, record, vec, write
 
 from remem.model import Entity, ExtractionJob, Scope
 from remem.providers.llm import OpenAIChatLLM
 from remem.testing import ScriptedOpenAIServer
 from tests.graph.kg_script import Script, label_of
-from tests.stores.test_conformance import bound, record, vec, write
 
 if TYPE_CHECKING:
     from conftest import Backend

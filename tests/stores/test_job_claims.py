@@ -139,7 +139,8 @@ def test_a_schema_4_sqlite_queue_upgrades_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     open_store(path).close()
     db = sqlite3.connect(path)
-    with db:
+    with db:  # a schema-4 file, from before schema_migrations
+        db.execute("DROP TABLE schema_migrations")
         db.execute("DROP TABLE extraction_jobs")
         db.execute(
             "CREATE TABLE extraction_jobs (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, "

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from test_conformance import T0, U, at, bound, flt, ids, normalised, record, vec, write
+from conformance import T0, U, at, bound, flt, ids, normalised, record, vec, write
 
 from remem import Memory
 from remem.model import Scope
@@ -232,6 +232,7 @@ def test_sqlite_migration_skips_columns_that_already_exist(tmp_path: Path) -> No
     path = tmp_path / "dev.db"
     open_store(path).close()
     db = sqlite3.connect(path)  # a file whose columns came first but whose version lags
+    db.execute("DROP TABLE schema_migrations")  # (from before schema_migrations)
     db.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
     db.commit()
     db.close()

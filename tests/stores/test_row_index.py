@@ -107,7 +107,8 @@ def test_an_old_schema_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with Memory(path) as m:
         kept = m.add("my passport is in the desk drawer", user_id="u").memories[0]
-    raw = sqlite3.connect(path)
+    raw = sqlite3.connect(path)  # a schema-1 file, from before schema_migrations
+    raw.execute("DROP TABLE schema_migrations")
     raw.execute("CREATE VIRTUAL TABLE memories_fts USING fts5 (text, scope)")
     for column in ("layer", "stability", "pinned"):  # added by schema 3
         raw.execute(f"ALTER TABLE memories DROP COLUMN {column}")

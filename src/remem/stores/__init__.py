@@ -5,9 +5,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from remem.errors import StoreError
-from remem.stores.base import JobClaim, LifecycleChange, MemoryFilter, Store
+from remem.stores.base import (
+    EventStore,
+    GraphStore,
+    JobClaim,
+    JobStore,
+    LifecycleChange,
+    MemoryFilter,
+    MemoryStore,
+    PortableStore,
+    SearchStore,
+    Store,
+    list_all,
+)
 
-__all__ = ["JobClaim", "LifecycleChange", "MemoryFilter", "Store", "open_store"]
+__all__ = [
+    "EventStore",
+    "GraphStore",
+    "JobClaim",
+    "JobStore",
+    "LifecycleChange",
+    "MemoryFilter",
+    "MemoryStore",
+    "PortableStore",
+    "SearchStore",
+    "Store",
+    "list_all",
+    "open_store",
+]
 
 
 def open_store(target: str | Path) -> Store:

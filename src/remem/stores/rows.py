@@ -8,9 +8,9 @@ does but without its per-field bookkeeping, which was half of a search's time.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
@@ -18,6 +18,13 @@ from pydantic_core import PydanticUndefined
 from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord, Scope
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class Row(Protocol):
+    """A row read back by column name: ``sqlite3.Row`` or psycopg's ``dict_row``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
 
 TimeOut = Callable[[datetime | None], Any]
 TimeIn = Callable[[Any], datetime | None]
@@ -94,7 +101,7 @@ _new_scope = _trusted(Scope)
 _scopes: dict[tuple[Any, ...], Scope] = {}
 
 
-def _scope(row: Mapping[str, Any]) -> Scope:
+def _scope(row: Row) -> Scope:
     key = (row["tenant"], row["user_id"], row["agent_id"], row["session_id"])
     found = _scopes.get(key)
     if found is None:
@@ -125,6 +132,14 @@ def _metadata_in(value: Any) -> dict[str, Any]:
     return dict(found)
 
 
+def _required(t: TimeIn, value: Any) -> datetime:
+    """A time from a NOT NULL column."""
+    found = t(value)
+    if found is None:
+        raise ValueError("a NOT NULL time column held NULL")
+    return found
+
+
 def scope_values(scope: Scope) -> tuple[Any, ...]:
     return (scope.tenant, scope.user_id, scope.agent_id, scope.session_id)
 
@@ -152,7 +167,7 @@ def memory_row(m: MemoryRecord, t: TimeOut = _same) -> tuple[Any, ...]:
     )
 
 
-def memory_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> MemoryRecord:
+def memory_from_row(row: Row, t: TimeIn = _same) -> MemoryRecord:
     return _memory(
         id=row["id"],
         version=row["version"],
@@ -190,7 +205,7 @@ def episode_row(e: Episode, t: TimeOut = _same) -> tuple[Any, ...]:
     )
 
 
-def episode_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Episode:
+def episode_from_row(row: Row, t: TimeIn = _same) -> Episode:
     return _episode(
         id=row["id"],
         scope=_scope(row),
@@ -218,7 +233,7 @@ def event_row(e: Event, t: TimeOut = _same) -> tuple[Any, ...]:
     )
 
 
-def event_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Event:
+def event_from_row(row: Row, t: TimeIn = _same) -> Event:
     return _event(
         id=row["id"],
         seq=row["seq"],
@@ -271,15 +286,15 @@ def entity_row(e: Entity, t: TimeOut = _same) -> tuple[Any, ...]:
     )
 
 
-def entity_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> Entity:
+def entity_from_row(row: Row, t: TimeIn = _same) -> Entity:
     return Entity(
         id=row["id"],
         scope=Scope(tenant=row["tenant"], user_id=row["user_id"]),
         name=row["name"],
         type=row["type"],
         aliases=tuple(_json_in(row["aliases"])),
-        created_at=t(row["created_at"]),
-        updated_at=t(row["updated_at"]),
+        created_at=_required(t, row["created_at"]),
+        updated_at=_required(t, row["updated_at"]),
         metadata=_json_in(row["metadata"]),
     )
 
@@ -299,7 +314,7 @@ def job_row(j: ExtractionJob, t: TimeOut = _same) -> tuple[Any, ...]:
     )
 
 
-def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
+def job_from_row(row: Row, t: TimeIn = _same) -> ExtractionJob:
     return ExtractionJob(
         id=row["id"],
         scope=_scope(row),
@@ -307,8 +322,8 @@ def job_from_row(row: Mapping[str, Any], t: TimeIn = _same) -> ExtractionJob:
         status=row["status"],
         attempts=row["attempts"],
         error=row["error"],
-        created_at=t(row["created_at"]),
-        updated_at=t(row["updated_at"]),
+        created_at=_required(t, row["created_at"]),
+        updated_at=_required(t, row["updated_at"]),
         extracted=_json_in(row["extracted"]),
         retry_at=t(row["retry_at"]),
     )

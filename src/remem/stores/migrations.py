@@ -1,0 +1,355 @@
+"""The schema, as one numbered list of named steps for every backend, recorded in the database.
+
+Each step is a function ``mNNN_what(db)``, registered in order by ``@migration``; its
+number is its version. It says what changes once: the parts both dialects share
+(``db.add_column``, an index) are written once, and only what differs is written per
+dialect (``db.run(sqlite=..., postgres=...)``): key layouts (SQLite ids are global,
+PostgreSQL keys start with the tenant), generated columns, index methods.
+
+A backend opens a database by applying, in one transaction, the steps its
+``schema_migrations`` table (version, name, applied_at) does not record, and refuses a
+database recording a step this remem does not know: a newer remem wrote it. Adding a
+column is one step here (``db.add_column``) plus the column in ``rows.py``. Never edit a
+released step: append a new one.
+
+The numbers continue those PostgreSQL databases already record (its migrations 1-6 are
+steps 1-6, unchanged), so they upgrade like any other database. SQLite files from
+before this list carry only ``meta.schema_version`` (1-5); every step up to 6 is
+idempotent on SQLite, so such a file replays them all and ends exactly where a new file
+does (``stores/sqlite/schema.py`` keeps that version readable for those releases).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from remem._time import utcnow
+from remem.errors import StoreError
+from remem.stores.sql import Dialect
+
+
+class Schema(ABC):
+    """A database being migrated, as steps see it; each backend supplies the three primitives."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def execute(self, script: str) -> None:
+        """Run one or more statements (no parameters)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
+
+    @abstractmethod
+    def columns(self, table: str) -> set[str]: ...
+
+    # -- what steps use -----------------------------------------------------
+    def run(
+        self, sql: str | None = None, *, sqlite: str | None = None, postgres: str | None = None
+    ) -> None:
+        """Run ``sql`` (the same in every dialect), or this dialect's own script."""
+        script = (
+            sql if sql is not None else {"sqlite": sqlite, "postgres": postgres}[self.dialect.name]
+        )
+        if script is None:
+            raise ValueError(f"this step has no SQL for {self.dialect.name}")
+        self.execute(script)
+
+    def add_column(
+        self,
+        table: str,
+        column: str,
+        type: str,
+        *,
+        not_null: bool = False,
+        default: str | bool | float | None = None,
+    ) -> None:
+        """Add a column of a portable type (``Dialect.types``) unless a development build
+        already did."""
+        if column in self.columns(table):
+            return
+        spec = self.dialect.types[type] + (" NOT NULL" if not_null else "")
+        if default is not None:
+            spec += f" DEFAULT {self.dialect.literal(default)}"
+        self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {spec}")
+
+    # -- what runners use ---------------------------------------------------
+    def recorded(self) -> set[int]:
+        """The steps this database has applied (creating the record on first use)."""
+        self.execute(TABLE[self.dialect.name])
+        return {int(r[0]) for r in self.query(f"SELECT version FROM {TABLE_NAME}")}
+
+    def upgrade(self, where: str, until: int | None = None) -> list[Step]:
+        """Apply, in order, every step (up to ``until``) not recorded yet, recording each."""
+        recorded = self.recorded()
+        newer = max(recorded, default=0)
+        if newer > LATEST:
+            raise StoreError(
+                f"{where} was written by a newer remem "
+                f"(schema {newer}, this one knows {LATEST}); upgrade remem"
+            )
+        record = (
+            f"INSERT INTO {TABLE_NAME} (version, name, applied_at) VALUES ({self.dialect.marks(3)})"
+        )
+        applied = []
+        for step in STEPS[:until]:
+            if step.version not in recorded:
+                step.change(self)
+                self.query(record, (step.version, step.name, self.dialect.time(utcnow())))
+                applied.append(step)
+        return applied
+
+
+@dataclass(frozen=True)
+class Step:
+    version: int
+    name: str
+    change: Callable[[Schema], None]
+
+
+STEPS: list[Step] = []
+TABLE_NAME = "schema_migrations"
+TABLE = {
+    "sqlite": f"CREATE TABLE IF NOT EXISTS {TABLE_NAME} ("
+    "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    "postgres": f"CREATE TABLE IF NOT EXISTS {TABLE_NAME} ("
+    "version integer PRIMARY KEY, name text NOT NULL, "
+    "applied_at timestamptz NOT NULL DEFAULT now())",
+}
+
+
+def migration(change: Callable[[Schema], None]) -> Callable[[Schema], None]:
+    """Register ``mNNN_name`` as step NNN, which must be the next number."""
+    name = change.__name__
+    if not (name[:1] == "m" and name[1:4].isdigit() and int(name[1:4]) == len(STEPS) + 1):
+        raise ValueError(f"migration {name} must be named m{len(STEPS) + 1:03d}_...")
+    STEPS.append(Step(int(name[1:4]), name, change))
+    return change
+
+
+# ============================================================================ the steps
+
+
+@migration
+def m001_initial_schema(db: Schema) -> None:
+    """Conversation turns, every version of every memory with its sources, the event log."""
+    db.run(
+        sqlite="""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS episodes (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    seq INTEGER NOT NULL, role TEXT NOT NULL, speaker TEXT, content TEXT NOT NULL,
+    occurred_at TEXT NOT NULL, recorded_at TEXT NOT NULL, source TEXT NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS memories (
+    rk INTEGER PRIMARY KEY,
+    id TEXT NOT NULL, version INTEGER NOT NULL,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    kind TEXT NOT NULL, text TEXT NOT NULL, provenance TEXT NOT NULL DEFAULT '[]',
+    valid_from TEXT, valid_to TEXT, recorded_at TEXT NOT NULL, expired_at TEXT,
+    importance REAL NOT NULL, access_count INTEGER NOT NULL DEFAULT 0, last_accessed_at TEXT,
+    status TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (id, version)
+);
+CREATE TABLE IF NOT EXISTS memory_sources (
+    rk INTEGER NOT NULL REFERENCES memories (rk) ON DELETE CASCADE,
+    episode_id TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS memory_sources_episode ON memory_sources (episode_id);
+CREATE INDEX IF NOT EXISTS memory_sources_rk ON memory_sources (rk);
+-- float32 vectors; the in-memory row index (stores/row_index.py) searches them
+CREATE TABLE IF NOT EXISTS vectors (
+    rk INTEGER PRIMARY KEY REFERENCES memories (rk) ON DELETE CASCADE,
+    vector BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE, at TEXT NOT NULL, op TEXT NOT NULL,
+    memory_id TEXT NOT NULL, version INTEGER,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    reason TEXT, payload TEXT NOT NULL DEFAULT '{}'
+);
+""",
+        # Every primary key and unique constraint starts with the tenant, so the tables
+        # can be distributed by tenant (Citus). The vector column comes with the first
+        # bind_embedder, which knows its dimension.
+        postgres="""
+CREATE EXTENSION IF NOT EXISTS vector;
+CREATE TABLE meta (key text PRIMARY KEY, value text NOT NULL);
+CREATE TABLE episodes (
+    rk bigserial NOT NULL,
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    seq integer NOT NULL, role text NOT NULL, speaker text, content text NOT NULL,
+    occurred_at timestamptz NOT NULL, recorded_at timestamptz NOT NULL, source text NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE memories (
+    rk bigserial NOT NULL,
+    id text NOT NULL, version integer NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    kind text NOT NULL, text text NOT NULL, provenance jsonb NOT NULL DEFAULT '[]',
+    valid_from timestamptz, valid_to timestamptz,
+    recorded_at timestamptz NOT NULL, expired_at timestamptz,
+    importance double precision NOT NULL, access_count integer NOT NULL DEFAULT 0,
+    last_accessed_at timestamptz,
+    status text NOT NULL, metadata jsonb NOT NULL DEFAULT '{}',
+    tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, text)) STORED,
+    PRIMARY KEY (tenant, rk),
+    UNIQUE (tenant, id, version)
+);
+CREATE INDEX memories_tsv ON memories USING gin (tsv);
+CREATE TABLE memory_sources (
+    tenant text NOT NULL,
+    rk bigint NOT NULL,
+    episode_id text NOT NULL,
+    FOREIGN KEY (tenant, rk) REFERENCES memories (tenant, rk) ON DELETE CASCADE
+);
+CREATE INDEX memory_sources_rk ON memory_sources (tenant, rk);
+CREATE INDEX memory_sources_episode ON memory_sources (tenant, episode_id);
+CREATE TABLE events (
+    seq bigserial NOT NULL,
+    id text NOT NULL, at timestamptz NOT NULL, op text NOT NULL,
+    memory_id text NOT NULL, version integer,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    reason text, payload jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (tenant, seq),
+    UNIQUE (tenant, id)
+);
+""",
+    )
+    db.run("""
+CREATE INDEX IF NOT EXISTS episodes_stream ON episodes (tenant, user_id, agent_id, session_id, seq);
+CREATE INDEX IF NOT EXISTS memories_scope ON memories (tenant, user_id, status, rk);
+CREATE INDEX IF NOT EXISTS events_memory ON events (tenant, memory_id, seq);
+""")
+
+
+@migration
+def m002_own_bm25(db: Schema) -> None:
+    """BM25 ranked by remem, not by the text index.
+
+    PostgreSQL stores each row's length in tokens (runs of letters and digits, as SQLite
+    FTS5's unicode61 tokenizer counts them); SQLite drops the FTS5 table of schema 1,
+    since the in-memory row index ranks instead.
+    """
+    db.run(
+        sqlite="DROP TABLE IF EXISTS memories_fts;",
+        postgres="""
+ALTER TABLE memories ADD COLUMN ntokens integer GENERATED ALWAYS AS (
+    length(regexp_replace(text, '[[:alnum:]]+', 'x', 'g'))
+    - length(regexp_replace(text, '[[:alnum:]]+', '', 'g'))) STORED;
+""",
+    )
+
+
+@migration
+def m003_metadata_filter_index(db: Schema) -> None:
+    """Metadata filters found through an index, not a scan of the tenant's rows.
+
+    PostgreSQL: containment (``@>``) over all of it, so a rare key/value is a lookup.
+    SQLite: an expression index per key every search filters on (``INDEXED_METADATA``).
+    """
+    db.run(
+        sqlite="""
+CREATE INDEX IF NOT EXISTS memories_directive
+    ON memories (tenant, json_extract(metadata, '$."directive"')) WHERE expired_at IS NULL;
+""",
+        postgres="CREATE INDEX memories_metadata ON memories USING gin (metadata jsonb_path_ops);",
+    )
+
+
+@migration
+def m004_memory_lifecycle(db: Schema) -> None:
+    """Lifecycle state per memory: layer, stability, pinned.
+
+    Rows written before the lifecycle existed belong to sessions that are over: short term.
+    """
+    db.add_column("memories", "layer", "text", not_null=True, default="short")
+    db.add_column("memories", "stability", "float")
+    db.add_column("memories", "pinned", "bool", not_null=True, default=False)
+
+
+@migration
+def m005_knowledge_graph_and_extraction_queue(db: Schema) -> None:
+    """Entities with their lookup keys and the memories mentioning them; extraction jobs."""
+    db.run(
+        sqlite="""
+CREATE TABLE IF NOT EXISTS entities (
+    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, user_id TEXT,
+    name TEXT NOT NULL, type TEXT NOT NULL, aliases TEXT NOT NULL DEFAULT '[]',
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL, metadata TEXT NOT NULL DEFAULT '{}',
+    vector BLOB
+);
+CREATE TABLE IF NOT EXISTS entity_aliases (
+    tenant TEXT NOT NULL, user_id TEXT, alias TEXT NOT NULL,
+    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS entity_aliases_entity ON entity_aliases (entity_id);
+CREATE TABLE IF NOT EXISTS entity_links (
+    lk INTEGER PRIMARY KEY,
+    tenant TEXT NOT NULL, memory_id TEXT NOT NULL,
+    entity_id TEXT NOT NULL REFERENCES entities (id) ON DELETE CASCADE,
+    UNIQUE (tenant, memory_id, entity_id)
+);
+CREATE TABLE IF NOT EXISTS extraction_jobs (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL, user_id TEXT, agent_id TEXT, session_id TEXT,
+    episode_ids TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, error TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL
+);
+""",
+        postgres="""
+CREATE TABLE entities (
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text,
+    name text NOT NULL, type text NOT NULL, aliases jsonb NOT NULL DEFAULT '[]',
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    metadata jsonb NOT NULL DEFAULT '{}',
+    vector bytea,  -- float32 name embedding; compared in the resolver, never indexed
+    PRIMARY KEY (tenant, id)
+);
+CREATE TABLE entity_aliases (
+    tenant text NOT NULL, user_id text, alias text NOT NULL, entity_id text NOT NULL,
+    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
+);
+CREATE INDEX entity_aliases_entity ON entity_aliases (tenant, entity_id);
+CREATE TABLE entity_links (
+    lk bigserial NOT NULL,
+    tenant text NOT NULL, memory_id text NOT NULL, entity_id text NOT NULL,
+    PRIMARY KEY (tenant, memory_id, entity_id),
+    FOREIGN KEY (tenant, entity_id) REFERENCES entities (tenant, id) ON DELETE CASCADE
+);
+CREATE TABLE extraction_jobs (
+    id text NOT NULL,
+    tenant text NOT NULL, user_id text, agent_id text, session_id text,
+    episode_ids jsonb NOT NULL, status text NOT NULL, attempts integer NOT NULL, error text,
+    created_at timestamptz NOT NULL, updated_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, id)
+);
+""",
+    )
+    db.run("""
+CREATE INDEX IF NOT EXISTS entities_scope ON entities (tenant, user_id);
+CREATE INDEX IF NOT EXISTS entity_aliases_lookup ON entity_aliases (tenant, user_id, alias);
+CREATE INDEX IF NOT EXISTS entity_links_entity ON entity_links (tenant, entity_id, lk);
+CREATE INDEX IF NOT EXISTS extraction_jobs_queue ON extraction_jobs (tenant, created_at);
+""")
+
+
+@migration
+def m006_job_answer_retry_and_claim(db: Schema) -> None:
+    """Extraction jobs keep their extraction answer, their retry time and their claim."""
+    db.add_column("extraction_jobs", "extracted", "json")
+    db.add_column("extraction_jobs", "retry_at", "time")
+    db.add_column("extraction_jobs", "claimed_by", "text")
+    db.add_column("extraction_jobs", "claimed_at", "time")
+
+
+LATEST = STEPS[-1].version

@@ -1,0 +1,150 @@
+"""Every record out of PostgreSQL from one snapshot (``dump``), and back in verbatim (``load``).
+
+A dump streams through server-side cursors inside one REPEATABLE READ transaction, so a
+big store is never held in memory and writers go on meanwhile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import psycopg
+
+from remem.errors import InvalidInput
+from remem.stores import statements as sql
+from remem.stores.base import Store
+from remem.stores.operations import PortableStore
+from remem.stores.postgres.connection import PostgresConnection
+from remem.stores.records import Dumped
+from remem.stores.rows import (
+    ENTITY_COLUMNS,
+    EPISODE_COLUMNS,
+    EVENT_COLUMNS,
+    JOB_COLUMNS,
+    entity_from_row,
+    episode_from_row,
+    event_from_row,
+    job_from_row,
+    link_from_row,
+    memory_from_row,
+)
+
+
+class _Loading(Store, Protocol):
+    """What ``load`` writes through: every concern of the store, after its own check."""
+
+    def _taken(self, dumped: Dumped) -> list[str]: ...
+
+
+class PostgresPortability(PostgresConnection, PortableStore):
+    def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
+        """One consistent snapshot (REPEATABLE READ), streamed through server-side cursors."""
+        clause, params = ("WHERE tenant = %s", [tenant]) if tenant else ("", [])
+        held = getattr(self._local, "conn", None)
+        if held is not None:
+            yield from self._dump(held, clause, params)
+            return
+        with self._translate(), self._pool.connection() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            yield from self._dump(conn, clause, params)
+
+    def _dump(
+        self, conn: psycopg.Connection[Any], clause: str, params: list[Any]
+    ) -> Iterator[tuple[str, Any]]:
+        with self._translate():
+            has_vectors = self._dimension(conn) is not None
+            vector = "m.embedding" if has_vectors else "NULL::bytea"
+            queries = (
+                (
+                    "episode",
+                    f"SELECT {', '.join(EPISODE_COLUMNS)} FROM episodes {clause} ORDER BY rk",
+                ),
+                (
+                    "memory",
+                    f"SELECT {sql.MEMORY_SELECT}, {vector} AS vector FROM memories m "
+                    f"{clause.replace('tenant', 'm.tenant')} ORDER BY m.rk",
+                ),
+                (
+                    "event",
+                    f"SELECT seq, {', '.join(EVENT_COLUMNS)} FROM events {clause} ORDER BY seq",
+                ),
+                (
+                    "entity",
+                    f"SELECT {', '.join(f'e.{c}' for c in ENTITY_COLUMNS)}, e.vector, "
+                    "ARRAY(SELECT a.alias FROM entity_aliases a "
+                    "WHERE a.tenant = e.tenant AND a.entity_id = e.id) AS keys "
+                    f"FROM entities e {clause.replace('tenant', 'e.tenant')} "
+                    'ORDER BY e.created_at, e.id COLLATE "C"',
+                ),
+                (
+                    "entity_link",
+                    f"SELECT tenant, memory_id, entity_id FROM entity_links {clause} ORDER BY lk",
+                ),
+                (
+                    "extraction_job",
+                    f"SELECT {', '.join(JOB_COLUMNS)} FROM extraction_jobs {clause} "
+                    'ORDER BY created_at, id COLLATE "C"',
+                ),
+            )
+            for kind, statement in queries:
+                with conn.cursor(name=f"remem_dump_{kind}", binary=True) as cur:
+                    cur.itersize = 1000
+                    cur.execute(statement, params)
+                    for row in cur:
+                        yield kind, _dumped(kind, row)
+
+    def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
+        dumped = Dumped.of(items)
+        with self.transaction():
+            taken = self._taken(dumped)
+            if taken:
+                raise InvalidInput(
+                    f"import collides with {len(taken)} record(s) already stored "
+                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
+                )
+            dumped.insert_into(self)
+
+    def _taken(self, dumped: Dumped) -> list[str]:
+        """Ids of ``dumped`` the database holds already, in the same tenant."""
+        with self._conn() as conn:
+            return (
+                _existing(conn, "episodes", [(e.scope.tenant, e.id) for e in dumped.episodes])
+                + _existing(conn, "memories", [(m.scope.tenant, m.id) for m, _ in dumped.memories])
+                + _existing(
+                    conn, "entities", [(e.scope.tenant, e.id) for e, _, _ in dumped.entities]
+                )
+                + _existing(conn, "extraction_jobs", [(j.scope.tenant, j.id) for j in dumped.jobs])
+            )
+
+
+def _existing(
+    conn: psycopg.Connection[Any], table: str, keys: Sequence[tuple[str, str]]
+) -> list[str]:
+    if not keys:
+        return []
+    unique = list(dict.fromkeys(keys))
+    rows = conn.execute(
+        f"SELECT DISTINCT t.id FROM {table} t "
+        "JOIN unnest(%s::text[], %s::text[]) AS k(tenant, id) "
+        "ON t.tenant = k.tenant AND t.id = k.id",
+        ([t for t, _ in unique], [i for _, i in unique]),
+    )
+    return [r["id"] for r in rows]
+
+
+def _dumped(kind: str, row: dict[str, Any]) -> Any:
+    """One dumped record from its row (``Store.dump`` names the shapes)."""
+    if kind == "episode":
+        return episode_from_row(row)
+    if kind == "memory":
+        return memory_from_row(row), row["vector"]
+    if kind == "event":
+        return event_from_row(row)
+    if kind == "entity":
+        vector = None if row["vector"] is None else np.frombuffer(row["vector"], "<f4").copy()
+        return entity_from_row(row), vector, sorted(row["keys"])
+    if kind == "entity_link":
+        return link_from_row(row["tenant"], row["memory_id"], row["entity_id"])
+    return job_from_row(row)

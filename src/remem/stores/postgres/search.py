@@ -1,0 +1,177 @@
+"""Search in PostgreSQL: BM25 over the GIN-indexed tsvector, cosine over the HNSW index.
+
+Both answer under the caller's filter in SQL, so what they return needs no second check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from remem.model import MemoryRecord
+from remem.stores import statements as sql
+from remem.stores.operations import SearchStore
+from remem.stores.postgres.connection import PostgresConnection
+from remem.stores.postgres.dialect import POSTGRES
+from remem.stores.records import MemoryFilter
+from remem.stores.rows import memory_from_row
+
+BM25_K1, BM25_B = 1.2, 0.75  # the constants of SQLite FTS5's bm25()
+IDF_SAMPLE = 20_000  # rows of the tenant counted for IDF when ANALYZE has not run yet
+
+# The query's distinct lexemes with what ANALYZE knows of them: frequency among rows
+# (``most_common_elem_freqs`` lists one per element, then min, max and null share).
+_LEXEME_STATS = """
+WITH words AS (
+    SELECT DISTINCT unnest(tsvector_to_array(to_tsvector('english', t))) AS lexeme
+    FROM unnest(%s::text[]) AS t
+), stats AS MATERIALIZED (
+    SELECT s.most_common_elems::text::text[] AS elems, s.most_common_elem_freqs AS freqs
+    FROM pg_stats s
+    WHERE s.schemaname = current_schema() AND s.tablename = 'memories' AND s.attname = 'tsv'
+        AND s.most_common_elems IS NOT NULL
+)
+SELECT w.lexeme,
+    (SELECT st.freqs[array_position(st.elems, w.lexeme)] FROM stats st) AS freq,
+    (SELECT st.freqs[cardinality(st.elems) + 1] FROM stats st) AS floor,
+    (SELECT COALESCE((SELECT sum(v * f) FROM unnest(s.most_common_vals::text::float8[],
+                s.most_common_freqs) AS x(v, f)), 0)
+            + (1 - COALESCE((SELECT sum(f) FROM unnest(s.most_common_freqs) AS f), 0))
+            * COALESCE((SELECT avg(h) FROM unnest(s.histogram_bounds::text::float8[]) AS h), 0)
+        FROM pg_stats s WHERE s.schemaname = current_schema()
+        AND s.tablename = 'memories' AND s.attname = 'ntokens') AS avgdl
+FROM words w ORDER BY w.lexeme
+"""
+
+
+def _tsquery(terms: Sequence[str]) -> str:
+    """OR of the terms, each quoted so no character can change the query's syntax."""
+    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
+    return " | ".join(quoted)
+
+
+class PostgresSearch(PostgresConnection, SearchStore):
+    def _idf(
+        self, conn: psycopg.Connection[Any], terms: Sequence[str], tenant: str
+    ) -> tuple[list[str], list[float], float]:
+        """The query's lexemes, their BM25 IDF and the mean document length in tokens.
+
+        From the planner's statistics when ``ANALYZE`` has run: it keeps the frequencies of the
+        most common lexemes of ``tsv`` (``pg_stats.most_common_elems``), and any other lexeme
+        is rarer than the rarest of those. Before that (a new table, or a Citus coordinator,
+        which has no statistics for distributed tables), from up to ``IDF_SAMPLE`` rows of the
+        tenant: exact for small tenants, an estimate for big ones, always a bounded cost.
+        """
+        rows = conn.execute(_LEXEME_STATS, (list(terms),)).fetchall()
+        if not rows:
+            return [], [], 20.0
+        lexemes = [r["lexeme"] for r in rows]
+        first = rows[0]
+        if first["floor"] is not None:
+            floor = float(first["floor"]) / 2
+            freqs = [float(r["freq"]) if r["freq"] is not None else floor for r in rows]
+            avgdl = float(first["avgdl"] or 20.0)
+        else:
+            filters = ", ".join(
+                f"COUNT(*) FILTER (WHERE s.tsv @@ %s::tsquery) AS df{i}"
+                for i in range(len(lexemes))
+            )
+            counts = conn.execute(
+                "SELECT COUNT(*) AS n, COALESCE(AVG(s.ntokens), 20) AS avgdl, "
+                f"{filters} FROM (SELECT ntokens, tsv FROM memories WHERE tenant = %s LIMIT %s) s",
+                [*(_tsquery([x]) for x in lexemes), tenant, IDF_SAMPLE],
+            ).fetchone()
+            assert counts is not None
+            total = int(counts["n"])
+            freqs = [(counts[f"df{i}"] + 0.5) / (total + 1) for i in range(len(lexemes))]
+            avgdl = float(counts["avgdl"])
+        # Lucene's idf, ln(1 + (N - n + 0.5) / (n + 0.5)), as the SQLite store uses: never negative.
+        idf = [max(math.log1p((1 - f) / f), 1e-6) if 0 < f <= 1 else 1e-6 for f in freqs]
+        return lexemes, idf, max(avgdl, 1.0)
+
+    def text_search(
+        self, terms: Sequence[str], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """BM25 (k1 = 1.2, b = 0.75, as SQLite's FTS5) over the OR of the terms.
+
+        Rows matching any term (GIN) are ranked first by BM25 with every term frequency
+        taken as 1, which needs no per-row unpacking; the best ``max(4k, 200)`` are then
+        scored with their true term frequencies.
+        """
+        if not terms:
+            return []
+        where, params = sql.memory_where(flt, POSTGRES)
+        with self._conn() as conn:
+            lexemes, idf, avgdl = self._idf(conn, terms, flt.scope.tenant)
+            if not lexemes:
+                return []  # only stop words
+            rough = " + ".join(["%s * (m.tsv @@ %s::tsquery)::int"] * len(lexemes))
+            rough_params = [
+                x
+                for pair in zip(idf, map(_tsquery, ([x] for x in lexemes)), strict=True)
+                for x in pair
+            ]
+
+            def norm(alias: str) -> str:
+                return (
+                    f"{BM25_K1}::float8 * ({1 - BM25_B}::float8 + {BM25_B}::float8 "
+                    f"* {alias}.ntokens / %s::float8)"
+                )
+
+            statement = (
+                "WITH cand AS MATERIALIZED ("
+                f"SELECT {sql.MEMORY_SELECT}, m.rk, m.tsv, m.ntokens, ({rough}) / (1 + {norm('m')}) AS rough "
+                f"FROM memories m WHERE m.tsv @@ to_tsquery('english', %s) AND {where} "
+                "ORDER BY rough DESC LIMIT %s) "
+                "SELECT c.*, (SELECT COALESCE(SUM(w.idf * cardinality(u.positions) "
+                f"* {BM25_K1 + 1}::float8 / (cardinality(u.positions) + {norm('c')})), 0) "
+                "FROM unnest(c.tsv) AS u "
+                "JOIN unnest(%s::text[], %s::float8[]) AS w(lexeme, idf) ON w.lexeme = u.lexeme"
+                ") AS score FROM cand c ORDER BY score DESC, c.rk LIMIT %s"
+            )
+            rows = conn.execute(
+                statement,
+                [
+                    *rough_params,
+                    avgdl,
+                    _tsquery(terms),
+                    *params,
+                    max(4 * k, 200),
+                    avgdl,
+                    lexemes,
+                    idf,
+                    k,
+                ],
+            ).fetchall()
+        return [(memory_from_row(r), float(r["score"])) for r in rows]
+
+    def vector_search(
+        self, vector: np.ndarray, flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """HNSW (iterative, relaxed order, re-sorted here); exact when the filter leaves too few."""
+        query = np.asarray(vector, dtype=np.float32).reshape(-1)
+        where, params = sql.memory_where(flt, POSTGRES)
+        base = (
+            f"SELECT {sql.MEMORY_SELECT}, m.embedding <=> %s AS distance FROM memories m "
+            f"WHERE {where} AND m.embedding IS NOT NULL "
+        )
+        with self._conn() as conn:
+            if self._dimension(conn) is None:
+                return []  # nothing was ever embedded in this store
+            rows = conn.execute(
+                base + "ORDER BY m.embedding <=> %s LIMIT %s", [query, *params, query, k]
+            ).fetchall()
+            if len(rows) < k:
+                # The graph walk may stop (hnsw.max_scan_tuples) before a selective filter has
+                # let k rows through. Few rows pass such a filter, so scan them exactly: the
+                # `+ 0` keeps the planner off the HNSW index.
+                rows = conn.execute(
+                    base + "ORDER BY (m.embedding <=> %s) + 0 LIMIT %s",
+                    [query, *params, query, k],
+                ).fetchall()
+        rows.sort(key=lambda r: r["distance"])
+        return [(memory_from_row(r), 1.0 - float(r["distance"])) for r in rows]

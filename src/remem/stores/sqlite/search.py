@@ -1,0 +1,179 @@
+"""Search in SQLite: an in-memory index proposes, SQL disposes.
+
+SQL is the source of truth. The index (``stores/row_index.py``: exact vectors, BM25
+postings, event times) is an in-memory copy used only to propose candidates; every
+candidate is re-read through SQL with the caller's filter, so a stale copy can cost a
+little recall for one query, never return a row it should not. ``PRAGMA data_version``
+tells when another process wrote.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from remem._time import from_iso
+from remem.model import MemoryRecord
+from remem.stores import statements as sql
+from remem.stores.operations import SearchStore
+from remem.stores.records import MemoryFilter
+from remem.stores.row_index import PartKey, RowIndex, Window
+from remem.stores.rows import memory_from_row
+from remem.stores.sqlite.connection import SQLiteConnection
+from remem.stores.sqlite.dialect import SQLITE
+
+#: Score vectors kept per store, so one search's signals share a scoring pass.
+SCORE_CACHE = 8
+
+
+class SQLiteSearch(SQLiteConnection, SearchStore):
+    def text_search(
+        self, terms: Sequence[str], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        if not terms:
+            return []
+        with self._lock:
+            index = self._sync_index()
+            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            index.ensure_text(parts, self._texts)
+            scores = self._scored(
+                ("bm25", tuple(terms)), parts, lambda: index.text_scores(terms, parts)
+            )
+            return self._ranked(index, scores, flt, k)
+
+    def vector_search(
+        self, vector: np.ndarray, flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        with self._lock:
+            index = self._sync_index()
+            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            query = np.asarray(vector, dtype=np.float32)
+            scores = self._scored(
+                ("dense", query.tobytes()), parts, lambda: index.dense_scores(query, parts)
+            )
+            return self._ranked(index, scores, flt, k)
+
+    def drop_score_cache(self) -> None:
+        """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
+        with self._lock:
+            self._scores.clear()
+
+    def _scored(
+        self,
+        what: tuple[Any, ...],
+        parts: list[PartKey],
+        compute: Callable[[], dict[PartKey, np.ndarray]],
+    ) -> dict[PartKey, np.ndarray]:
+        """Scores of every row of ``parts``, computed once per query and index state.
+
+        One search asks the same query several times (whole scope, inside a time
+        window, directives only): the scoring pass is shared, only the masks differ.
+        """
+        assert self._index is not None
+        key = (*what, tuple(parts), self._index.generation)
+        found = self._scores.pop(key, None)
+        if found is None:
+            found = compute()
+        self._scores[key] = found
+        while len(self._scores) > SCORE_CACHE:
+            self._scores.pop(next(iter(self._scores)))
+        return found
+
+    def _ranked(
+        self, index: RowIndex, scores: dict[PartKey, np.ndarray], flt: MemoryFilter, k: int
+    ) -> list[tuple[MemoryRecord, float]]:
+        """The ``k`` best rows the filter admits: index masks first, then SQL for the rest."""
+        window = Window(
+            after=flt.event_after.timestamp() if flt.event_after else None,
+            before=flt.event_before.timestamp() if flt.event_before else None,
+            directive=flt.metadata.get("directive") is True,
+        )
+        first = max(k * 3, 32)
+        keys, values, admitted = index.top(scores, first, window)
+        survivors = self._admitted(keys, flt)
+        if len(survivors) < k and admitted > len(keys):
+            # The SQL re-check (status, versions, kinds, other metadata) rejected too many:
+            # rank exactly the rows it admits instead.
+            where, params = sql.memory_where(flt, SQLITE)
+            allowed = np.array(
+                [
+                    r[0]
+                    for r in self._db.execute(f"SELECT m.rk FROM memories m WHERE {where}", params)
+                ],
+                dtype=np.int64,
+            )
+            keys, values, _ = index.top(scores, k, window, np.unique(allowed))
+            survivors = set(keys.tolist())
+        best = [
+            (key, score)
+            for key, score in zip(keys.tolist(), values.tolist(), strict=True)
+            if key in survivors
+        ][:k]
+        # Only the winners are read in full: building records is most of a search's Python time.
+        rows = {r["rk"]: r for r in self._rows_by_key(np.array([key for key, _ in best]), flt)}
+        return [(memory_from_row(rows[key], from_iso), score) for key, score in best if key in rows]
+
+    def _admitted(self, keys: np.ndarray, flt: MemoryFilter) -> set[int]:
+        if len(keys) == 0:
+            return set()
+        where, params = sql.memory_where(flt, SQLITE, by_key=True)
+        marks = ",".join("?" * len(keys))
+        return {
+            r[0]
+            for r in self._db.execute(
+                f"SELECT m.rk FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+                [*keys.tolist(), *params],
+            )
+        }
+
+    def _texts(self, keys: np.ndarray) -> dict[int, str]:
+        texts: dict[int, str] = {}
+        listed = keys.tolist()
+        for start in range(0, len(listed), 500):
+            chunk = listed[start : start + 500]
+            texts.update(
+                self._db.execute(
+                    f"SELECT rk, text FROM memories WHERE rk IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+            )
+        return texts
+
+    def _sync_index(self) -> RowIndex:
+        """Load the index on first use and pick up rows other processes committed since."""
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        if self._index is not None and version == self._data_version:
+            return self._index
+        if self._index is None:
+            self._index = RowIndex(self._dimension or 384)
+        rows = self._db.execute(
+            "SELECT m.rk, m.tenant, m.user_id, m.valid_from, "
+            "json_extract(m.metadata, '$.\"directive\"'), v.vector "
+            "FROM memories m LEFT JOIN vectors v USING (rk) WHERE m.rk > ? ORDER BY m.rk",
+            (self._index.max_key,),
+        ).fetchall()
+        by_part: dict[PartKey, tuple[list[int], list[Any], list[Any], list[bool]]] = {}
+        for rk, tenant, user_id, valid_from, directive, blob in rows:
+            keys, vectors, when, flags = by_part.setdefault((tenant, user_id), ([], [], [], []))
+            keys.append(rk)
+            vectors.append(None if blob is None else np.frombuffer(blob, dtype=np.float32))
+            when.append(datetime.fromisoformat(valid_from).timestamp() if valid_from else None)
+            flags.append(directive == 1)
+        for part, (keys, vectors, when, flags) in by_part.items():
+            self._index.add(part, keys, vectors, when, flags)
+        self._data_version = version
+        return self._index
+
+    def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
+        if len(keys) == 0:
+            return []
+        where, params = sql.memory_where(flt, SQLITE, by_key=True)
+        marks = ",".join("?" * len(keys))
+        return self._db.execute(
+            f"SELECT m.rk, {sql.MEMORY_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+            [*keys.tolist(), *params],
+        ).fetchall()
