@@ -202,3 +202,21 @@ def test_importing_dev_zero_stops_at_the_line_limit(tmp_path: Path) -> None:
     assert err == f"error: line 1 of the import is longer than {MAX_LINE_BYTES} bytes, the " \
         "limit: this is not a remem export\n"  # fmt: skip
     assert int(peak.read_text()) < 400 * 1024  # kB: the interpreter, the store, one capped line
+
+
+# -- row 11: a refused import names none of another tenant's ids ------------------------------
+def test_another_tenants_export_names_none_of_its_ids(
+    ana: Memory, db_path: Path, exported: Path
+) -> None:
+    theirs = {json.loads(line).get("id") for line in exported.read_text().splitlines()[1:-1]} - {
+        None
+    }
+    with Memory(db_path, tenant="globex") as other:
+        with pytest.raises(InvalidInput, match="collides") as refused:
+            other.import_(exported)
+        assert not [i for i in theirs if i in str(refused.value)]
+        assert other.list().total == 0
+    code, _, err = cli("--db", str(db_path), "--tenant", "globex", "import", str(exported))
+    assert code == 1 and "collides" in err and not [i for i in theirs if i in err]
+    with pytest.raises(InvalidInput, match=r"collides .*\(e\.g\. (ep|mem|ent)_"):
+        ana.import_(exported)  # the tenant's own ids: named, they are its own

@@ -86,7 +86,8 @@ class Export:
             "embedder": self.embedder,
             "exported_at": iso(utcnow()),
         }
-        for kind, line in [("header", header), *((k, _line(k, i)) for k, i in rest)]:
+        lines = ((k, _line(k, i)) for k, i in rest)  # a generator: one record at a time
+        for kind, line in itertools.chain([("header", header)], lines):
             text = json.dumps(line, ensure_ascii=False) + "\n"
             data = text.encode("utf-8")
             if len(data) > MAX_LINE_BYTES:

@@ -38,6 +38,11 @@ class _Loading(Store, Protocol):
     def _taken(self, dumped: Dumped) -> list[str]: ...
 
 
+#: Rows fetched per round trip of a dump: what it holds in memory at once (a memory row
+#: with a 384-d vector is a few kB).
+DUMP_BATCH = 100
+
+
 class PostgresPortability(PostgresConnection, PortableStore):
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
         """One consistent snapshot (REPEATABLE READ), streamed through server-side cursors."""
@@ -90,7 +95,7 @@ class PostgresPortability(PostgresConnection, PortableStore):
             )
             for kind, statement in queries:
                 with conn.cursor(name=f"remem_dump_{kind}", binary=True) as cur:
-                    cur.itersize = 1000
+                    cur.itersize = DUMP_BATCH
                     cur.execute(statement, params)
                     for row in cur:
                         yield kind, _dumped(kind, row)
