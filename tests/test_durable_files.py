@@ -13,6 +13,8 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -220,3 +222,61 @@ def test_another_tenants_export_names_none_of_its_ids(
     assert code == 1 and "collides" in err and not [i for i in theirs if i in err]
     with pytest.raises(InvalidInput, match=r"collides .*\(e\.g\. (ep|mem|ent)_"):
         ana.import_(exported)  # the tenant's own ids: named, they are its own
+
+
+# -- remem backup: a consistent copy of a live SQLite store -----------------------------------
+def test_a_backup_of_a_store_being_written_is_one_consistent_snapshot(
+    db_path: Path, tmp_path: Path
+) -> None:
+    """A writer adds (one episode, one memory, one event per add, in one transaction)
+    while backups are taken: each copy holds whole adds only, and the writer never fails."""
+    stop, failures, added = threading.Event(), [], [0]
+
+    def write() -> None:
+        with Memory(db_path, llm=None) as writer:
+            while not stop.is_set():
+                try:
+                    writer.add(f"note number {added[0]}", user_id="w")
+                    added[0] += 1
+                except Exception as exc:  # any failure fails the test below
+                    failures.append(exc)
+                    return
+
+    with Memory(db_path, llm=None) as memory:
+        memory.add("before the writer", user_id="w")
+        thread = threading.Thread(target=write)
+        thread.start()
+        try:
+            copies = []
+            for n in range(3):
+                while added[0] < 5 * (n + 1) and thread.is_alive():
+                    time.sleep(0.01)
+                copies.append(memory.backup(tmp_path / f"copy-{n}.db"))
+            code, out, _ = cli("--db", str(db_path), "backup", str(tmp_path / "copy-cli.db"))
+        finally:
+            stop.set()
+            thread.join()
+    assert failures == [] and code == 0 and out.startswith("backed up")
+    sizes = []
+    for path in [Path(c["path"]) for c in copies] + [tmp_path / "copy-cli.db"]:
+        assert not Path(f"{path}-wal").exists()  # one self-contained file
+        with Memory(path, llm=None) as copy:
+            stats = copy.stats()
+            whole = (stats["episodes"], stats["events"], stats["memories"]["episode"]["active"])
+            assert whole[0] == whole[1] == whole[2], whole
+            sizes.append(whole[0])
+    assert sizes == sorted(sizes) and sizes[0] >= 6
+
+
+def test_a_backup_replaces_an_old_copy_only_when_whole(ana: Memory, tmp_path: Path) -> None:
+    target = tmp_path / "copy.db"
+    target.write_bytes(b"the previous backup")
+    done = ana.backup(target)
+    assert done == {"path": str(target), "bytes": target.stat().st_size}
+    with Memory(target, llm=None) as copy:
+        assert copy.stats()["episodes"] == len(CONVERSATION)
+    with pytest.raises(InvalidInput, match="the database itself"):
+        ana.backup(ana.store.path)  # type: ignore[attr-defined]
+    with pytest.raises(InvalidInput, match="cannot write"):
+        ana.backup(tmp_path / "no" / "such" / "dir.db")
+    assert [p.name for p in tmp_path.iterdir() if ".partial" in p.name] == []

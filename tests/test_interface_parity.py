@@ -25,6 +25,7 @@ CLOSE = "releases this process's store and threads; a server or command owns its
 THREADS = "starts or stops a thread in the caller's process; `remem serve` runs its own workers"
 RETENTION = "a pure computation on a record the caller already holds: nothing to ask a server"
 MIGRATE = "copies every tenant of the database, not one tenant's memory: `remem migrate`"
+BACKUP = "copies the whole database file, every tenant, not one tenant's memory: `remem backup`"
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ HTTP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "backup": BACKUP,
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
@@ -145,6 +147,7 @@ MCP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "backup": BACKUP,
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
@@ -201,6 +204,7 @@ CLI = FrontEnd(
         "context": "context",
         "stats": "stats",
         "migrate_to": "migrate",
+        "backup": "backup",
     },
     local_only={
         "close": CLOSE,

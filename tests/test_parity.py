@@ -33,6 +33,8 @@ _REMOTE: dict[str, str] = {
     "client has no way to start",
     "maintain_in_background": "a thread of the process holding the store: "
     "`remem serve --maintain-every` runs the service's",
+    "backup": "copies the whole database file, every tenant: an operator's job next to "
+    "it (`remem backup`), never one tenant's key",
     "migrate_to": "copies every tenant of a store to another backend: an operator's job "
     "next to both databases (`remem migrate`), never one tenant's key",
     "retention": "arithmetic on a record in hand under this process's LifecyclePolicy; the "

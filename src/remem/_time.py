@@ -66,7 +66,8 @@ def from_iso(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        # Rows written before iso() padded the year ("999-01-01T..."): still readable.
+        # An unpadded year ("999-01-01T..."), as iso() once wrote it: migration m007 pads
+        # stored ones, but an older remem sharing the file may still write them.
         year, dash, rest = text.partition("-")
         if dash and year.isdigit() and len(year) < 4:
             return datetime.fromisoformat(year.zfill(4) + dash + rest)

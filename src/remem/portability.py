@@ -31,8 +31,6 @@ import hashlib
 import itertools
 import json
 import os
-import secrets
-import shutil
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -42,6 +40,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from remem._checks import MAX_METADATA_DEPTH, check_id, check_json, check_metadata
+from remem._files import replacing
 from remem._time import iso, utcnow
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord
@@ -128,42 +127,19 @@ def write_export(export: Export, destination: str | Path | IO[str]) -> dict[str,
             destination.write(text)
         return export.counts
     target = Path(destination)
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
     try:
-        # os.open with 0o666 gives the mode open() would (umask applied) to a new file.
-        with os.fdopen(
-            os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666), "wb"
-        ) as out:
-            for text in export:
-                out.write(text.encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        if target.exists():
-            shutil.copymode(target, temporary)
-        os.replace(temporary, target)
+        with replacing(target) as partial:
+            # O_EXCL on a fresh name; mode 0o666 less the umask, as open() would give it.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+            with os.fdopen(os.open(partial, flags, 0o666), "wb") as out:
+                for text in export:
+                    out.write(text.encode("utf-8"))
     except OSError as exc:
         raise InvalidInput(
             f"cannot write {target}: {exc.strerror}; nothing was exported"
             + (" and the file there is unchanged" if target.exists() else "")
         ) from exc
-    finally:
-        temporary.unlink(missing_ok=True)
-    _sync_directory(target.parent)
     return export.counts
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        handle = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(handle)
-    except OSError:
-        pass
-    finally:
-        os.close(handle)
 
 
 def _encode(vector: np.ndarray | None) -> str | None:

@@ -32,6 +32,7 @@ LOCAL_ONLY = {
     "drain_extraction_queue",
     "export_lines",
     "maintain_in_background",
+    "backup",
     "migrate_to",
     "retention",
     "retry_extraction",

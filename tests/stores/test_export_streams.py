@@ -1,5 +1,6 @@
 """An export streams: its memory stays flat whatever the tenant's size, on every backend,
-and it reads one snapshot while writers go on."""
+and it reads one snapshot while writers go on. A whole-store backup is SQLite's (the
+PostgreSQL server has pg_dump)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import io
 import tracemalloc
 from collections.abc import Callable
 from itertools import islice
+from pathlib import Path
 from typing import Any
 
-from remem import Memory
+import pytest
+
+from remem import InvalidInput, Memory
 from remem.portability import Export
 from tests.stores.conftest import Backend
 
@@ -57,3 +61,13 @@ def test_an_export_reads_one_snapshot_while_writers_go_on(
     copy = new_backend(backend.name).memory(llm=None)
     counts = copy.import_(io.StringIO(text))
     assert (counts["episode"], counts["memory"], counts["event"]) == (1, 51, 1)
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_points_a_backup_at_pg_dump(
+    new_backend: Callable[[str], Backend], tmp_path: Path
+) -> None:
+    memory = new_backend("postgres").memory(llm=None)
+    with pytest.raises(InvalidInput, match="pg_dump"):
+        memory.backup(tmp_path / "copy.db")
+    assert not (tmp_path / "copy.db").exists()

@@ -73,6 +73,26 @@ def test_rows_written_with_an_unpadded_year_still_read_and_go(tmp_path: Path) ->
         assert memory.forget(old.id) >= 1
 
 
+def test_opening_a_file_pads_the_years_an_older_remem_wrote(tmp_path: Path) -> None:
+    """Migration m007 rewrites them, so time order in SQL is right again."""
+    db = tmp_path / "old.db"
+    with Memory(db, llm=None) as memory:
+        old = memory.add("an old turn", user_id="u", timestamp="0999-01-01").memories[0]
+        new = memory.add("a new turn", user_id="u", timestamp="2026-01-01").memories[0]
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE memories SET valid_from = '999-01-01T00:00:00.000000Z' WHERE id = ?",
+                    (old.id,))  # fmt: skip
+        raw.execute("UPDATE episodes SET occurred_at = '999-01-01T00:00:00.000000Z'")
+        raw.execute("DELETE FROM schema_migrations WHERE version = 7")  # as written before it
+    with Memory(db, llm=None) as memory:
+        assert [h.id for h in memory.search("turn", user_id="u", before="1000-01-01")] == [old.id]
+        assert [h.id for h in memory.search("turn", user_id="u", after="1000-01-01")] == [new.id]
+    with sqlite3.connect(db) as raw:
+        assert raw.execute(
+            "SELECT valid_from FROM memories WHERE id = ?", (old.id,)
+        ).fetchone() == ("0999-01-01T00:00:00.000000Z",)
+
+
 # -- rows 5, 6, 7: what no backend can store is InvalidInput, and nothing is written -----------
 BAD_ADDS: list[Any] = [
     pytest.param({"metadata": {"x": float("nan")}}, "NaN", id="nan"),

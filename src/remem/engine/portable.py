@@ -51,6 +51,15 @@ class Portability(Core):
         self.store.load(items)
         return portability.count(items)
 
+    def backup(self, destination: str | Path) -> dict[str, Any]:
+        """A consistent copy of the whole store (every tenant, API keys too), taken while it
+        serves: SQLite's online backup, written beside ``destination`` and renamed into
+        place once whole and checked. Returns ``path`` and ``bytes``.
+
+        PostgreSQL refuses (``InvalidInput``): its server's pg_dump does this (docs/postgres.md).
+        """
+        return self.store.backup(Path(destination))
+
     def migrate_to(self, target: str | Path) -> dict[str, int]:
         """Copy every tenant of this store into another store (e.g. SQLite -> PostgreSQL).
 

@@ -53,6 +53,19 @@ def import_(
 
 
 @command
+def backup(
+    file: Annotated[str, typer.Argument(help="Where to write the copy (SQLite file).")],
+    as_json: Json = False,
+) -> None:
+    """Copy the whole SQLite store (every tenant, API keys too) while it serves: one
+    consistent snapshot, checked, replacing FILE only when whole. PostgreSQL: pg_dump."""
+    source = memory()
+    with busy(f"Backing up to {file}…", quiet=as_json):
+        done = source.backup(file)
+    emit(as_json, done, lambda d: console.print(f"backed up {d['bytes']} bytes to {d['path']}"))
+
+
+@command
 def migrate(
     target: Annotated[str, typer.Argument(help="Destination path or postgresql:// URL.")],
     as_json: Json = False,

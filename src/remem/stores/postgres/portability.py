@@ -7,6 +7,7 @@ big store is never held in memory and writers go on meanwhile.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -99,6 +100,12 @@ class PostgresPortability(PostgresConnection, PortableStore):
                     cur.execute(statement, params)
                     for row in cur:
                         yield kind, _dumped(kind, row)
+
+    def backup(self, destination: Path) -> dict[str, Any]:
+        raise InvalidInput(
+            "a PostgreSQL store is backed up by the server's own tools: "
+            f"pg_dump --format=custom --file={destination} (docs/postgres.md, Backup)"
+        )
 
     def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
         dumped = Dumped.of(items)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from remem._files import replacing
 from remem._time import from_iso
 from remem.errors import InvalidInput, StoreError
 from remem.stores.base import Store
@@ -45,6 +48,54 @@ class SQLitePortability(SQLiteConnection, PortableStore):
                 rows = list(_rows(self._db, clause, params))
             yield from rows
             return
+        reader = self._reader()
+        try:
+            reader.execute("BEGIN")  # one read view for every table
+            yield from _rows(reader, clause, params)
+        finally:
+            reader.close()
+
+    def backup(self, destination: Path) -> dict[str, Any]:
+        """SQLite's online backup API, in one step: one read transaction over the source, so
+        the copy is one snapshot, and WAL lets writers go on meanwhile (a backup in several
+        steps starts over whenever another connection writes, which under load is always).
+        The copy is checked (quick_check) and left in rollback-journal mode: one file."""
+        target = Path(destination).expanduser()
+        if target.exists() and target.resolve() == self.path.resolve():
+            raise InvalidInput(f"{target} is the database itself: back it up to another path")
+        try:
+            with replacing(target) as partial:
+                # Created here first, so a path that cannot be written is an OSError.
+                os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                try:
+                    problem = self._copy_to(partial)
+                finally:
+                    for sidecar in ("-wal", "-shm", "-journal"):  # left by a failed copy
+                        Path(f"{partial}{sidecar}").unlink(missing_ok=True)
+                if problem != "ok":
+                    raise StoreError(f"the backup of {self.path} does not check out: {problem}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot back up {self.path}: {exc}; {target} is unchanged") from exc
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {target}: {exc.strerror}") from exc
+        return {"path": str(target), "bytes": target.stat().st_size}
+
+    def _copy_to(self, partial: Path) -> str:
+        """Copy the database into the empty file ``partial``; what quick_check says of it."""
+        source = self._reader()
+        try:
+            copy = sqlite3.connect(partial)
+            try:
+                source.backup(copy)
+                copy.execute("PRAGMA journal_mode = DELETE")
+                return str(copy.execute("PRAGMA quick_check").fetchone()[0])
+            finally:
+                copy.close()
+        finally:
+            source.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        """A read-only connection of its own (usable from any thread, one at a time)."""
         try:
             reader = sqlite3.connect(
                 f"{self.path.resolve().as_uri()}?mode=ro",
@@ -54,12 +105,8 @@ class SQLitePortability(SQLiteConnection, PortableStore):
             )
         except sqlite3.Error as exc:
             raise StoreError(f"cannot read {self.path}: {exc}") from exc
-        try:
-            reader.row_factory = sqlite3.Row
-            reader.execute("BEGIN")  # one read view for every table
-            yield from _rows(reader, clause, params)
-        finally:
-            reader.close()
+        reader.row_factory = sqlite3.Row
+        return reader
 
     def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
         dumped = Dumped.of(items)
