@@ -21,6 +21,7 @@ PACKAGE = SRC / "remem"
 #: Neutral ground: plain records, errors, time, text and configuration. Imports nothing above.
 NEUTRAL = (
     "remem._checks",
+    "remem._files",
     "remem._ids",
     "remem._time",
     "remem.config",

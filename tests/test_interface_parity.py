@@ -25,6 +25,7 @@ CLOSE = "releases this process's store and threads; a server or command owns its
 THREADS = "starts or stops a thread in the caller's process; `remem serve` runs its own workers"
 RETENTION = "a pure computation on a record the caller already holds: nothing to ask a server"
 MIGRATE = "copies every tenant of the database, not one tenant's memory: `remem migrate`"
+BACKUP = "copies the whole database file, every tenant, not one tenant's memory: `remem backup`"
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ HTTP = FrontEnd(
         "profile": "GET /v1/profile",
         "pin": "POST /v1/memories/{memory_id}/pin",
         "export": "GET /v1/export",
+        "export_lines": "GET /v1/export",
         "import_": "POST /v1/import",
         "quarantined": "GET /v1/quarantine",
         "release": "POST /v1/quarantine/{memory_id}/release",
@@ -110,6 +112,7 @@ HTTP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "backup": BACKUP,
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
@@ -155,6 +158,7 @@ MCP = FrontEnd(
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
+        "backup": BACKUP,
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
@@ -167,6 +171,7 @@ MCP = FrontEnd(
                 "drain_extraction_queue",
                 "entities",
                 "export",
+                "export_lines",
                 "facts",
                 "forget",
                 "history",
@@ -215,10 +220,12 @@ CLI = FrontEnd(
         "release": "quarantine release",
         "forget_poisoned": "quarantine forget",
         "lessons": "lessons",
+        "backup": "backup",
     },
     local_only={
         "close": CLOSE,
         "retention": RETENTION,
+        "export_lines": "`remem export` (to a file, or `-` for stdout) writes the same lines",
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",

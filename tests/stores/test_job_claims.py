@@ -172,5 +172,5 @@ def test_a_schema_4_sqlite_queue_upgrades_in_place(tmp_path: Path) -> None:
     version = check.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     check.close()
     assert (
-        version == (str(SCHEMA_VERSION),) == ("8",)
+        version == (str(SCHEMA_VERSION),) == ("9",)
     )  # past the releases before steps: they refuse

@@ -36,7 +36,7 @@ from remem.client.wire import (
     segment,
     when,
 )
-from remem.errors import InvalidInput
+from remem.errors import InvalidInput, StoreError
 from remem.model import (
     AddResult,
     Context,
@@ -403,17 +403,25 @@ class _Facade(ReviewCalls):
         """Write every record of the key's tenant as JSONL; returns counts per type."""
 
         def write(response: httpx.Response) -> dict[str, int]:
+            trailer = json.loads(response.text.rstrip("\n").rpartition("\n")[2] or "{}")
+            if trailer.get("type") != "trailer":
+                raise StoreError("the export was cut short (no trailer); nothing was written")
             if isinstance(destination, str | Path):
-                Path(destination).write_text(response.text, encoding="utf-8")
+                # Replaced only when whole, as Memory.export does: a failure keeps the old file.
+                partial = Path(destination).with_name(f".{Path(destination).name}.partial")
+                partial.write_text(response.text, encoding="utf-8")
+                partial.replace(destination)
             else:
                 destination.write(response.text)
-            counts: dict[str, int] = json.loads(response.headers["Remem-Counts"])
+            counts: dict[str, int] = trailer["counts"]
             return counts
 
         return Call("GET", "/v1/export", write)
 
-    def import_(self, source: str | Path | IO[str]) -> Call[dict[str, int]]:
-        """Load a JSONL export into the key's tenant, all or nothing."""
+    def import_(
+        self, source: str | Path | IO[str], *, unverified: bool = False
+    ) -> Call[dict[str, int]]:
+        """Load a JSONL export into the key's tenant, all or nothing (see ``Memory.import_``)."""
         if isinstance(source, str | Path):
             try:
                 text = Path(source).read_text(encoding="utf-8")
@@ -425,6 +433,7 @@ class _Facade(ReviewCalls):
             "POST",
             "/v1/import",
             lambda r: {k: int(v) for k, v in r.json().items()},
+            {"unverified": True} if unverified else {},
             content=text.encode("utf-8"),
             headers={"Content-Type": "application/x-ndjson"},
         )

@@ -98,6 +98,7 @@ class AsyncMemory:
 
     export = _to_thread(Memory.export)
     import_ = _to_thread(Memory.import_)
+    backup = _to_thread(Memory.backup)
     migrate_to = _to_thread(Memory.migrate_to)
 
     close = _to_thread(Memory.close)

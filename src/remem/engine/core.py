@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from remem._checks import check_scope
+from remem._checks import check_id, check_scope
 from remem.config import GuardPolicy, QueuePolicy
 from remem.engine.background import ExtractionWorker
-from remem.errors import InvalidInput, NotFound
+from remem.errors import NotFound
 from remem.model import LLMUsage, MemoryRecord, Scope, Writer
 from remem.pipeline import derived, digests, lifecycle
 from remem.pipeline.extract import OfflineExtractor
@@ -73,8 +73,7 @@ class Core:
             self._bound = True
 
     def _current(self, memory_id: str, scope: Scope) -> MemoryRecord:
-        if not isinstance(memory_id, str) or not memory_id:
-            raise InvalidInput("memory id must be a non-empty string")
+        check_id(memory_id, "memory id")
         found = self.store.get_memory(memory_id, scope.tenant)
         if found is None or found.expired_at is not None or not scope.contains(found.scope):
             where = f" in scope {scope.label()}" if scope.label() else ""

@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from remem._checks import (
+    check_id,
     check_kinds,
     check_layers,
     check_limit,
     check_metadata_filter,
     check_offset,
+    check_version,
 )
 from remem._time import to_utc
 from remem.engine.core import Core, as_seen
@@ -210,9 +212,9 @@ class Reads(Core):
     ) -> MemoryRecord:
         """The current version, or a given ``version``, or the one believed at ``as_of``."""
         scope = self._scope(user_id, agent_id)
-        if not isinstance(memory_id, str) or not memory_id:
-            raise InvalidInput("memory id must be a non-empty string")
+        check_id(memory_id, "memory id")
         when = to_utc(as_of, field="as_of")
+        version = check_version(version)
         found = self.store.get_memory(memory_id, scope.tenant, version=version, as_of=when)
         if found is None or not scope.contains(found.scope):
             raise NotFound(f"no memory {memory_id}" + (f" version {version}" if version else ""))
@@ -223,14 +225,14 @@ class Reads(Core):
     def history(self, memory_id: str, *, user_id: str | None = None) -> list[Event]:
         """Every operation on the memory, oldest first, each with the record as it was after the op."""
         scope = self._scope(user_id)
-        events = self.store.events(scope.tenant, memory_id)
+        events = self.store.events(scope.tenant, check_id(memory_id, "memory id"))
         if not events or not scope.contains(events[-1].scope):
             raise NotFound(f"no history for memory {memory_id}")
         return events
 
     def versions(self, memory_id: str) -> list[MemoryRecord]:
         """Every version of a memory, oldest first."""
-        found = self.store.versions(memory_id, self.tenant)
+        found = self.store.versions(check_id(memory_id, "memory id"), self.tenant)
         if not found:
             raise NotFound(f"no memory {memory_id}")
         return found

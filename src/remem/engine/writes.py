@@ -10,7 +10,13 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from remem._checks import check_importance, check_metadata, check_text
+from remem._checks import (
+    check_id,
+    check_importance,
+    check_metadata,
+    check_note,
+    check_text,
+)
 from remem._ids import new_id
 from remem._time import to_utc
 from remem.engine.trust import Review, quarantine_events
@@ -49,6 +55,7 @@ class Writes(Review):
         extraction until ``release``.
         """
         scope = self._scope(user_id, agent_id, session_id)
+        check_id(source, "source")
         now = self.clock()
         turns = build_turns(
             messages,
@@ -63,6 +70,9 @@ class Writes(Review):
             writer=self.writer,
             guard=self.guard,
         )
+        for position, turn in enumerate(turns):
+            if turn.episode.speaker is not None:
+                check_id(turn.episode.speaker, f"message {position} speaker")
         self._bind()
         vectors = self.embedder.embed([t.memory.text for t in turns])
         turns = self._held_near_lessons(turns, vectors)
@@ -119,6 +129,7 @@ class Writes(Review):
         quarantined or poisoned memory stays so; new text the guard flags goes to quarantine.
         """
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = check_text(text, "text")
@@ -140,7 +151,9 @@ class Writes(Review):
             old = self._current(memory_id, scope)
             if patch:
                 merged = {**old.metadata, **patch}
-                changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
+                changes["metadata"] = check_metadata(
+                    {k: v for k, v in merged.items() if v is not None}
+                )
             held = self._update_held(old, changes.get("text"))
             new = old.model_copy(
                 update={
@@ -175,6 +188,7 @@ class Writes(Review):
     ) -> MemoryRecord:
         """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         now = self.clock()
         with self.store.transaction():
             old = self._current(memory_id, scope)
@@ -199,6 +213,7 @@ class Writes(Review):
         if user_id is None and agent_id is None and session_id is None:
             raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
         scope = self._scope(user_id, agent_id, session_id)
+        reason = check_note(reason, "reason")
         flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
         now = self.clock()
         with self.store.transaction():
@@ -234,6 +249,7 @@ class Writes(Review):
         One content-free ``forget`` event remains, so the log still shows that something was erased.
         """
         scope = self._scope(user_id, agent_id)
+        check_id(memory_id, "memory id")
         with self.store.transaction():
             versions = self.store.versions(memory_id, scope.tenant)
             if not versions or not scope.contains(versions[-1].scope):
@@ -271,7 +287,9 @@ class Writes(Review):
         """
         scope = self._scope(user_id, agent_id)
         text = check_text(text, "insight")
-        ids = list(dict.fromkeys(sources))
+        if isinstance(sources, str):
+            raise InvalidInput("sources must be a list of memory ids, not one string")
+        ids = list(dict.fromkeys(check_id(s, "source memory id") for s in sources))
         if not ids:
             raise InvalidInput("an insight must cite at least one source memory")
         cited = [self._current(i, scope) for i in ids]

@@ -409,4 +409,31 @@ def _provenance_backfill(role: str) -> str:
     )
 
 
+#: The SQLite columns a time is written to (``Dialect.time``), by table.
+TIME_COLUMNS = {
+    "episodes": ("occurred_at", "recorded_at"),
+    "memories": ("valid_from", "valid_to", "recorded_at", "expired_at", "last_accessed_at"),
+    "events": ("at",),
+    "entities": ("created_at", "updated_at"),
+    "extraction_jobs": ("created_at", "updated_at", "retry_at", "claimed_at"),
+}
+
+
+@migration
+def m009_four_digit_years(db: Schema) -> None:
+    """SQLite times before year 1000 were written with an unpadded year ("999-01-01T...":
+    strftime's %Y), which sorted after every later time; pad them. PostgreSQL's timestamptz
+    never had the problem."""
+    if db.dialect.name != "sqlite":
+        return
+    for table, columns in TIME_COLUMNS.items():
+        for column in columns:
+            # instr finds the dash after the year: 2 to 4 means 1 to 3 digits.
+            db.execute(
+                f"UPDATE {table} SET {column} = substr('000', 1, 5 - instr({column}, '-')) "
+                f"|| {column} WHERE instr({column}, '-') BETWEEN 2 AND 4 "
+                f"AND {column} GLOB '[0-9]*'"
+            )
+
+
 LATEST = STEPS[-1].version

@@ -49,6 +49,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "forget": memories.forget,
     "export": portability.export,
     "import": portability.import_,
+    "backup": portability.backup,
     "maintain": lifecycle.maintain,
     "pin": lifecycle.pin,
     "summarize": lifecycle.summarize,
