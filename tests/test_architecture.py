@@ -1,5 +1,7 @@
 """Dependencies point one way: interfaces -> engine -> pipeline / retrieval -> stores, providers
 -> neutral ground (model, errors, text, ...). docs/architecture.md draws the same picture.
+``remem.guard`` (trust and provenance) sits beside pipeline and retrieval, which both use it,
+on neutral ground alone.
 
 Every import counts, including the lazy ones inside functions: a lazy import still couples
 the modules, it only moves the cost.
@@ -19,6 +21,7 @@ PACKAGE = SRC / "remem"
 #: Neutral ground: plain records, errors, time, text and configuration. Imports nothing above.
 NEUTRAL = (
     "remem._checks",
+    "remem._files",
     "remem._ids",
     "remem._time",
     "remem.config",
@@ -45,18 +48,23 @@ ABOVE_STORES = (
 RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     (
         NEUTRAL,
-        (*ABOVE_STORES, "remem.stores", "remem.providers", "remem.portability"),
+        (*ABOVE_STORES, "remem.guard", "remem.stores", "remem.providers", "remem.portability"),
         "neutral ground sits below every layer",
     ),
     (
         ("remem.stores",),
-        (*ABOVE_STORES, "remem.providers"),
+        (*ABOVE_STORES, "remem.guard", "remem.providers"),
         "a store knows storage, not policy or models",
     ),
     (
         ("remem.providers",),
-        (*ABOVE_STORES, "remem.stores"),
+        (*ABOVE_STORES, "remem.guard", "remem.stores"),
         "providers wrap models; they know nothing of memory",
+    ),
+    (
+        ("remem.guard",),
+        (*ABOVE_STORES, "remem.stores", "remem.providers", "remem.portability"),
+        "the guard judges text and provenance on neutral ground; pipeline and retrieval use it",
     ),
     (
         ("remem.pipeline",),

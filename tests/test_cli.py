@@ -217,7 +217,7 @@ BAD_INPUT = [
     pytest.param(["add", "   "], "empty", id="blank-text"),
     pytest.param(["add", "hi", "--timestamp", "yesterday-ish"], "ISO 8601", id="bad-time"),
     pytest.param(["add", "hi", "--importance", "2"], "importance", id="bad-importance"),
-    pytest.param(["add", "-"], "messages", id="empty-stdin"),
+    pytest.param(["add", "-"], "empty", id="empty-stdin"),
     pytest.param(["add", "--file", "/nonexistent/turns.json"], "cannot read", id="no-file"),
     pytest.param(["search", "pets", "--after", "last week"], "ISO 8601", id="bad-after"),
     pytest.param(["search", "pets", "--limit", "0"], "limit", id="bad-limit"),
@@ -355,6 +355,7 @@ def test_installed_script_exports_clean_jsonl_to_stdout(tmp_path: Path) -> None:
         "event",
         "entity",  # "Max", found by the offline extractor
         "entity_link",
+        "trailer",  # counts and checksum: a cut-short copy cannot import
     ]
     assert exported.stderr.strip() == (
         "exported 1 episodes, 1 memories, 1 events, 1 entities, 1 entity links"

@@ -102,7 +102,7 @@ def test_context_mixes_profile_facts_and_dated_turns_each_citing_its_memory(
             assert cited, line
             assert lisbon.get(cited.group(1)) is not None
     turns = [x for x in block.lines if x.section == "episode"]
-    assert all(re.search(r"\] 2026-05-0\d ", x.text) for x in turns)
+    assert all(re.search(r"\] 2026-05-0\d, (user|assistant) turn", x.text) for x in turns)
     # the long answer is cut down to its sentences about the query, not dropped
     long_line = next(x for x in turns if "Point" in x.text)
     assert long_line.tokens <= max(48, 1000 // 6)
@@ -126,7 +126,7 @@ def test_context_counts_only_cited_memories_as_recalled(tmp_path: Path) -> None:
     with Memory(tmp_path / "r.db", clock=Clock()) as mem:
         for i in range(8):
             mem.add(f"Note {i} about the garden: roses need water on day {i}.", user_id="u")
-        block = mem.context("garden roses", user_id="u", budget_tokens=40, profile=False)
+        block = mem.context("garden roses", user_id="u", budget_tokens=100, profile=False)
         cited = set(block.cited)
         assert 0 < len(cited) < 8
         counts = {m.id: m.access_count for m in mem.list(user_id="u", kinds="episode").items}

@@ -29,6 +29,7 @@ REEMBED = (
     "moves every tenant of the database to another embedding model, whose files sit next "
     "to it: an operator's job (`remem reembed`), and servers restart with the new model"
 )
+BACKUP = "copies the whole database file, every tenant, not one tenant's memory: `remem backup`"
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,19 @@ HTTP = FrontEnd(
         "profile": "GET /v1/profile",
         "pin": "POST /v1/memories/{memory_id}/pin",
         "export": "GET /v1/export",
+        "export_lines": "GET /v1/export",
         "import_": "POST /v1/import",
+        "quarantined": "GET /v1/quarantine",
+        "release": "POST /v1/quarantine/{memory_id}/release",
+        "forget_poisoned": "POST /v1/quarantine/{memory_id}/forget",
+        "lessons": "GET /v1/lessons",
     },
     local_only={
         "close": CLOSE,
         "retention": RETENTION,
         "migrate_to": MIGRATE,
         "reembed": REEMBED,
+        "backup": BACKUP,
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
@@ -126,6 +133,13 @@ HTTP = FrontEnd(
         "GET /readyz": "readiness probe",
         "GET /metrics": "Prometheus metrics",
     },
+)
+
+#: Review belongs to a person: an agent that could release what the guard holds back, or
+#: decide what counts as an attack, would undo the guard (docs/trust.md).
+REVIEW = (
+    "review of what the guard holds back is a person's decision, never the agent's own: "
+    "`remem quarantine`, the HTTP API"
 )
 
 #: Agents get a small tool set on purpose: each tool costs context in every prompt.
@@ -150,9 +164,11 @@ MCP = FrontEnd(
         "retention": RETENTION,
         "migrate_to": MIGRATE,
         "reembed": REEMBED,
+        "backup": BACKUP,
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
+        **{m: REVIEW for m in ("quarantined", "release", "forget_poisoned", "lessons")},
         **{
             method: AGENT_TOOLS
             for method in (
@@ -161,6 +177,7 @@ MCP = FrontEnd(
                 "drain_extraction_queue",
                 "entities",
                 "export",
+                "export_lines",
                 "facts",
                 "forget",
                 "history",
@@ -205,11 +222,17 @@ CLI = FrontEnd(
         "context": "context",
         "stats": "stats",
         "migrate_to": "migrate",
+        "quarantined": "quarantine list",
+        "release": "quarantine release",
+        "forget_poisoned": "quarantine forget",
+        "lessons": "lessons",
+        "backup": "backup",
         "reembed": "reembed",
     },
     local_only={
         "close": CLOSE,
         "retention": RETENTION,
+        "export_lines": "`remem export` (to a file, or `-` for stdout) writes the same lines",
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",

@@ -33,15 +33,23 @@ _REMOTE: dict[str, str] = {
     "client has no way to start",
     "maintain_in_background": "a thread of the process holding the store: "
     "`remem serve --maintain-every` runs the service's",
+    "backup": "copies the whole database file, every tenant: an operator's job next to "
+    "it (`remem backup`), never one tenant's key",
     "migrate_to": "copies every tenant of a store to another backend: an operator's job "
     "next to both databases (`remem migrate`), never one tenant's key",
     "reembed": "moves every tenant of the store to another embedding model: an operator's "
     "job next to the database and the model files (`remem reembed`), never one tenant's key",
     "retention": "arithmetic on a record in hand under this process's LifecyclePolicy; the "
     "service's policy is not part of the API",
+    "export_lines": "an iterator over a snapshot held open in the store's process; "
+    "Client.export writes the same lines (GET /v1/export streams them) to a file",
 }
 LOCAL_ONLY: dict[type, dict[str, str]] = {
-    AsyncMemory: {},  # every method, run in a worker thread
+    # every method, run in a worker thread, but one
+    AsyncMemory: {
+        "export_lines": "a blocking iterator: each line reads the store; await export(path), "
+        "or iterate Memory.export_lines in a thread",
+    },
     Client: _REMOTE,
     AsyncClient: _REMOTE,
 }

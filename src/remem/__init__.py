@@ -2,10 +2,11 @@
 
 from typing import TYPE_CHECKING
 
-from remem.config import QueuePolicy
+from remem.config import GuardPolicy, QueuePolicy
 from remem.engine import AsyncMemory, Memory
 from remem.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -18,6 +19,7 @@ from remem.model import (
     AddResult,
     Episode,
     Event,
+    Flagged,
     MaintenanceReport,
     MemoryRecord,
     Page,
@@ -26,6 +28,7 @@ from remem.model import (
     SearchHit,
     SearchResults,
     Signal,
+    Writer,
 )
 from remem.query import SearchQuery
 from remem.recipes import RECIPES, Priors, SearchRecipe
@@ -55,6 +58,9 @@ __all__ = [
     "Conflict",
     "Episode",
     "Event",
+    "Flagged",
+    "Forbidden",
+    "GuardPolicy",
     "InvalidInput",
     "LifecyclePolicy",
     "MaintenanceReport",
@@ -76,5 +82,6 @@ __all__ = [
     "Signal",
     "StoreError",
     "Unauthorized",
+    "Writer",
     "__version__",
 ]

@@ -49,12 +49,26 @@ def to_utc(
 
 
 def iso(dt: datetime | None) -> str | None:
-    """Fixed-width ISO text so that string order equals time order in SQL."""
+    """Fixed-width ISO text so that string order equals time order in SQL.
+
+    ``isoformat`` pads the year to four digits; ``strftime("%Y")`` does not (glibc writes
+    year 999 as ``999``), which once made such rows unreadable.
+    """
     if dt is None:
         return None
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def from_iso(text: str | None) -> datetime | None:
     # fromisoformat is implemented in C and reads the "Z" suffix since Python 3.11.
-    return None if text is None else datetime.fromisoformat(text)
+    if text is None:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        # An unpadded year ("999-01-01T..."), as iso() once wrote it: migration m007 pads
+        # stored ones, but an older remem sharing the file may still write them.
+        year, dash, rest = text.partition("-")
+        if dash and year.isdigit() and len(year) < 4:
+            return datetime.fromisoformat(year.zfill(4) + dash + rest)
+        raise

@@ -56,3 +56,45 @@ class QueuePolicy:
 
 
 DEFAULT_QUEUE_POLICY = QueuePolicy()
+
+
+@dataclass(frozen=True)
+class GuardPolicy:
+    """What ``remem.guard`` does beyond recording provenance (docs/trust.md).
+
+    ``quarantine``: writes whose text the offline detector flags, or that come close to a
+    lesson, are kept out of search and context until reviewed. ``consensus``: at search,
+    a retrieved memory contradicting better-believed memories about the same thing is
+    flagged and ranked down by ``consensus_penalty`` (its score is multiplied by it).
+    ``lessons``: a write below the owner's trust whose meaning is within
+    ``lesson_similarity`` (cosine) of a memory confirmed as poisoned goes to quarantine.
+    ``llm_check``: with an LLM configured, one extra call per search judges the hits
+    the offline check left unflagged (off by default: it costs a call per search).
+
+    ``enabled=False`` turns the guard off whole (no quarantine, consensus or lessons, any
+    user turn may become a directive, contexts carry no trust marks): remem as it was
+    before the guard, for measuring what the guard does (``remem eval poisoning``), not
+    for serving.
+    """
+
+    enabled: bool = True
+    quarantine: bool = True
+    consensus: bool = True
+    consensus_penalty: float = 0.5
+    lessons: bool = True
+    lesson_similarity: float = 0.85
+    llm_check: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.consensus_penalty <= 1.0:
+            raise ValueError("consensus_penalty must be from 0 to 1")
+        if not 0.0 < self.lesson_similarity <= 1.0:
+            raise ValueError("lesson_similarity must be above 0 and at most 1")
+
+    @classmethod
+    def off(cls) -> GuardPolicy:
+        """The guard off whole: for measuring it, never for serving."""
+        return cls(enabled=False)
+
+
+DEFAULT_GUARD_POLICY = GuardPolicy()

@@ -43,6 +43,20 @@ class Unauthorized(RememError):
     status = 401
 
 
+class AmbiguousCredentials(Unauthorized):
+    """The request named two different API keys (``Authorization`` and ``X-API-Key``)."""
+
+    code = "ambiguous_credentials"
+    status = 400
+
+
+class Forbidden(RememError):
+    """The caller may not do this (e.g. write a system turn without that permission)."""
+
+    code = "forbidden"
+    status = 403
+
+
 class Conflict(RememError):
     """The write lost a race (e.g. updating a version that is no longer current)."""
 

@@ -4,11 +4,15 @@ Times are timezone-aware UTC. Event time (``valid_from``/``valid_to``,
 ``occurred_at``) says when something was true in the world; system time
 (``recorded_at``/``expired_at``) says when remem believed it. Keeping both is
 what makes ``as_of`` queries and exact history possible.
+
+Provenance and trust (docs/trust.md): every memory records where it came from
+(``Origin``) and how far it is believed (``Trust``), both fixed when it is written, from
+the turn's role and the ``Writer``'s standing, never from what the text says.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -18,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from remem._ids import new_id
 
 Kind = Literal["episode", "fact", "summary", "profile", "insight"]
-Status = Literal["active", "superseded", "archived", "deleted"]
+Status = Literal["active", "superseded", "archived", "deleted", "quarantined", "poisoned"]
 Layer = Literal["working", "short", "long"]
 ProfileSection = Literal["stable", "recent"]
 ProfileChange = Literal["fact", "statement", "new", "updated", "ended"]
@@ -33,12 +37,46 @@ Op = Literal[
     "pin",
     "invalidate",
     "reinforce",
+    "quarantine",
+    "release",
+    "poisoned",
 ]
 
 KINDS: tuple[str, ...] = ("episode", "fact", "summary", "profile", "insight")
-STATUSES: tuple[str, ...] = ("active", "superseded", "archived", "deleted")
+STATUSES: tuple[str, ...] = (
+    "active",
+    "superseded",
+    "archived",
+    "deleted",
+    "quarantined",
+    "poisoned",
+)
 LAYERS: tuple[str, ...] = ("working", "short", "long")
 ROLES: tuple[str, ...] = ("user", "assistant", "system", "tool")
+
+#: Where a memory came from: a turn of that role, an import, or a derivation from other
+#: memories (an extracted fact, a summary, the profile, an insight).
+Origin = Literal["user", "assistant", "tool", "system", "import", "derived"]
+ORIGINS: tuple[str, ...] = ("user", "assistant", "tool", "system", "import", "derived")
+#: How far a memory is believed, lowest first. ``trusted``: the owner's own turns (and
+#: system messages from a writer allowed to send them); ``unverified``: what the assistant
+#: said, imports; ``untrusted``: tool and web results, anything an external writer sent.
+Trust = Literal["untrusted", "unverified", "trusted"]
+TRUST_LEVELS: tuple[str, ...] = ("untrusted", "unverified", "trusted")
+WriterRole = Literal["owner", "external"]
+WRITER_ROLES: tuple[str, ...] = ("owner", "external")
+
+
+def lowest_trust(levels: Iterable[str]) -> Trust:
+    """The lowest of ``levels`` (``trusted`` for none): a derivation is believed no more
+    than the least believed of what it cites."""
+    found = min(levels, key=TRUST_LEVELS.index, default="trusted")
+    return found  # type: ignore[return-value]
+
+
+def less_trusted(level: str, than: str) -> bool:
+    """Whether trust ``level`` is below ``than``."""
+    return TRUST_LEVELS.index(level) < TRUST_LEVELS.index(than)
 
 
 class _Record(BaseModel):
@@ -76,6 +114,20 @@ class Scope(_Record):
         return ", ".join(parts)
 
 
+class Writer(_Record):
+    """Who writes through a ``Memory``, and so what its writes may claim.
+
+    ``owner`` (the default) is the application speaking for its user: user turns it writes
+    are the owner's own, trusted. ``external`` is anything else given a way in (a crawler,
+    a webhook, another agent): all it writes is untrusted. ``system_turns`` lets the writer
+    store ``role: "system"`` turns; off by default, since a system message is read as the
+    operator's voice. The service gives each API key its own (``remem keys create``).
+    """
+
+    role: WriterRole = "owner"
+    system_turns: bool = False
+
+
 class Episode(_Record):
     """One raw turn exactly as it was said; the ground every derived memory cites."""
 
@@ -89,6 +141,9 @@ class Episode(_Record):
     recorded_at: datetime
     source: str = "api"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    trust: Trust = Field(
+        default="unverified", description="from the role and the writer (remem.guard.policy)"
+    )
 
 
 class MemoryRecord(_Record):
@@ -98,6 +153,15 @@ class MemoryRecord(_Record):
     progress), short or long term; ``stability`` is the Ebbinghaus strength in days (None until
     first recalled: then it follows from importance); ``access_count``/``last_accessed_at``
     count recalls; ``pinned`` memories never fade. None of it ever deletes anything.
+
+    ``status`` "quarantined": kept, but out of search and context until reviewed
+    (``Memory.release``); "poisoned": confirmed as an attack and kept only as a lesson
+    (``Memory.forget_poisoned``), never served again.
+
+    Provenance, fixed when written (docs/trust.md): ``origin`` is the role of the turn it
+    holds, or ``derived`` for facts, summaries, the profile and insights (``import``: a
+    record from an export that did not say); ``trust`` comes from the origin and the
+    writer, and a derived memory takes the lowest trust of what it cites.
     """
 
     id: str
@@ -118,6 +182,8 @@ class MemoryRecord(_Record):
     layer: Layer = "working"
     stability: float | None = Field(default=None, gt=0.0)
     pinned: bool = False
+    origin: Origin = "import"
+    trust: Trust = "unverified"
 
 
 class Event(_Record):
@@ -148,6 +214,14 @@ class Event(_Record):
         )
 
 
+class Flagged(_Record):
+    """A memory the guard holds back, why, and since when: in quarantine, or a lesson."""
+
+    memory: MemoryRecord
+    reason: str
+    at: datetime
+
+
 class Signal(_Record):
     """How one retriever ranked a hit: its rank (1 = best) and raw score."""
 
@@ -156,12 +230,16 @@ class Signal(_Record):
 
 
 class SearchHit(_Record):
+    """One retrieved memory, how it was found (``signals``, ``boosts``) and what the guard
+    says of it (``flags``: "quarantined", "disputed: ..."; empty when nothing)."""
+
     memory: MemoryRecord
     score: float
     signals: dict[str, Signal]
     boosts: dict[str, float] = Field(default_factory=dict)
     episode: Episode | None = None
     context: tuple[Episode, ...] = ()
+    flags: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -174,7 +252,9 @@ class SearchHit(_Record):
     def explain(self) -> str:
         parts = [f"{name} #{s.rank} ({s.score:.3f})" for name, s in self.signals.items()]
         parts += [f"{name} {amount:+.4f}" for name, amount in self.boosts.items()]
-        return f"fused {self.score:.4f} = " + " + ".join(parts)
+        flagged = "".join(f"; flagged {flag}" for flag in self.flags)
+        source = f"; {self.memory.trust} ({self.memory.origin})"
+        return f"fused {self.score:.4f} = " + " + ".join(parts) + source + flagged
 
 
 class SearchResults(_Record):
@@ -315,13 +395,16 @@ class Page(_Record):
 
 
 class ContextLine(_Record):
-    """One line of a prompt context and the memory it cites."""
+    """One line of a prompt context and the memory it cites; ``marks`` are what the line
+    says of how far it is believed ("unverified", "untrusted", "disputed"; none: the
+    owner's own words)."""
 
     memory_id: str
     section: Literal["profile", "overview", "fact", "summary", "episode"]
     text: str
     tokens: int
     when: datetime | None = None
+    marks: tuple[str, ...] = ()
 
 
 class Context(_Record):
@@ -407,19 +490,3 @@ class MaintenanceReport:
             "layers": self.layers,
             "at": self.at.isoformat(),
         }
-
-
-class Reembedded(_Record):
-    """What ``Memory.reembed`` did: the embedder the store now holds the vectors of, the one
-    it held before, and the rows embedded by this call (``resumed`` more were staged by an
-    earlier call that stopped half-way; ``at_switch`` of this call's were written while it
-    ran). ``switched`` is False when the store already used this embedder."""
-
-    embedder: str
-    dimension: int
-    previous: str | None
-    switched: bool
-    embedded: int = 0
-    resumed: int = 0
-    at_switch: int = 0
-    seconds: float = 0.0

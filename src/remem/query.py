@@ -29,6 +29,7 @@ from remem._checks import (
 )
 from remem._time import to_utc
 from remem.errors import InvalidInput
+from remem.model import TRUST_LEVELS
 from remem.recipes import RECIPES, SearchRecipe
 
 #: What a caller may pass as a time: a datetime or date, ISO 8601 text, or unix seconds.
@@ -57,7 +58,10 @@ class SearchQuery:
         ``kinds`` (episode, fact, summary, profile, insight) and ``layers`` (working,
         short, long) keep those only; ``metadata`` keeps memories whose metadata holds
         every given key with that value; ``archived=True`` also searches archived memories
-        (a recalled one is restored).
+        (a recalled one is restored); ``include_quarantined=True`` also returns memories
+        held in quarantine (flagged so), which searches leave out by default;
+        ``min_trust`` keeps memories believed at least that far ("trusted": the owner's
+        own; "unverified": also what the assistant said; docs/trust.md).
     When:
         ``after``/``before`` bound event time (when it happened); ``valid_at`` keeps
         what was true at that event time (``valid_from <= t < valid_to``); ``as_of``
@@ -83,6 +87,8 @@ class SearchQuery:
     valid_at: datetime | None
     as_of: datetime | None
     archived: bool
+    include_quarantined: bool
+    min_trust: str | None
     recipe: SearchRecipe
     asked_at: datetime | None
     context_window: int
@@ -106,6 +112,8 @@ class SearchQuery:
         recipe: str | SearchRecipe = "hybrid",
         asked_at: When = None,
         context_window: int = 0,
+        include_quarantined: bool = False,
+        min_trust: str | None = None,
     ) -> None:
         text = check_text(text, "query")
         chosen = check_recipe(recipe)
@@ -131,6 +139,8 @@ class SearchQuery:
             "limit": None if limit is None else check_limit(limit),
             "asked_at": to_utc(asked_at, field="asked_at"),
             "archived": _flag(archived, "archived"),
+            "include_quarantined": _flag(include_quarantined, "include_quarantined"),
+            "min_trust": _trust(min_trust),
             "recipe": chosen,
             "context_window": context_window,
         }
@@ -166,6 +176,19 @@ def _flag(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(f"{name} must be true or false, got {value!r}")
     return value
+
+
+def _trust(level: Any) -> str | None:
+    if level is not None and level not in TRUST_LEVELS:
+        raise InvalidInput(f"min_trust must be one of {', '.join(TRUST_LEVELS)}, got {level!r}")
+    return level
+
+
+def trust_levels(min_trust: str | None) -> tuple[str, ...] | None:
+    """The trust levels at or above ``min_trust`` (None: every level)."""
+    if min_trust is None or min_trust == TRUST_LEVELS[0]:
+        return None
+    return TRUST_LEVELS[TRUST_LEVELS.index(min_trust) :]
 
 
 def as_query(

@@ -36,13 +36,16 @@ class SearchRecipe:
     graph: float = 0.0  # knowledge-graph signal (issue 4, retrieval/graph.py)
     graph_turns: bool = False  # the graph's first hop also takes turns, not only facts
     priors: Priors | None = None  # lifecycle priors (remem.retrieval.priors)
+    # A learned ranker shipped with remem (remem/retrieval/rankers/<name>.json) orders the candidates
+    # instead of reciprocal rank fusion; graph and recency are then fused with its order.
+    ranker: str | None = None
     llm_rerank: int = 0  # >0: one LLM call rewrites the query, reranks this many (llm_rerank.py)
 
 
-# Weights chosen on the dev data (docs/benchmarks.md has the runs): dense is the stronger
-# signal on conversational text; user turns carry what is worth remembering.
+# The default: the candidates of every signal (50 from each search) ordered by the learned
+# ranker, which weighs the signals, user turns, neighbours and sessions (docs/recall.md).
 _HYBRID = SearchRecipe(
-    "hybrid", bm25=0.5, directives=0.3, user_boost=0.5, abstain_below=0.2, graph=0.3
+    "hybrid", bm25=0.5, directives=0.3, abstain_below=0.2, graph=0.3, ranker="default"
 )
 
 RECIPES: dict[str, SearchRecipe] = {

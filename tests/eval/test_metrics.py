@@ -10,6 +10,7 @@ from remem.eval.datasets import Question
 from remem.eval.metrics import (
     KS,
     aggregate,
+    below_best_signal,
     dcg,
     dedupe,
     evidence_recall,
@@ -195,3 +196,27 @@ def test_aggregate_overall_and_by_category() -> None:
         "n_by_category": {},
         "questions": 0,
     }
+
+
+def _systems(**scores: tuple[float, float]) -> dict:
+    return {
+        name: {"overall": {"evidence_recall@5": at5, "evidence_recall@10": at10}}
+        for name, (at5, at10) in scores.items()
+    }
+
+
+def test_below_best_signal_compares_with_the_best_signal_at_each_k() -> None:
+    systems = _systems(remem=(0.60, 0.70), bm25=(0.604, 0.72), dense=(0.50, 0.71))
+    checks = below_best_signal(systems, "evidence_recall")
+    assert [(c["k"], c["signal"], c["ok"]) for c in checks] == [
+        (5, "bm25", True),
+        (10, "bm25", False),
+    ]
+    assert checks[0]["margin"] == pytest.approx(-0.004)  # within the 0.005 tolerance
+    assert checks[1]["best"] == 0.72 and checks[1]["default"] == 0.70
+
+
+def test_below_best_signal_needs_the_default_and_a_signal() -> None:
+    assert below_best_signal(_systems(bm25=(0.5, 0.6)), "evidence_recall") == []
+    assert below_best_signal(_systems(remem=(0.5, 0.6)), "evidence_recall") == []
+    assert below_best_signal(_systems(remem=(0.5, 0.6), bm25=(0.1, 0.2)), "message_recall") == []

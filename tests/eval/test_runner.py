@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from remem import Memory
-from remem.eval import report
+from remem.eval import metrics, report
 from remem.eval.runner import evaluate
 from remem.interfaces.cli import app
 
@@ -160,3 +160,20 @@ def test_cli_eval_lifecycle_flags(locomo_file: Path, tmp_path: Path) -> None:
     assert set(systems) == {"remem", "recipe:lifecycle", "top10", "top@100", "context@100",
                             "context+sum@100"}  # fmt: skip
     assert systems["context@100"]["overall"]["tokens"] <= 100
+
+
+def test_the_report_flags_the_default_below_its_best_signal(
+    locomo_file: Path, tmp_path: Path
+) -> None:
+    summary = evaluate("locomo", locomo_file, workdir=tmp_path).summary()
+    assert [c["k"] for c in summary["signal_check"]] == [5, 10]
+    assert all(c["ok"] for c in summary["signal_check"])
+    assert "never below its best signal" in report.markdown(summary)
+    assert "BELOW" not in report.markdown(summary)
+    # The same run, had BM25 alone done better at k=10 than remem by more than the tolerance:
+    bm25 = summary["systems"]["bm25"]["overall"]
+    bm25["evidence_recall@10"] = summary["systems"]["remem"]["overall"]["evidence_recall@10"] + 0.01
+    summary["signal_check"] = metrics.below_best_signal(summary["systems"], "evidence_recall")
+    text = report.markdown(summary)
+    assert "**BELOW ITS BEST SIGNAL**" in text
+    assert "remem is below its best single signal at k = 10." in text

@@ -68,6 +68,7 @@ class Service:
 
     url: str
     keys: KeyStore
+    location: str = ""
     tokens: dict[str, str] = field(default_factory=dict)
     _clients: list[Client] = field(default_factory=list)
 
@@ -106,7 +107,7 @@ def start_service(
         keys = KeyStore(location)
         app = create_app(location, store=store, embedder=embedder, keys=keys, **options)
         thread = ServerThread(app).start()
-        service = Service(thread.url, keys)
+        service = Service(thread.url, keys, location)
         running.append((thread, service, [keys, store]))
         return service
 

@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the API from its own OpenAPI schema (schemathesis): never a 5xx.
+"""Property-based fuzzing of the API from its own OpenAPI schema (schemathesis): never a 5xx,
+on SQLite and on PostgreSQL (whose checks on text and JSON differ from SQLite's).
 
 Bounded and deterministic (derandomized, few examples per operation) to stay fast. Every
 response must also match its documented status codes, content types and schemas, and
@@ -18,12 +19,22 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from remem.providers.embedder import Embedder
 from remem.service import KeyStore, create_app
-from tests.service.conftest import ServerThread
+from tests.service.conftest import ServerThread, with_search_path
 
 
-@pytest.fixture(scope="module")
-def fuzzed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[dict]:
-    location = str(tmp_path_factory.mktemp("fuzz") / "fuzz.db")
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzzed(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> Iterator[dict]:
+    if request.param == "sqlite":
+        location = str(tmp_path_factory.mktemp("fuzz") / "fuzz.db")
+    else:
+        pool = request.getfixturevalue("schema_pool")
+        schema = pool.take()
+        request.addfinalizer(lambda: pool.drop(schema))
+        location = with_search_path(pool.url, schema)
     keys = KeyStore(location)
     token = keys.create("fuzz", "schemathesis")[1]
     thread = ServerThread(create_app(location, embedder=embedder, keys=keys)).start()

@@ -30,7 +30,9 @@ LOCAL_ONLY = {
     "add_insight",
     "close",
     "drain_extraction_queue",
+    "export_lines",
     "maintain_in_background",
+    "backup",
     "migrate_to",
     "reembed",
     "retention",
@@ -125,7 +127,7 @@ def test_export_and_import_between_tenants(service: Service, tmp_path) -> None:
     assert target.list().total == 0
     buffer = io.StringIO()
     source.export(buffer)
-    assert len(buffer.getvalue().splitlines()) == 1 + sum(counts.values())
+    assert len(buffer.getvalue().splitlines()) == 2 + sum(counts.values())  # header, trailer
 
 
 def test_async_client_mirrors_the_sync_one(service: Service) -> None:
@@ -156,6 +158,23 @@ def test_keys_are_required_and_revocation_is_immediate(service: Service) -> None
         m.list()
     response = httpx.get(f"{service.url}/v1/memories", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401 and response.headers["www-authenticate"] == "Bearer"
+
+
+def test_two_different_keys_are_refused_whichever_is_valid(service: Service) -> None:
+    acme, other = service.token("acme"), service.token("other")
+    url = f"{service.url}/v1/memories"
+    body = {"text": "written by whom?", "user_id": "ana"}
+    for bearer, header in ((acme, other), (other, acme), (acme, "not-a-key")):
+        both = {"Authorization": f"Bearer {bearer}", "X-API-Key": header}
+        response = httpx.post(url, json=body, headers=both)
+        assert response.status_code == 400
+        assert response.json()["error"]["code"] == "ambiguous_credentials"
+    assert service.client("acme").stats()["episodes"] == 0
+    assert service.client("other").stats()["episodes"] == 0
+    same = {"Authorization": f"Bearer {acme}", "X-API-Key": acme}
+    assert httpx.post(url, json=body, headers=same).status_code == 201
+    assert httpx.post(url, json=body, headers={"X-API-Key": acme}).status_code == 201
+    assert service.client("acme").stats()["episodes"] == 2
 
 
 def _raw(service: Service, method: str, path: str, **kwargs) -> httpx.Response:

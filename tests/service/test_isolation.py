@@ -8,7 +8,9 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from remem import Client, InvalidInput, NotFound
@@ -110,3 +112,24 @@ def test_one_tenant_many_keys_share_data_and_revoking_one_keeps_the_rest(
     assert second.get(added.memories[0].id).text == "shared note"
     service.keys.revoke(key.id)
     assert first.list().total == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_stats_tell_a_tenant_nothing_of_the_shared_database(
+    start_service: Callable[..., Service], backend: str
+) -> None:
+    service = start_service(backend)
+    a, b = service.client("tenant-a"), service.client("tenant-b")
+    a.add(CONVERSATION, user_id="ana")
+    response = httpx.get(
+        f"{service.url}/v1/stats", headers={"Authorization": f"Bearer {service.token('tenant-b')}"}
+    )
+    assert response.status_code == 200
+    stats = response.json()
+    assert not {"url", "bytes", "backend"} & set(stats)
+    assert stats["episodes"] == 0 and stats["memories"] == {}
+    # Not the path, host, user, database or schema, in any field.
+    where = urlsplit(service.location)
+    for secret in {service.location, where.path, where.hostname, where.username} - {None, ""}:
+        assert secret not in response.text
+    assert b.stats() == stats and a.stats()["episodes"] == len(CONVERSATION)

@@ -16,7 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
-from remem import Memory
+from remem import Memory, Writer
 from remem.engine import Memory as Engine
 from remem.interfaces import mcp_server
 from remem.providers.embedder import Embedder
@@ -100,8 +100,10 @@ def mcp_http(tmp_path: Path, embedder: Embedder) -> Iterator[dict[str, Any]]:
     keys = KeyStore(location)
     tenants: dict[str, Engine] = {}
 
-    def for_tenant(name: str) -> Engine:
-        return tenants.setdefault(name, Engine(store=store, embedder=embedder, tenant=name))
+    def for_tenant(name: str, writer: Writer) -> Engine:
+        return tenants.setdefault(
+            name, Engine(store=store, embedder=embedder, tenant=name, writer=writer)
+        )
 
     server = mcp_server.build_server(mcp_server.by_key(for_tenant))
     thread = ServerThread(mcp_server.http_app(server, host="127.0.0.1", keys=keys)).start()

@@ -117,7 +117,8 @@ def normalised(items: Sequence[tuple[str, Any]]) -> list[Any]:
 def export_lines(memory: Memory) -> list[dict[str, Any]]:
     out = io.StringIO()
     memory.export(out)
-    lines = [json.loads(x) for x in out.getvalue().splitlines()[1:]]  # header has a timestamp
+    # the header has a timestamp; the trailer's checksum covers bytes (seq, key order)
+    lines = [json.loads(x) for x in out.getvalue().splitlines()[1:-1]]
     for line in lines:
         line.pop("seq", None)
     return lines

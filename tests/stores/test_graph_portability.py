@@ -113,7 +113,8 @@ def export_text(memory: Memory) -> str:
 
 
 def records(text: str) -> list[dict[str, Any]]:
-    lines = [json.loads(x) for x in text.splitlines()[1:]]  # the header has a timestamp
+    # the header has a timestamp; the trailer's checksum covers bytes (seq, key order)
+    lines = [json.loads(x) for x in text.splitlines()[1:-1]]
     for line in lines:
         line.pop("seq", None)
     return lines
@@ -271,7 +272,11 @@ V1_EXPORT = """\
 
 def test_a_version_1_export_still_imports(backend: Backend) -> None:
     memory = backend.memory(llm=None, track_recalls=False)
-    assert memory.import_(io.StringIO(V1_EXPORT)) == {"episode": 1, "memory": 1, "event": 1}
+    assert memory.import_(io.StringIO(V1_EXPORT), unverified=True) == {
+        "episode": 1,
+        "memory": 1,
+        "event": 1,
+    }
     [fact] = memory.facts(user_id="ana", valid_at="2025-03-05")
     assert (fact.id, fact.layer, fact.stability, fact.pinned) == ("mem_old1", "long", 12.5, True)
     assert memory.search("where does Ana live", user_id="ana")[0].id == "mem_old1"  # re-embedded
@@ -303,7 +308,7 @@ V2_EXPORT = V1_EXPORT.replace('"version": 1,', '"version": 2,') + GRAPH_LINES
 
 def test_graph_lines_import_into_the_importing_tenant(backend: Backend) -> None:
     memory = backend.memory(tenant="acme", llm=None, track_recalls=False)
-    counts = memory.import_(io.StringIO(V2_EXPORT))
+    counts = memory.import_(io.StringIO(V2_EXPORT), unverified=True)
     assert counts == {"episode": 1, "memory": 1, "event": 1, "entity": 2, "entity_link": 2,
                       "extraction_job": 1}  # fmt: skip
     [ana] = memory.entities(user_id="ana", name="ANA")
@@ -318,10 +323,10 @@ def test_graph_lines_import_into_the_importing_tenant(backend: Backend) -> None:
     assert np.allclose(vector, memory.embedder.embed(["Ana Silva"])[0]) and none is None
     before = export_text(memory).splitlines()[1:]
     with pytest.raises(InvalidInput, match="collides"):  # the whole file again
-        memory.import_(io.StringIO(V2_EXPORT))
+        memory.import_(io.StringIO(V2_EXPORT), unverified=True)
     only_graph = V2_EXPORT.splitlines()[0] + "\n" + GRAPH_LINES  # the turns are new, ent_a is not
     with pytest.raises(InvalidInput, match="collides"):
-        memory.import_(io.StringIO(only_graph.replace("mem_old1", "mem_other")))
+        memory.import_(io.StringIO(only_graph.replace("mem_old1", "mem_other")), unverified=True)
     assert export_text(memory).splitlines()[1:] == before
 
 
@@ -350,7 +355,7 @@ def test_a_bad_graph_line_stores_nothing(
 ) -> None:
     memory = backend.memory(llm=None)
     with pytest.raises(InvalidInput, match=f"(?s)line {number} of the import.*{why}"):
-        memory.import_(io.StringIO(text))
+        memory.import_(io.StringIO(text), unverified=True)
     stats = memory.stats()
     assert (stats["episodes"], stats["events"], stats["memories"], stats["entities"]) == (
         0, 0, {}, 0)  # fmt: skip
@@ -362,7 +367,7 @@ def test_load_refuses_a_link_without_its_entity(
 ) -> None:
     """The same checks guard ``Store.load`` (what migrate calls), which has no line numbers."""
     source = backend.memory(llm=None)
-    source.import_(io.StringIO(V2_EXPORT))
+    source.import_(io.StringIO(V2_EXPORT), unverified=True)
     dumped = [item for item in source.store.dump() if item[0] != "entity"]
     target = new_backend(backend.name).store()
     with pytest.raises(InvalidInput, match="ent_a, which the records to load do not hold"):

@@ -13,6 +13,7 @@ import remem.stores
 from remem.stores import (
     EventStore,
     GraphStore,
+    IdempotencyStore,
     JobStore,
     MemoryStore,
     PortableStore,
@@ -31,6 +32,7 @@ CONCERNS: dict[type, str] = {
     JobStore: "jobs",
     SearchStore: "search",
     PortableStore: "portability",
+    IdempotencyStore: "idempotency",
     ReembedStore: "reembed",
 }
 

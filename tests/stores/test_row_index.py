@@ -136,3 +136,48 @@ def test_event_window_search_uses_valid_from(tmp_path: Path) -> None:
             before=datetime(2025, 8, 1, tzinfo=UTC),
         )
         assert [h.text for h in hits] == ["we hiked the coastal trail"]
+
+
+def test_forgotten_rows_leave_the_index_and_the_scores_are_those_of_the_live_rows() -> None:
+    texts = [f"note {n} about {'lisbon' if n % 3 else 'porto'} and rain" for n in range(300)]
+    vectors = [np.array([np.cos(n), np.sin(n)], dtype=np.float32) for n in range(300)]
+    part = ("t", "u")
+
+    def built(keys: list[int]) -> RowIndex:
+        index = RowIndex(dimension=2)
+        index.add(
+            part, keys, [vectors[k - 1] for k in keys], [None] * len(keys), [False] * len(keys)
+        )
+        index.ensure_text([part], lambda ks: {int(k): texts[int(k) - 1] for k in ks})
+        return index
+
+    churned = built(list(range(1, 301)))
+    sizes = []
+    for first in range(1, 241, 20):  # forgets come in batches; 240 of 300 go
+        churned.remove(range(first, first + 20))
+        sizes.append(churned._parts[part].size)
+    # Compacted once removed rows outnumber live ones (and are at least COMPACT_AT).
+    assert sizes == [300] * 7 + [140] * 4 + [60]
+    live = list(range(241, 301))
+    held = churned._parts[part]
+    assert list(held.keys.view) == live and len(held.matrix.data) <= 2 * len(live)
+    assert set(held.postings) == set().union(*(tokenize(texts[k - 1]) for k in live))
+    fresh = built(live)
+
+    def ranked(index: RowIndex, scores: dict) -> list[tuple[int, float]]:
+        keys, values, _ = index.top(scores, 50)
+        return [(int(k), round(float(v), 5)) for k, v in zip(keys, values, strict=True)]
+
+    for query in (["lisbon", "rain"], ["porto"], ["note", "299"]):
+        assert ranked(churned, churned.text_scores(query, [part])) == ranked(
+            fresh, fresh.text_scores(query, [part])
+        )
+    probe = np.array([0.6, 0.8], dtype=np.float32)
+    assert ranked(churned, churned.dense_scores(probe, [part])) == ranked(
+        fresh, fresh.dense_scores(probe, [part])
+    )
+    # New rows after a compaction are indexed and found like any other.
+    churned.add(part, [301], [vectors[0]], [None], [False])
+    texts.append("a fresh note about oslo")
+    churned.ensure_text([part], lambda ks: {int(k): texts[int(k) - 1] for k in ks})
+    assert ranked(churned, churned.text_scores(["oslo"], [part]))[0][0] == 301

@@ -170,7 +170,8 @@ def test_a_sqlite_file_of_every_release_upgrades_to_the_new_schema(
     marker = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     db.close()
     assert steps == [(s.version, s.name) for s in STEPS]
-    # What the releases before steps read: 7 since step 7, which they must refuse.
+    # What the releases before steps read: the last step's number since step 7, so that
+    # they refuse the file.
     assert marker == (str(SCHEMA_VERSION),) == (str(legacy_version(STEPS[-1].version)),)
     store = open_store(old)  # opening again applies nothing
     try:
@@ -183,7 +184,8 @@ def test_a_sqlite_file_of_every_release_upgrades_to_the_new_schema(
 def test_sqlite_schema_version_stays_readable_by_the_releases_before_steps() -> None:
     # They open a file whose schema_version is at most theirs (5) and refuse a higher one.
     assert [legacy_version(step) for step in range(1, 7)] == [1, 2, 2, 3, 4, 5]
-    assert legacy_version(7) == 7  # the first step they do not know: they must refuse it
+    assert legacy_version(7) == 5  # m007 pads years in place: they read the file as before
+    assert legacy_version(8) == 8  # the next step changing the schema: they must refuse it
 
 
 # ============================================================================ PostgreSQL

@@ -9,12 +9,14 @@ client, ``AsyncClient`` with an async one; neither writes a method out again.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
+from remem.client.review import ReviewCalls
 from remem.client.wire import (
     ENTITIES,
     EPISODES,
@@ -34,7 +36,7 @@ from remem.client.wire import (
     segment,
     when,
 )
-from remem.errors import InvalidInput
+from remem.errors import InvalidInput, StoreError
 from remem.model import (
     AddResult,
     Context,
@@ -50,7 +52,7 @@ from remem.query import CONTEXT_OPTIONS, SearchQuery, as_query, only
 from remem.recipes import SearchRecipe
 
 
-class _Facade:
+class _Facade(ReviewCalls):
     """The ``Memory`` methods as HTTP calls; ``Client`` and ``AsyncClient`` send them."""
 
     # -- writes ---------------------------------------------------------------
@@ -70,6 +72,8 @@ class _Facade:
         """Store a conversation (every turn kept) or one text; returns what was written.
 
         ``source`` is accepted for parity with ``Memory.add``; the service records "http".
+        Each add carries an ``Idempotency-Key`` of its own, so sending it again after a
+        failure stores it once.
         """
         body = {
             **messages_body(messages),
@@ -85,7 +89,10 @@ class _Facade:
             "kind": kind,
             "importance": importance,
         }
-        return Call("POST", "/v1/memories", model(AddResult), json=body)
+        key = {"Idempotency-Key": uuid.uuid4().hex}
+        return Call(
+            "POST", "/v1/memories", model(AddResult), json=body, headers=key, idempotent=True
+        )
 
     def update(
         self,
@@ -170,6 +177,8 @@ class _Facade:
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
         valid_at: When = None,
+        include_quarantined: bool = False,
+        min_trust: str | None = None,
     ) -> Call[SearchResults]:
         """Ranked memories for ``query`` (a text, or a ``remem.SearchQuery``)."""
         options = {
@@ -188,6 +197,8 @@ class _Facade:
             "layers": layers,
             "archived": archived,
             "valid_at": valid_at,
+            "include_quarantined": include_quarantined,
+            "min_trust": min_trust,
         }
         if isinstance(query, SearchQuery):  # sent as its keywords: one body for both forms
             defaults = _Facade.search.__kwdefaults__
@@ -199,6 +210,7 @@ class _Facade:
             "context_window": context_window,
             "recipe": recipe_name(recipe),
             "archived": archived,
+            "include_quarantined": include_quarantined,
             **drop_none(
                 {
                     "user_id": user_id,
@@ -212,10 +224,11 @@ class _Facade:
                     "asked_at": when(asked_at),
                     "layers": kinds_list(layers),
                     "valid_at": when(valid_at),
+                    "min_trust": min_trust,
                 }
             ),
         }
-        return Call("POST", "/v1/search", model(SearchResults), json=body)
+        return Call("POST", "/v1/search", model(SearchResults), json=body, idempotent=True)
 
     def context(
         self,
@@ -265,7 +278,7 @@ class _Facade:
                 }
             ),
         }
-        return Call("POST", "/v1/context", model(Context), json=body)
+        return Call("POST", "/v1/context", model(Context), json=body, idempotent=True)
 
     def get(
         self,
@@ -297,7 +310,10 @@ class _Facade:
         return Call("GET", path, list_of(EPISODES), {"window": window})
 
     def stats(self, *, user_id: str | None = None) -> Call[dict[str, Any]]:
-        """Counts per kind and status, entities, the extraction queue, and LLM use."""
+        """Counts per kind and status, entities, the extraction queue, and LLM use.
+
+        Over HTTP, without the database's location and size (the operator's, not a tenant's).
+        """
         return Call("GET", "/v1/stats", lambda r: r.json(), drop_none({"user_id": user_id}))
 
     def facts(
@@ -387,17 +403,25 @@ class _Facade:
         """Write every record of the key's tenant as JSONL; returns counts per type."""
 
         def write(response: httpx.Response) -> dict[str, int]:
+            trailer = json.loads(response.text.rstrip("\n").rpartition("\n")[2] or "{}")
+            if trailer.get("type") != "trailer":
+                raise StoreError("the export was cut short (no trailer); nothing was written")
             if isinstance(destination, str | Path):
-                Path(destination).write_text(response.text, encoding="utf-8")
+                # Replaced only when whole, as Memory.export does: a failure keeps the old file.
+                partial = Path(destination).with_name(f".{Path(destination).name}.partial")
+                partial.write_text(response.text, encoding="utf-8")
+                partial.replace(destination)
             else:
                 destination.write(response.text)
-            counts: dict[str, int] = json.loads(response.headers["Remem-Counts"])
+            counts: dict[str, int] = trailer["counts"]
             return counts
 
         return Call("GET", "/v1/export", write)
 
-    def import_(self, source: str | Path | IO[str]) -> Call[dict[str, int]]:
-        """Load a JSONL export into the key's tenant, all or nothing."""
+    def import_(
+        self, source: str | Path | IO[str], *, unverified: bool = False
+    ) -> Call[dict[str, int]]:
+        """Load a JSONL export into the key's tenant, all or nothing (see ``Memory.import_``)."""
         if isinstance(source, str | Path):
             try:
                 text = Path(source).read_text(encoding="utf-8")
@@ -409,6 +433,7 @@ class _Facade:
             "POST",
             "/v1/import",
             lambda r: {k: int(v) for k, v in r.json().items()},
+            {"unverified": True} if unverified else {},
             content=text.encode("utf-8"),
             headers={"Content-Type": "application/x-ndjson"},
         )

@@ -8,8 +8,10 @@ shows ``Memory``'s signature. ``tests/test_parity.py`` checks both against ``Mem
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
+import time
 import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -17,9 +19,12 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import httpx
 
 from remem.client.calls import _Facade
+from remem.client.retry import DEFAULT_RETRY, Retry
 from remem.client.wire import Call
 from remem.errors import (
+    AmbiguousCredentials,
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     ProviderError,
@@ -44,6 +49,8 @@ _ERRORS: dict[str, type[RememError]] = {
         StoreError,
         ProviderError,
         Unauthorized,
+        AmbiguousCredentials,
+        Forbidden,
     )
 }
 _CALLS = _Facade()
@@ -125,7 +132,11 @@ def _async(
 
 
 class Client:
-    """The ``Memory`` facade over HTTP (blocking). ``REMEM_URL`` / ``REMEM_API_KEY`` are defaults."""
+    """The ``Memory`` facade over HTTP (blocking). ``REMEM_URL`` / ``REMEM_API_KEY`` are defaults.
+
+    ``retry`` says which failed calls are sent again and after what wait
+    (``remem.client.retry``; ``NO_RETRY`` sends each once).
+    """
 
     def __init__(
         self,
@@ -134,18 +145,29 @@ class Client:
         api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.url, headers = _settings(url, api_key)
+        self.retry = retry
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
 
     def _send(self, call: Call[R]) -> R:
-        try:
-            response = self._http.request(call.method, call.path, **_request(call))
-        except httpx.TransportError as exc:
-            raise _unreachable(self.url, exc) from exc
-        return _answer(call, response)
+        """Send ``call``, again after each failure ``self.retry`` says may pass."""
+        attempts = self.retry.start(call)
+        while True:
+            try:
+                response = self._http.request(call.method, call.path, **_request(call))
+            except httpx.TransportError as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise _unreachable(self.url, exc) from exc
+            else:
+                wait = attempts.wait_after(response)
+                if wait is None:
+                    return _answer(call, response)
+            time.sleep(wait)
 
     add = _sync(_Facade.add)
     update = _sync(_Facade.update)
@@ -166,6 +188,10 @@ class Client:
     pin = _sync(_Facade.pin)
     summarize = _sync(_Facade.summarize)
     profile = _sync(_Facade.profile)
+    quarantined = _sync(_Facade.quarantined)
+    lessons = _sync(_Facade.lessons)
+    release = _sync(_Facade.release)
+    forget_poisoned = _sync(_Facade.forget_poisoned)
     export = _sync(_Facade.export)
     import_ = _sync(_Facade.import_)
     list = _sync(_Facade.list)
@@ -194,18 +220,29 @@ class AsyncClient:
         api_key: str | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        retry: Retry = DEFAULT_RETRY,
     ) -> None:
         self.url, headers = _settings(url, api_key)
+        self.retry = retry
         self._http = httpx.AsyncClient(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
 
     async def _send(self, call: Call[R]) -> R:
-        try:
-            response = await self._http.request(call.method, call.path, **_request(call))
-        except httpx.TransportError as exc:
-            raise _unreachable(self.url, exc) from exc
-        return _answer(call, response)
+        """Send ``call``, again after each failure ``self.retry`` says may pass."""
+        attempts = self.retry.start(call)
+        while True:
+            try:
+                response = await self._http.request(call.method, call.path, **_request(call))
+            except httpx.TransportError as exc:
+                wait = attempts.wait_after(exc)
+                if wait is None:
+                    raise _unreachable(self.url, exc) from exc
+            else:
+                wait = attempts.wait_after(response)
+                if wait is None:
+                    return _answer(call, response)
+            await asyncio.sleep(wait)
 
     add = _async(_Facade.add)
     update = _async(_Facade.update)
@@ -226,6 +263,10 @@ class AsyncClient:
     pin = _async(_Facade.pin)
     summarize = _async(_Facade.summarize)
     profile = _async(_Facade.profile)
+    quarantined = _async(_Facade.quarantined)
+    lessons = _async(_Facade.lessons)
+    release = _async(_Facade.release)
+    forget_poisoned = _async(_Facade.forget_poisoned)
     export = _async(_Facade.export)
     import_ = _async(_Facade.import_)
     list = _async(_Facade.list)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from remem._time import to_utc
 from remem.errors import InvalidInput
-from remem.model import Entity, Episode, Event, MaintenanceReport, MemoryRecord, Page
+from remem.model import Entity, Episode, Event, Flagged, MaintenanceReport, MemoryRecord, Page
 from remem.query import SearchQuery, When
 from remem.recipes import RECIPES, SearchRecipe
 
@@ -25,11 +25,16 @@ EVENTS = TypeAdapter(list[Event])
 RECORDS = TypeAdapter(list[MemoryRecord])
 ENTITIES = TypeAdapter(list[Entity])
 EPISODES = TypeAdapter(list[Episode])
+FLAGGED = TypeAdapter(list[Flagged])
 
 
 @dataclass(frozen=True)
 class Call(Generic[R]):
-    """One request, and how to read its answer."""
+    """One request, and how to read its answer.
+
+    ``idempotent``: sending it twice does what sending it once does and answers the same
+    (a POST that only reads, an add under an ``Idempotency-Key``); GETs are so anyway.
+    """
 
     method: str
     path: str
@@ -38,6 +43,12 @@ class Call(Generic[R]):
     json: Any = None
     content: bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    idempotent: bool = False
+
+    @property
+    def repeatable(self) -> bool:
+        """Whether the client may send it again after an attempt whose outcome is unknown."""
+        return self.method == "GET" or self.idempotent
 
 
 def when(value: When) -> str | None:

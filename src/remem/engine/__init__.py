@@ -9,6 +9,7 @@
 - ``lifecycle``: maintain, pin, retention, summarize, profile, maintain_in_background;
 - ``queue``: the extraction queue (claims, retries, backoff, LLM use) and its worker;
 - ``portable``: export, import_, migrate_to;
+- ``embedding``: reembed (another embedding model for the whole store);
 - ``background``: the daemon threads behind ``maintain_in_background`` and the worker;
 - ``memory``: ``Memory`` itself (constructor, close); ``async_memory``: ``AsyncMemory``.
 
@@ -19,6 +20,7 @@ from remem._checks import MAX_LIMIT
 from remem.engine.async_memory import AsyncMemory
 from remem.engine.background import BackgroundMaintenance, ExtractionWorker
 from remem.engine.core import as_seen
+from remem.engine.embedding import Reembedded
 from remem.engine.memory import EXTRACTION_MODES, Memory
 
 __all__ = [
@@ -28,5 +30,6 @@ __all__ = [
     "BackgroundMaintenance",
     "ExtractionWorker",
     "Memory",
+    "Reembedded",
     "as_seen",
 ]

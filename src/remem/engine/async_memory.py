@@ -91,8 +91,14 @@ class AsyncMemory:
     start_extraction_worker = _to_thread(Memory.start_extraction_worker)
     stop_extraction_worker = _to_thread(Memory.stop_extraction_worker)
 
+    quarantined = _to_thread(Memory.quarantined)
+    lessons = _to_thread(Memory.lessons)
+    release = _to_thread(Memory.release)
+    forget_poisoned = _to_thread(Memory.forget_poisoned)
+
     export = _to_thread(Memory.export)
     import_ = _to_thread(Memory.import_)
+    backup = _to_thread(Memory.backup)
     migrate_to = _to_thread(Memory.migrate_to)
     reembed = _to_thread(Memory.reembed)
 

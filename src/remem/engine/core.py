@@ -12,15 +12,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from remem._checks import check_scope
-from remem.config import QueuePolicy
+from remem._checks import check_id, check_scope
+from remem.config import GuardPolicy, QueuePolicy
 from remem.engine.background import ExtractionWorker
-from remem.errors import InvalidInput, NotFound
-from remem.model import LLMUsage, MemoryRecord, Scope
+from remem.errors import NotFound
+from remem.model import LLMUsage, MemoryRecord, Scope, Writer
 from remem.pipeline import derived, digests, lifecycle
 from remem.pipeline.extract import OfflineExtractor
 from remem.providers.embedder import Embedder
-from remem.query import SearchQuery
+from remem.query import SearchQuery, trust_levels
 from remem.retention import LifecyclePolicy
 from remem.stores import MemoryFilter, Store
 
@@ -49,6 +49,8 @@ class Core:
     extractor: OfflineExtractor | None
     extraction: str
     queue_policy: QueuePolicy
+    writer: Writer
+    guard: GuardPolicy
     llm_usage: LLMUsage
     _owns_llm: bool
     _usage_lock: threading.Lock
@@ -71,8 +73,7 @@ class Core:
             self._bound = True
 
     def _current(self, memory_id: str, scope: Scope) -> MemoryRecord:
-        if not isinstance(memory_id, str) or not memory_id:
-            raise InvalidInput("memory id must be a non-empty string")
+        check_id(memory_id, "memory id")
         found = self.store.get_memory(memory_id, scope.tenant)
         if found is None or found.expired_at is not None or not scope.contains(found.scope):
             where = f" in scope {scope.label()}" if scope.label() else ""
@@ -89,8 +90,11 @@ class Core:
             event_before=query.before,
             as_of=query.as_of,
             layers=query.layers,
-            statuses=("active", "archived") if query.archived else ("active",),
+            statuses=("active",)
+            + (("archived",) if query.archived else ())
+            + (("quarantined",) if query.include_quarantined else ()),
             valid_at=query.valid_at,
+            trust=trust_levels(query.min_trust),
         )
 
     def _recall(self, memories: list[MemoryRecord]) -> dict[str, MemoryRecord]:

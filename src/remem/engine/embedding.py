@@ -5,10 +5,30 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from pydantic import BaseModel, ConfigDict
+
 from remem.engine.core import Core
 from remem.errors import InvalidInput
-from remem.model import Reembedded
 from remem.providers.embedder import EmbedderChoice, embedder_from
+
+
+class Reembedded(BaseModel):
+    """What ``Memory.reembed`` did: the embedder the store now holds the vectors of, the one
+    it held before, and the rows embedded by this call (``resumed`` more were staged by an
+    earlier call that stopped half-way; ``at_switch`` of this call's were written while it
+    ran). ``switched`` is False when the store already used this embedder."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    embedder: str
+    dimension: int
+    previous: str | None
+    switched: bool
+    embedded: int = 0
+    resumed: int = 0
+    at_switch: int = 0
+    seconds: float = 0.0
+
 
 #: What ``reembed`` reports after each batch: rows embedded so far, rows to embed in all.
 ReembedProgress = Callable[[int, int], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from remem._checks import check_limit, check_offset, check_text
+from remem._checks import check_id, check_limit, check_offset, check_text
 from remem._time import to_utc
 from remem.engine.core import Core, as_seen
 from remem.errors import InvalidInput
@@ -57,6 +57,7 @@ class FactsAndGraph(Core):
     ) -> list[MemoryRecord]:
         """Current memories that mention an entity (its edges in the graph), newest first."""
         scope = self._scope(user_id)
+        check_id(entity_id, "entity id")
         links = self.store.entity_links(scope.tenant, entity_ids=[entity_id], limit=5000)
         ids = tuple(dict.fromkeys(m for m, _ in links))
         if not ids:

@@ -39,7 +39,12 @@ class Lifecycle(Core):
         """A pinned memory never fades and is never archived; ``pinned=False`` lets it age again."""
         scope = self._scope(user_id)
         with self.store.transaction():
-            return lifecycle.pin(self.store, self._current(memory_id, scope), pinned, self.clock())
+            found = self._current(memory_id, scope)
+            if found.status in ("quarantined", "poisoned"):
+                raise InvalidInput(
+                    f"memory {memory_id} is {found.status}: review it first (release)"
+                )
+            return lifecycle.pin(self.store, found, pinned, self.clock())
 
     def maintain_in_background(
         self,

@@ -11,16 +11,23 @@ from typing import TYPE_CHECKING
 
 from remem._checks import check_scope
 from remem._time import utcnow
-from remem.config import DEFAULT_QUEUE_POLICY, QueuePolicy, default_location
+from remem.config import (
+    DEFAULT_GUARD_POLICY,
+    DEFAULT_QUEUE_POLICY,
+    GuardPolicy,
+    QueuePolicy,
+    default_location,
+)
 from remem.engine.embedding import Embedding
 from remem.engine.graph import FactsAndGraph
 from remem.engine.lifecycle import Lifecycle
 from remem.engine.portable import Portability
 from remem.engine.queue import ExtractionQueue
 from remem.engine.reads import Reads
+from remem.engine.trust import Review
 from remem.engine.writes import Writes
 from remem.errors import InvalidInput
-from remem.model import LLMUsage
+from remem.model import LLMUsage, Writer
 from remem.pipeline.extract import EXTRACTORS, offline_extractor
 from remem.providers.embedder import EmbedderChoice, embedder_from
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
@@ -51,7 +58,9 @@ def _chosen_llm(llm: LLM | str | None) -> LLM | None:
     return _configured_llm()
 
 
-class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portability, Embedding):
+class Memory(
+    Writes, Reads, FactsAndGraph, Lifecycle, Review, ExtractionQueue, Portability, Embedding
+):
     """Long-term memory for one application.
 
     ``Memory()`` opens the embedded default (a SQLite file in the user data
@@ -80,6 +89,13 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
     ``remem serve --extract-in-background``). ``queue_policy`` sets the worker's retries,
     backoff and claim lease.
 
+    ``writer`` says who writes through this Memory and so what its writes may claim
+    (docs/trust.md): by default the owner, whose user turns are trusted and who may not
+    store ``role: "system"`` turns; ``Writer(system_turns=True)`` allows them,
+    ``Writer(role="external")`` makes everything written untrusted. ``guard`` sets what
+    the guard does beyond recording provenance: quarantine, the consensus check, lessons
+    (``GuardPolicy``; ``GuardPolicy.off()`` only to measure the guard).
+
     The methods are grouped by concern in ``remem.engine``: ``writes``, ``reads``
     (search and context), ``graph`` (facts and entities), ``lifecycle``, ``queue``
     (the extraction queue and its worker), ``portable`` (export, import, migrate) and
@@ -101,6 +117,8 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
         extractor: str | None = None,
         extraction: str = "inline",
         queue_policy: QueuePolicy = DEFAULT_QUEUE_POLICY,
+        writer: Writer = Writer(),  # noqa: B008 (frozen: one shared default is safe)
+        guard: GuardPolicy = DEFAULT_GUARD_POLICY,
     ) -> None:
         if extraction not in EXTRACTION_MODES:
             raise InvalidInput(
@@ -124,6 +142,12 @@ class Memory(Writes, Reads, FactsAndGraph, Lifecycle, ExtractionQueue, Portabili
         self._bound = False
         self.extraction = extraction
         self.queue_policy = queue_policy
+        if not isinstance(writer, Writer):
+            raise InvalidInput(f"writer must be a remem.Writer, got {type(writer).__name__}")
+        self.writer = writer
+        if not isinstance(guard, GuardPolicy):
+            raise InvalidInput(f"guard must be a remem.GuardPolicy, got {type(guard).__name__}")
+        self.guard = guard
         self._worker = None
         if extraction == "background" and self.llm is not None and extract_facts:
             self.start_extraction_worker()

@@ -16,7 +16,7 @@ from remem.config import QueuePolicy
 from remem.engine.background import ExtractionWorker
 from remem.engine.core import Core
 from remem.errors import Conflict, InvalidInput, ProviderError
-from remem.model import Episode, Event, Extraction, ExtractionJob, LLMUsage
+from remem.model import Episode, Event, Extraction, ExtractionJob, LLMUsage, Scope
 from remem.pipeline import knowledge
 from remem.stores import JobClaim
 
@@ -84,6 +84,20 @@ class ExtractionQueue(Core):
         if self._worker is not None:
             self._worker.stop(timeout)
             self._worker = None
+
+    def _queue(
+        self, scope: Scope, episode_ids: tuple[str, ...], now: datetime
+    ) -> tuple[ExtractionJob, str | None]:
+        """Queue the turns' extraction (inside the add's transaction: a crash during the LLM
+        call loses nothing); the claim's owner token when this call runs it inline."""
+        job = ExtractionJob(
+            id=new_id("job"), scope=scope, episode_ids=episode_ids, created_at=now, updated_at=now
+        )
+        self.store.save_job(job)
+        if self.extraction != "inline":
+            return job, None
+        claimed, token = self._claim(ids=(job.id,))  # ours until done; a worker elsewhere skips it
+        return job, token if claimed is not None else None
 
     def _claim(
         self,

@@ -11,11 +11,13 @@ from datetime import datetime
 from typing import Any
 
 from remem._checks import (
+    check_id,
     check_kinds,
     check_layers,
     check_limit,
     check_metadata_filter,
     check_offset,
+    check_version,
 )
 from remem._time import to_utc
 from remem.engine.core import Core, as_seen
@@ -25,7 +27,7 @@ from remem.pipeline import derived, digests
 from remem.pipeline.knowledge import add_usage
 from remem.query import CONTEXT_OPTIONS, SearchQuery, as_query, only
 from remem.recipes import SearchRecipe
-from remem.retrieval.context import build_context
+from remem.retrieval.context import Marks, build_context
 from remem.retrieval.llm_rerank import llm_search
 from remem.retrieval.search import hybrid_search
 from remem.stores import MemoryFilter
@@ -57,6 +59,8 @@ class Reads(Core):
         layers: str | Iterable[str] | None = None,
         archived: bool = False,
         valid_at: datetime | str | None = None,
+        include_quarantined: bool = False,
+        min_trust: str | None = None,
     ) -> SearchResults:
         """Ranked memories for ``query``; each hit says which signals found it and cites its turn.
 
@@ -66,6 +70,10 @@ class Reads(Core):
         ``valid_at`` keeps what was true at that event time (``valid_from <= t < valid_to``).
         Time phrases in the query ("last March") are resolved against ``asked_at`` (default: now).
         ``archived=True`` also searches archived memories; a recalled one is restored.
+        ``include_quarantined=True`` also returns memories held in quarantine, flagged so
+        (``SearchHit.flags``); a search leaves them out by default. ``min_trust`` keeps
+        memories believed at least that far: "trusted" (the owner's own turns and what
+        derives from them alone), "unverified", "untrusted" (docs/trust.md).
         """
         q = as_query(
             query,
@@ -85,6 +93,8 @@ class Reads(Core):
             layers=layers,
             archived=archived,
             valid_at=valid_at,
+            include_quarantined=include_quarantined,
+            min_trust=min_trust,
         )
         flt = self._filter(q)
         self._bind()
@@ -171,7 +181,13 @@ class Reads(Core):
                 overview = None
         found = [h.memory for h in results.hits if h.memory.metadata.get("summary") != "running"]
         block = build_context(
-            q.text, budget_tokens, profile=items, overview=overview, memories=found
+            q.text,
+            budget_tokens,
+            profile=items,
+            overview=overview,
+            memories=found,
+            profile_trust=stored.trust if stored is not None else "trusted",
+            marks=Marks(self.guard.enabled, {h.memory.id: h.flags for h in results.hits}),
         )
         by_id = {m.id: m for m in found}
         self._recall([by_id[i] for i in block.cited if i in by_id])
@@ -199,6 +215,8 @@ class Reads(Core):
                 context_window=context_window,
                 asked_at=asked_at,
                 policy=self.policy,
+                guard=self.guard,
+                llm=self.llm if self.guard.llm_check else None,
             )
         if self.llm is None:
             raise InvalidInput(
@@ -216,6 +234,8 @@ class Reads(Core):
             context_window=context_window,
             asked_at=asked_at,
             policy=self.policy,
+            guard=self.guard,
+            guard_llm=self.llm if self.guard.llm_check else None,
         )
         if done.usage is not None:
             with self._usage_lock:
@@ -233,9 +253,9 @@ class Reads(Core):
     ) -> MemoryRecord:
         """The current version, or a given ``version``, or the one believed at ``as_of``."""
         scope = self._scope(user_id, agent_id)
-        if not isinstance(memory_id, str) or not memory_id:
-            raise InvalidInput("memory id must be a non-empty string")
+        check_id(memory_id, "memory id")
         when = to_utc(as_of, field="as_of")
+        version = check_version(version)
         found = self.store.get_memory(memory_id, scope.tenant, version=version, as_of=when)
         if found is None or not scope.contains(found.scope):
             raise NotFound(f"no memory {memory_id}" + (f" version {version}" if version else ""))
@@ -246,14 +266,14 @@ class Reads(Core):
     def history(self, memory_id: str, *, user_id: str | None = None) -> list[Event]:
         """Every operation on the memory, oldest first, each with the record as it was after the op."""
         scope = self._scope(user_id)
-        events = self.store.events(scope.tenant, memory_id)
+        events = self.store.events(scope.tenant, check_id(memory_id, "memory id"))
         if not events or not scope.contains(events[-1].scope):
             raise NotFound(f"no history for memory {memory_id}")
         return events
 
     def versions(self, memory_id: str) -> list[MemoryRecord]:
         """Every version of a memory, oldest first."""
-        found = self.store.versions(memory_id, self.tenant)
+        found = self.store.versions(check_id(memory_id, "memory id"), self.tenant)
         if not found:
             raise NotFound(f"no memory {memory_id}")
         return found
@@ -299,7 +319,9 @@ class Reads(Core):
             if s not in STATUSES:
                 raise InvalidInput(f"unknown status {s!r}; expected one of {', '.join(STATUSES)}")
         check_offset(offset)
-        current = tuple(s for s in statuses if s in ("active", "archived"))
+        current = tuple(
+            s for s in statuses if s in ("active", "archived", "quarantined", "poisoned")
+        )
         ended = tuple(s for s in statuses if s not in current)
         flt = MemoryFilter(
             scope=self._scope(user_id, agent_id, session_id),

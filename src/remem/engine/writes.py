@@ -10,18 +10,31 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from remem._checks import check_importance, check_metadata, check_text
+from remem._checks import (
+    check_id,
+    check_importance,
+    check_metadata,
+    check_note,
+    check_text,
+)
 from remem._ids import new_id
 from remem._time import to_utc
-from remem.engine.queue import ExtractionQueue
+from remem.engine.trust import Review, quarantine_events
 from remem.errors import InvalidInput, NotFound, ScopeError
-from remem.model import AddResult, Event, Extraction, ExtractionJob, MemoryRecord, Scope
+from remem.guard import quarantine_reasons, scan, written_by
+from remem.model import (
+    AddResult,
+    Event,
+    Extraction,
+    MemoryRecord,
+    lowest_trust,
+)
 from remem.pipeline import knowledge
 from remem.pipeline.ingest import Messages, build_turns
 from remem.stores import MemoryFilter
 
 
-class Writes(ExtractionQueue):
+class Writes(Review):
     def add(
         self,
         messages: Messages,
@@ -35,8 +48,14 @@ class Writes(ExtractionQueue):
         importance: float = 0.5,
         source: str = "api",
     ) -> AddResult:
-        """Store a conversation (every turn kept, round-level) or one text; returns what was written."""
+        """Store a conversation (every turn kept, round-level) or one text; returns what was written.
+
+        A turn the guard holds back (docs/trust.md) is stored in quarantine: its memory comes
+        back with ``status="quarantined"`` and stays out of search, context and fact
+        extraction until ``release``.
+        """
         scope = self._scope(user_id, agent_id, session_id)
+        check_id(source, "source")
         now = self.clock()
         turns = build_turns(
             messages,
@@ -48,27 +67,36 @@ class Writes(ExtractionQueue):
             source=source,
             kind=kind,
             importance=check_importance(importance),
+            writer=self.writer,
+            guard=self.guard,
         )
+        for position, turn in enumerate(turns):
+            if turn.episode.speaker is not None:
+                check_id(turn.episode.speaker, f"message {position} speaker")
         self._bind()
-        vectors = self.embedder.embed([memory.text for _, memory in turns])
+        vectors = self.embedder.embed([t.memory.text for t in turns])
+        turns = self._held_near_lessons(turns, vectors)
         with self.store.transaction():
             first = self.store.next_seq(scope)
             turns = [
-                (episode.model_copy(update={"seq": first + i}), memory)
-                for i, (episode, memory) in enumerate(turns)
+                t._replace(episode=t.episode.model_copy(update={"seq": first + i}))
+                for i, t in enumerate(turns)
             ]
-            self.store.insert_episodes([episode for episode, _ in turns])
-            self.store.insert_memories([(m, v) for (_, m), v in zip(turns, vectors, strict=True)])
-            self.store.append_events([Event.of("add", m, None, now) for _, m in turns])
+            self.store.insert_episodes([t.episode for t in turns])
+            self.store.insert_memories([(t.memory, v) for t, v in zip(turns, vectors, strict=True)])
+            self.store.append_events([Event.of("add", t.memory, None, now) for t in turns])
+            self.store.append_events(quarantine_events(turns, now))
+            pairs = [(t.episode, t.memory) for t in turns]
             linked = (
-                knowledge.link_offline(self.store, self.extractor, turns, now)
+                knowledge.link_offline(self.store, self.extractor, pairs, now)
                 if self.extractor
                 else []
             )
             job = owner = None
-            if self.llm is not None and self.extract_facts and kind == "episode":
-                job, owner = self._queue(scope, tuple(e.id for e, _ in turns), now)
-        episodes = tuple(e for e, _ in turns)
+            kept = tuple(t.episode.id for t in turns if not t.quarantine)
+            if self.llm is not None and self.extract_facts and kind == "episode" and kept:
+                job, owner = self._queue(scope, kept, now)
+        episodes = tuple(t.episode for t in turns)
         if job is None:
             extraction = Extraction(status="offline", entities=tuple(linked))
         elif owner is None:
@@ -76,24 +104,11 @@ class Writes(ExtractionQueue):
             if self._worker is not None:
                 self._worker.wake()
         else:
-            extraction = self._extract(job, owner, episodes, None)
+            extracted = tuple(e for e in episodes if e.id in kept)
+            extraction = self._extract(job, owner, extracted, None)
         return AddResult(
-            episodes=episodes, memories=tuple(m for _, m in turns), extraction=extraction
+            episodes=episodes, memories=tuple(t.memory for t in turns), extraction=extraction
         )
-
-    def _queue(
-        self, scope: Scope, episode_ids: tuple[str, ...], now: datetime
-    ) -> tuple[ExtractionJob, str | None]:
-        """Queue the turns' extraction (inside the add's transaction: a crash during the LLM
-        call loses nothing); the claim's owner token when this call runs it inline."""
-        job = ExtractionJob(
-            id=new_id("job"), scope=scope, episode_ids=episode_ids, created_at=now, updated_at=now
-        )
-        self.store.save_job(job)
-        if self.extraction != "inline":
-            return job, None
-        claimed, token = self._claim(ids=(job.id,))  # ours until done; a worker elsewhere skips it
-        return job, token if claimed is not None else None
 
     def update(
         self,
@@ -110,9 +125,11 @@ class Writes(ExtractionQueue):
     ) -> MemoryRecord:
         """Write a new version; the old one stays, marked superseded, for history and ``as_of``.
 
-        ``metadata`` is a patch: given keys are set, keys given as None are removed.
+        ``metadata`` is a patch: given keys are set, keys given as None are removed. A
+        quarantined or poisoned memory stays so; new text the guard flags goes to quarantine.
         """
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = check_text(text, "text")
@@ -134,14 +151,18 @@ class Writes(ExtractionQueue):
             old = self._current(memory_id, scope)
             if patch:
                 merged = {**old.metadata, **patch}
-                changes["metadata"] = {k: v for k, v in merged.items() if v is not None}
+                changes["metadata"] = check_metadata(
+                    {k: v for k, v in merged.items() if v is not None}
+                )
+            held = self._update_held(old, changes.get("text"))
             new = old.model_copy(
                 update={
                     **changes,
+                    "trust": written_by(old.trust, self.writer),
                     "version": old.version + 1,
                     "recorded_at": now,
                     "expired_at": None,
-                    "status": "active",
+                    "status": "quarantined" if held else _kept_status(old),
                 }
             )
             new = MemoryRecord.model_validate(new.model_dump())
@@ -152,6 +173,8 @@ class Writes(ExtractionQueue):
             self.store.end_version(old.id, old.version, "superseded", now, old.scope.tenant)
             self.store.insert_memories([(new, vector)])
             self.store.append_events([Event.of("update", new, reason, now)])
+            if held:
+                self.store.append_events([Event.of("quarantine", new, "; ".join(held), now)])
             self._after_fact_change(new)  # in the same transaction: both or neither
         return new
 
@@ -165,6 +188,7 @@ class Writes(ExtractionQueue):
     ) -> MemoryRecord:
         """Soft delete: hidden from search and list, still in history and ``as_of`` views."""
         scope = self._scope(user_id, agent_id)
+        reason = check_note(reason, "reason")
         now = self.clock()
         with self.store.transaction():
             old = self._current(memory_id, scope)
@@ -189,6 +213,7 @@ class Writes(ExtractionQueue):
         if user_id is None and agent_id is None and session_id is None:
             raise ScopeError("delete_all needs an explicit scope: user_id, agent_id or session_id")
         scope = self._scope(user_id, agent_id, session_id)
+        reason = check_note(reason, "reason")
         flt = MemoryFilter(scope=scope, statuses=("active", "archived"))
         now = self.clock()
         with self.store.transaction():
@@ -200,6 +225,16 @@ class Writes(ExtractionQueue):
             for fact in changed.values():
                 self._after_fact_change(fact)
         return len(current)
+
+    def _update_held(self, old: MemoryRecord, text: str | None) -> tuple[str, ...]:
+        """Why new ``text`` for ``old`` goes to quarantine (empty: it does not)."""
+        if (
+            text is None
+            or old.status == "poisoned"
+            or not (self.guard.enabled and self.guard.quarantine)
+        ):
+            return ()
+        return quarantine_reasons(old.origin, written_by(old.trust, self.writer), scan(text))
 
     def _end(self, old: MemoryRecord, now: datetime) -> MemoryRecord:
         """End the current version as deleted; the record as it now reads."""
@@ -214,6 +249,7 @@ class Writes(ExtractionQueue):
         One content-free ``forget`` event remains, so the log still shows that something was erased.
         """
         scope = self._scope(user_id, agent_id)
+        check_id(memory_id, "memory id")
         with self.store.transaction():
             versions = self.store.versions(memory_id, scope.tenant)
             if not versions or not scope.contains(versions[-1].scope):
@@ -244,10 +280,16 @@ class Writes(ExtractionQueue):
         importance: float = 0.6,
         metadata: Mapping[str, Any] | None = None,
     ) -> MemoryRecord:
-        """Store an insight derived from other memories (Think-in-Memory); it cites them."""
+        """Store an insight derived from other memories (Think-in-Memory); it cites them.
+
+        Its trust is the lowest of theirs (and the writer's ceiling): an insight about
+        untrusted memories is untrusted.
+        """
         scope = self._scope(user_id, agent_id)
         text = check_text(text, "insight")
-        ids = list(dict.fromkeys(sources))
+        if isinstance(sources, str):
+            raise InvalidInput("sources must be a list of memory ids, not one string")
+        ids = list(dict.fromkeys(check_id(s, "source memory id") for s in sources))
         if not ids:
             raise InvalidInput("an insight must cite at least one source memory")
         cited = [self._current(i, scope) for i in ids]
@@ -265,6 +307,8 @@ class Writes(ExtractionQueue):
             importance=check_importance(importance),
             metadata={**check_metadata(metadata), "sources": ids},
             layer="long",
+            origin="derived",
+            trust=written_by(lowest_trust(m.trust for m in cited), self.writer),
         )
         with self.store.transaction():
             for m in cited:
@@ -272,3 +316,8 @@ class Writes(ExtractionQueue):
             self.store.insert_memories([(record, vector)])
             self.store.append_events([Event.of("add", record, "insight", now)])
         return record
+
+
+def _kept_status(old: MemoryRecord) -> str:
+    """A new version's status: a held memory stays held, anything else is active again."""
+    return old.status if old.status in ("quarantined", "poisoned") else "active"

@@ -32,8 +32,11 @@ if TYPE_CHECKING:
     from remem.eval.datasets import Question
 
 __all__ = [
+    "HEADLINE",
     "KS",
+    "SIGNAL_TOLERANCE",
     "aggregate",
+    "below_best_signal",
     "dcg",
     "dedupe",
     "evidence_recall",
@@ -48,6 +51,14 @@ __all__ = [
 ]
 
 KS: tuple[int, ...] = (1, 3, 5, 10, 25, 50)
+
+#: The headline metric of each benchmark (others are in the JSON).
+HEADLINE: dict[str, tuple[str, ...]] = {
+    "locomo": ("evidence_recall",),
+    "longmemeval": ("session_recall_any", "turn_recall_any", "session_ndcg_any"),
+    "beam": ("message_recall",),
+    "halumem": ("session_recall_any",),
+}
 
 
 def dedupe(ranked: Iterable[str]) -> list[str]:
@@ -333,3 +344,49 @@ def aggregate(rows: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
 def percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile of ``values``; None when there are none (a report shows a dash)."""
     return float(np.percentile(values, q)) if values else None
+
+
+#: How far the default may trail its best single signal before a report flags it.
+SIGNAL_TOLERANCE = 0.005
+
+
+def below_best_signal(
+    systems: Mapping[str, Mapping[str, Any]],
+    metric: str,
+    ks: Sequence[int] = (5, 10),
+    default: str = "remem",
+    signals: Sequence[str] = ("bm25", "dense"),
+    tolerance: float = SIGNAL_TOLERANCE,
+) -> list[dict[str, Any]]:
+    """Per k, the default against the best single signal run beside it (``aggregate`` outputs).
+
+    Each entry: ``k``, ``default`` (its score), ``signal`` and ``best`` (the best signal and
+    its score), ``margin`` (default - best) and ``ok`` (margin >= -tolerance). Empty when the
+    run lacks the default or every signal, or the metric is missing.
+    """
+    if default not in systems:
+        return []
+    checks = []
+    for k in ks:
+        key = f"{metric}@{k}"
+        mine = systems[default]["overall"].get(key)
+        scored = [
+            (systems[s]["overall"][key], s)
+            for s in signals
+            if s in systems and systems[s]["overall"].get(key) is not None
+        ]
+        if mine is None or not scored:
+            continue
+        best, signal = max(scored)
+        margin = mine - best
+        checks.append(
+            {
+                "k": k,
+                "default": mine,
+                "signal": signal,
+                "best": best,
+                "margin": margin,
+                "ok": margin >= -tolerance,
+            }
+        )
+    return checks

@@ -6,16 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from remem.eval.metrics import KS
+from remem.eval.metrics import HEADLINE, KS, SIGNAL_TOLERANCE
 from remem.eval.operations import ADD_USAGE_KEYS
-
-#: The headline metric of each benchmark (others are in the JSON).
-HEADLINE = {
-    "locomo": ("evidence_recall",),
-    "longmemeval": ("session_recall_any", "turn_recall_any", "session_ndcg_any"),
-    "beam": ("message_recall",),
-    "halumem": ("session_recall_any",),
-}
 
 
 def _fmt(value: Any) -> str:
@@ -39,6 +31,7 @@ def markdown(summary: dict[str, Any]) -> str:
             cells = [_fmt(agg["overall"].get(f"{metric}@{k}")) for k in KS]
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += _signal_check_markdown(summary.get("signal_check", []), HEADLINE[dataset][0])
     metric = HEADLINE[dataset][0]
     categories = sorted({c for agg in systems.values() for c in agg["by_category"]})
     lines += [f"## {metric}@5 / @10 by category", ""]
@@ -62,6 +55,31 @@ def markdown(summary: dict[str, Any]) -> str:
     if "operations" in summary:
         lines += _operations_markdown(summary["operations"])
     return "\n".join(lines) + "\n"
+
+
+def _signal_check_markdown(checks: list[dict[str, Any]], metric: str) -> list[str]:
+    """The default against its best single signal, a violation in bold (empty without both)."""
+    if not checks:
+        return []
+    lines = [
+        f"## never below its best signal ({metric}, tolerance {SIGNAL_TOLERANCE})",
+        "",
+        "| k | remem | best signal | margin | |",
+        "|---|---|---|---|---|",
+    ]
+    for c in checks:
+        verdict = "ok" if c["ok"] else "**BELOW ITS BEST SIGNAL**"
+        lines.append(
+            f"| {c['k']} | {_fmt(c['default'])} | {c['signal']} {_fmt(c['best'])} "
+            f"| {c['margin']:+.3f} | {verdict} |"
+        )
+    failed = [str(c["k"]) for c in checks if not c["ok"]]
+    if failed:
+        lines += [
+            "",
+            f"**Violation**: remem is below its best single signal at k = {', '.join(failed)}.",
+        ]
+    return [*lines, ""]
 
 
 def _qa_markdown(qa: dict[str, Any]) -> list[str]:

@@ -55,7 +55,7 @@ class EvalResult:
     operations_settings: dict[str, Any] | None = None
 
     def summary(self) -> dict[str, Any]:
-        summary = {
+        summary: dict[str, Any] = {
             "dataset": self.dataset,
             "path": self.path,
             "conversations": self.conversations,
@@ -72,6 +72,9 @@ class EvalResult:
                 for name in self.systems
             },
         }
+        summary["signal_check"] = metrics.below_best_signal(
+            summary["systems"], metrics.HEADLINE[self.dataset][0]
+        )
         if self.qa_settings is not None:
             summary["qa"] = {
                 **self.qa_settings,
@@ -143,7 +146,7 @@ def _conversation_store(
 def _current_facts(memory: Memory) -> list[operations.Fact]:
     facts: list[operations.Fact] = []
     while True:
-        page: list[MemoryRecord] = memory.facts(
+        page: Sequence[MemoryRecord] = memory.facts(
             user_id=USER, current=True, limit=1000, offset=len(facts)
         )
         facts += [operations.Fact(m.id, m.text) for m in page]

@@ -2,7 +2,8 @@
 
 A derived memory's ``provenance`` is the union of its sources' turns, and
 ``metadata["sources"]`` names the source memories, so every derived line can be traced to
-what was said. Re-deriving the same thing writes a new version only when the text changed.
+what was said. Its trust is the lowest of its sources': nothing gains trust by being
+summarized. Re-deriving the same thing writes a new version only when the text changed.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from remem._ids import new_id
-from remem.model import Event, MemoryRecord, Scope
+from remem.model import Event, MemoryRecord, Scope, lowest_trust
 from remem.providers.embedder import Embedder
 from remem.stores.base import MemoryFilter, Store
 
@@ -57,8 +58,10 @@ def upsert(
     """
     meta = {**metadata, **key, "sources": [m.id for m in sources]}
 
+    trust = lowest_trust(m.trust for m in sources)
+
     def unchanged(old: MemoryRecord) -> bool:
-        return old.text == text and old.metadata == meta
+        return old.text == text and old.metadata == meta and old.trust == trust
 
     seen = find(store, scope, kind, key)
     if seen is not None and unchanged(seen):  # the common case on a re-run: no embedding
@@ -75,6 +78,8 @@ def upsert(
             "recorded_at": now,
             "valid_from": valid_from,
             "pinned": pinned or (old.pinned if old else False),
+            "origin": "derived",
+            "trust": trust,
         }
         if old is None:
             new = MemoryRecord(

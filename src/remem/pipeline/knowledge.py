@@ -29,6 +29,8 @@ from remem.model import (
     FactDecision,
     LLMUsage,
     MemoryRecord,
+    less_trusted,
+    lowest_trust,
 )
 from remem.pipeline.consolidate import (
     Plan,
@@ -228,6 +230,8 @@ def _write(
                 valid_from=fact.valid_from,
                 valid_to=fact.valid_to,
                 recorded_at=now,
+                origin="derived",
+                trust=fact.episode.trust,
                 metadata={
                     **({"relation": fact.relation} if fact.relation else {}),
                     **({"entities": list(fact.entities)} if fact.entities else {}),
@@ -243,6 +247,15 @@ def _write(
 
         for plan in plans:
             target = plan.target and store.get_memory(plan.target.id, tenant)
+            changes = target is not None and plan.action in ("UPDATE", "INVALIDATE")
+            if target and changes and less_trusted(plan.fact.episode.trust, target.trust):
+                # A less trusted turn may not rewrite or close a fact: it stands beside it.
+                why = f"{plan.action} of {target.id} refused: its turn is less trusted than it"
+                record = add(plan, f"ADD: {why}; {plan.reason}")
+                decisions.append(
+                    FactDecision(action="ADD", text=record.text, memory_id=record.id, reason=why)
+                )
+                continue
             if plan.action != "ADD" and (target is None or target.expired_at is not None):
                 record = add(plan, f"ADD: {plan.action} target changed meanwhile; {plan.reason}")
                 decisions.append(
@@ -292,6 +305,7 @@ def _write(
                         "recorded_at": now,
                         "expired_at": None,
                         "status": "active",
+                        "trust": lowest_trust([target.trust, plan.fact.episode.trust]),
                     }
                 )
                 store.end_version(target.id, target.version, "superseded", now, tenant)

@@ -21,10 +21,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
 from remem.errors import ProviderError
 from remem.model import SearchHit, SearchResults, Signal
 from remem.providers.embedder import Embedder
@@ -125,12 +126,18 @@ def llm_search(
     context_window: int = 0,
     asked_at: datetime | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
+    guard: GuardPolicy = DEFAULT_GUARD_POLICY,
+    guard_llm: Any = None,
 ) -> Reranked:
-    """``hybrid_search`` with the recipe's LLM step (module docs): at most one LLM call."""
+    """``hybrid_search`` with the recipe's LLM step (module docs): at most one LLM call.
+
+    ``guard`` flags the hits of both searches, as it does any search's; ``guard_llm`` (the
+    guard's own optional LLM check, one call more) judges the plain ranking's only.
+    """
     base = replace(recipe, llm_rerank=0)
     shown = recipe.llm_rerank
 
-    def search(text: str, many: int) -> SearchResults:
+    def search(text: str, many: int, checker: Any = None) -> SearchResults:
         return hybrid_search(
             store,
             embedder,
@@ -141,9 +148,11 @@ def llm_search(
             context_window=context_window,
             asked_at=asked_at,
             policy=policy,
+            guard=guard,
+            llm=checker,
         )
 
-    plain = search(query, max(limit, shown))
+    plain = search(query, max(limit, shown), guard_llm)
     if plain.abstained or not plain.hits:
         return Reranked(_cut(plain, limit))
     candidates = plain.hits[:shown]

@@ -1,18 +1,25 @@
-"""Hybrid search: BM25 and dense candidates, fused, each hit explained and grounded in its turn.
+"""Hybrid search: BM25 and dense candidates, ranked, each hit explained and grounded in its turn.
 
-Beyond the two base signals, fused by weighted reciprocal rank:
+The signals, each a search of its own that returns candidates:
 
-- time: when the query names a time ("last March"), both retrievers run again
-  inside that event-time window and join as their own signals, so on-time
-  memories rise without off-time ones being cut;
-- directives: standing instructions and preferences ("always include version
-  numbers") closest to the query join as a signal, since they apply to every
-  later request on their topic;
-- user turns get a proportional boost: they hold what is worth remembering,
-  while assistant turns mostly elaborate on them;
-- ``recent`` (a named recipe) adds recency, for "what is the current state" use;
+- BM25 and dense over the whole scope;
+- time: when the query names a time ("last March"), both again inside that event-time
+  window, so on-time memories rise without off-time ones being cut;
+- directives: the standing instructions and preferences ("always include version
+  numbers") closest to the query, since they apply to every later request on their topic;
+  only the owner's own trusted turns are lifted (``_owners_orders``);
 - graph: memories about the entities the query names and their 1-2 hop relations
-  (retrieval/graph.py) join as their own signal.
+  (retrieval/graph.py);
+- ``recent`` (a named recipe): recency, for "what is the current state" use;
+- the guard (retrieval/guarded.py): a hit contradicting better-believed memories is
+  flagged and ranked down; every hit carries its flags.
+
+The default recipe orders the candidates with a learned ranker (retrieval/ranker.py): a
+linear model over each candidate's signals and its place in the conversation (the turns
+around it, its session), fitted on the dev benchmarks (docs/recall.md). Graph and
+recency, when a recipe asks for them, are then fused with the ranker's order by
+reciprocal rank. A recipe without a ranker fuses every signal by weighted reciprocal
+rank and boosts user turns, which hold what is worth remembering.
 
 Abstention: when even the closest memory is far from the query (cosine under
 the recipe's floor), the result is empty with a reason instead of noise. The
@@ -25,16 +32,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-from remem.model import MemoryRecord, SearchHit, SearchResults
+from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
+from remem.guard import STRICT, may_give_orders, scan
+from remem.model import Episode, MemoryRecord, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.recipes import SearchRecipe
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
-from remem.retrieval.fusion import reciprocal_rank_fusion
+from remem.retrieval.fusion import Fused, reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
+from remem.retrieval.guarded import guard_ranking
 from remem.retrieval.priors import apply_priors
+from remem.retrieval.ranker import load as load_ranker
+from remem.retrieval.ranker import rerank, to_place
 from remem.stores.base import MemoryFilter, Store
 from remem.text import timeq
 from remem.text.terms import query_terms
@@ -77,10 +90,63 @@ def _by_recency(rankings: Iterable[Ranking], asked_at: datetime | None) -> Ranki
     return [(m, -age(m)) for m in sorted(seen.values(), key=age)]
 
 
+def _owners_orders(memory: MemoryRecord, guard: GuardPolicy) -> bool:
+    """Whether a row tagged as a directive may be lifted as one: the owner's own trusted
+    turn, with nothing in it trying to take the assistant over (rows tagged before the
+    guard existed are checked again here)."""
+    if not guard.enabled:
+        return True
+    if not may_give_orders(memory.origin, memory.trust):
+        return False
+    return not any(f.kind in STRICT for f in scan(memory.text))
+
+
 def _narrow(flt: MemoryFilter, window: timeq.TimeWindow) -> MemoryFilter | None:
     start = max(filter(None, (flt.event_after, window.start)))
     end = min(filter(None, (flt.event_before, window.end)))
     return replace(flt, event_after=start, event_before=end) if start < end else None
+
+
+def _rrf(
+    rankings: dict[str, Ranking],
+    weights: dict[str, float],
+    recipe: SearchRecipe,
+    asked_at: datetime | None,
+) -> list[Fused]:
+    """Weighted reciprocal rank fusion of every signal, user turns boosted (recipes without a ranker)."""
+    if recipe.recency > 0:
+        rankings["recency"] = _by_recency(rankings.values(), asked_at)
+        weights["recency"] = recipe.recency
+    fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
+    if recipe.user_boost:
+        for f in fused:
+            if f.memory.metadata.get("role") == "user":
+                bonus = f.score * recipe.user_boost
+                f.score += bonus
+                f.boosts["user"] = bonus
+        fused.sort(key=lambda f: -f.score)
+    return fused
+
+
+def _with_extras(
+    ranked: list[Fused], extras: dict[str, Ranking], weights: dict[str, float], k: int
+) -> list[Fused]:
+    """The ranker's order fused (by reciprocal rank) with the graph and recency signals.
+
+    A hit keeps the signals and boosts the ranker saw; only the order and score change.
+    """
+    if not any(extras.values()):
+        return ranked
+    rankings = {"ranker": [(f.memory, f.score) for f in ranked], **extras}
+    fused = reciprocal_rank_fusion(rankings, {**weights, "ranker": 1.0}, k=k)
+    before = {(f.memory.id, f.memory.version): f for f in ranked}
+    for f in fused:
+        f.signals.pop("ranker", None)
+        seen = before.get((f.memory.id, f.memory.version))
+        if seen is not None:
+            f.signals = {**seen.signals, **f.signals}
+            f.boosts = dict(seen.boosts)
+    return fused
 
 
 def hybrid_search(
@@ -94,6 +160,8 @@ def hybrid_search(
     context_window: int = 0,
     asked_at: datetime | None = None,
     policy: LifecyclePolicy = DEFAULT_POLICY,
+    guard: GuardPolicy = DEFAULT_GUARD_POLICY,
+    llm: Any = None,
 ) -> SearchResults:
     pool = max(recipe.candidates, limit)
     terms = query_terms(query)
@@ -121,33 +189,37 @@ def hybrid_search(
         )
     if recipe.directives > 0 and vector is not None:
         standing = replace(flt, metadata={**flt.metadata, "directive": True})
-        rankings["directive"] = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        found = store.vector_search(vector, standing, DIRECTIVES_POOL)
+        rankings["directive"] = [(m, score) for m, score in found if _owners_orders(m, guard)]
         weights["directive"] = recipe.directives
+    extras: dict[str, Ranking] = {}
     # Knowledge graph (issue 4): entities named in the query and their 1-2 hop relations.
     if recipe.graph > 0:
-        rankings["graph"] = graph_ranking(store, query, vector, flt, pool, turns=recipe.graph_turns)
+        extras["graph"] = graph_ranking(store, query, vector, flt, pool, turns=recipe.graph_turns)
         weights["graph"] = recipe.graph
-    if recipe.recency > 0:
-        rankings["recency"] = _by_recency(rankings.values(), asked_at)
-        weights["recency"] = recipe.recency
-    fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
+    episodes: dict[str, Episode] = {}
+    if recipe.ranker is None:
+        fused = _rrf({**rankings, **extras}, weights, recipe, asked_at)
+    else:
+        fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
+        episodes = {e.id: e for e in store.get_episodes(to_place(fused), flt.scope.tenant)}
+        scores = [score for _, score in dense or ()]
+        fused = rerank(fused, scores, episodes, terms, window, load_ranker(recipe.ranker))
+        if recipe.recency > 0:
+            extras["recency"] = _by_recency([[(f.memory, f.score) for f in fused]], asked_at)
+            weights["recency"] = recipe.recency
+        fused = _with_extras(fused, extras, weights, recipe.rrf_k)
     if not fused:
         return SearchResults(
             query=query, hits=(), abstained=True, reason="no stored memory matches"
         )
-    if recipe.user_boost:
-        for f in fused:
-            if f.memory.metadata.get("role") == "user":
-                bonus = f.score * recipe.user_boost
-                f.score += bonus
-                f.boosts["user"] = bonus
-        fused.sort(key=lambda f: -f.score)
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
+    flags = guard_ranking(fused, limit, guard, llm)
     fused = fused[:limit]
-    sources = [f.memory.provenance[0] for f in fused if f.memory.provenance]
-    episodes = {e.id: e for e in store.get_episodes(sources, flt.scope.tenant)}
+    sources = [p for f in fused for p in f.memory.provenance[:1] if p not in episodes]
+    episodes.update((e.id, e) for e in store.get_episodes(sources, flt.scope.tenant))
     hits = []
     for f in fused:
         episode = episodes.get(f.memory.provenance[0]) if f.memory.provenance else None
@@ -162,6 +234,7 @@ def hybrid_search(
                 boosts=f.boosts,
                 episode=episode,
                 context=context,
+                flags=flags.get(f.memory.id, ()),
             )
         )
     return SearchResults(query=query, hits=tuple(hits), time_window=span)

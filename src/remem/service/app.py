@@ -7,7 +7,7 @@ own. Routes under ``/v1`` mirror the facade one to one.
 
 Where things are: the routes in ``routers/`` (one module per area), the key and
 tenant dependencies in ``deps``, the shared state in ``state``, the size and
-query-string guards in ``middleware``, the JSON error in ``errors``.
+query-string guards and the last-resort 500 in ``middleware``, the JSON error in ``errors``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from remem.service.middleware import (
     DEFAULT_MAX_BODY,
     DEFAULT_MAX_IMPORT,
     BodyLimit,
+    InternalErrors,
     SingleValuedQuery,
 )
 from remem.service.routers import ROUTERS
@@ -94,10 +95,11 @@ def create_app(
     app.add_middleware(SingleValuedQuery)
     app.add_middleware(BodyLimit, max_body=max_body_bytes, max_import=max_import_bytes)
     app.add_middleware(RequestMetrics, metrics=state.metrics)
+    # Outermost of ours: whatever fails below is answered, and the connection stays open.
+    app.add_middleware(InternalErrors)
     app.add_exception_handler(RememError, _remem_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    app.add_exception_handler(Exception, _internal)
     for router in ROUTERS:
         app.include_router(router)
     return app
@@ -148,8 +150,3 @@ def _methods_on_path(request: Request) -> set[str]:
         if methods and route.matches(request.scope)[0] is not Match.NONE:
             allowed |= methods
     return allowed
-
-
-async def _internal(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return error_response(500, "internal", "internal error; the server log has the details")

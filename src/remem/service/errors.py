@@ -30,8 +30,9 @@ class ErrorBody(BaseModel):
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
-        (400, "Scope missing or too broad"),
+        (400, "Scope missing or too broad, or two different API keys"),
         (401, "Missing, unknown or revoked API key"),
+        (403, "The API key may not do this (e.g. store system turns)"),
         (404, "No such memory in this tenant and scope"),
         (413, "Request body too large"),
         (422, "Invalid input; nothing was written"),

@@ -1,13 +1,17 @@
-"""ASGI middleware that refuses a request before any route sees it: ambiguous query
-strings (422) and bodies over the size limit (413)."""
+"""ASGI middleware: refuse a request before any route sees it (ambiguous query strings:
+422; bodies over the size limit: 413), and answer an unexpected error with a JSON 500
+that keeps the connection open."""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from remem.service.errors import error_response
+
+log = logging.getLogger("remem.service")
 
 DEFAULT_MAX_BODY = 1 << 20  # 1 MiB: thousands of chat turns per add
 DEFAULT_MAX_IMPORT = 64 << 20
@@ -84,3 +88,37 @@ class BodyLimit:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+class InternalErrors:
+    """ASGI middleware: an exception no handler took becomes a JSON 500, and is not re-raised.
+
+    Starlette's own last-resort handler sends its 500 and then re-raises, and uvicorn answers
+    an exception raised after the response started by closing the connection: a keep-alive
+    client then loses its next, valid request. Here the exception ends with the answer.
+    Once a response has started (a stream cut short) nothing can be said on the wire, so the
+    exception goes on and the server closes the connection, which tells the client so.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watch)
+        except Exception:
+            if started:
+                raise
+            log.exception("unexpected error on %s %s", scope["method"], scope["path"])
+            message = "internal error; the server log has the details"
+            await error_response(500, "internal", message)(scope, receive, send)

@@ -8,6 +8,7 @@ every backend can store (no NUL, no lone UTF-16 surrogates), so bad input is a
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Annotated, Any, Literal, TypeAlias
 
@@ -15,10 +16,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from remem import RECIPES
 from remem.engine import MAX_LIMIT
-from remem.model import KINDS, LAYERS, ROLES, MemoryRecord
+from remem.model import KINDS, LAYERS, ROLES, MemoryRecord, Trust
 
 MAX_OFFSET = 2**31 - 1
 MAX_MESSAGES = 10_000
+#: How deep JSON values (metadata, filters) may nest: far past any real use, and short of
+#: the recursion limits of the parsers and serialisers between here and the database.
+MAX_DEPTH = 64
 
 
 def storable(text: str) -> str:
@@ -31,16 +35,23 @@ def storable(text: str) -> str:
     return text
 
 
-def storable_json(value: Any) -> Any:
+def storable_json(value: Any, depth: int = 0) -> Any:
+    """``value`` if it is plain JSON every backend stores: storable text, finite numbers
+    (Python's parser reads NaN, Infinity and 1e400; JSON has no such numbers), and no
+    deeper than ``MAX_DEPTH``."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, str):
         storable(value)
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"holds {value}, which is not a JSON number")
     elif isinstance(value, dict):
         for key, item in value.items():
             storable(key)
-            storable_json(item)
+            storable_json(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            storable_json(item)
+            storable_json(item, depth + 1)
     return value
 
 
@@ -64,11 +75,12 @@ Kind = Literal[KINDS]  # type: ignore[valid-type]
 Role = Literal[ROLES]  # type: ignore[valid-type]
 Recipe: TypeAlias = Literal[tuple(RECIPES)]  # type: ignore[valid-type]
 Layer = Literal[LAYERS]  # type: ignore[valid-type]
+TrustLevel: TypeAlias = Trust
 
 
 class _Body(BaseModel):
-    # strict: JSON false is not the integer 0, "1" is not the number 1.
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # strict: JSON false is not the integer 0, "1" is not the number 1; NaN is no number.
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class MessageIn(_Body):
@@ -117,6 +129,8 @@ class SearchRequest(_Body):
     layers: list[Layer] | None = None
     archived: bool = False
     valid_at: Time | None = None
+    include_quarantined: bool = False
+    min_trust: TrustLevel | None = None
 
 
 class ContextRequest(_Body):
@@ -192,6 +206,34 @@ class Forgotten(BaseModel):
 
 class Counts(BaseModel):
     model_config = ConfigDict(extra="allow")
+
+
+class QueueOut(BaseModel):
+    pending: int
+    failed: int
+
+
+class LLMUseOut(BaseModel):
+    model: str | None
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    retries: int
+
+
+class StatsOut(BaseModel):
+    """What a tenant may know of its own data. ``Memory.stats`` also names the database
+    (its URL or path) and its size in bytes, which belong to the operator: the database
+    is shared by every tenant, so over HTTP only the fields listed here are answered."""
+
+    embedder: str | None
+    dimension: int | None
+    episodes: int
+    events: int
+    memories: dict[str, dict[str, int]] = Field(description="Counts by kind, then status.")
+    entities: int
+    extraction_queue: QueueOut
+    llm: LLMUseOut
 
 
 class Health(BaseModel):

@@ -1,5 +1,5 @@
 """What one running API holds, in one typed object: a ``Memory`` per tenant over the shared
-store, embedder and LLM, the key table, the metrics and the background workers.
+store, embedder and LLM, the key table, the keyed adds, the metrics and the background workers.
 
 ``open_state`` builds it from ``create_app``'s arguments; routes reach it through the
 ``service_state`` dependency (``remem.service.deps``), never through closures.
@@ -10,17 +10,18 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from starlette.concurrency import run_in_threadpool
 
-from remem import Memory
+from remem import Memory, Writer
 from remem.config import default_location
 
 # The engine's worker threads, run here for every tenant at once (not per Memory).
 from remem.engine import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
 from remem.providers.llm import LLM, default_llm
+from remem.service.idempotency import Idempotency, KeyedStore
 from remem.service.keys import KeyStore
 from remem.service.metrics import MeteredEmbedder, MeteredLLM, Metrics
 from remem.stores import Store, open_store
@@ -31,19 +32,20 @@ class _Closeable(Protocol):
 
 
 class Tenants:
-    """One ``Memory`` per tenant over the shared store and embedder (cheap; bound once)."""
+    """One ``Memory`` per tenant and writer standing over the shared store and embedder
+    (cheap; bound once)."""
 
     def __init__(
         self, store: Store, embedder: Embedder, llm: LLM | None, extraction: str = "inline"
     ) -> None:
         self.store, self.embedder, self.llm = store, embedder, llm
         self.extraction = extraction
-        self._memories: dict[str, Memory] = {}
+        self._memories: dict[tuple[str, Writer], Memory] = {}
         self._lock = threading.Lock()
 
-    def memory(self, tenant: str) -> Memory:
+    def memory(self, tenant: str, writer: Writer = Writer()) -> Memory:  # noqa: B008 (frozen)
         with self._lock:
-            found = self._memories.get(tenant)
+            found = self._memories.get((tenant, writer))
             if found is None:
                 found = Memory(
                     store=self.store,
@@ -51,8 +53,9 @@ class Tenants:
                     llm=self.llm,
                     tenant=tenant,
                     extraction=self.extraction,
+                    writer=writer,
                 )
-                self._memories[tenant] = found
+                self._memories[tenant, writer] = found
             return found
 
 
@@ -65,6 +68,7 @@ class ServiceState:
     keys: KeyStore | None
     auth: bool
     tenant: str
+    idempotency: Idempotency
     maintenance: BackgroundMaintenance | None = None
     extraction: ExtractionWorker | None = None
     ready: bool = False
@@ -136,9 +140,12 @@ def open_state(
     if llm == "env" and shared_llm is not None:
         owned.append(shared_llm)
     background = extract_in_background and shared_llm is not None
-    tenants = Tenants(store, shared_embedder, shared_llm, "queue" if background else "inline")
+    # Every tenant writes through KeyedStore, so an add under an Idempotency-Key keeps its
+    # answer in its own transaction.
+    keyed = cast(Store, KeyedStore(store))
+    tenants = Tenants(keyed, shared_embedder, shared_llm, "queue" if background else "inline")
     store.bind_embedder(shared_embedder.model_id, shared_embedder.dimension)
-    state = ServiceState(tenants, metrics, keys, auth, tenant, owned=owned)
+    state = ServiceState(tenants, metrics, keys, auth, tenant, Idempotency(store), owned=owned)
     if maintain_every_s:
         state.maintenance = BackgroundMaintenance(state.maintain_all, maintain_every_s)
     if background:

@@ -8,8 +8,10 @@ from remem.errors import StoreError
 from remem.stores.base import (
     EventStore,
     GraphStore,
+    IdempotencyStore,
     JobClaim,
     JobStore,
+    KeptAnswer,
     LifecycleChange,
     MemoryFilter,
     MemoryStore,
@@ -25,8 +27,10 @@ from remem.stores.base import (
 __all__ = [
     "EventStore",
     "GraphStore",
+    "IdempotencyStore",
     "JobClaim",
     "JobStore",
+    "KeptAnswer",
     "LifecycleChange",
     "MemoryFilter",
     "MemoryStore",

@@ -7,7 +7,8 @@ every backend.
 
 ``Store`` is the union of one protocol per concern (``remem.stores.operations``):
 memories and episodes, events, the knowledge graph, the extraction queue, search,
-dump/load, re-embedding. Code that needs only one of them can ask for only that one.
+dump/load, answers kept per request key, re-embedding. Code that needs only one of them
+can ask for only that one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from remem.model import MemoryRecord, Scope
 from remem.stores.operations import (
     EventStore,
     GraphStore,
+    IdempotencyStore,
     JobStore,
     MemoryStore,
     PortableStore,
@@ -30,6 +32,7 @@ from remem.stores.records import (
     Dumped,
     EntityRow,
     JobClaim,
+    KeptAnswer,
     LifecycleChange,
     MemoryFilter,
     Reembedding,
@@ -42,8 +45,10 @@ __all__ = [
     "EntityRow",
     "EventStore",
     "GraphStore",
+    "IdempotencyStore",
     "JobClaim",
     "JobStore",
+    "KeptAnswer",
     "LifecycleChange",
     "MemoryFilter",
     "MemoryStore",
@@ -65,6 +70,7 @@ class Store(
     JobStore,
     SearchStore,
     PortableStore,
+    IdempotencyStore,
     ReembedStore,
     Protocol,
 ):

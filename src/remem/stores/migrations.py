@@ -353,7 +353,91 @@ def m006_job_answer_retry_and_claim(db: Schema) -> None:
 
 
 @migration
-def m007_reembed_staging(db: Schema) -> None:
+def m007_idempotency_keys(db: Schema) -> None:
+    """Answers kept per request key (the service's ``Idempotency-Key``), dropped by age."""
+    db.run(
+        sqlite="""
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant TEXT NOT NULL, key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    answer TEXT NOT NULL, created_at TEXT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+""",
+        postgres="""
+CREATE TABLE idempotency_keys (
+    tenant text NOT NULL, key text NOT NULL, fingerprint text NOT NULL,
+    answer jsonb NOT NULL, created_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+""",
+    )
+    db.run("CREATE INDEX IF NOT EXISTS idempotency_keys_age ON idempotency_keys (created_at);")
+
+
+@migration
+def m008_trust_and_provenance(db: Schema) -> None:
+    """Where each memory came from and how far it is believed; the trust of each turn.
+
+    Rows of earlier releases take it from what they recorded: a turn's (or a memory's)
+    ``role`` says its origin, and the trust that role earns its owner (user and system
+    turns trusted, assistant turns unverified, tool results untrusted). Derived memories
+    (facts, summaries, the profile, insights: no role) are ``derived``, ``unverified``
+    until derived again, since which turns they came from was not weighed when written.
+    """
+    db.add_column("memories", "origin", "text", not_null=True, default="import")
+    db.add_column("memories", "trust", "text", not_null=True, default="unverified")
+    db.add_column("episodes", "trust", "text", not_null=True, default="unverified")
+    db.run(
+        sqlite=_provenance_backfill("json_extract(metadata, '$.role')"),
+        postgres=_provenance_backfill("metadata->>'role'"),
+    )
+    db.run(f"UPDATE episodes SET trust = {_trust_of_role('role')};")
+
+
+def _trust_of_role(role: str) -> str:
+    """SQL for the trust a turn of ``role`` earns its owner (``remem.guard.policy``)."""
+    return (
+        f"CASE {role} WHEN 'user' THEN 'trusted' WHEN 'system' THEN 'trusted' "
+        "WHEN 'assistant' THEN 'unverified' ELSE 'untrusted' END"
+    )
+
+
+def _provenance_backfill(role: str) -> str:
+    return (
+        f"UPDATE memories SET origin = COALESCE({role}, 'derived'), "
+        f"trust = CASE WHEN {role} IS NULL THEN 'unverified' ELSE {_trust_of_role(role)} END;"
+    )
+
+
+#: The SQLite columns a time is written to (``Dialect.time``), by table.
+TIME_COLUMNS = {
+    "episodes": ("occurred_at", "recorded_at"),
+    "memories": ("valid_from", "valid_to", "recorded_at", "expired_at", "last_accessed_at"),
+    "events": ("at",),
+    "entities": ("created_at", "updated_at"),
+    "extraction_jobs": ("created_at", "updated_at", "retry_at", "claimed_at"),
+}
+
+
+@migration
+def m009_four_digit_years(db: Schema) -> None:
+    """SQLite times before year 1000 were written with an unpadded year ("999-01-01T...":
+    strftime's %Y), which sorted after every later time; pad them. PostgreSQL's timestamptz
+    never had the problem."""
+    if db.dialect.name != "sqlite":
+        return
+    for table, columns in TIME_COLUMNS.items():
+        for column in columns:
+            # instr finds the dash after the year: 2 to 4 means 1 to 3 digits.
+            db.execute(
+                f"UPDATE {table} SET {column} = substr('000', 1, 5 - instr({column}, '-')) "
+                f"|| {column} WHERE instr({column}, '-') BETWEEN 2 AND 4 "
+                f"AND {column} GLOB '[0-9]*'"
+            )
+
+
+@migration
+def m010_reembed_staging(db: Schema) -> None:
     """Room for a second embedding model's vectors while a re-embedding runs.
 
     ``vectors_next`` holds each memory's new vector, ``entities.vector_next`` each entity

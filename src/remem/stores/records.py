@@ -1,8 +1,9 @@
 """The plain values stores take and give besides the model's records.
 
-Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, a re-embedding's
-rows and state (``Unembedded``, ``Reembedding``), and ``Dumped``, the check every
-backend's ``load`` runs before writing anything.
+Filters (``MemoryFilter``), claims (``JobClaim``), lifecycle changes, answers kept per
+request key (``KeptAnswer``), a re-embedding's rows and state (``Unembedded``,
+``Reembedding``), and ``Dumped``, the check every backend's ``load`` runs before
+writing anything.
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ if TYPE_CHECKING:
 
 #: Records written per call when a load inserts many.
 LOAD_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class KeptAnswer:
+    """An answer kept under a request key, with what identifies the request it answered."""
+
+    fingerprint: str
+    answer: dict[str, Any]
+    created_at: datetime
 
 
 @dataclass(frozen=True)
@@ -89,8 +99,10 @@ class MemoryFilter:
     Without ``as_of`` only current rows (``expired_at`` unset) with a status in
     ``statuses`` are visible. With ``as_of`` the view is what remem believed at
     that system time: rows recorded by then and not yet expired, whatever
-    their status is today. ``valid_at`` keeps rows true at that event time:
-    ``valid_from <= valid_at < valid_to`` (an open end is still true).
+    their status is today, except the quarantined and poisoned (never believed) unless
+    ``statuses`` names them. ``valid_at`` keeps rows true at that event time:
+    ``valid_from <= valid_at < valid_to`` (an open end is still true). ``trust`` keeps
+    rows of those trust levels.
     """
 
     scope: Scope
@@ -103,6 +115,11 @@ class MemoryFilter:
     ids: tuple[str, ...] | None = None
     valid_at: datetime | None = None
     layers: tuple[str, ...] | None = None
+    trust: tuple[str, ...] | None = None
+
+
+#: Statuses of rows that were never believed: an ``as_of`` view leaves them out too.
+HELD_STATUSES = ("quarantined", "poisoned")
 
 
 @dataclass(frozen=True)

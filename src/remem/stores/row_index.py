@@ -24,6 +24,8 @@ from remem.stores.tokens import tokenize
 
 PartKey = tuple[str, str | None]
 
+#: Removed rows a part holds at least before it compacts (and at least as many as live ones).
+COMPACT_AT = 64
 #: BM25 constants (the usual ones; FTS5 and Lucene use the same).
 K1 = 1.2
 B = 0.75
@@ -38,6 +40,12 @@ class _Grow:
         shape = (16, width) if width else (16,)
         self.data = np.zeros(shape, dtype=dtype)
         self.size = 0
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> _Grow:
+        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
+        grown.extend(values)
+        return grown
 
     def extend(self, values: np.ndarray) -> None:
         need = self.size + len(values)
@@ -119,6 +127,24 @@ class _Part:
         self.total_length += float(lengths.sum())
         self.tokenized += len(texts)
 
+    def compact(self) -> None:
+        """Drop the removed rows: their vectors and postings, so memory follows live rows."""
+        keep = self.alive.view.copy()
+        moved = np.cumsum(keep) - 1  # a kept row's new position
+        for name in ("keys", "matrix", "has_vector", "when", "directive", "alive", "lengths"):
+            grown: _Grow = getattr(self, name)
+            rows = keep[: grown.size]  # ``lengths``: the tokenized rows only
+            setattr(self, name, _Grow.of(grown.view[rows]))
+        postings = {}
+        for word, (positions, tfs) in self.postings.items():
+            kept = keep[positions.view]
+            if kept.any():
+                new = moved[positions.view[kept]].astype(np.int32)
+                postings[word] = (_Grow.of(new), _Grow.of(tfs.view[kept]))
+        self.postings = postings
+        self.tokenized = self.lengths.size
+        self.total_length = float(self.lengths.view.sum())
+
     def admitted(self, window: Window) -> np.ndarray:
         ok = self.alive.view.copy()
         if window.after is not None:
@@ -169,10 +195,16 @@ class RowIndex:
         self.generation += 1
 
     def remove(self, keys: Iterable[int]) -> None:
+        """Rows no search may return again (forgotten). A part compacts once its removed
+        rows outnumber its live ones (amortised O(1) a row), so a store that keeps adding
+        and forgetting holds as much as it keeps, however long it runs."""
         doomed = np.fromiter(keys, dtype=np.int64)
         if len(doomed):
             for part in self._parts.values():
                 part.alive.view[np.isin(part.keys.view, doomed)] = False
+                dead = part.size - int(part.alive.view.sum())
+                if dead >= max(COMPACT_AT, part.size - dead):
+                    part.compact()
             self.generation += 1
 
     def parts_for(self, tenant: str, user_id: str | None) -> list[PartKey]:

@@ -49,6 +49,8 @@ MEMORY_COLUMNS = (
     "layer",
     "stability",
     "pinned",
+    "origin",
+    "trust",
 )
 EPISODE_COLUMNS = (
     "id",
@@ -61,6 +63,7 @@ EPISODE_COLUMNS = (
     "recorded_at",
     "source",
     "metadata",
+    "trust",
 )
 EVENT_COLUMNS = ("id", "at", "op", "memory_id", "version", *SCOPE_COLUMNS, "reason", "payload")
 
@@ -164,6 +167,8 @@ def memory_row(m: MemoryRecord, t: TimeOut = _same) -> tuple[Any, ...]:
         m.layer,
         m.stability,
         m.pinned,
+        m.origin,
+        m.trust,
     )
 
 
@@ -187,6 +192,8 @@ def memory_from_row(row: Row, t: TimeIn = _same) -> MemoryRecord:
         layer=row["layer"],
         stability=row["stability"],
         pinned=bool(row["pinned"]),
+        origin=row["origin"],
+        trust=row["trust"],
     )
 
 
@@ -202,6 +209,7 @@ def episode_row(e: Episode, t: TimeOut = _same) -> tuple[Any, ...]:
         t(e.recorded_at),
         e.source,
         json.dumps(e.metadata),
+        e.trust,
     )
 
 
@@ -217,6 +225,7 @@ def episode_from_row(row: Row, t: TimeIn = _same) -> Episode:
         recorded_at=t(row["recorded_at"]),
         source=row["source"],
         metadata=_metadata_in(row["metadata"]),
+        trust=row["trust"],
     )
 
 

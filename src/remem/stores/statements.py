@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from remem.model import Scope
-from remem.stores.records import MemoryFilter
+from remem.stores.records import HELD_STATUSES, MemoryFilter
 from remem.stores.rows import EVENT_COLUMNS, JOB_COLUMNS, MEMORY_COLUMNS
 from remem.stores.sql import Dialect
 
@@ -58,7 +58,7 @@ def memory_where(flt: MemoryFilter, d: Dialect, by_key: bool = False) -> tuple[s
         if value is not None:
             clauses.append(f"{m}{column} = {mark}")
             params.append(value)
-    for column, values in (("kind", flt.kinds), ("layer", flt.layers)):
+    for column, values in (("kind", flt.kinds), ("layer", flt.layers), ("trust", flt.trust)):
         if values:
             clause, bound = d.one_of(m + column, values)
             clauses.append(clause)
@@ -68,6 +68,11 @@ def memory_where(flt: MemoryFilter, d: Dialect, by_key: bool = False) -> tuple[s
             f"{m}recorded_at <= {mark} AND ({m}expired_at IS NULL OR {m}expired_at > {mark})"
         )
         params.extend([d.time(flt.as_of)] * 2)
+        hidden = [s for s in HELD_STATUSES if s not in flt.statuses]
+        if hidden:
+            clause, bound = d.one_of(f"{m}status", hidden)
+            clauses.append(f"NOT {clause}")
+            params.extend(bound)
     else:
         clause, bound = d.one_of(f"{m}status", flt.statuses)
         clauses.append(f"{m}expired_at IS NULL AND {clause}")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,20 +31,28 @@ class Served:
 
 
 @contextmanager
-def served(db: Path | str, *args: str, ready_within_s: float = 120.0) -> Iterator[Served]:
+def served(
+    db: Path | str,
+    *args: str,
+    ready_within_s: float = 120.0,
+    port: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Iterator[Served]:
     """``remem --db DB serve --port P ARGS`` once it is ready (URL, pid); stopped on exit.
 
-    The child imports this checkout's remem (its ``src`` leads PYTHONPATH), so it runs the
-    code under test even when another checkout is installed.
+    ``port``: a given one (a server started again where clients look for it), else a free
+    one; ``env``: variables set for the server (``REMEM_LLM_URL``...). The child imports
+    this checkout's remem (its ``src`` leads PYTHONPATH), so it runs the code under test
+    even when another checkout is installed. A test may SIGKILL it (``Served.pid``).
     """
-    port = free_port()
+    port = port or free_port()
     path = os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)
     command = [sys.executable, "-m", "remem.interfaces.cli", "--db", str(db), "serve"]
     # A file, not a pipe: a pipe nobody reads fills up and blocks a chatty server.
     errors = tempfile.TemporaryFile()  # noqa: SIM115 (closed in the finally below)
     server = subprocess.Popen(
         [*command, "--port", str(port), *args],
-        env={**os.environ, "PYTHONPATH": path},
+        env={**os.environ, **(env or {}), "PYTHONPATH": path},
         stdout=subprocess.DEVNULL,
         stderr=errors,
     )

@@ -24,6 +24,7 @@ from remem.interfaces.cli import (
     lifecycle,
     memories,
     portability,
+    review,
     search,
     service,
 )
@@ -49,17 +50,25 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "forget": memories.forget,
     "export": portability.export,
     "import": portability.import_,
+    "backup": portability.backup,
     "maintain": lifecycle.maintain,
     "pin": lifecycle.pin,
     "summarize": lifecycle.summarize,
     "profile": lifecycle.profile,
     "context": search.context,
     "stats": memories.stats,
+    "lessons": review.lessons,
     "migrate": portability.migrate,
     "reembed": embedding.reembed,
     "eval": evaluation.eval_,
     "serve": service.serve,
     "mcp": service.mcp_,
+}
+#: ``remem quarantine <name>``.
+QUARANTINE_COMMANDS: dict[str, Callable[..., Any]] = {
+    "list": review.quarantine_list,
+    "release": review.quarantine_release,
+    "forget": review.quarantine_forget,
 }
 #: ``remem keys <name>``.
 KEY_COMMANDS: dict[str, Callable[..., Any]] = {
@@ -70,6 +79,9 @@ KEY_COMMANDS: dict[str, Callable[..., Any]] = {
 
 for _name, _run in COMMANDS.items():
     app.command(_name)(_run)
+for _name, _run in QUARANTINE_COMMANDS.items():
+    review.quarantine_app.command(_name)(_run)
+app.add_typer(review.quarantine_app, name="quarantine")
 for _name, _run in KEY_COMMANDS.items():
     service.keys_app.command(_name)(_run)
 app.add_typer(service.keys_app, name="keys")
@@ -118,4 +130,4 @@ def main() -> None:
     app(prog_name="remem")
 
 
-__all__ = ["COMMANDS", "KEY_COMMANDS", "app", "main"]
+__all__ = ["COMMANDS", "KEY_COMMANDS", "QUARANTINE_COMMANDS", "app", "main"]

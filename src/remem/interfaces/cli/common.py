@@ -11,22 +11,26 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
 from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from remem import RECIPES, InvalidInput, Memory, RememError
-from remem.model import KINDS, LAYERS
+from remem.model import KINDS, LAYERS, TRUST_LEVELS
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 KindName = Enum("KindName", {k: k for k in KINDS}, type=str)  # type: ignore[misc]
 RecipeName = Enum("RecipeName", {r: r for r in RECIPES}, type=str)  # type: ignore[misc]
+#: The most a file or stdin given to a command may hold (``remem add -f /dev/zero`` stops).
+MAX_INPUT_CHARS = 16 << 20
+
 LayerName = Enum("LayerName", {x: x for x in LAYERS}, type=str)  # type: ignore[misc]
+TrustName = Enum("TrustName", {x: x for x in TRUST_LEVELS}, type=str)  # type: ignore[misc]
 DEFAULT_KIND = KindName("episode")
 DEFAULT_RECIPE = RecipeName("hybrid")
 
@@ -79,13 +83,21 @@ def memory() -> Memory:
     return session.get().open()
 
 
+#: How an error that is not a RememError begins: no input should ever lead to it.
+UNEXPECTED = "unexpected"
+
+
 def fail(message: str) -> NoReturn:
     typer.echo("error: " + " ".join(message.split()), err=True)
     raise typer.Exit(1)
 
 
 def command(fn: Callable[P, R]) -> Callable[P, R]:
-    """A command whose RememErrors end as one line on stderr and exit code 1."""
+    """A command whose errors end as one line on stderr and exit code 1, never a traceback.
+
+    RememErrors say what was wrong; anything else is a bug, said so in one line too
+    (``tests/test_cli_fuzz.py`` checks that no input reaches that line).
+    """
 
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -93,6 +105,10 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
             return fn(*args, **kwargs)
         except RememError as exc:
             fail(str(exc))
+        except (TyperException, typer.Exit, typer.Abort, BrokenPipeError):
+            raise  # usage errors and exits are click's to print; a closed pipe too
+        except Exception as exc:
+            fail(f"{UNEXPECTED} {type(exc).__name__}: {exc} (a bug in remem: please report it)")
 
     return run
 
@@ -137,25 +153,56 @@ def parse_metadata(pairs: list[str] | None) -> dict[str, str] | None:
     return metadata
 
 
-def read_messages(source: str) -> list[Any]:
-    """A JSON list (or one object) of messages, or JSONL with one message per line."""
+def read_input(source: str) -> str:
+    """The text of a file, or of stdin for '-', up to ``MAX_INPUT_CHARS`` characters."""
     name = "stdin" if source == "-" else source
     try:
-        raw = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+        if source == "-":
+            raw = sys.stdin.read(MAX_INPUT_CHARS + 1)
+        else:
+            with open(source, encoding="utf-8") as handle:
+                raw = handle.read(MAX_INPUT_CHARS + 1)
     except (OSError, UnicodeDecodeError) as exc:
         raise InvalidInput(f"cannot read {name}: {exc}") from exc
+    if len(raw) > MAX_INPUT_CHARS:
+        raise InvalidInput(f"{name} holds more than {MAX_INPUT_CHARS} characters, the limit")
+    return raw
+
+
+def text_or_messages(raw: str) -> str | list[Any]:
+    """Messages when ``raw`` is a JSON object or list, or JSONL of objects; else the text."""
+    stripped = raw.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            return parse_messages(raw, "stdin")
+        except InvalidInput:
+            pass
+    return raw.rstrip("\r\n")  # the newline that ends what was typed or echoed
+
+
+def read_messages(source: str) -> list[Any]:
+    """A JSON list (or one object) of messages, or JSONL with one message per line."""
+    return parse_messages(read_input(source), "stdin" if source == "-" else source)
+
+
+def parse_messages(raw: str, name: str) -> list[Any]:
     try:
         data = json.loads(raw)
-        return data if isinstance(data, list) else [data]
-    except json.JSONDecodeError:
+        if isinstance(data, list | dict):
+            return data if isinstance(data, list) else [data]
+    except (json.JSONDecodeError, RecursionError):
         pass
     messages = []
     for number, line in enumerate(raw.splitlines(), start=1):
         if line.strip():
             try:
-                messages.append(json.loads(line))
-            except json.JSONDecodeError as exc:
+                message = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as exc:
+                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
                 raise InvalidInput(
-                    f"{name} is neither JSON nor JSONL: line {number}: {exc.msg}"
+                    f"{name} is neither JSON nor JSONL: line {number}: {why}"
                 ) from exc
+            if not isinstance(message, dict):
+                raise InvalidInput(f"{name}: line {number} is not a message object")
+            messages.append(message)
     return messages

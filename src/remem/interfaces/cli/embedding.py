@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from remem.engine import Reembedded
 from remem.interfaces.cli.common import Json, command, console, emit, err_console, fail, memory
-from remem.model import Reembedded
 
 
 @command

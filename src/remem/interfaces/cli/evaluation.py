@@ -27,8 +27,16 @@ if TYPE_CHECKING:
 
 @command
 def eval_(
-    dataset: Annotated[str, typer.Argument(help="locomo | longmemeval | beam | halumem")],
-    path: Annotated[Path, typer.Argument(help="The benchmark file or folder, read in place.")],
+    dataset: Annotated[
+        str, typer.Argument(help="locomo | longmemeval | beam | halumem | poisoning")
+    ],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="The benchmark file or folder, read in place (poisoning: the folder of dev "
+            "sets, laid out as ../shared/data)."
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the .md/.json/.png")] = Path(
         "eval-results"
     ),
@@ -126,7 +134,14 @@ def eval_(
     With --operations (halumem, same LLM options) it reports HaluMem's extraction and
     updating metrics: recall, precision, update accuracy, LLM calls and tokens per add.
     Runs with different --embedder compare embedding models on the same questions.
+    ``remem eval poisoning PATH`` plants generated attacks in the dev conversations under
+    PATH and reports how far they get with the guard on and off (docs/security.md).
     """
+    if dataset == "poisoning":
+        from remem.interfaces.cli.poisoning import eval_poisoning
+
+        eval_poisoning(path, out=out, limit=limit, workdir=workdir, as_json=as_json)
+        return
     import tempfile
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn

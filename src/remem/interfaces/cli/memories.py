@@ -27,14 +27,20 @@ from remem.interfaces.cli.common import (
     jsonable,
     memory,
     parse_metadata,
+    read_input,
     read_messages,
+    text_or_messages,
 )
 
 
 @command
 def add(
     text: Annotated[
-        str | None, typer.Argument(help="What to remember; '-' reads messages from stdin.")
+        str | None,
+        typer.Argument(
+            help="What to remember; '-' reads stdin: plain text, or messages as a JSON "
+            "object or list, or JSONL.",
+        ),
     ] = None,
     file: Annotated[
         str | None,
@@ -76,9 +82,9 @@ def add(
 
 
 def _messages(text: str | None, file: str | None) -> str | list[Any]:
-    """TEXT, or the messages of --file; TEXT '-' alone reads them from stdin."""
+    """TEXT, or the messages of --file; TEXT '-' reads stdin, text or messages."""
     if text == "-" and file is None:
-        return read_messages("-")
+        return text_or_messages(read_input("-"))
     if file is not None and text is None:
         return read_messages(file)
     if text is not None and file is None:

@@ -34,13 +34,35 @@ def export(
 @command
 def import_(
     file: Annotated[str, typer.Argument(help="JSONL export to load; '-' reads stdin.")],
+    unverified: Annotated[
+        bool,
+        typer.Option(
+            "--unverified",
+            help="Also load an export of format 3 or older, which has no trailer to tell "
+            "a truncated file from a whole one.",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
-    """Load a remem export into this tenant, all or nothing."""
+    """Load a remem export into this tenant, all or nothing: a file whose trailer (counts
+    and checksum) is missing or does not match is refused."""
     target = memory()
     with busy(f"Importing {file}…", quiet=as_json):
-        counts = target.import_(sys.stdin if file == "-" else file)
+        counts = target.import_(sys.stdin if file == "-" else file, unverified=unverified)
     emit(as_json, counts, lambda c: console.print(f"imported {render.counts(c)}"))
+
+
+@command
+def backup(
+    file: Annotated[str, typer.Argument(help="Where to write the copy (SQLite file).")],
+    as_json: Json = False,
+) -> None:
+    """Copy the whole SQLite store (every tenant, API keys too) while it serves: one
+    consistent snapshot, checked, replacing FILE only when whole. PostgreSQL: pg_dump."""
+    source = memory()
+    with busy(f"Backing up to {file}…", quiet=as_json):
+        done = source.backup(file)
+    emit(as_json, done, lambda d: console.print(f"backed up {d['bytes']} bytes to {d['path']}"))
 
 
 @command

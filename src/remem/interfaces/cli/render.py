@@ -67,6 +67,11 @@ def search_results(results: SearchResults) -> None:
             if hit.episode is None or turn.id != hit.episode.id:
                 cell.append(f"\n  {turn.role}: {short(turn.content, 70)}", style="dim italic")
         why = "\n".join(f"{name} #{signal.rank}" for name, signal in hit.signals.items())
+        # How far it is believed, when below the owner's own words, and what the guard says.
+        marks = (
+            [] if hit.memory.trust == "trusted" else [f"{hit.memory.trust} ({hit.memory.origin})"]
+        )
+        why = "\n".join([why, *marks, *(short(flag, 40) for flag in hit.flags)])
         rows.add_row(
             str(rank),
             f"{hit.score:.4f}",

@@ -17,6 +17,7 @@ from remem.interfaces.cli.common import (
     Layers,
     RecipeName,
     Session,
+    TrustName,
     User,
     command,
     console,
@@ -53,6 +54,13 @@ def search(
     archived: Annotated[
         bool, typer.Option(help="Also search archived memories (found ones are restored).")
     ] = False,
+    include_quarantined: Annotated[
+        bool, typer.Option(help="Also return memories held in quarantine (flagged so).")
+    ] = False,
+    min_trust: Annotated[
+        TrustName | None,
+        typer.Option(help="Only memories at least this trusted (trusted, unverified)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Find the memories that matter for QUERY, each with the signals that found it."""
@@ -71,6 +79,8 @@ def search(
         asked_at=asked_at,
         layers=[x.value for x in layer] if layer else None,
         archived=archived,
+        include_quarantined=include_quarantined,
+        min_trust=min_trust.value if min_trust else None,
     )
     emit(as_json, results, render.search_results)
 

@@ -20,6 +20,13 @@ keys_app = typer.Typer(
     help="API keys of the HTTP service; each key works in one tenant.", no_args_is_help=True
 )
 Host = Annotated[str, typer.Option(help="Interface to listen on.")]
+
+
+class WriterRole(StrEnum):
+    owner = "owner"
+    external = "external"
+
+
 NoAuth = Annotated[
     bool,
     typer.Option(
@@ -38,6 +45,8 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
         "id": key.id,
         "tenant": key.tenant,
         "name": key.name,
+        "role": key.role,
+        "system_turns": key.system_turns,
         "created_at": key.created_at.isoformat(),
         "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
     }
@@ -65,12 +74,26 @@ def _check_bind(host: str, no_auth: bool) -> None:
 def keys_create(
     tenant: Annotated[str, typer.Argument(help="Tenant the key works in.")],
     name: Annotated[str | None, typer.Option(help="A label, e.g. who holds the key.")] = None,
+    role: Annotated[
+        WriterRole,
+        typer.Option(
+            help="owner: the application speaking for its users (their turns are trusted); "
+            "external: everything this key writes is untrusted (docs/trust.md)."
+        ),
+    ] = WriterRole.owner,
+    system_turns: Annotated[
+        bool,
+        typer.Option(
+            "--system-turns",
+            help="Let this key store role: system turns (read as the operator's voice).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Create an API key for TENANT; the key is shown once, only its hash is kept."""
     store = _keys()
     try:
-        key, token = store.create(tenant, name)
+        key, token = store.create(tenant, name, role=role.value, system_turns=system_turns)
     finally:
         store.close()
     emit(
@@ -87,7 +110,7 @@ def keys_list(
     tenant: Annotated[str | None, typer.Option(help="Only this tenant's keys.")] = None,
     as_json: Json = False,
 ) -> None:
-    """API keys (ids, tenants, names, revocation; never the keys themselves)."""
+    """API keys (ids, tenants, names, roles, revocation; never the keys themselves)."""
     store = _keys()
     try:
         found = [_key_json(k) for k in store.list(tenant)]
@@ -95,12 +118,14 @@ def keys_list(
         store.close()
 
     def render(rows: list[dict[str, Any]]) -> None:
-        shown = table("id", "tenant", "name", "created", "revoked")
+        shown = table("id", "tenant", "name", "role", "system turns", "created", "revoked")
         for row in rows:
             shown.add_row(
                 row["id"],
                 row["tenant"],
                 row["name"] or "",
+                row["role"],
+                "yes" if row["system_turns"] else "no",
                 row["created_at"][:16],
                 row["revoked_at"] or "",
             )

@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from remem.service.routers import graph, lifecycle, memories, operations, portability, search
+from remem.service.routers import (
+    graph,
+    lifecycle,
+    memories,
+    operations,
+    portability,
+    review,
+    search,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (
     operations.router,
@@ -11,6 +19,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     graph.router,
     lifecycle.router,
     portability.router,
+    review.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Response
 
+from remem import Memory
 from remem.model import AddResult, Episode, Event, MemoryRecord
 from remem.service.deps import State, TenantMemory
+from remem.service.idempotency import HEADER, KEY_PATTERN, RETENTION, fingerprint
 from remem.service.params import AgentQ, MemoryId, SessionQ, UserQ, json_object, safe
 from remem.service.schemas import (
     MAX_OFFSET,
@@ -17,21 +20,57 @@ from remem.service.schemas import (
     Kind,
     Layer,
     PageOut,
+    StatsOut,
     UpdateRequest,
 )
 
 router = APIRouter(tags=["memories"])
 
 
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same body, the add is answered, not stored twice "
+        f"(kept {RETENTION.total_seconds() / 3600:g} hours, per tenant); another body: 422.",
+    ),
+]
+
+
 @router.post("/v1/memories", status_code=201)
-def add(body: AddRequest, memory: TenantMemory, state: State) -> AddResult:
+def add(
+    body: AddRequest,
+    memory: TenantMemory,
+    state: State,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> AddResult:
     """Remember a text or a conversation: one episode and one memory per message."""
+    if idempotency_key is None:
+        result = _add(body, memory)
+    else:
+        run = partial(_add, body, memory)
+        result, replayed = state.idempotency.add(
+            memory.tenant, idempotency_key, fingerprint(body), run
+        )
+        if replayed:
+            response.headers["Idempotent-Replayed"] = "true"
+            return result
+    state.metrics.added.inc(len(result.memories))
+    queued = result.extraction is not None and result.extraction.status == "queued"
+    if state.extraction is not None and queued:
+        state.extraction.wake()
+    return result
+
+
+def _add(body: AddRequest, memory: Memory) -> AddResult:
     messages: Any = (
         body.text
         if body.messages is None
         else [m.model_dump(exclude_none=True) for m in body.messages]
     )
-    result = memory.add(
+    return memory.add(
         messages,
         user_id=body.user_id,
         agent_id=body.agent_id,
@@ -42,11 +81,6 @@ def add(body: AddRequest, memory: TenantMemory, state: State) -> AddResult:
         importance=body.importance,
         source="http",
     )
-    state.metrics.added.inc(len(result.memories))
-    queued = result.extraction is not None and result.extraction.status == "queued"
-    if state.extraction is not None and queued:
-        state.extraction.wake()
-    return result
 
 
 @router.get("/v1/memories")
@@ -168,6 +202,7 @@ def surrounding(
 
 
 @router.get("/v1/stats")
-def stats(memory: TenantMemory, user_id: UserQ = None) -> dict[str, Any]:
-    """What this tenant (or one user) holds: counts by kind and status."""
-    return memory.stats(user_id=user_id)
+def stats(memory: TenantMemory, user_id: UserQ = None) -> StatsOut:
+    """What this tenant (or one user) holds: counts by kind and status; not where or how
+    large the shared database is."""
+    return StatsOut.model_validate(memory.stats(user_id=user_id))

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import io
-import json
+import itertools
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from remem.errors import InvalidInput
@@ -23,14 +23,11 @@ router = APIRouter(tags=["portability"])
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 def export(memory: TenantMemory) -> Response:
-    """Every record of this tenant as JSONL (counts in the Remem-Counts header)."""
-    out = io.StringIO()
-    counts = memory.export(out)
-    return Response(
-        out.getvalue().encode(),
-        media_type="application/x-ndjson",
-        headers={"Remem-Counts": json.dumps(counts)},
-    )
+    """Every record of this tenant as JSONL, streamed from one snapshot; the last line (the
+    trailer) holds the counts and checksum, so a cut-short response cannot be imported."""
+    lines = memory.export_lines()
+    first = next(lines)  # a store that cannot be read is an error response, not a cut stream
+    return StreamingResponse(itertools.chain([first], lines), media_type="application/x-ndjson")
 
 
 @router.post(
@@ -42,8 +39,9 @@ def export(memory: TenantMemory) -> Response:
         }
     },
 )
-async def import_(request: Request, memory: TenantMemory) -> Counts:
-    """Load a JSONL export into this tenant, all or nothing."""
+async def import_(request: Request, memory: TenantMemory, unverified: bool = False) -> Counts:
+    """Load a JSONL export into this tenant, all or nothing (its trailer must match;
+    ``unverified``: also an export of format 3 or older, which has none)."""
     raw = await request.body()
     if not raw.strip():
         raise InvalidInput("the request body is empty: send a remem JSONL export")
@@ -51,5 +49,5 @@ async def import_(request: Request, memory: TenantMemory) -> Counts:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidInput("the export must be UTF-8 JSONL") from exc
-    counts = await run_in_threadpool(memory.import_, io.StringIO(text))
+    counts = await run_in_threadpool(memory.import_, io.StringIO(text), unverified=unverified)
     return Counts(**counts)

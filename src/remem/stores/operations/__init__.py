@@ -7,6 +7,7 @@ each backend implements every concern in a module of its own (``stores/sqlite/gr
 
 from remem.stores.operations.events import EventStore
 from remem.stores.operations.graph import GraphStore
+from remem.stores.operations.idempotency import IdempotencyStore
 from remem.stores.operations.jobs import JobStore
 from remem.stores.operations.memories import MemoryStore
 from remem.stores.operations.portability import PortableStore
@@ -17,6 +18,7 @@ from remem.stores.operations.transactional import Transactional
 __all__ = [
     "EventStore",
     "GraphStore",
+    "IdempotencyStore",
     "JobStore",
     "MemoryStore",
     "PortableStore",

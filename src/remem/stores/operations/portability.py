@@ -1,8 +1,10 @@
-"""Every record out (``dump``) and back in verbatim (``load``): export, import, migrate."""
+"""Every record out (``dump``) and back in verbatim (``load``): export, import, migrate;
+and the whole database as a file (``backup``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -20,5 +22,15 @@ class PortableStore(Protocol):
         """Insert dumped records verbatim (ids, versions and times kept) in one transaction.
 
         An episode, memory, entity or job id already stored refuses the whole load.
+        """
+        ...
+
+    def backup(self, destination: Path) -> dict[str, Any]:
+        """A consistent copy of the whole database (every tenant, API keys included) at
+        ``destination``, taken while the store serves; written beside it and renamed into
+        place once whole. Returns what was written (``path``, ``bytes``).
+
+        A backend whose server has its own tool for this (PostgreSQL: pg_dump) refuses with
+        ``InvalidInput`` naming it.
         """
         ...

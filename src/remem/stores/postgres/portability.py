@@ -7,6 +7,7 @@ big store is never held in memory and writers go on meanwhile.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -36,6 +37,11 @@ class _Loading(Store, Protocol):
     """What ``load`` writes through: every concern of the store, after its own check."""
 
     def _taken(self, dumped: Dumped) -> list[str]: ...
+
+
+#: Rows fetched per round trip of a dump: what it holds in memory at once (a memory row
+#: with a 384-d vector is a few kB).
+DUMP_BATCH = 100
 
 
 class PostgresPortability(PostgresConnection, PortableStore):
@@ -90,10 +96,16 @@ class PostgresPortability(PostgresConnection, PortableStore):
             )
             for kind, statement in queries:
                 with conn.cursor(name=f"remem_dump_{kind}", binary=True) as cur:
-                    cur.itersize = 1000
+                    cur.itersize = DUMP_BATCH
                     cur.execute(statement, params)
                     for row in cur:
                         yield kind, _dumped(kind, row)
+
+    def backup(self, destination: Path) -> dict[str, Any]:
+        raise InvalidInput(
+            "a PostgreSQL store is backed up by the server's own tools: "
+            f"pg_dump --format=custom --file={destination} (docs/postgres.md, Backup)"
+        )
 
     def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
         dumped = Dumped.of(items)

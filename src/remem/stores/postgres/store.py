@@ -3,8 +3,9 @@
 Same contract and same semantics as ``SQLiteStore``; every query filters by tenant.
 ``PostgresStore`` is its concerns put together, one module each: ``memories.py``
 (memories and episodes), ``events.py``, ``graph.py``, ``jobs.py`` (the extraction
-queue), ``search.py``, ``portability.py`` (dump/load) and ``reembed.py``, all on the
-pool and transactions of ``connection.py``; the schema comes from ``stores/migrations.py``
+queue), ``search.py``, ``portability.py`` (dump/load), ``idempotency.py`` (answers
+kept per request key) and ``reembed.py``, all on the pool and transactions of
+``connection.py``; the schema comes from ``stores/migrations.py``
 (``schema.py`` applies it, under an advisory lock).
 """
 
@@ -21,6 +22,7 @@ from remem.stores.postgres.connection import redact
 from remem.stores.postgres.dialect import POSTGRES
 from remem.stores.postgres.events import PostgresEvents
 from remem.stores.postgres.graph import PostgresGraph
+from remem.stores.postgres.idempotency import PostgresIdempotency
 from remem.stores.postgres.jobs import PostgresJobs
 from remem.stores.postgres.memories import PostgresMemories
 from remem.stores.postgres.portability import PostgresPortability
@@ -39,6 +41,7 @@ TABLES = (
     "entity_aliases",
     "entity_links",
     "extraction_jobs",
+    "idempotency_keys",
     "vectors_next",
 )
 
@@ -50,6 +53,7 @@ class PostgresStore(
     PostgresJobs,
     PostgresSearch,
     PostgresPortability,
+    PostgresIdempotency,
     PostgresReembed,
 ):
     """``PostgresStore("postgresql://user@host/db")``; see docs/postgres.md."""

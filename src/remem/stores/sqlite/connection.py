@@ -29,6 +29,10 @@ BUSY_TIMEOUT = 30.0
 PendingRow = tuple[PartKey, int, np.ndarray | None, float | None, bool]
 
 
+def _disk_full(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and exc.sqlite_errorcode == sqlite3.SQLITE_FULL
+
+
 class SQLiteConnection:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path).expanduser()
@@ -88,16 +92,24 @@ class SQLiteConnection:
             self._depth += 1
             try:
                 yield
-            except BaseException:
-                self._depth -= 1
                 if outer:
-                    self._db.execute("ROLLBACK")
+                    self._db.execute("COMMIT")
+            except BaseException as exc:
+                if outer:
+                    # A failed COMMIT (a full disk) may leave the transaction open.
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
                     self._pending_rows.clear()
                     self._pending_removals.clear()
+                if _disk_full(exc):  # said without the path: the message may reach a tenant
+                    raise StoreError(
+                        "the database's disk is full: nothing of this write was stored; "
+                        "free some space and send it again"
+                    ) from exc
                 raise
-            self._depth -= 1
+            finally:
+                self._depth -= 1
             if outer:
-                self._db.execute("COMMIT")
                 self._apply_pending()
                 self._checkpointer.poke()
 

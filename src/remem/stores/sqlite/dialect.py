@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from remem._time import iso
@@ -18,8 +19,11 @@ def metadata_equals(key: str, value: Any) -> tuple[str, list[Any]]:
     if key in INDEXED_METADATA:
         # Written out (from our own constant) so SQLite can use the expression index.
         return f"json_extract(m.metadata, '$.\"{key}\"') = ?", [value]
-    # Keys from callers are bound as parameters: keys are data, never SQL.
-    return "json_extract(m.metadata, ?) = ?", [f'$."{key}"', value]
+    # Keys from callers are bound as parameters: keys are data, never SQL. json_extract
+    # matches a quoted label against the key as the row's JSON text spells it, and rows
+    # are written by json.dumps: the label must be escaped the same way ("é" is "\u00e9",
+    # a backslash is doubled), or such keys would never match.
+    return "json_extract(m.metadata, ?) = ?", ["$." + json.dumps(key), value]
 
 
 SQLITE = Dialect(

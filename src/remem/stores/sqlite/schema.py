@@ -24,10 +24,13 @@ from remem.stores.sqlite.dialect import SQLITE
 
 #: The last step each ``meta.schema_version`` of the files before ``schema_migrations`` equals.
 LEGACY_STEPS = {1: 1, 2: 2, 3: 4, 4: 5, 5: 6}
+#: Steps that only rewrite data, which those releases read as before (m007: padded years).
+DATA_ONLY_STEPS = frozenset({7})
 
 
 def legacy_version(step: int) -> int:
     """``meta.schema_version`` for a file at ``step``: what releases before the steps read."""
+    step = max(s for s in range(1, step + 1) if s not in DATA_ONLY_STEPS)
     if step > max(LEGACY_STEPS.values()):
         return step
     return max(v for v, s in LEGACY_STEPS.items() if s <= step)

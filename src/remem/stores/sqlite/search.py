@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -169,7 +168,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             keys, vectors, when, flags = by_part.setdefault((tenant, user_id), ([], [], [], []))
             keys.append(rk)
             vectors.append(None if blob is None else np.frombuffer(blob, dtype=np.float32))
-            when.append(datetime.fromisoformat(valid_from).timestamp() if valid_from else None)
+            moment = from_iso(valid_from)
+            when.append(moment.timestamp() if moment else None)
             flags.append(directive == 1)
         for part, (keys, vectors, when, flags) in by_part.items():
             self._index.add(part, keys, vectors, when, flags)

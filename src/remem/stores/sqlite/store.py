@@ -2,9 +2,10 @@
 
 ``SQLiteStore`` is its concerns put together, one module each: ``memories.py``
 (memories and episodes), ``events.py``, ``graph.py``, ``jobs.py`` (the extraction
-queue), ``search.py``, ``portability.py`` (dump/load) and ``reembed.py``, all on the
-connection and transactions of ``connection.py``; the schema comes from
-``stores/migrations.py`` (``schema.py`` applies it).
+queue), ``search.py``, ``portability.py`` (dump/load), ``idempotency.py`` (answers
+kept per request key) and ``reembed.py``, all on the connection and transactions of
+``connection.py``; the schema comes from ``stores/migrations.py`` (``schema.py``
+applies it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from remem.stores import statements as sql
 from remem.stores.sqlite.dialect import SQLITE
 from remem.stores.sqlite.events import SQLiteEvents
 from remem.stores.sqlite.graph import SQLiteGraph
+from remem.stores.sqlite.idempotency import SQLiteIdempotency
 from remem.stores.sqlite.jobs import SQLiteJobs
 from remem.stores.sqlite.memories import SQLiteMemories
 from remem.stores.sqlite.portability import SQLitePortability
@@ -31,6 +33,7 @@ class SQLiteStore(
     SQLiteJobs,
     SQLiteSearch,
     SQLitePortability,
+    SQLiteIdempotency,
     SQLiteReembed,
 ):
     """``SQLiteStore("memories.db")``: the file is created, or upgraded, on open."""

@@ -1,0 +1,260 @@
+"""The consensus check (after A-MemGuard), offline: a retrieved memory that contradicts
+better-believed memories about the same thing is flagged.
+
+A-MemGuard compares the reasoning paths several related memories lead to and distrusts
+the one that disagrees. Offline, without a model, remem compares claims: each sentence is
+read as a *frame* (its content words) and *slots* (the values a false version would
+change: numbers, dates, names). Two sentences with the same frame and different slots
+disagree ("Ana moved to Lisbon in March" / "Ana moved to Porto in March").
+
+A memory below the owner's trust is flagged (``Verdict``) when it disagrees with
+
+- a memory more trusted than it (the owner's word outranks a tool result), or
+- what at least two *independent* memories at least as trusted as it agree on, outnumbering
+  those that side with it: independent means from distinct sessions or origins, so a claim
+  repeated in one session, or planted by several fake tool results of one conversation,
+  counts once.
+
+The owner's own memories are never flagged here: they are what the others are checked
+against. The check reads only the best ``POOL`` candidates a search already retrieved (no
+extra query), and each memory's claims are parsed once per process (``CLAIM_CACHE``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from remem.model import TRUST_LEVELS, MemoryRecord, less_trusted
+from remem.text.sentences import sentences
+from remem.text.terms import STOPWORDS
+
+#: Sentences read per memory (a long answer's first ones carry its claims).
+MAX_SENTENCES = 12
+#: Content words two sentences must share, and the share of their union, to be about one thing.
+MIN_SHARED = 3
+MIN_OVERLAP = 0.5
+#: Parsed memories kept per process, by (id, version).
+CLAIM_CACHE = 50_000
+#: Best candidates a hit is checked against (the truth a poison imitates ranks near it).
+POOL = 40
+
+_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
+_WORD = re.compile(r"[a-z][a-z'’-]*")
+_CALENDAR = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+#: Counts written out: a value as much as a digit is ("two days ago" / "three days ago").
+_COUNTS = frozenset(
+    [
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "hundred",
+        "thousand",
+        "twice",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One sentence as a frame (content words) and slots (values)."""
+
+    frame: frozenset[str]
+    slots: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why a memory is disputed, and the memories it contradicts."""
+
+    memory_id: str
+    reason: str
+    against: tuple[str, ...]
+
+    @property
+    def flag(self) -> str:
+        return f"disputed: {self.reason}"
+
+
+def read_claims(text: str) -> tuple[Claim, ...]:
+    """The claims of ``text`` that carry a value (a sentence without slots states none)."""
+    found = []
+    for sentence in sentences(text)[:MAX_SENTENCES]:
+        frame: set[str] = set()
+        slots: set[str] = set()
+        for i, token in enumerate(_TOKEN.findall(sentence)):
+            low = token.lower()
+            if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
+                slots.add(low)
+            elif low in STOPWORDS or len(low) < 3:
+                continue
+            elif token[0].isupper() and i > 0:
+                slots.add(low)  # a name: "... moved to Lisbon"
+            elif not token[0].isupper():
+                frame.add(low)
+        if slots and len(frame) >= MIN_SHARED:
+            found.append(Claim(frozenset(frame), frozenset(slots)))
+    return tuple(found)
+
+
+_cache: dict[tuple[str, int], tuple[Claim, ...]] = {}
+
+
+def claims_of(memory: MemoryRecord) -> tuple[Claim, ...]:
+    key = (memory.id, memory.version)
+    found = _cache.get(key)
+    if found is None:
+        found = read_claims(memory.text)
+        if len(_cache) >= CLAIM_CACHE:
+            _cache.pop(next(iter(_cache)))
+        _cache[key] = found
+    return found
+
+
+def _may_share(memory: MemoryRecord, vocabulary: frozenset[str]) -> bool:
+    """Whether ``memory`` has ``MIN_SHARED`` of the words: a cheap test before parsing it."""
+    if (memory.id, memory.version) in _cache:
+        return True
+    words = set(_WORD.findall(memory.text.lower()))
+    return len(words & vocabulary) >= MIN_SHARED
+
+
+def _same_topic(a: Claim, b: Claim) -> bool:
+    shared = len(a.frame & b.frame)
+    return shared >= MIN_SHARED and shared >= MIN_OVERLAP * len(a.frame | b.frame)
+
+
+def disagree(a: Claim, b: Claim) -> bool:
+    """Same frame, and each has a value the other lacks."""
+    return _same_topic(a, b) and bool(a.slots - b.slots) and bool(b.slots - a.slots)
+
+
+def agree(a: Claim, b: Claim) -> bool:
+    """Same frame and the same values (or one's values among the other's)."""
+    return _same_topic(a, b) and (a.slots <= b.slots or b.slots <= a.slots)
+
+
+def _independence(memory: MemoryRecord) -> tuple[str | None, str]:
+    """Memories sharing this key are one voice: same session, same origin."""
+    return memory.scope.session_id or (memory.provenance[:1] or ("",))[0], memory.origin
+
+
+def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> dict[str, Verdict]:
+    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
+    checked against the first ``pool`` (the best candidates), by memory id; a memory absent
+    from the answer is not disputed.
+
+    The claims of the judged hits are indexed by frame word, and each candidate's claims
+    looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
+    """
+    targets = [
+        (i, m, claims_of(m)) for i, m in enumerate(memories[:judged]) if m.trust != "trusted"
+    ]
+    targets = [t for t in targets if t[2]]
+    if not targets:
+        return {}
+    floor = min(TRUST_LEVELS.index(m.trust) for _, m, _ in targets)
+    flat: list[tuple[int, Claim]] = []
+    postings: dict[str, list[int]] = {}
+    for t, (_, _, claims) in enumerate(targets):
+        for claim in claims:
+            for word in claim.frame:
+                postings.setdefault(word, []).append(len(flat))
+            flat.append((t, claim))
+    against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
+    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
+    vocabulary = frozenset(postings)
+    for j, voice in enumerate(memories[:pool]):
+        level = TRUST_LEVELS.index(voice.trust)
+        if level < floor or not _may_share(voice, vocabulary):
+            continue
+        for other in claims_of(voice):
+            shared: dict[int, int] = {}
+            for word in other.frame:
+                for k in postings.get(word, ()):
+                    shared[k] = shared.get(k, 0) + 1
+            for k, n in shared.items():
+                t, claim = flat[k]
+                i, memory, _ = targets[t]
+                if n < MIN_SHARED or j == i or voice.id == memory.id:
+                    continue
+                if level < TRUST_LEVELS.index(memory.trust):
+                    continue
+                if disagree(claim, other):
+                    against[t][voice.id] = voice
+                elif agree(claim, other):
+                    siding[t][voice.id] = voice
+    verdicts = {}
+    for t, (_, memory, _) in enumerate(targets):
+        verdict = _verdict(memory, against[t], siding[t])
+        if verdict is not None:
+            verdicts[memory.id] = verdict
+    return verdicts
+
+
+def _verdict(
+    memory: MemoryRecord, against: dict[str, MemoryRecord], siding: dict[str, MemoryRecord]
+) -> Verdict | None:
+    if not against:
+        return None
+    better = [m for m in against.values() if less_trusted(memory.trust, m.trust)]
+    if better:
+        ids = tuple(m.id for m in better)
+        return Verdict(memory.id, f"contradicts more trusted {', '.join(ids[:3])}", ids)
+    dissent = {_independence(m) for m in against.values()}
+    support = {_independence(m) for m in siding.values()}
+    if len(dissent) >= 2 and len(dissent) > len(support):
+        ids = tuple(against)
+        return Verdict(
+            memory.id,
+            f"contradicts what {len(dissent)} independent memories agree on ({', '.join(ids[:3])})",
+            ids,
+        )
+    return None
