@@ -16,8 +16,9 @@ def reembed(
     model: Annotated[
         str,
         typer.Argument(
+            metavar="MODEL",
             help="The new embedding model: a local model folder (model.onnx + "
-            "tokenizer.json) or 'local'."
+            "tokenizer.json) or 'local'.",
         ),
     ],
     batch_size: Annotated[int, typer.Option(min=1, help="Texts embedded per batch.")] = 256,
@@ -42,10 +43,12 @@ def reembed(
         try:
             result = store.reembed(model, batch_size=batch_size, progress=progress)
         except KeyboardInterrupt:
-            fail(
-                "interrupted: the vectors embedded so far are kept, and search still uses "
-                "the old ones; run the same command again to continue"
-            )
+            result = None
+    if result is None:  # said once the bar is gone
+        fail(
+            "interrupted: the vectors embedded so far are kept, and search still uses "
+            "the old ones; run the same command again to continue"
+        )
     emit(as_json, result, lambda r: console.print(_said(r, model), soft_wrap=True))
 
 
