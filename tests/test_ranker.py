@@ -150,3 +150,36 @@ def test_only_turns_sharing_a_session_with_another_candidate_are_placed() -> Non
             fused(5, "b", kind="fact"), fused(6, "c")]  # fmt: skip
     # a has two turns; b one turn and a fact; c one turn; session-less turns are each alone
     assert ranker.to_place(pool) == ["e0", "e2"]
+
+
+def test_the_quickstart_answers_each_of_its_questions(tmp_path: object) -> None:
+    """Four turns, one speaker: the answer is the turn that says it, not the turn beside it."""
+    from remem.quickstart import CONVERSATION, QUESTIONS
+
+    expected = dict(zip(QUESTIONS, ("Lisbon", "golden retriever", "robotics"), strict=True))
+    with Memory(f"{tmp_path}/quickstart.db") as memory:
+        memory.add(CONVERSATION, user_id="ana", session_id="first-chat")
+        for question, answer in expected.items():
+            best = memory.search(question, user_id="ana", limit=1)[0]
+            assert answer in best.text, (question, best.text, best.explain())
+
+
+def test_a_turn_by_the_same_author_is_not_a_neighbour(tmp_path: object) -> None:
+    """Ana's next line lifts Ben's turn before it (a reply), never Ana's own turn before it."""
+    with Memory(f"{tmp_path}/memory.db") as memory:
+        memory.add(
+            [
+                {"role": "user", "speaker": "Ana", "content": "I started a pottery class."},
+                {"role": "user", "speaker": "Ana", "content": "The kiln there is enormous."},
+                {"role": "user", "speaker": "Ben", "content": "Nice, what do you make?"},
+                {"role": "user", "speaker": "Ana", "content": "Mostly mugs with the kiln."},
+            ],
+            user_id="u",
+            session_id="s",
+        )
+        hits = {h.text: h for h in memory.search("pottery kiln", user_id="u", limit=4)}
+        own = hits["Ana: I started a pottery class."]
+        reply = hits["Ben: Nice, what do you make?"]
+        assert reply.boosts.get("neighbours", 0) > own.boosts.get("neighbours", 0)
+        # Ana's first turn has only Ana's second turn after it: no neighbour counted at all
+        assert own.boosts.get("neighbours", 0) < 0

@@ -13,8 +13,8 @@ features, none of which knows which benchmark or product it serves:
   query (the directive search returned it); ``speaker``: the query
   names its speaker;
 - ``prev_*``/``next_*``: the ``bn``/``dz`` of the turn before and after it in its session
-  (when that turn is a candidate too): the answer to "what did Ana say about X" is often the
-  reply to the turn that mentions X;
+  (when that turn is a candidate too, and someone else's): the answer to "what did Ana say
+  about X" is often the reply to the turn that mentions X;
 - ``sess_*``: the best ``bn``/``dz`` in its session, so a session that is about the query
   lifts its turns;
 - ``a*b``: the product of two features (``user*dz``: how much more the dense score counts
@@ -207,6 +207,13 @@ def to_place(fused: Sequence[Fused]) -> list[str]:
     ]
 
 
+def _reply(row: int, neighbour: int, authors: Sequence[tuple[Any, Any]]) -> int:
+    """``neighbour`` if someone else wrote it: only a reply (or what it answers) speaks for a
+    turn. Two turns in a row from one author are each other's context, not evidence, and in
+    a short store every such turn would lift the next one for the same query term."""
+    return neighbour if neighbour >= 0 and authors[neighbour] != authors[row] else -1
+
+
 def candidates_of(
     fused: Sequence[Fused],
     dense: Sequence[float],
@@ -224,6 +231,7 @@ def candidates_of(
     bm25, cosine, bm25_rank, dense_rank = [], [], [], []
     in_window, user, directive, speaker, session = [], [], [], [], []
     slots: dict[tuple[Any, int], int] = {}
+    authors: list[tuple[Any, Any]] = []
     sessions: dict[Any, int] = {}
     for i, f in enumerate(fused):
         signals, m = f.signals, f.memory
@@ -239,6 +247,7 @@ def candidates_of(
         directive.append("directive" in signals)
         speaker.append(speaker_named(m.metadata.get("speaker"), named))
         session.append(sessions.setdefault(_session_key(m), len(sessions)))
+        authors.append((m.metadata.get("role"), m.metadata.get("speaker")))
         episode = episodes.get(m.provenance[0]) if m.kind == "episode" and m.provenance else None
         if episode is not None:
             e = episode.scope
@@ -246,8 +255,8 @@ def candidates_of(
     prev = np.full(len(fused), -1, dtype=np.int64)
     nxt = np.full(len(fused), -1, dtype=np.int64)
     for (stream, seq), i in slots.items():
-        prev[i] = slots.get((stream, seq - 1), -1)
-        nxt[i] = slots.get((stream, seq + 1), -1)
+        prev[i] = _reply(i, slots.get((stream, seq - 1), -1), authors)
+        nxt[i] = _reply(i, slots.get((stream, seq + 1), -1), authors)
     return Candidates(
         bm25=np.array(bm25, dtype=np.float64),
         bm25_rank=np.array(bm25_rank, dtype=np.int64),
