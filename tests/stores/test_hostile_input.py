@@ -160,6 +160,12 @@ def test_an_import_line_with_nan_or_deep_metadata_imports_nothing(backend: Backe
         target.close()
 
 
+def test_a_database_location_with_a_nul_is_invalid_input(tmp_path: Path) -> None:
+    for location in (str(tmp_path / "a\x00b.db"), "postgresql://u\x00@127.0.0.1/db"):
+        with pytest.raises(InvalidInput, match="NUL"):
+            Memory(location, llm=None)
+
+
 # -- row 8: the backends once disagreed; now the layer above them decides ----------------------
 @pytest.mark.postgres
 def test_both_backends_accept_and_refuse_the_same_values(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from remem.errors import StoreError
+from remem.errors import InvalidInput, StoreError
 from remem.stores.base import (
     EventStore,
     GraphStore,
@@ -47,6 +47,8 @@ __all__ = [
 
 def open_store(target: str | Path) -> Store:
     text = str(target)
+    if "\x00" in text:  # no file name or URL holds one; sqlite3 and libpq would raise ValueError
+        raise InvalidInput("the database path or URL contains a NUL character")
     if text.startswith(("postgresql://", "postgres://")):
         try:
             from remem.stores.postgres import PostgresStore
