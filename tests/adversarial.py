@@ -10,6 +10,7 @@ one line on stderr), and the same way on both backends.
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -134,3 +135,13 @@ def json_values() -> st.SearchStrategy[Any]:
 
 def metadata() -> st.SearchStrategy[Any]:
     return mostly(st.dictionaries(keys(), json_values(), max_size=4), st.sampled_from(METADATA))
+
+
+def as_text(value: Any) -> str:
+    """``value`` as a caller would type it: text as it is, anything else as JSON or str()."""
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value, ensure_ascii=False, default=str)
+    except (ValueError, RecursionError):  # a cycle, or nesting deeper than json recurses
+        return "{" * 5000

@@ -10,7 +10,6 @@ endless input file, a reader that closes the pipe.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -24,19 +23,9 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner, Result
 
 from remem.interfaces.cli import app
-from tests.adversarial import ids, keys, metadata, texts, times
+from tests.adversarial import as_text, ids, keys, metadata, texts, times
 
 BUG = "(a bug in remem"
-
-
-def arg(value: Any) -> str:
-    """What a shell would pass for ``value``: text as it is, anything else as JSON or str()."""
-    if isinstance(value, str):
-        return value
-    try:
-        return json.dumps(value, ensure_ascii=False, default=str)
-    except (ValueError, RecursionError):  # a cycle, or nesting deeper than json recurses
-        return "{" * 5000
 
 
 def check(result: Result) -> None:
@@ -113,16 +102,16 @@ NUMBERS = st.one_of(
     key=keys(),
     meta=metadata(),
     number=NUMBERS,
-    stdin=st.one_of(texts(), metadata().map(arg)),
+    stdin=st.one_of(texts(), metadata().map(as_text)),
     pick=st.integers(min_value=0, max_value=3),
 )
 def test_no_input_makes_the_cli_print_a_traceback(
     db: tuple[Path, list[str]], command: Command, **drawn: Any
 ) -> None:
     path, existing = db
-    values = {name: arg(value) for name, value in drawn.items()}
+    values = {name: as_text(value) for name, value in drawn.items()}
     values["id"] = values.pop("id_")
-    values["value"] = arg(drawn["meta"])
+    values["value"] = as_text(drawn["meta"])
     values["memory"] = existing[drawn["pick"]] if drawn["pick"] < len(existing) else values["id"]
     stdin = drawn["stdin"] if isinstance(drawn["stdin"], str) else None
     data = None if stdin is None else stdin.encode("utf-8", "surrogatepass")  # as bytes arrive

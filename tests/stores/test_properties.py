@@ -12,6 +12,7 @@ Bounded and deterministic (``derandomize``, a few dozen examples each) to keep t
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from remem import Memory, RememError
 from remem._checks import check_metadata
 from remem._time import to_utc
-from tests.adversarial import ids, metadata, texts, times
+from tests.adversarial import as_text, ids, metadata, texts, times
 from tests.conftest import CONVERSATION
 from tests.stores.conftest import Backend
 
@@ -165,3 +166,63 @@ def test_an_update_of_a_real_memory_is_stored_or_refused_alike(
     assert (sqlite.text, sqlite.metadata, sqlite.valid_from, sqlite.valid_to) == (
         postgres.text, postgres.metadata, postgres.valid_from, postgres.valid_to
     )  # fmt: skip
+
+
+@pytest.fixture
+def exported(new_backend: Callable[[str], Backend]) -> list[str]:
+    source = new_backend("sqlite").memory(llm=None, clock=lambda: NOW)
+    source.add(CONVERSATION, user_id="ana", session_id="s1", metadata={"topic": "move"})
+    return list(source.export_lines())
+
+
+def changed(lines: list[str], change: tuple[Any, ...]) -> str:
+    """The export with one line dropped, repeated or replaced, cut short, or one character
+    replaced (at a position wrapped into range)."""
+    what, where, *new = change
+    lines = list(lines)
+    if what == "cut":
+        text = "".join(lines)
+        return text[: where % (len(text) + 1)]
+    if what == "char":
+        text = "".join(lines)
+        at = where % len(text)
+        return text[:at] + new[0] + text[at + 1 :]
+    at = where % len(lines)
+    if what == "drop":
+        del lines[at]
+    elif what == "repeat":
+        lines.insert(at, lines[at])
+    else:
+        lines[at] = new[0] + "\n"
+    return "".join(lines)
+
+
+CHANGES = st.one_of(
+    st.tuples(st.sampled_from(["drop", "repeat", "cut"]), st.integers(0, 10**6)),
+    st.tuples(st.just("char"), st.integers(0, 10**6), st.characters()),
+    st.tuples(
+        st.just("line"),
+        st.integers(0, 10**6),
+        st.one_of(texts().map(as_text), metadata().map(as_text)),
+    ),
+)
+
+
+@PROPERTIES
+@given(change=CHANGES, unverified=st.booleans())
+def test_an_altered_import_is_refused_whole_alike(
+    pair: tuple[Memory, Memory], exported: list[str], change: Any, unverified: bool
+) -> None:
+    text = changed(exported, change)
+    found = []
+    for memory in pair:
+        before = memory.stats()
+        result = outcome(lambda m=memory: m.import_(io.StringIO(text), unverified=unverified))  # type: ignore[misc]
+        event(result[0])
+        if result[0] == "refused":
+            after = memory.stats()
+            assert [after[k] for k in ("episodes", "events", "memories", "entities")] == [
+                before[k] for k in ("episodes", "events", "memories", "entities")
+            ]
+        found.append(result[0])
+    assert found[0] == found[1], (found, change)
