@@ -66,7 +66,7 @@ def from_iso(text: str | None) -> datetime | None:
     try:
         return datetime.fromisoformat(text)
     except ValueError:
-        # An unpadded year ("999-01-01T..."), as iso() once wrote it: migration m007 pads
+        # An unpadded year ("999-01-01T..."), as iso() once wrote it: migration m009 pads
         # stored ones, but an older remem sharing the file may still write them.
         year, dash, rest = text.partition("-")
         if dash and year.isdigit() and len(year) < 4:

@@ -184,8 +184,9 @@ def test_a_sqlite_file_of_every_release_upgrades_to_the_new_schema(
 def test_sqlite_schema_version_stays_readable_by_the_releases_before_steps() -> None:
     # They open a file whose schema_version is at most theirs (5) and refuse a higher one.
     assert [legacy_version(step) for step in range(1, 7)] == [1, 2, 2, 3, 4, 5]
-    assert legacy_version(7) == 5  # m007 pads years in place: they read the file as before
-    assert legacy_version(8) == 8  # the next step changing the schema: they must refuse it
+    assert legacy_version(7) == 7  # the first step they do not know: they must refuse it
+    assert legacy_version(9) == 8  # m009 only pads years in place: no new number for it
+    assert legacy_version(10) == 10  # m010 adds the re-embedding tables: a new number
 
 
 # ============================================================================ PostgreSQL

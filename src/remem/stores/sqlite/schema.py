@@ -24,8 +24,8 @@ from remem.stores.sqlite.dialect import SQLITE
 
 #: The last step each ``meta.schema_version`` of the files before ``schema_migrations`` equals.
 LEGACY_STEPS = {1: 1, 2: 2, 3: 4, 4: 5, 5: 6}
-#: Steps that only rewrite data, which those releases read as before (m007: padded years).
-DATA_ONLY_STEPS = frozenset({7})
+#: Steps that only rewrite data, which those releases read as before (m009: padded years).
+DATA_ONLY_STEPS = frozenset({9})
 
 
 def legacy_version(step: int) -> int:
