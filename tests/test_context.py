@@ -149,3 +149,25 @@ def test_context_before_a_time_leaves_out_what_was_learned_later(lisbon: Memory)
     assert not any(x.section == "overview" for x in block.lines)  # written after the cutoff
     later = lisbon.context("Ana", user_id="ana", budget_tokens=1500)
     assert any(x.section == "overview" for x in later.lines)
+
+
+@pytest.mark.parametrize("memory_id", ["mem_aaaaaaaaaaaaaaaaaaaaaaaaaa", "mem_1a2b3c4d5e6f7g8h9i0j1k2l3m"])
+def test_the_overview_shows_a_line_whatever_its_id_costs(memory_id: str) -> None:
+    """Ids are random and cost 2 to 27 tokens: the overview's share must not depend on them."""
+    from remem.model import MemoryRecord, Scope
+    from remem.model import ProfileItem
+    from remem.retrieval.context import build_context
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    overview = MemoryRecord(
+        id=memory_id, scope=Scope(user_id="ana"), kind="summary", recorded_at=at,
+        text="2026-01-01: Our budget for the Japan trip is 3000 euros.",
+    )  # fmt: skip
+    profile = [
+        ProfileItem(section="recent", text="I am planning a trip to Japan.", memory_id=memory_id,
+                    since=at),
+    ]  # fmt: skip
+    block = build_context("Japan trip budget", 400, profile=profile, overview=overview)
+    assert block.tokens <= 400
+    assert [line.section for line in block.lines] == ["profile", "overview"]
+    assert count_tokens(block.lines[1].text.split(": ", 1)[1]) >= 8  # words, not just the id

@@ -39,7 +39,7 @@ SECTION_OF_KIND = {"fact": "fact", "insight": "fact", "summary": "summary", "epi
 # Shares chosen on the dev data (docs/benchmarks.md): more, shorter turns recall more per token.
 PROFILE_SHARE = 0.15
 OVERVIEW_SHARE = 0.10
-#: A retrieved memory gets at most budget / LINE_DIVISOR tokens (and at least 48).
+#: A retrieved memory's words get at most budget / LINE_DIVISOR tokens (and at least 48).
 LINE_DIVISOR = 10
 #: A line shorter than this is not worth its citation: it is left out instead.
 MIN_LINE_TOKENS = 8
@@ -158,8 +158,13 @@ class _Builder:
         if not self.lines:
             header += count_tokens(PREAMBLE)
         prefix = f"- [{memory_id}] {label}: "
+        if limit is not None and section not in self.lines:
+            # a share is for words: the first line of a section gets a few whatever its
+            # citation costs (ids are random, so their token counts vary from store to store)
+            limit = max(limit, self.spent + header + count_tokens(prefix) + MIN_LINE_TOKENS + 2)
         ceiling = self.budget if limit is None else min(limit, self.budget)
-        room = min(cap, ceiling - self.spent - header) - count_tokens(prefix)
+        # the cap is on what the memory says: its citation's cost varies with its random id
+        room = min(cap, ceiling - self.spent - header - count_tokens(prefix))
         text = self._fitted(prefix, words, room)
         if text is None:
             return False
