@@ -151,11 +151,12 @@ def test_context_before_a_time_leaves_out_what_was_learned_later(lisbon: Memory)
     assert any(x.section == "overview" for x in later.lines)
 
 
-@pytest.mark.parametrize("memory_id", ["mem_aaaaaaaaaaaaaaaaaaaaaaaaaa", "mem_1a2b3c4d5e6f7g8h9i0j1k2l3m"])
+@pytest.mark.parametrize(
+    "memory_id", ["mem_aaaaaaaaaaaaaaaaaaaaaaaaaa", "mem_1a2b3c4d5e6f7g8h9i0j1k2l3m"]
+)
 def test_the_overview_shows_a_line_whatever_its_id_costs(memory_id: str) -> None:
     """Ids are random and cost 2 to 27 tokens: the overview's share must not depend on them."""
-    from remem.model import MemoryRecord, Scope
-    from remem.model import ProfileItem
+    from remem.model import MemoryRecord, ProfileItem, Scope
     from remem.retrieval.context import build_context
 
     at = datetime(2026, 1, 1, tzinfo=UTC)
