@@ -39,6 +39,8 @@ SECTION_OF_KIND = {"fact": "fact", "insight": "fact", "summary": "summary", "epi
 # Shares chosen on the dev data (docs/benchmarks.md): more, shorter turns recall more per token.
 PROFILE_SHARE = 0.15
 OVERVIEW_SHARE = 0.10
+#: Profile and overview together never take more than this share for their first lines.
+SHARED_AT_MOST = 0.5
 #: A retrieved memory's words get at most budget / LINE_DIVISOR tokens (and at least 48).
 LINE_DIVISOR = 10
 #: A line shorter than this is not worth its citation: it is left out instead.
@@ -160,8 +162,11 @@ class _Builder:
         prefix = f"- [{memory_id}] {label}: "
         if limit is not None and section not in self.lines:
             # a share is for words: the first line of a section gets a few whatever its
-            # citation costs (ids are random, so their token counts vary from store to store)
-            limit = max(limit, self.spent + header + count_tokens(prefix) + MIN_LINE_TOKENS + 2)
+            # citation costs (ids are random, so their token counts vary from store to store),
+            # as long as the shared sections keep half the budget for what was retrieved
+            floor = self.spent + header + count_tokens(prefix) + MIN_LINE_TOKENS + 2
+            if floor <= self.budget * SHARED_AT_MOST:
+                limit = max(limit, floor)
         ceiling = self.budget if limit is None else min(limit, self.budget)
         # the cap is on what the memory says: its citation's cost varies with its random id
         room = min(cap, ceiling - self.spent - header - count_tokens(prefix))
