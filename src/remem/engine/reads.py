@@ -204,39 +204,24 @@ class Reads(Core):
         context_window: int = 0,
     ) -> SearchResults:
         """The recipe's ranking: hybrid search, and with ``llm_rerank`` one LLM call more."""
+        # the guard's own LLM check (one call more) when it is on
+        check = self.llm if self.guard.llm_check else None
+        shared: dict[str, Any] = {
+            "limit": limit,
+            "recipe": recipe,
+            "context_window": context_window,
+            "asked_at": asked_at,
+            "policy": self.policy,
+            "guard": self.guard,
+        }
         if not recipe.llm_rerank:
-            return hybrid_search(
-                self.store,
-                self.embedder,
-                text,
-                flt,
-                limit=limit,
-                recipe=recipe,
-                context_window=context_window,
-                asked_at=asked_at,
-                policy=self.policy,
-                guard=self.guard,
-                llm=self.llm if self.guard.llm_check else None,
-            )
+            return hybrid_search(self.store, self.embedder, text, flt, llm=check, **shared)
         if self.llm is None:
             raise InvalidInput(
                 f"recipe {recipe.name!r} reranks with an LLM and none is configured: "
                 "set REMEM_LLM_URL (and REMEM_LLM_MODEL) or pass Memory(llm=...)"
             )
-        done = llm_search(
-            self.store,
-            self.embedder,
-            self.llm,
-            text,
-            flt,
-            limit=limit,
-            recipe=recipe,
-            context_window=context_window,
-            asked_at=asked_at,
-            policy=self.policy,
-            guard=self.guard,
-            guard_llm=self.llm if self.guard.llm_check else None,
-        )
+        done = llm_search(self.store, self.embedder, self.llm, text, flt, guard_llm=check, **shared)
         if done.usage is not None:
             with self._usage_lock:
                 self.llm_usage = add_usage(self.llm_usage, done.usage)
