@@ -58,6 +58,7 @@ def create_app(
     llm: LLM | str | None = "env",
     extract_in_background: bool = False,
     extract_every_s: float = 5.0,
+    mem0_compat: bool = False,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
@@ -69,6 +70,7 @@ def create_app(
     tenant and metered. ``extract_in_background``: adds only queue their fact extraction
     and one worker thread drains every such tenant's queue (woken by each add, else every
     ``extract_every_s`` seconds); other servers on the same database may drain it too.
+    ``mem0_compat`` also serves Mem0's REST routes (``routers/mem0.py``), same keys and tenants.
     The app's ``state.remem`` is the ``ServiceState`` (tenants, keys, metrics, workers).
     """
     state = open_state(
@@ -102,6 +104,10 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router)
+    if mem0_compat:
+        from remem.service.routers import mem0
+
+        app.include_router(mem0.router)
     return app
 
 
