@@ -3,6 +3,8 @@ MemoryClient with host= pointed at it): add, search, get, update, delete, histor
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +13,7 @@ import httpx
 import pytest
 
 from remem import Memory
+from remem.integrations.mem0 import mem0_export
 from remem.service import KeyStore
 from remem.testing.served import served
 
@@ -126,3 +129,27 @@ def test_mem0_routes_are_off_without_the_flag(tmp_path: Path) -> None:
     app = create_app(tmp_path / "x.db", auth=False, llm=None)
     with TestClient(app) as http:
         assert http.get("/v1/ping/").status_code == 404
+
+
+def test_ids_kept_from_mem0_still_work_after_import(server: Mem0Server, tmp_path: Path) -> None:
+    exported = {
+        "results": [
+            {
+                "id": "5f0c2d6e-0000-4000-8000-000000000001",
+                "memory": "Prefers aisle seats",
+                "user_id": "erin",
+                "created_at": "2024-05-01T08:00:00Z",
+            }
+        ]
+    }
+    with Memory(server.db, tenant="acme", llm=None) as memory:
+        memory.import_(io.StringIO("".join(mem0_export(io.StringIO(json.dumps(exported))))))
+    client = MemoryClient(api_key=server.acme, host=server.url)
+    old_id = "5f0c2d6e-0000-4000-8000-000000000001"
+    got = client.get(old_id)
+    assert got["memory"] == "Prefers aisle seats" and got["mem0_id"] == old_id
+    assert got["created_at"].startswith("2024-05-01T08:00:00")
+    client.update(old_id, text="Prefers window seats")
+    assert [h["event"] for h in client.history(old_id)] == ["ADD", "UPDATE"]
+    client.delete(old_id)
+    assert client.get_all(filters={"user_id": "erin"})["results"] == []

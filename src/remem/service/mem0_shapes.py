@@ -13,13 +13,13 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from remem._time import to_utc
 from remem.errors import InvalidInput
+from remem.integrations.mem0 import APP_ID, CATEGORIES, MEM0_ID
 from remem.model import Event, MemoryRecord
 
-#: Metadata keys remem keeps for Mem0's fields it has no place for.
-APP_ID = "mem0_app_id"
+#: Where a Mem0 expiration date is kept (remem's own ``valid_to`` is event time, not this).
 EXPIRES = "mem0_expiration_date"
-MEM0_ID = "mem0_id"
 #: Mem0 scope names and the remem keyword each becomes.
 SCOPES = {"user_id": "user_id", "agent_id": "agent_id", "run_id": "session_id"}
 
@@ -83,7 +83,7 @@ def _read(flt: Mapping[str, Any], where: Where) -> None:
 
 def mem0_metadata(record: MemoryRecord) -> dict[str, Any]:
     """The metadata a Mem0 client set: remem's own keys (role, speaker...) left out."""
-    own = {"role", "speaker", "directive", APP_ID, EXPIRES}
+    own = {"role", "speaker", "directive", APP_ID, EXPIRES, CATEGORIES}
     return {k: v for k, v in record.metadata.items() if k not in own}
 
 
@@ -97,7 +97,8 @@ def memory_out(record: MemoryRecord, score: float | None = None) -> dict[str, An
         "run_id": record.scope.session_id,
         "app_id": record.metadata.get(APP_ID),
         "metadata": mem0_metadata(record) or None,
-        "categories": [],
+        "categories": record.metadata.get(CATEGORIES, []),
+        "mem0_id": record.metadata.get(MEM0_ID),
         "immutable": False,
         "expiration_date": record.metadata.get(EXPIRES),
         "created_at": _iso(record.valid_from or record.recorded_at),
@@ -152,17 +153,7 @@ def expiration(value: Any) -> str | None:
 
 def when(value: Any) -> datetime | None:
     """A Mem0 timestamp (Unix seconds, or ISO 8601) as a UTC time."""
-    if value is None:
-        return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC)
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise InvalidInput(f"timestamp must be Unix seconds or ISO 8601: {value!r}") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise InvalidInput(f"timestamp must be Unix seconds or ISO 8601, got {value!r}")
+    return to_utc(value, field="timestamp")
 
 
 def _iso(moment: datetime) -> str:

@@ -25,6 +25,7 @@ from remem.service.deps import State, api_caller
 from remem.service.mem0_shapes import (
     APP_ID,
     EXPIRES,
+    MEM0_ID,
     expiration,
     expired,
     history_out,
@@ -185,7 +186,7 @@ def search(body: SearchBody, memory: Mem0Memory) -> dict[str, Any]:
 @router.get("/v1/memories/{memory_id}/")
 def get(memory_id: str, memory: Mem0Memory) -> dict[str, Any]:
     """The memory; a deleted one is gone for Mem0 (404), though its history remains."""
-    found = memory.get(memory_id)
+    found = memory.get(_resolve(memory, memory_id))
     if found.status in ("deleted", "superseded"):
         raise NotFound(f"no memory {memory_id} (it was deleted; its history remains)")
     return memory_out(found)
@@ -198,7 +199,7 @@ def update(memory_id: str, body: UpdateBody, memory: Mem0Memory) -> dict[str, An
     if "expiration_date" in body.model_fields_set:
         patch[EXPIRES] = expiration(body.expiration_date)  # None clears it
     changed = memory.update(
-        memory_id,
+        _resolve(memory, memory_id),
         body.text,
         metadata=patch or None,
         valid_from=when(body.timestamp),
@@ -209,7 +210,7 @@ def update(memory_id: str, body: UpdateBody, memory: Mem0Memory) -> dict[str, An
 
 @router.delete("/v1/memories/{memory_id}/")
 def delete(memory_id: str, memory: Mem0Memory) -> dict[str, Any]:
-    memory.delete(memory_id, reason="deleted through the Mem0 API")
+    memory.delete(_resolve(memory, memory_id), reason="deleted through the Mem0 API")
     return {"message": "Memory deleted successfully!"}
 
 
@@ -238,7 +239,19 @@ def delete_all(
 @router.get("/v1/memories/{memory_id}/history/")
 def history(memory_id: str, memory: Mem0Memory) -> list[dict[str, Any]]:
     """Every add, update and delete of the memory, oldest first."""
-    return history_out(memory.history(memory_id))
+    return history_out(memory.history(_resolve(memory, memory_id)))
+
+
+def _resolve(memory: Memory, memory_id: str) -> str:
+    """The remem id of ``memory_id``: itself, or the memory imported with that Mem0 id
+    (``remem import --from mem0``), so ids a client kept from Mem0 still work."""
+    if memory_id.startswith("mem_"):  # remem's own ids; Mem0's are UUIDs
+        return memory_id
+    page = memory.list(metadata={MEM0_ID: memory_id}, status=_CURRENT, limit=1)
+    return page.items[0].id if page.items else memory_id
+
+
+_CURRENT = ("active", "archived", "quarantined")
 
 
 def _every(memory: Memory, scope: dict[str, str], metadata: dict[str, Any]) -> list[MemoryRecord]:
