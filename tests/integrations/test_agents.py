@@ -106,3 +106,17 @@ def test_is_a_session_by_the_sdks_protocol(memory: Memory) -> None:
     from agents.memory import Session
 
     assert isinstance(RememSession("chat-5", memory), Session)
+
+
+def test_the_session_works_over_a_client(start_service: Any) -> None:
+    client = start_service(auth=False).client()
+    session = RememSession("chat-6", client, user_id="ana")
+    said = [
+        {"role": "user", "content": "Book a table for two."},
+        {"type": "function_call", "call_id": "c1", "name": "book", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "booked"},
+    ]
+    asyncio.run(session.add_items(said))
+    assert asyncio.run(session.get_items()) == said
+    assert asyncio.run(session.pop_item()) == said[-1]
+    assert asyncio.run(session.get_items(limit=5)) == said[:2]

@@ -153,3 +153,16 @@ def test_ids_kept_from_mem0_still_work_after_import(server: Mem0Server, tmp_path
     assert [h["event"] for h in client.history(old_id)] == ["ADD", "UPDATE"]
     client.delete(old_id)
     assert client.get_all(filters={"user_id": "erin"})["results"] == []
+
+
+def test_expired_memories_and_unscoped_deletes(server: Mem0Server) -> None:
+    client = MemoryClient(api_key=server.acme, host=server.url)
+    client.add("Has a coupon.", user_id="fay", expiration_date="2020-01-31")
+    client.add("Likes tea.", user_id="fay")
+    shown = client.get_all(filters={"user_id": "fay"})["results"]
+    assert [m["memory"] for m in shown] == ["Likes tea."]
+    everything = client.get_all(filters={"user_id": "fay"}, show_expired=True)["results"]
+    assert {m["expiration_date"] for m in everything} == {"2020-01-31", None}
+    with pytest.raises(Mem0Error, match="needs user_id"):
+        client.delete_all()
+    assert client.get_all(filters={"user_id": "fay"}, show_expired=True)["count"] == 2
