@@ -9,3 +9,4 @@ os.environ.setdefault("MEM0_TELEMETRY", "False")
 os.environ.setdefault("MEM0_DIR", os.path.join(os.environ.get("TMPDIR", "/tmp"), "remem-mem0"))
 
 from tests.service.conftest import embedder, start_service  # noqa: F401
+from tests.stores.conftest import postgres_url, schema_pool  # noqa: F401

@@ -13,6 +13,7 @@ from typing import TypedDict
 import pytest
 
 from remem import InvalidInput, Memory
+from tests.stores.conftest import with_search_path
 
 langgraph = pytest.importorskip("langgraph")
 from langgraph.graph import END, START, StateGraph  # noqa: E402
@@ -42,9 +43,16 @@ def clock() -> Clock:
     return Clock()
 
 
-@pytest.fixture
-def memory(tmp_path: Path, clock: Clock) -> Iterator[Memory]:
-    with Memory(tmp_path / "lg.db", clock=clock, llm=None) as m:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def memory(tmp_path: Path, clock: Clock, request: pytest.FixtureRequest) -> Iterator[Memory]:
+    """The store's contract on both backends: its filters are remem's metadata queries."""
+    location = str(tmp_path / "lg.db")
+    if request.param == "postgres":
+        pool = request.getfixturevalue("schema_pool")
+        schema = pool.take()
+        request.addfinalizer(lambda: pool.drop(schema))
+        location = with_search_path(pool.url, schema)
+    with Memory(location, clock=clock, llm=None) as m:
         yield m
 
 
