@@ -117,6 +117,8 @@ def test_keys_and_tenants_are_remems(server: Mem0Server) -> None:
     )
     assert mine.status_code == 200 and mine.json()["text"] == "The vault code is 1234."
     assert httpx.get(f"{server.url}/v1/ping/").status_code == 401
+    wrong = httpx.put(f"{server.url}/v3/memories/add/")
+    assert wrong.status_code == 405 and wrong.headers["Allow"] == "POST"
 
 
 def test_mem0_routes_are_off_without_the_flag(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -102,12 +102,14 @@ def create_app(
     app.add_exception_handler(RememError, _remem_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    for router in ROUTERS:
-        app.include_router(router)
+    routers = ROUTERS
     if mem0_compat:
         from remem.service.routers import mem0
 
-        app.include_router(mem0.router)
+        routers = (*ROUTERS, mem0.router)
+    app.state.routers = routers
+    for router in routers:
+        app.include_router(router)
     return app
 
 
@@ -149,7 +151,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 def _methods_on_path(request: Request) -> set[str]:
     # The app holds one entry per included router, not its routes: read the routers' own.
-    routes = [*request.app.routes, *(route for router in ROUTERS for route in router.routes)]
+    routers: tuple[APIRouter, ...] = request.app.state.routers
+    routes = [*request.app.routes, *(route for router in routers for route in router.routes)]
     allowed: set[str] = set()
     for route in routes:
         methods = getattr(route, "methods", None)
