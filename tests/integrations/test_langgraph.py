@@ -253,3 +253,39 @@ def test_bad_namespaces_are_refused_and_store_nothing(store: RememStore, memory:
     with pytest.raises(InvalidNamespaceError):
         store.batch([PutOp(("a.b",), "k", {"v": 1})])
     assert memory.list().total == 0
+
+
+def test_it_answers_as_langgraphs_own_store_does(store: RememStore) -> None:
+    """The same seeded sequence of puts, deletes, gets, filtered searches and namespace
+    listings against LangGraph's InMemoryStore and RememStore gives the same answers."""
+    import random
+
+    from langgraph.store.memory import InMemoryStore
+
+    reference = InMemoryStore()
+    rng = random.Random(16)
+    namespaces = [("m", "ana"), ("m", "bob"), ("m", "ana", "work"), ("n", "ana")]
+    for step in range(60):
+        ns, key = rng.choice(namespaces), f"k{rng.randrange(4)}"
+        roll = rng.random()
+        if roll < 0.5:
+            value = {"color": rng.choice(["red", "blue"]), "n": rng.randrange(10), "step": step}
+            store.put(ns, key, value)
+            reference.put(ns, key, value)
+        elif roll < 0.6:
+            store.delete(ns, key)
+            reference.delete(ns, key)
+        elif roll < 0.75:
+            mine, theirs = store.get(ns, key), reference.get(ns, key)
+            assert (mine and mine.value) == (theirs and theirs.value), (step, ns, key)
+        elif roll < 0.92:
+            prefix = ns[: rng.randrange(1, len(ns) + 1)]
+            flt = rng.choice(
+                [None, {"color": "red"}, {"n": {"$gte": 5}}, {"color": {"$ne": "red"}}]
+            )
+            got = {(i.namespace, i.key) for i in store.search(prefix, filter=flt, limit=100)}
+            want = {(i.namespace, i.key) for i in reference.search(prefix, filter=flt, limit=100)}
+            assert got == want, (step, prefix, flt)
+        else:
+            assert store.list_namespaces(prefix=("m",)) == reference.list_namespaces(prefix=("m",))
+            assert store.list_namespaces(max_depth=1) == reference.list_namespaces(max_depth=1)
