@@ -3,6 +3,7 @@ MemoryClient with host= pointed at it): add, search, get, update, delete, histor
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 from collections.abc import Iterator
@@ -168,3 +169,19 @@ def test_expired_memories_and_unscoped_deletes(server: Mem0Server) -> None:
     with pytest.raises(Mem0Error, match="needs user_id"):
         client.delete_all()
     assert client.get_all(filters={"user_id": "fay"}, show_expired=True)["count"] == 2
+
+
+def test_mem0s_async_client_works_too(server: Mem0Server) -> None:
+    from mem0 import AsyncMemoryClient
+
+    async def go() -> tuple[str, list[dict[str, object]], list[dict[str, object]]]:
+        client = AsyncMemoryClient(api_key=server.acme, host=server.url)
+        added = await client.add("Runs every morning.", user_id="gus")
+        memory_id = added["results"][0]["id"]
+        await client.update(memory_id, text="Runs every evening.")
+        found = (await client.search("exercise habits", filters={"user_id": "gus"}))["results"]
+        return memory_id, found, await client.history(memory_id)
+
+    memory_id, found, history = asyncio.run(go())
+    assert found[0]["id"] == memory_id and found[0]["memory"] == "Runs every evening."
+    assert [h["event"] for h in history] == ["ADD", "UPDATE"]
