@@ -39,6 +39,7 @@ ABOVE_STORES = (
     "remem.interfaces",
     "remem.service",
     "remem.integrations",
+    "remem.tools",
     "remem.eval",
     "remem.client",
     "remem.quickstart",
@@ -78,7 +79,14 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     ),
     (
         ("remem.engine",),
-        ("remem.interfaces", "remem.service", "remem.integrations", "remem.eval", "remem.client"),
+        (
+            "remem.interfaces",
+            "remem.service",
+            "remem.integrations",
+            "remem.tools",
+            "remem.eval",
+            "remem.client",
+        ),
         "the engine is below every front end",
     ),
     (
@@ -94,7 +102,7 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
         "the HTTP client speaks the API; it does not embed the engine",
     ),
     (
-        ("remem.interfaces", "remem.service", "remem.integrations"),
+        ("remem.interfaces", "remem.service", "remem.integrations", "remem.tools"),
         ("remem.pipeline", "remem.retrieval"),
         "front ends go through the facade (remem.Memory and the public types)",
     ),

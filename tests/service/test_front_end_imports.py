@@ -28,7 +28,13 @@ MODULES = {
     "remem._time",
 }
 #: ... and packages it may import anything from.
-PACKAGES = ("remem.providers", "remem.eval", "remem.interfaces", "remem.service")
+PACKAGES = (
+    "remem.providers",
+    "remem.eval",
+    "remem.interfaces",
+    "remem.service",
+    "remem.integrations",
+)
 
 
 def _imports(path: Path) -> set[str]:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -58,6 +58,7 @@ def create_app(
     llm: LLM | str | None = "env",
     extract_in_background: bool = False,
     extract_every_s: float = 5.0,
+    mem0_compat: bool = False,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
@@ -69,6 +70,7 @@ def create_app(
     tenant and metered. ``extract_in_background``: adds only queue their fact extraction
     and one worker thread drains every such tenant's queue (woken by each add, else every
     ``extract_every_s`` seconds); other servers on the same database may drain it too.
+    ``mem0_compat`` also serves Mem0's REST routes (``routers/mem0.py``), same keys and tenants.
     The app's ``state.remem`` is the ``ServiceState`` (tenants, keys, metrics, workers).
     """
     state = open_state(
@@ -100,7 +102,13 @@ def create_app(
     app.add_exception_handler(RememError, _remem_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _invalid)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
-    for router in ROUTERS:
+    routers = ROUTERS
+    if mem0_compat:
+        from remem.service.routers import mem0
+
+        routers = (*ROUTERS, mem0.router)
+    app.state.routers = routers
+    for router in routers:
         app.include_router(router)
     return app
 
@@ -143,7 +151,8 @@ async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
 
 def _methods_on_path(request: Request) -> set[str]:
     # The app holds one entry per included router, not its routes: read the routers' own.
-    routes = [*request.app.routes, *(route for router in ROUTERS for route in router.routes)]
+    routers: tuple[APIRouter, ...] = request.app.state.routers
+    routes = [*request.app.routes, *(route for router in routers for route in router.routes)]
     allowed: set[str] = set()
     for route in routes:
         methods = getattr(route, "methods", None)

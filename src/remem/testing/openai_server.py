@@ -294,7 +294,10 @@ def _request_problem(request: dict[str, Any]) -> str | None:
     if not isinstance(messages, list) or not messages:
         return "'messages' must be a non-empty list"
     for message in messages:
-        if not isinstance(message, dict) or "role" not in message or "content" not in message:
+        if not isinstance(message, dict) or "role" not in message:
+            return f"each message needs a role: {message!r}"
+        # An assistant turn that only calls tools may leave its content out, as OpenAI allows.
+        if "content" not in message and not message.get("tool_calls"):
             return f"each message needs role and content: {message!r}"
     if request.get("stream"):
         return "streaming is not supported by the scripted server"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import sys
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -31,6 +33,11 @@ def export(
     emit(as_json, counts, lambda c: console.print(f"exported {render.counts(c)} to {file}"))
 
 
+class Source(StrEnum):
+    remem = "remem"
+    mem0 = "mem0"
+
+
 @command
 def import_(
     file: Annotated[str, typer.Argument(help="JSONL export to load; '-' reads stdin.")],
@@ -42,13 +49,27 @@ def import_(
             "a truncated file from a whole one.",
         ),
     ] = False,
+    source: Annotated[
+        Source,
+        typer.Option(
+            "--from",
+            help="What FILE is: a remem export, or Mem0's exported memories (JSON, as "
+            "get_all returns them, or JSON Lines); Mem0 ids are kept as metadata.mem0_id.",
+        ),
+    ] = Source.remem,
     as_json: Json = False,
 ) -> None:
     """Load a remem export into this tenant, all or nothing: a file whose trailer (counts
     and checksum) is missing or does not match is refused."""
     target = memory()
+    stream = sys.stdin if file == "-" else file
     with busy(f"Importing {file}…", quiet=as_json):
-        counts = target.import_(sys.stdin if file == "-" else file, unverified=unverified)
+        if source is Source.mem0:
+            from remem.integrations.mem0 import mem0_export
+
+            counts = target.import_(io.StringIO("".join(mem0_export(stream))))
+        else:
+            counts = target.import_(stream, unverified=unverified)
     emit(as_json, counts, lambda c: console.print(f"imported {render.counts(c)}"))
 
 

@@ -165,6 +165,14 @@ def serve(
             "(with an LLM configured).",
         ),
     ] = False,
+    mem0_compat: Annotated[
+        bool,
+        typer.Option(
+            "--mem0-compat",
+            help="Also serve Mem0's REST routes, so Mem0 clients work unchanged "
+            "(docs/migrating-from-mem0.md).",
+        ),
+    ] = False,
 ) -> None:
     """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
     _server_extra()
@@ -185,6 +193,7 @@ def serve(
         max_body_bytes=max_body,
         maintain_every_s=maintain_every,
         extract_in_background=extract_in_background,
+        mem0_compat=mem0_compat,
     )
     uvicorn.run(api, host=host, port=port, log_level="info")
 
