@@ -38,6 +38,7 @@ ABOVE_STORES = (
     "remem.retrieval",
     "remem.interfaces",
     "remem.service",
+    "remem.ui",
     "remem.integrations",
     "remem.eval",
     "remem.client",
@@ -78,7 +79,14 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     ),
     (
         ("remem.engine",),
-        ("remem.interfaces", "remem.service", "remem.integrations", "remem.eval", "remem.client"),
+        (
+            "remem.interfaces",
+            "remem.service",
+            "remem.ui",
+            "remem.integrations",
+            "remem.eval",
+            "remem.client",
+        ),
         "the engine is below every front end",
     ),
     (
@@ -90,11 +98,12 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
             "remem.stores",
             "remem.interfaces",
             "remem.service",
+            "remem.ui",
         ),
         "the HTTP client speaks the API; it does not embed the engine",
     ),
     (
-        ("remem.interfaces", "remem.service", "remem.integrations"),
+        ("remem.interfaces", "remem.service", "remem.ui", "remem.integrations"),
         ("remem.pipeline", "remem.retrieval"),
         "front ends go through the facade (remem.Memory and the public types)",
     ),
@@ -105,7 +114,7 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     ),
     (
         ("remem.eval",),
-        ("remem.interfaces", "remem.service"),
+        ("remem.interfaces", "remem.service", "remem.ui"),
         "the evaluation harness drives the engine, not a front end",
     ),
 ]

@@ -258,6 +258,7 @@ CLI = FrontEnd(
         "keys create": "API keys of the service",
         "keys list": "API keys of the service",
         "keys revoke": "API keys of the service",
+        "ui": "serves the web inspector (remem.ui), which calls the facade per page",
     },
 )
 

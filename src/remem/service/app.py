@@ -40,6 +40,7 @@ from remem.service.middleware import (
 from remem.service.routers import ROUTERS
 from remem.service.state import ServiceState, open_state
 from remem.stores import Store
+from remem.ui import mount_ui
 
 log = logging.getLogger("remem.service")
 
@@ -58,6 +59,7 @@ def create_app(
     llm: LLM | str | None = "env",
     extract_in_background: bool = False,
     extract_every_s: float = 5.0,
+    ui: bool = True,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
@@ -70,6 +72,7 @@ def create_app(
     and one worker thread drains every such tenant's queue (woken by each add, else every
     ``extract_every_s`` seconds); other servers on the same database may drain it too.
     The app's ``state.remem`` is the ``ServiceState`` (tenants, keys, metrics, workers).
+    ``ui`` serves the web inspector at ``/ui`` (``remem.ui``) behind the same keys.
     """
     state = open_state(
         location,
@@ -102,6 +105,8 @@ def create_app(
     app.add_exception_handler(StarletteHTTPException, _http)  # type: ignore[arg-type]
     for router in ROUTERS:
         app.include_router(router)
+    if ui:
+        mount_ui(app)
     return app
 
 
