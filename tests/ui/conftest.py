@@ -80,7 +80,10 @@ class Inspector:
         page = context.new_page()
         page.set_default_timeout(15_000)
         page.problems = []
-        page.on("console", lambda m: m.type == "error" and page.problems.append(m.text))
+        page.on(
+            "console",
+            lambda m: m.type == "error" and page.problems.append(f"{m.text} at {m.location}"),
+        )
         page.on("pageerror", lambda e: page.problems.append(str(e)))
         page.on("dialog", lambda d: d.accept())
         if tenant is not None:

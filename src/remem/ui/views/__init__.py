@@ -2,8 +2,14 @@
 
 from fastapi import APIRouter
 
-from remem.ui.views import login, memories, search
+from remem.ui.views import graph, login, memories, search, timeline
 
-ROUTERS: tuple[APIRouter, ...] = (login.router, memories.router, search.router)
+ROUTERS: tuple[APIRouter, ...] = (
+    login.router,
+    memories.router,
+    search.router,
+    timeline.router,
+    graph.router,
+)
 
 __all__ = ["ROUTERS"]
