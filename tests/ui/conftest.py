@@ -101,9 +101,7 @@ class Inspector:
 
 
 @pytest.fixture(scope="module")
-def inspector(
-    browser: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Inspector]:
+def inspector(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Inspector]:
     location = str(tmp_path_factory.mktemp("ui") / "ui.db")
     store, keys = open_store(location), KeyStore(location)
     model = LocalEmbedder.shared()

@@ -100,8 +100,10 @@ def test_edit_makes_a_version_with_a_diff_and_a_history(
     page = inspector.page("acme")
     page.click("#memories a:has-text('cardiologist')")
     page.wait_for_url(f"**/ui/memories/{memory_id}")
-    assert page.locator("ol.turns li.source").inner_text().endswith(
-        "My sister Rita is a cardiologist in Porto."
+    assert (
+        page.locator("ol.turns li.source")
+        .inner_text()
+        .endswith("My sister Rita is a cardiologist in Porto.")
     )
     assert page.locator("ol.turns li").count() >= 3  # the turns around it
     edited = page.input_value("#edit-text").replace("cardiologist", "surgeon")

@@ -66,7 +66,9 @@ def test_the_graph_draws_entities_and_follows_the_sliders(
     page.wait_for_selector("#graph[data-nodes]")
     labels = set(page.evaluate("window.rememCy.nodes().map(n => n.data('label'))"))
     assert {"kim", "Lisbon", "Porto", "Rita", "Acme"} <= labels
-    page.evaluate("() => { window.rememCy.nodes().filter(n => n.data('label') === 'Rita').emit('tap'); }")
+    page.evaluate(
+        "() => { window.rememCy.nodes().filter(n => n.data('label') === 'Rita').emit('tap'); }"
+    )
     panel = page.locator("#panel-facts a").all_inner_texts()
     assert set(panel) == {"Kim lives in Porto with Rita.", "Kim: I work at Acme with Rita."}
     shots(page, "graph")
