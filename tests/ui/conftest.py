@@ -57,8 +57,8 @@ def browser() -> Iterator[Any]:
 class Inspector:
     """The running service: its URL, a key per tenant, API clients, and new browser pages."""
 
-    def __init__(self, url: str, keys: KeyStore, browser: Any) -> None:
-        self.url, self.keys, self.browser = url, keys, browser
+    def __init__(self, app: Any, url: str, keys: KeyStore, browser: Any) -> None:
+        self.app, self.url, self.keys, self.browser = app, url, keys, browser
         self.tokens: dict[str, str] = {}
         self.clients: list[Client] = []
         self.contexts: list[Any] = []
@@ -107,7 +107,7 @@ def inspector(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     model = LocalEmbedder.shared()
     app = create_app(location, store=store, keys=keys, embedder=model, llm=None)
     server = ServerThread(app).start()
-    found = Inspector(server.url, keys, browser)
+    found = Inspector(app, server.url, keys, browser)
     yield found
     found.close()
     server.stop()

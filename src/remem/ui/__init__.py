@@ -11,13 +11,13 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from remem.ui.pages import HERE, InspectorMemories
+from remem.ui.pages import HERE, InspectorState
 from remem.ui.views import ROUTERS
 
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the inspector at ``/ui`` of an app ``create_app`` built (it reads ``state.remem``)."""
-    app.state.remem_ui = InspectorMemories(app.state.remem)
+    app.state.remem_ui = InspectorState(app.state.remem)
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="ui-static")

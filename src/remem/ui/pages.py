@@ -84,15 +84,16 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     )
 
 
-class InspectorMemories:
-    """One ``Memory`` per tenant and writer for the UI, over the service's store and embedder.
+class InspectorState:
+    """What the inspector keeps beside the service: one ``Memory`` per tenant and writer over
+    the service's store and embedder, and the folder of eval reports it may show (None: none).
 
     Looking is not recalling: these never count a read as a recall, so inspecting a memory
     does not strengthen it.
     """
 
-    def __init__(self, state: ServiceState) -> None:
-        self.state = state
+    def __init__(self, state: ServiceState, evals: Path | None = None) -> None:
+        self.state, self.evals = state, evals
         self._memories: dict[tuple[str, Writer], Memory] = {}
         self._lock = threading.Lock()
 
@@ -115,10 +116,13 @@ class InspectorMemories:
 
 
 class Page:
-    """A request's caller, its ``Memory`` and a ``render`` that passes both to templates."""
+    """A request's caller, its ``Memory``, the eval folder, and a ``render`` for templates."""
 
-    def __init__(self, request: Request, who: Caller, memory: Memory, auth: bool) -> None:
+    def __init__(
+        self, request: Request, who: Caller, memory: Memory, auth: bool, evals: Path | None
+    ) -> None:
         self.request, self.who, self.memory, self.auth = request, who, memory, auth
+        self.evals = evals
 
     def render(self, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
         values |= {"csrf": self.who.csrf, "tenant": self.who.tenant, "auth": self.auth}
@@ -127,9 +131,9 @@ class Page:
 
 def page(request: Request) -> Page:
     state: ServiceState = request.app.state.remem
-    memories: InspectorMemories = request.app.state.remem_ui
+    inspector: InspectorState = request.app.state.remem_ui
     who = caller(request, state)
-    return Page(request, who, memories.memory(who), state.auth)
+    return Page(request, who, inspector.memory(who), state.auth, inspector.evals)
 
 
 PageDep = Annotated[Page, Depends(page)]

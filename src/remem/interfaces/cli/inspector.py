@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,10 @@ def ui(
         typer.Option("--db", help="SQLite file or postgresql:// URL (default: the global --db)."),
     ] = None,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8400,
+    evals: Annotated[
+        Path | None,
+        typer.Option(help="Folder of `remem eval --out` reports (JSON, PNG) to show."),
+    ] = None,
 ) -> None:
     """Open the web inspector for a local store at http://127.0.0.1:PORT/ui/ (no API key:
     it listens on the loopback interface only and works in --tenant)."""
@@ -33,5 +38,6 @@ def ui(
         tenant=cli_session.tenant,
         embedder=embedder_from(cli_session.embedder) if cli_session.embedder else None,
     )
+    app.state.remem_ui.evals = evals
     console.print(f"remem inspector: http://127.0.0.1:{port}/ui/ (Ctrl-C stops it)")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")

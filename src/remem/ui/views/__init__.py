@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from remem.ui.views import graph, login, memories, search, timeline
+from remem.ui.views import graph, login, memories, review, search, service, timeline
 
 ROUTERS: tuple[APIRouter, ...] = (
     login.router,
@@ -10,6 +10,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     search.router,
     timeline.router,
     graph.router,
+    review.router,
+    service.router,
 )
 
 __all__ = ["ROUTERS"]

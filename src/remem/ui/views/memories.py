@@ -118,7 +118,7 @@ def _polyline(curve: list[tuple[int, float]]) -> str:
     return " ".join(f"{d * 300 / last:.1f},{100 - r * 100:.1f}" for d, r in curve)
 
 
-def _done(request: Request, target: str) -> Response:
+def done(request: Request, target: str) -> Response:
     """After a write: htmx follows ``HX-Redirect``; a plain form a 303."""
     if request.headers.get("HX-Request"):
         return Response(status_code=200, headers={"HX-Redirect": target})
@@ -139,7 +139,7 @@ def edit(
 ) -> Response:
     check_csrf(request, p.who, csrf)
     p.memory.update(memory_id, text, reason=_blank(reason) or "edited in the inspector")
-    return _done(request, f"/ui/memories/{memory_id}")
+    return done(request, f"/ui/memories/{memory_id}")
 
 
 @router.post("/memories/{memory_id}/pin")
@@ -152,7 +152,7 @@ def pin(
 ) -> Response:
     check_csrf(request, p.who, csrf)
     p.memory.pin(memory_id, pinned)
-    return _done(request, f"/ui/memories/{memory_id}")
+    return done(request, f"/ui/memories/{memory_id}")
 
 
 @router.post("/memories/{memory_id}/delete")
@@ -165,11 +165,11 @@ def delete(
 ) -> Response:
     check_csrf(request, p.who, csrf)
     p.memory.delete(memory_id, reason=_blank(reason) or "deleted in the inspector")
-    return _done(request, "/ui/memories")
+    return done(request, "/ui/memories")
 
 
 @router.post("/memories/{memory_id}/forget")
 def forget(request: Request, p: PageDep, memory_id: str, csrf: Csrf = "") -> Response:
     check_csrf(request, p.who, csrf)
     p.memory.forget(memory_id)
-    return _done(request, "/ui/memories")
+    return done(request, "/ui/memories")
