@@ -1,5 +1,5 @@
 """A real API server with the inspector on loopback, and Debian's headless chromium driven by
-Playwright (never a downloaded browser). One browser per session; each test gets a fresh
+Playwright (never a downloaded browser). One browser per module; each test gets a fresh
 context (its own cookies) and a page that records console errors and CSP violations.
 
 Screenshots go to $REMEM_UI_SCREENSHOTS when set (``docs/ui`` refreshes docs/ui.md's
@@ -46,8 +46,10 @@ def _playwright() -> Any:
     return sync_playwright
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """One browser per module: Playwright's sync API holds an event loop on this thread while
+    it runs, which would break later tests that call ``asyncio.run``."""
     with _playwright()() as driver:
         launched = driver.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield launched

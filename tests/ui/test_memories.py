@@ -31,6 +31,7 @@ def ana(inspector: Inspector) -> dict[str, str]:
     client = inspector.client("acme")
     added = client.add(TURNS, user_id="ana", session_id="s1")
     client.add("Bo prefers window seats on long flights.", user_id="bo", session_id="s2")
+    client.add("Cy's note from May 2020.", user_id="cy", timestamp="2020-05-05T10:00:00Z")
     for payload in XSS:
         client.add(payload, user_id="mallory")
     return {m.text: m.id for m in added.memories}
@@ -72,7 +73,17 @@ def test_memories_are_listed_and_filtered(
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**user=bo**")
     assert _rows(page) == ["Bo prefers window seats on long flights."]
-    assert page.problems == []
+    page.fill("input[name=user]", "")
+    page.fill("input[name=after]", "2020-05-01")
+    page.fill("input[name=before]", "2020-05-05")  # the whole day counts
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url("**before=2020-05-05**")
+    assert _rows(page) == ["Cy's note from May 2020."]
+    page.goto(f"{inspector.url}/ui/memories?after=2020-05-06")
+    assert "Cy's note from May 2020." not in _rows(page)
+    page.goto(f"{inspector.url}/ui/memories?after=2020-13-01")
+    assert "is not a date" in page.locator(".error").inner_text()
+    assert page.problems == [] or all("422" in p for p in page.problems)
 
 
 def test_search_shows_each_signal_of_each_hit(

@@ -95,11 +95,14 @@ def test_quarantine_release_and_forget_as_poisoned(
     assert page.problems == []
 
 
-def test_the_queue_says_why_nothing_can_be_retried(inspector: Inspector) -> None:
+def test_the_queue_says_why_nothing_can_be_retried(
+    inspector: Inspector, shots: Callable[[Any, str], Any]
+) -> None:
     page = inspector.page("acme")
     page.goto(f"{inspector.url}/ui/queue")
     assert page.locator("#queue").inner_text().split() == ["Pending", "0", "Failed", "0"]
     assert "No LLM is configured" in page.locator("main").inner_text()
+    shots(page, "queue")
     token = page.locator("input[name=csrf]").first.input_value()
     answer = page.request.post(f"{inspector.url}/ui/queue/retry", form={"csrf": token})
     assert answer.status == 422 and "needs an LLM" in answer.text()

@@ -7,12 +7,13 @@ in the browser first; it answers with the page to show next.
 from __future__ import annotations
 
 import difflib
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from remem.errors import InvalidInput
 from remem.model import KINDS, LAYERS, MemoryRecord
 from remem.ui.pages import PageDep, PageRoute
 from remem.ui.security import check_csrf
@@ -26,6 +27,8 @@ LIST_STATUSES = ("active", "archived", "quarantined", "poisoned")
 CURVE_DAYS = (0, 1, 2, 4, 7, 14, 21, 30, 45, 60, 90)
 
 Text = Annotated[str, Query(max_length=200)]
+#: A day from the browser's date picker, or empty.
+Date = Annotated[str, Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$")]
 
 
 def _blank(value: str) -> str | None:
@@ -46,10 +49,22 @@ def memories(
     kind: Text = "",
     layer: Text = "",
     status: Text = "active",
+    after: Date = "",
+    before: Date = "",
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> HTMLResponse:
-    """The table: the facade's ``list``, 50 rows a page, newest first."""
-    filters = {"user": user, "agent": agent, "session": session, "kind": kind, "layer": layer}
+    """The table: the facade's ``list``, 50 rows a page, newest first; the time range is
+    event time, ``before`` counting its whole day."""
+    filters = {
+        "user": user,
+        "agent": agent,
+        "session": session,
+        "kind": kind,
+        "layer": layer,
+        "after": after,
+        "before": before,
+    }
+    start, end = _day(after, "from"), _day(before, "to")
     page = p.memory.list(
         user_id=_blank(user),
         agent_id=_blank(agent),
@@ -59,6 +74,8 @@ def memories(
         status=status or "active",
         limit=PAGE_SIZE,
         offset=offset,
+        after=start.isoformat() if start else None,
+        before=(end + timedelta(days=1)).isoformat() if end else None,
     )
     query = {k: v for k, v in (filters | {"status": status}).items() if v}
     return p.render(
@@ -93,6 +110,13 @@ def detail(p: PageDep, memory_id: str) -> HTMLResponse:
         curve=curve,
         points=_polyline(curve),
     )
+
+
+def _day(value: str, name: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        raise InvalidInput(f"{name}: {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 def _diff(before: MemoryRecord | None, after: MemoryRecord) -> list[tuple[str, str]]:
