@@ -130,6 +130,15 @@ def test_edit_makes_a_version_with_a_diff_and_a_history(
     assert any("update" in row and "she changed specialty" in row for row in history)
     page.click("#pin")
     page.wait_for_selector("#pinned")
+    page.fill("#edit-text", "   ")
+    page.click("#save")  # refused by the engine: the message replaces the page, no trace
+    page.wait_for_selector(".error")
+    assert "text" in page.locator(".error").inner_text()
+    assert page.locator("nav a").count() >= 9 and "Traceback" not in page.content()
+    assert [p for p in page.problems if "422" not in p] == []  # the browser logs the 422
+    page.problems.clear()
+    page.go_back()
+    page.wait_for_selector("#pinned")
     shots(page, "memory")
     assert page.problems == []
 

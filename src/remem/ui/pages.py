@@ -77,11 +77,10 @@ def _invalid(exc: RequestValidationError) -> str:
 
 
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """The message alone for an htmx fragment, else a whole page around it."""
-    name = "_error.html" if request.headers.get("HX-Request") else "error.html"
-    return templates.TemplateResponse(
-        request, name, {"message": message, "status": status, "csrf": ""}, status_code=status
-    )
+    """A whole page around the message: htmx swaps error answers too (``responseHandling``
+    in base.html), and the message sits in ``#view`` for the views that reload only that."""
+    values = {"message": message, "status": status, "csrf": ""}
+    return templates.TemplateResponse(request, "error.html", values, status_code=status)
 
 
 class InspectorState:
