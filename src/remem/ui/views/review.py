@@ -18,6 +18,8 @@ router = APIRouter(prefix="/ui", route_class=PageRoute, include_in_schema=False)
 User = Annotated[str, Query(max_length=200)]
 Reason = Annotated[str, Form(max_length=1000)]
 SUMMARIES = 50
+#: The most queued jobs the queue page lists.
+JOBS = 200
 
 
 @router.get("/profile", response_class=HTMLResponse)
@@ -50,8 +52,11 @@ def summarize(
 
 @router.get("/queue", response_class=HTMLResponse)
 def queue(p: PageDep) -> HTMLResponse:
+    """Counts, then each waiting or failed job with its attempts and last error."""
     counts = p.memory.stats()["extraction_queue"]
-    return p.render("queue.html", counts=counts, llm=p.memory.llm is not None, ran=None)
+    jobs = p.memory.extraction_jobs(limit=JOBS)
+    llm = p.memory.llm is not None
+    return p.render("queue.html", counts=counts, jobs=jobs, llm=llm, ran=None)
 
 
 @router.post("/queue/retry", response_class=HTMLResponse)
@@ -60,7 +65,8 @@ def retry(request: Request, p: PageDep, csrf: Csrf = "") -> HTMLResponse:
     check_csrf(request, p.who, csrf)
     ran = p.memory.retry_extraction()
     counts = p.memory.stats()["extraction_queue"]
-    return p.render("queue.html", counts=counts, llm=True, ran=ran)
+    jobs = p.memory.extraction_jobs(limit=JOBS)
+    return p.render("queue.html", counts=counts, jobs=jobs, llm=True, ran=ran)
 
 
 @router.get("/quarantine", response_class=HTMLResponse)
