@@ -48,6 +48,8 @@ def test_remem_ui_serves_a_local_store_on_loopback(tmp_path: Path) -> None:
         assert "Ana keeps her bike in the hallway." in page.text
         assert httpx.get(f"{url}/ui/evals?name=beam").status_code == 200
         assert httpx.get(f"{url}/ui/login", follow_redirects=False).status_code == 303
+        rebound = httpx.get(f"{url}/ui/memories", headers={"Host": "evil.example"})
+        assert rebound.status_code == 400 and "hallway" not in rebound.text
     finally:
         server.terminate()
         server.wait(timeout=30)

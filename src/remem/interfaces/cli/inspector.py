@@ -27,6 +27,7 @@ def ui(
     it listens on the loopback interface only and works in --tenant)."""
     _server_extra()
     import uvicorn
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from remem.providers import embedder_from
     from remem.service import create_app
@@ -39,5 +40,8 @@ def ui(
         embedder=embedder_from(cli_session.embedder) if cli_session.embedder else None,
     )
     app.state.remem_ui.evals = evals
+    # No key guards this server: a page of another site whose name resolves to 127.0.0.1
+    # (DNS rebinding) must not read it, so only loopback names are served.
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost"])
     console.print(f"remem inspector: http://127.0.0.1:{port}/ui/ (Ctrl-C stops it)")
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
