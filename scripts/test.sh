@@ -7,6 +7,15 @@ cd "$(dirname "$0")/.."
 
 python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
 
+# Debian's headless chromium for the web inspector's browser tests (skips when installed).
+if ! scripts/chromium.sh; then
+    if [ "${CI:-}" = "true" ]; then
+        echo "error: chromium could not be installed, and CI must run the browser tests" >&2
+        exit 1
+    fi
+    echo "WARNING: chromium could not be installed: the browser tests will be SKIPPED" >&2
+fi
+
 # The type checker: src/ must be clean (pyproject [tool.mypy]); a second run reads its cache.
 python -m mypy
 

@@ -38,6 +38,7 @@ ABOVE_STORES = (
     "remem.retrieval",
     "remem.interfaces",
     "remem.service",
+    "remem.ui",
     "remem.integrations",
     "remem.tools",
     "remem.eval",
@@ -82,6 +83,7 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
         (
             "remem.interfaces",
             "remem.service",
+            "remem.ui",
             "remem.integrations",
             "remem.tools",
             "remem.eval",
@@ -98,11 +100,12 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
             "remem.stores",
             "remem.interfaces",
             "remem.service",
+            "remem.ui",
         ),
         "the HTTP client speaks the API; it does not embed the engine",
     ),
     (
-        ("remem.interfaces", "remem.service", "remem.integrations", "remem.tools"),
+        ("remem.interfaces", "remem.service", "remem.ui", "remem.integrations", "remem.tools"),
         ("remem.pipeline", "remem.retrieval"),
         "front ends go through the facade (remem.Memory and the public types)",
     ),
@@ -113,7 +116,7 @@ RULES: list[tuple[tuple[str, ...], tuple[str, ...], str]] = [
     ),
     (
         ("remem.eval",),
-        ("remem.interfaces", "remem.service"),
+        ("remem.interfaces", "remem.service", "remem.ui"),
         "the evaluation harness drives the engine, not a front end",
     ),
 ]

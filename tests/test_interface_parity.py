@@ -123,6 +123,7 @@ HTTP = FrontEnd(
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
         "drain_extraction_queue": "the server's worker drains the queue "
         "(`remem serve --extract-in-background`), or a process on the same database",
+        "extraction_jobs": "operator work on the queue: the inspector lists it (/ui/queue)",
         "retry_extraction": "operator work on the queue, not a tenant's request: run it "
         "embedded against the same database (no route yet)",
         "add_insight": "no route yet: insights are written where their sources are read, "
@@ -186,6 +187,7 @@ MCP = FrontEnd(
                 "pin",
                 "profile",
                 "related",
+                "extraction_jobs",
                 "retry_extraction",
                 "stats",
                 "summarize",
@@ -243,6 +245,7 @@ CLI = FrontEnd(
                 "delete_all",
                 "drain_extraction_queue",
                 "entities",
+                "extraction_jobs",
                 "facts",
                 "related",
                 "retry_extraction",
@@ -258,6 +261,7 @@ CLI = FrontEnd(
         "keys create": "API keys of the service",
         "keys list": "API keys of the service",
         "keys revoke": "API keys of the service",
+        "ui": "serves the web inspector (remem.ui), which calls the facade per page",
     },
 )
 

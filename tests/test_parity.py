@@ -27,6 +27,7 @@ _REMOTE: dict[str, str] = {
     "add_insight": "no route: insights are derived where the store is (summarize with an LLM)",
     "drain_extraction_queue": f"operator work on the service's queue; {_SERVICE_RUNS_IT}",
     "retry_extraction": f"operator work on the service's queue; {_SERVICE_RUNS_IT}",
+    "extraction_jobs": f"operator work on the service's queue; {_SERVICE_RUNS_IT} (its /ui/queue)",
     "start_extraction_worker": "a thread of the process holding the store: "
     "`remem serve --extract-in-background` starts the service's",
     "stop_extraction_worker": "stops the thread start_extraction_worker starts, which a "

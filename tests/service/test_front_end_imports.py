@@ -1,4 +1,4 @@
-"""The front ends (CLI, MCP server, HTTP service) reach remem through its public parts only.
+"""The front ends (CLI, MCP server, HTTP service, web inspector) reach remem through its public parts only.
 
 They are thin adapters over ``remem.Memory``: they may import the facade and its types
 (``remem``, model, errors, config, recipes, engine, client), the providers they share
@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "remem"
-FRONT_ENDS = ("interfaces", "service")
+FRONT_ENDS = ("interfaces", "service", "ui")
 
 #: Modules a front end may import by name (not what is inside them) ...
 MODULES = {
@@ -34,6 +34,7 @@ PACKAGES = (
     "remem.interfaces",
     "remem.service",
     "remem.integrations",
+    "remem.ui",
 )
 
 

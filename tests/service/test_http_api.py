@@ -31,6 +31,7 @@ LOCAL_ONLY = {
     "close",
     "drain_extraction_queue",
     "export_lines",
+    "extraction_jobs",
     "maintain_in_background",
     "backup",
     "migrate_to",

@@ -451,8 +451,10 @@ class _Facade(ReviewCalls):
         limit: int = 50,
         offset: int = 0,
         layers: str | Iterable[str] | None = None,
+        after: When = None,
+        before: When = None,
     ) -> Call[Page]:
-        """Newest first, one page at a time."""
+        """Newest first, one page at a time; ``after`` / ``before`` bound the event time."""
         params = drop_none(
             {
                 "layer": kinds_list(layers),
@@ -464,6 +466,8 @@ class _Facade(ReviewCalls):
                 "metadata": json.dumps(dict(metadata)) if metadata is not None else None,
                 "limit": limit,
                 "offset": offset,
+                "after": when(after),
+                "before": when(before),
             }
         )
         return Call("GET", "/v1/memories", page, params)

@@ -86,6 +86,7 @@ class AsyncMemory:
     summarize = _to_thread(Memory.summarize)
     profile = _to_thread(Memory.profile)
 
+    extraction_jobs = _to_thread(Memory.extraction_jobs)
     retry_extraction = _to_thread(Memory.retry_extraction)
     drain_extraction_queue = _to_thread(Memory.drain_extraction_queue)
     start_extraction_worker = _to_thread(Memory.start_extraction_worker)

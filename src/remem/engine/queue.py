@@ -25,6 +25,11 @@ if TYPE_CHECKING:
 
 
 class ExtractionQueue(Core):
+    def extraction_jobs(self, *, limit: int = 100) -> list[ExtractionJob]:
+        """This tenant's queued and failed extractions, oldest first, each with its attempts,
+        last error and when it is next due: what ``retry_extraction`` would run."""
+        return self.store.get_jobs(self.tenant, check_limit(limit))
+
     def retry_extraction(self, *, limit: int = 100) -> list[Extraction]:
         """Run the queued extractions now (failed, pending, backing off), oldest first.
 

@@ -297,8 +297,14 @@ class Reads(Core):
         limit: int = 50,
         offset: int = 0,
         layers: str | Iterable[str] | None = None,
+        after: datetime | str | None = None,
+        before: datetime | str | None = None,
     ) -> Page:
-        """Newest first, one page at a time; ``Page.next_offset`` is None on the last page."""
+        """Newest first, one page at a time; ``Page.next_offset`` is None on the last page.
+
+        ``after`` / ``before`` keep memories whose event time (``valid_from``) is in
+        ``[after, before)``, as ``search`` does.
+        """
         statuses = (status,) if isinstance(status, str) else tuple(status)
         for s in statuses:
             if s not in STATUSES:
@@ -314,6 +320,8 @@ class Reads(Core):
             statuses=current or ("active",),
             metadata=check_metadata_filter(metadata),
             layers=check_layers(layers),
+            event_after=to_utc(after, field="after"),
+            event_before=to_utc(before, field="before"),
         )
         if ended:
             raise InvalidInput(

@@ -40,6 +40,7 @@ from remem.service.middleware import (
 from remem.service.routers import ROUTERS
 from remem.service.state import ServiceState, open_state
 from remem.stores import Store
+from remem.ui import mount_ui
 
 log = logging.getLogger("remem.service")
 
@@ -59,6 +60,7 @@ def create_app(
     extract_in_background: bool = False,
     extract_every_s: float = 5.0,
     mem0_compat: bool = False,
+    ui: bool = True,
 ) -> FastAPI:
     """The API over ``store`` (or the store at ``location``) with keys from the same database.
 
@@ -72,6 +74,7 @@ def create_app(
     ``extract_every_s`` seconds); other servers on the same database may drain it too.
     ``mem0_compat`` also serves Mem0's REST routes (``routers/mem0.py``), same keys and tenants.
     The app's ``state.remem`` is the ``ServiceState`` (tenants, keys, metrics, workers).
+    ``ui`` serves the web inspector at ``/ui`` (``remem.ui``) behind the same keys.
     """
     state = open_state(
         location,
@@ -110,6 +113,8 @@ def create_app(
     app.state.routers = routers
     for router in routers:
         app.include_router(router)
+    if ui:
+        mount_ui(app)
     return app
 
 

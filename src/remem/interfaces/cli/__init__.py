@@ -21,6 +21,7 @@ from remem.config import default_location
 from remem.interfaces.cli import (
     embedding,
     evaluation,
+    inspector,
     lifecycle,
     memories,
     portability,
@@ -63,6 +64,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "eval": evaluation.eval_,
     "serve": service.serve,
     "mcp": service.mcp_,
+    "ui": inspector.ui,
 }
 #: ``remem quarantine <name>``.
 QUARANTINE_COMMANDS: dict[str, Callable[..., Any]] = {

@@ -174,7 +174,7 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) over --db."""
+    """Run the HTTP API (/v1, OpenAPI at /docs, /metrics) and the web inspector (/ui) over --db."""
     _server_extra()
     import uvicorn
 

@@ -101,6 +101,12 @@ def list_memories(
     layer: Annotated[
         list[Layer] | None, Query(description="Only these layers (working, short, long).")
     ] = None,
+    after: Annotated[
+        str | None, Query(max_length=64, description="Event time at or after (ISO 8601).")
+    ] = None,
+    before: Annotated[
+        str | None, Query(max_length=64, description="Event time before (ISO 8601).")
+    ] = None,
 ) -> PageOut:
     """Current memories, newest first, one page at a time (follow ``next_offset``)."""
     page = memory.list(
@@ -113,6 +119,8 @@ def list_memories(
         limit=limit,
         offset=offset,
         layers=layer,
+        after=safe(after),
+        before=safe(before),
     )
     return PageOut(
         items=list(page.items),
