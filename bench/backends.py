@@ -69,7 +69,7 @@ def build_records(
         scope = Scope(tenant=TENANT, user_id=f"u{index % USERS}", session_id=session.session_id)
         built = build_turns(list(session.messages), scope=scope, first_seq=0, now=now)
         texts += session.texts
-        turns += built
+        turns += [(t.episode, t.memory) for t in built]  # benign corpus: none quarantined
     events = [
         Event(
             id=new_id("ev"),
