@@ -10,19 +10,38 @@ everything that can change (status, expiry, scope) in SQL.
 
 Partitioning means a user's query only touches that user's rows, so one
 user's latency does not grow with the whole table. Exact scoring keeps recall
-at 1.0; docs/benchmarks.md has the latency.
+at 1.0 up to ``ann_threshold()`` rows in a partition; past it the dense signal
+asks an HNSW graph (``stores/ann.py``) for candidates and rescores them exactly,
+and filters that admit few rows are still scored exactly over those rows.
+docs/benchmarks.md has the latency and the recall.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from remem.stores.ann import Ann
 from remem.stores.tokens import tokenize
 
 PartKey = tuple[str, str | None]
+
+#: Rows a partition holds before its dense signal goes through an ANN graph.
+ANN_THRESHOLD = 50_000
+#: Admitted rows (after a filter) scored exactly however large the partition: a selective
+#: filter (a time window, directives only) is cheaper and exact over its own rows.
+EXACT_UNDER = 20_000
+#: Candidates asked of the graph per row a search wants, and at least.
+OVERFETCH, MIN_FETCH = 2, 64
+
+
+def ann_threshold() -> int:
+    """``REMEM_ANN_THRESHOLD`` if set, else ``ANN_THRESHOLD`` (docs/stores.md)."""
+    return int(os.environ.get("REMEM_ANN_THRESHOLD") or ANN_THRESHOLD)
+
 
 #: Removed rows a part holds at least before it compacts (and at least as many as live ones).
 COMPACT_AT = 64
@@ -31,7 +50,7 @@ K1 = 1.2
 B = 0.75
 
 
-class _Grow:
+class Grow:
     """A numpy array that appends in amortised O(1)."""
 
     __slots__ = ("data", "size")
@@ -42,9 +61,16 @@ class _Grow:
         self.size = 0
 
     @classmethod
-    def of(cls, values: np.ndarray) -> _Grow:
+    def of(cls, values: np.ndarray) -> Grow:
         grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
         grown.extend(values)
+        return grown
+
+    @classmethod
+    def wrap(cls, values: np.ndarray) -> Grow:
+        """``values`` taken as they are, not copied (the first append past them copies)."""
+        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
+        grown.data, grown.size = values, len(values)
         return grown
 
     def extend(self, values: np.ndarray) -> None:
@@ -61,6 +87,18 @@ class _Grow:
         return self.data[: self.size]
 
 
+@dataclass
+class Approximate:
+    """A partition's dense scores, found through its graph: candidates per request,
+    rescored exactly. ``found`` caches the unfiltered candidates of this query."""
+
+    query: np.ndarray
+    found: np.ndarray | None = None
+
+
+Scores = np.ndarray | Approximate
+
+
 @dataclass(frozen=True)
 class Window:
     """What a search admits beyond scope: an event-time range, directives only."""
@@ -70,18 +108,19 @@ class Window:
     directive: bool = False
 
 
-class _Part:
+class Part:
     def __init__(self, dimension: int) -> None:
-        self.keys = _Grow(np.int64)
-        self.matrix = _Grow(np.float32, dimension)
-        self.has_vector = _Grow(np.bool_)
-        self.when = _Grow(np.float64)
-        self.directive = _Grow(np.bool_)
-        self.alive = _Grow(np.bool_)
-        self.lengths = _Grow(np.float32)
-        self.postings: dict[str, tuple[_Grow, _Grow]] = {}
+        self.keys = Grow(np.int64)
+        self.matrix = Grow(np.float32, dimension)
+        self.has_vector = Grow(np.bool_)
+        self.when = Grow(np.float64)
+        self.directive = Grow(np.bool_)
+        self.alive = Grow(np.bool_)
+        self.lengths = Grow(np.float32)
+        self.postings: dict[str, tuple[Grow, Grow]] = {}
         self.tokenized = 0  # rows [0, tokenized) have postings
         self.total_length = 0.0
+        self.ann: Ann | None = None  # the graph over rows [0, ann.size), past the threshold
 
     @property
     def size(self) -> int:
@@ -101,6 +140,35 @@ class _Part:
         self.when.extend(when)
         self.directive.extend(directive)
         self.alive.extend(np.ones(len(keys), dtype=np.bool_))
+        if self.ann is not None:
+            self.ensure_ann()
+
+    def ensure_ann(self) -> Ann:
+        """The graph over every row: built on first need, then extended row by row."""
+        if self.ann is None:
+            self.ann = Ann.build(self.matrix.view)
+        elif self.ann.size < self.size:
+            self.ann.add(self.matrix.view[self.ann.size :])
+        return self.ann
+
+    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> np.ndarray:
+        """Positions of the candidates for the ``k`` best rows ``ok`` admits.
+
+        Few admitted rows are all candidates (scored exactly); otherwise the graph's
+        unfiltered candidates serve when enough of them are admitted, else the graph is
+        walked again with the filter inside it.
+        """
+        admitted = int(ok.sum())
+        if admitted <= max(EXACT_UNDER, self.size // 16):
+            return np.flatnonzero(ok)
+        ann = self.ensure_ann()
+        fetch = max(OVERFETCH * k, MIN_FETCH)
+        if scores.found is None or len(scores.found) < min(fetch, ann.size):
+            scores.found = ann.search(scores.query, fetch)
+        hits = scores.found[ok[scores.found]]
+        if len(hits) >= k:
+            return hits
+        return ann.search(scores.query, fetch, allowed=ok)
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""
@@ -120,7 +188,7 @@ class _Part:
         for word, (positions, tfs) in grouped.items():
             entry = self.postings.get(word)
             if entry is None:
-                entry = self.postings[word] = (_Grow(np.int32), _Grow(np.float32))
+                entry = self.postings[word] = (Grow(np.int32), Grow(np.float32))
             entry[0].extend(np.asarray(positions, dtype=np.int32))
             entry[1].extend(np.asarray(tfs, dtype=np.float32))
         self.lengths.extend(lengths)
@@ -132,18 +200,19 @@ class _Part:
         keep = self.alive.view.copy()
         moved = np.cumsum(keep) - 1  # a kept row's new position
         for name in ("keys", "matrix", "has_vector", "when", "directive", "alive", "lengths"):
-            grown: _Grow = getattr(self, name)
+            grown: Grow = getattr(self, name)
             rows = keep[: grown.size]  # ``lengths``: the tokenized rows only
-            setattr(self, name, _Grow.of(grown.view[rows]))
+            setattr(self, name, Grow.of(grown.view[rows]))
         postings = {}
         for word, (positions, tfs) in self.postings.items():
             kept = keep[positions.view]
             if kept.any():
                 new = moved[positions.view[kept]].astype(np.int32)
-                postings[word] = (_Grow.of(new), _Grow.of(tfs.view[kept]))
+                postings[word] = (Grow.of(new), Grow.of(tfs.view[kept]))
         self.postings = postings
         self.tokenized = self.lengths.size
         self.total_length = float(self.lengths.view.sum())
+        self.ann = None  # positions moved: rebuilt at the next search that needs it
 
     def admitted(self, window: Window) -> np.ndarray:
         ok = self.alive.view.copy()
@@ -157,15 +226,24 @@ class _Part:
 
 
 class RowIndex:
-    def __init__(self, dimension: int) -> None:
+    def __init__(self, dimension: int, ann_rows: int | None = None) -> None:
         self.dimension = dimension
-        self._parts: dict[PartKey, _Part] = {}
+        #: Partition size from which dense search goes through the ANN graph.
+        self.ann_rows = ann_threshold() if ann_rows is None else ann_rows
+        self._parts: dict[PartKey, Part] = {}
         self.max_key = 0
         #: Bumped on every change, so callers can cache scores between changes.
         self.generation = 0
+        #: ANN graphs built from scratch by this index (worth saving: they take seconds).
+        self.graphs_built = 0
 
     def __len__(self) -> int:
         return sum(int(p.alive.view.sum()) for p in self._parts.values())
+
+    @property
+    def parts(self) -> dict[PartKey, Part]:
+        """Every partition by key (``index_file.py`` saves and restores them)."""
+        return self._parts
 
     def add(
         self,
@@ -184,7 +262,7 @@ class RowIndex:
             if vector is not None:
                 matrix[i] = vector
                 has_vector[i] = True
-        self._parts.setdefault(part, _Part(self.dimension)).append(
+        self._parts.setdefault(part, Part(self.dimension)).append(
             keys,
             matrix,
             has_vector,
@@ -213,12 +291,22 @@ class RowIndex:
         return [key for key in self._parts if key[0] == tenant]
 
     # -- scoring ---------------------------------------------------------------
-    def dense_scores(self, vector: np.ndarray, parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
-        """Cosine (the vectors are normalised) of every row; -inf where a row has no vector."""
+    def dense_scores(self, vector: np.ndarray, parts: list[PartKey]) -> dict[PartKey, Scores]:
+        """Cosine (the vectors are normalised) of every row; -inf where a row has no vector.
+
+        A partition past the ANN threshold is scored later, in ``top``, only for the rows
+        its graph proposes for that request.
+        """
         query = np.asarray(vector, dtype=np.float32)
-        out = {}
+        out: dict[PartKey, Scores] = {}
         for key in parts:
             part = self._parts[key]
+            if part.size >= self.ann_rows:
+                if part.ann is None:
+                    self.graphs_built += 1
+                part.ensure_ann()
+                out[key] = Approximate(query)
+                continue
             scores = part.matrix.view @ query
             scores[~part.has_vector.view] = -np.inf
             out[key] = scores
@@ -236,7 +324,7 @@ class RowIndex:
                 part.add_texts([texts.get(int(k), "") for k in keys])
                 self.generation += 1
 
-    def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
+    def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, Scores]:
         """BM25 of every row for ``terms`` (0 where none occurs), statistics over ``parts``."""
         words = list(dict.fromkeys(w for term in terms for w in tokenize(term)))
         chosen = [self._parts[key] for key in parts]
@@ -247,7 +335,7 @@ class RowIndex:
         frequency = {
             w: sum(p.postings[w][0].size for p in chosen if w in p.postings) for w in words
         }
-        out = {}
+        out: dict[PartKey, Scores] = {}
         for key, part in zip(parts, chosen, strict=True):
             scores = np.zeros(part.size, dtype=np.float32)
             norm = K1 * (1 - B + B * part.lengths.view / average)
@@ -265,7 +353,7 @@ class RowIndex:
 
     def top(
         self,
-        scores: dict[PartKey, np.ndarray],
+        scores: dict[PartKey, Scores],
         k: int,
         window: Window = Window(),
         keys: np.ndarray | None = None,
@@ -274,14 +362,23 @@ class RowIndex:
 
         ``keys`` (sorted) further restricts the rows to exactly those keys.
         """
-        chunk_keys, chunk_scores = [], []
+        chunk_keys, chunk_scores, admitted = [], [], 0
         for key, values in scores.items():
             part = self._parts[key]
-            ok = part.admitted(window) & np.isfinite(values)
+            ok = part.admitted(window)
             if keys is not None:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)
+            if isinstance(values, Approximate):
+                ok &= part.has_vector.view
+                rows = part.nearest(values, ok, k)
+                chunk_keys.append(part.keys.view[rows])
+                chunk_scores.append(part.matrix.view[rows] @ values.query)
+                admitted += int(ok.sum())
+                continue
+            ok &= np.isfinite(values)
             chunk_keys.append(part.keys.view[ok])
             chunk_scores.append(values[ok])
+            admitted += len(chunk_scores[-1])
         if not chunk_scores:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), 0
         all_scores = np.concatenate(chunk_scores)
@@ -289,4 +386,4 @@ class RowIndex:
         n = len(all_scores)
         best = np.argpartition(-all_scores, k)[:k] if k < n else np.arange(n)
         order = best[np.argsort(-all_scores[best], kind="stable")]
-        return all_keys[order], all_scores[order], n
+        return all_keys[order], all_scores[order], admitted

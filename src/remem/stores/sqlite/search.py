@@ -4,11 +4,14 @@ SQL is the source of truth. The index (``stores/row_index.py``: exact vectors, B
 postings, event times) is an in-memory copy used only to propose candidates; every
 candidate is re-read through SQL with the caller's filter, so a stale copy can cost a
 little recall for one query, never return a row it should not. ``PRAGMA data_version``
-tells when another process wrote.
+tells when another process wrote. The index is saved beside the file (``index_file.py``)
+when this store closes and after it builds an ANN graph, and a new process starts from
+that file instead of rebuilding it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -18,10 +21,11 @@ import numpy as np
 from remem._time import from_iso
 from remem.errors import StoreError
 from remem.model import MemoryRecord
+from remem.stores import index_file
 from remem.stores import statements as sql
 from remem.stores.operations import SearchStore
 from remem.stores.records import MemoryFilter
-from remem.stores.row_index import PartKey, RowIndex, Window
+from remem.stores.row_index import PartKey, RowIndex, Scores, Window
 from remem.stores.rows import memory_from_row
 from remem.stores.sqlite.connection import SQLiteConnection
 from remem.stores.sqlite.dialect import SQLITE
@@ -52,10 +56,14 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             index = self._sync_index()
             parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
             query = np.asarray(vector, dtype=np.float32)
+            graphs = index.graphs_built
             scores = self._scored(
                 ("dense", query.tobytes()), parts, lambda: index.dense_scores(query, parts)
             )
-            return self._ranked(index, scores, flt, k)
+            found = self._ranked(index, scores, flt, k)
+            if index.graphs_built > graphs:
+                self._save_index()  # a graph took seconds to build: keep it across restarts
+            return found
 
     def drop_score_cache(self) -> None:
         """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
@@ -66,8 +74,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         self,
         what: tuple[Any, ...],
         parts: list[PartKey],
-        compute: Callable[[], dict[PartKey, np.ndarray]],
-    ) -> dict[PartKey, np.ndarray]:
+        compute: Callable[[], dict[PartKey, Scores]],
+    ) -> dict[PartKey, Scores]:
         """Scores of every row of ``parts``, computed once per query and index state.
 
         One search asks the same query several times (whole scope, inside a time
@@ -84,7 +92,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         return found
 
     def _ranked(
-        self, index: RowIndex, scores: dict[PartKey, np.ndarray], flt: MemoryFilter, k: int
+        self, index: RowIndex, scores: dict[PartKey, Scores], flt: MemoryFilter, k: int
     ) -> list[tuple[MemoryRecord, float]]:
         """The ``k`` best rows the filter admits: index masks first, then SQL for the rest."""
         window = Window(
@@ -156,7 +164,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
                     f"one opened it with {self._embedder!r}: reopen it with that embedder"
                 )
         if self._index is None:
-            self._index = RowIndex(self._dimension or 384)
+            self._index = self._saved_index() or RowIndex(self._dimension or 384)
         rows = self._db.execute(
             "SELECT m.rk, m.tenant, m.user_id, m.valid_from, "
             "json_extract(m.metadata, '$.\"directive\"'), v.vector "
@@ -185,3 +193,63 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             f"SELECT m.rk, {sql.MEMORY_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
             [*keys.tolist(), *params],
         ).fetchall()
+
+    # -- the index saved beside the file ------------------------------------------
+    def _stamp(self) -> index_file.Stamp | None:
+        assert self._index is not None
+        last = self._db.execute(
+            "SELECT rk, id FROM memories WHERE rk <= ? ORDER BY rk DESC LIMIT 1",
+            (self._index.max_key,),
+        ).fetchone()
+        if last is None:
+            return None
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        return index_file.Stamp(
+            meta.get("embedder"), self._index.dimension, int(last[0]), str(last[1])
+        )
+
+    def _saved_index(self) -> RowIndex | None:
+        """The index saved beside the file, if it was saved from this database's rows."""
+
+        def ours(stamp: index_file.Stamp) -> bool:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            row = self._db.execute("SELECT id FROM memories WHERE rk = ?", (stamp.max_key,))
+            found = row.fetchone()
+            return (
+                stamp.embedder == meta.get("embedder")
+                and str(stamp.dimension) == meta.get("dimension", str(stamp.dimension))
+                and found is not None
+                and found[0] == stamp.last_id
+            )
+
+        index = index_file.load(index_file.path_for(self.path), ours)
+        if index is not None:
+            (rows,) = self._db.execute(
+                "SELECT count(*) FROM memories WHERE rk <= ?", (index.max_key,)
+            ).fetchone()
+            if rows != len(index):  # forgotten by another process since the save
+                present = np.array(
+                    [r[0] for r in self._db.execute("SELECT rk FROM memories")], dtype=np.int64
+                )
+                held = np.concatenate([p.keys.view[p.alive.view] for p in index.parts.values()])
+                index.remove(np.setdiff1d(held, present).tolist())
+            self._saved_generation = index.generation
+        return index
+
+    def _save_index(self) -> None:
+        """Write the index beside the file when it changed and is big enough to be worth it."""
+        index = self._index
+        if index is None or index.generation == self._saved_generation:
+            return
+        if len(index) < index_file.SAVE_FROM:
+            return
+        stamp = self._stamp()
+        if stamp is not None:
+            index_file.save(index, stamp, index_file.path_for(self.path))
+            self._saved_generation = index.generation
+
+    def close(self) -> None:
+        # The saved index is a cache: when it cannot be written, the next process builds it.
+        with self._lock, contextlib.suppress(OSError):
+            self._save_index()
+        super().close()
