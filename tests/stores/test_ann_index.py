@@ -204,11 +204,12 @@ def test_an_index_file_of_another_database_is_ignored(tmp_path: Path) -> None:
         second.insert_memories(
             [(record(f"b{i}", f"other {i}", SCOPE), v) for i, v in enumerate(_vectors(1_500, 3))]
         )
-    shutil.copy(index_file.path_for(tmp_path / "a.db"), index_file.path_for(tmp_path / "b.db"))
+    shutil.copytree(index_file.path_for(tmp_path / "a.db"), index_file.path_for(tmp_path / "b.db"))
     found = _search(second, vectors[0])
     assert found and all(m.startswith("b") for m in found)
     assert second._index is not None and second._index.graphs_built == 1  # built from SQL
     second.close()
+    shutil.rmtree(index_file.path_for(tmp_path / "b.db"))
     index_file.path_for(tmp_path / "b.db").write_bytes(b"not an index")
     for built in (1, 0):  # the broken file is ignored, then replaced when the store closes
         third = SQLiteStore(tmp_path / "b.db")
@@ -216,3 +217,9 @@ def test_an_index_file_of_another_database_is_ignored(tmp_path: Path) -> None:
         assert _search(third, vectors[0]) == found
         assert third._index is not None and third._index.graphs_built == built
         third.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "a.db",
+        "a.db.index",
+        "b.db",
+        "b.db.index",
+    ]

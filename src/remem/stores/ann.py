@@ -16,6 +16,8 @@ built the graph 2-4x faster and answered 10-20x faster at the same recall
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import faiss
 import numpy as np
 
@@ -42,12 +44,11 @@ class Ann:
         return ann
 
     @classmethod
-    def from_bytes(cls, data: np.ndarray) -> Ann:
-        return cls(faiss.deserialize_index(data))
+    def load(cls, path: Path) -> Ann:
+        return cls(faiss.read_index(str(path)))
 
-    def to_bytes(self) -> np.ndarray:
-        """The graph and its vectors as one uint8 array (``index_file.py`` saves it)."""
-        return faiss.serialize_index(self._index)
+    def save(self, path: Path) -> None:
+        faiss.write_index(self._index, str(path))
 
     @property
     def size(self) -> int:

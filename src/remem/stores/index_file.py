@@ -2,28 +2,30 @@
 
 Building the index from SQL means reading every vector row by row, tokenizing every text
 for BM25 and, past the ANN threshold, building an HNSW graph (tens of seconds at 100k
-rows). ``save`` writes all of it (vectors, times, flags, postings, graphs) to one file,
-``<database>.index``, replaced only when whole; ``load`` reads it back in one pass.
+rows). ``save`` writes all of it to a folder beside the database, ``<database>.index``:
+one ``.npy`` file per column (vectors, times, flags, postings) and one faiss file per
+graph. ``load`` maps the columns into memory (copy-on-write: nothing is read until a
+search touches it, and the file never changes under a reader) and reads the graphs.
+A save writes a new folder and swaps it in whole; a reader that finds none builds from SQL.
 
-The file is a cache, never the truth. It records the embedder, the last row key it holds
-and that row's memory id: a file from another embedder, another database or an older
-copy of this one (a restored backup) is ignored, and the store builds from SQL as before.
-Rows written after the save are read from SQL on top of it; rows forgotten since are
-found by comparing counts and marked removed; and every candidate is re-checked in SQL.
+The folder is a cache, never the truth. It records the embedder, the last row key it
+holds and that row's memory id: a folder from another embedder, another database or an
+older copy of this one (a restored backup) is ignored, and the store builds from SQL as
+before. Rows written after the save are read from SQL on top of it; rows forgotten since
+are found by comparing counts and marked removed; and every candidate is re-checked in SQL.
 """
 
 from __future__ import annotations
 
 import json
-import zipfile
+import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from remem._files import replacing
 from remem.stores.ann import Ann
 from remem.stores.row_index import Grow, Part, RowIndex
 
@@ -31,6 +33,7 @@ FORMAT = 1
 #: Rows an index holds at least before it is worth a file (smaller ones build in milliseconds).
 SAVE_FROM = 5_000
 _COLUMNS = ("keys", "matrix", "has_vector", "when", "directive", "alive")
+_MANIFEST = "manifest.json"
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,9 @@ def path_for(database: Path) -> Path:
 
 
 def save(index: RowIndex, stamp: Stamp, target: Path) -> None:
-    """Write ``index`` (it must hold a partition) to ``target``, replacing it only when whole."""
+    """Write ``index`` (it must hold a partition) to the folder ``target``, swapped in whole."""
     parts = list(index.parts.items())
-    arrays: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
     for name in (*_COLUMNS, "lengths"):
         arrays[name] = np.concatenate([getattr(part, name).view for _, part in parts])
     words: list[str] = []
@@ -63,13 +66,10 @@ def save(index: RowIndex, stamp: Stamp, target: Path) -> None:
             counts.append(where.size)
             positions.append(where.view)
             tfs.append(tf.view)
-    arrays["words"] = np.array(words, dtype=str)
     arrays["word_rows"] = np.array(counts, dtype=np.int64)
     arrays["positions"] = np.concatenate(positions) if positions else np.empty(0, np.int32)
     arrays["tfs"] = np.concatenate(tfs) if tfs else np.empty(0, np.float32)
-    for i, (_, part) in enumerate(parts):
-        if part.ann is not None:
-            arrays[f"ann{i}"] = part.ensure_ann().to_bytes()
+    graphs = [i for i, (_, p) in enumerate(parts) if p.ann is not None]
     manifest = {
         "format": FORMAT,
         "stamp": stamp.__dict__,
@@ -78,27 +78,51 @@ def save(index: RowIndex, stamp: Stamp, target: Path) -> None:
         "tokenized": [p.tokenized for _, p in parts],
         "words": [len(p.postings) for _, p in parts],
         "total_length": [p.total_length for _, p in parts],
+        "graphs": graphs,
+        "vocabulary": words,
     }
-    arrays["manifest"] = np.array(json.dumps(manifest))
-    with replacing(target) as partial, partial.open("wb") as out:
-        np.savez(out, **arrays)
+    partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
+    partial.mkdir()
+    try:
+        for name, values in arrays.items():
+            np.save(partial / f"{name}.npy", values)
+        for i in graphs:
+            parts[i][1].ensure_ann().save(partial / f"graph{i}.faiss")
+        (partial / _MANIFEST).write_text(
+            json.dumps(manifest)
+        )  # last: a folder without it is partial
+        stale = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+        if target.exists():
+            target.rename(stale)
+        partial.rename(target)
+    finally:
+        for leftover in (partial, *target.parent.glob(f".{target.name}.*.old")):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
 
 def load(
     source: Path, accept: Callable[[Stamp], bool], ann_rows: int | None = None
 ) -> RowIndex | None:
-    """The index saved at ``source`` if ``accept`` takes its stamp, else None."""
+    """The index saved in the folder ``source`` if ``accept`` takes its stamp, else None."""
     try:
-        with np.load(source) as saved:
-            manifest = json.loads(str(saved["manifest"]))
-            stamp = Stamp(**manifest["stamp"])
-            if manifest["format"] != FORMAT or not accept(stamp):
-                return None
-            data = {name: saved[name] for name in saved.files if name != "manifest"}
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError):
+        manifest = json.loads((source / _MANIFEST).read_text())
+        stamp = Stamp(**manifest["stamp"])
+        if manifest["format"] != FORMAT or not accept(stamp):
+            return None
+        data = {
+            name: np.load(source / f"{name}.npy", mmap_mode="c")
+            for name in (*_COLUMNS, "lengths", "word_rows", "positions", "tfs")
+        }
+        graphs = {i: Ann.load(source / f"graph{i}.faiss") for i in manifest["graphs"]}
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError):
         return None  # missing, partial or from another remem: build from SQL instead
     index = RowIndex(stamp.dimension, ann_rows)
-    row = tokenized = word = position = 0
+    vocabulary: list[str] = manifest["vocabulary"]
+    offsets = np.concatenate([[0], np.cumsum(data["word_rows"])]).tolist()
+    row = tokenized = word = 0
     for i, (tenant, user_id) in enumerate(manifest["parts"]):
         part = Part(stamp.dimension)
         size = manifest["rows"][i]
@@ -107,15 +131,14 @@ def load(
         part.tokenized = manifest["tokenized"][i]
         part.lengths = Grow.wrap(data["lengths"][tokenized : tokenized + part.tokenized])
         part.total_length = manifest["total_length"][i]
-        for _ in range(manifest["words"][i]):
-            n = int(data["word_rows"][word])
-            part.postings[str(data["words"][word])] = (
-                Grow.wrap(data["positions"][position : position + n]),
-                Grow.wrap(data["tfs"][position : position + n]),
+        for w in range(word, word + manifest["words"][i]):
+            begin, end = offsets[w], offsets[w + 1]
+            part.postings[vocabulary[w]] = (
+                Grow.wrap(data["positions"][begin:end]),
+                Grow.wrap(data["tfs"][begin:end]),
             )
-            word, position = word + 1, position + n
-        if f"ann{i}" in data:
-            part.ann = Ann.from_bytes(data[f"ann{i}"])
+        word += manifest["words"][i]
+        part.ann = graphs.get(i)
         index.parts[(tenant, user_id)] = part
         row, tokenized = row + size, tokenized + part.tokenized
     index.max_key = stamp.max_key
