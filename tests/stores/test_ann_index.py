@@ -223,3 +223,24 @@ def test_an_index_file_of_another_database_is_ignored(tmp_path: Path) -> None:
         "b.db",
         "b.db.index",
     ]
+
+
+@pytest.mark.usefixtures("small_store")
+def test_a_reembedded_store_searches_a_graph_of_the_new_vectors(tmp_path: Path) -> None:
+    path = tmp_path / "m.db"
+    store, vectors = _filled(path)
+    _search(store, vectors[0])  # a graph of the old vectors, saved
+    rotated = _vectors(1_500, seed=11)  # the "new model": unrelated vectors of another size
+    rotated = np.concatenate([rotated, rotated[:, :4]], axis=1)
+    rotated /= np.linalg.norm(rotated, axis=1, keepdims=True)
+    store.begin_reembed("test-20d", DIM + 4)
+    by_text = {f"memory number {i}": v for i, v in enumerate(rotated)}
+    assert store.switch_embedder(lambda texts: np.stack([by_text[t] for t in texts])) == 1_500
+    assert ids(store.vector_search(rotated[42], MemoryFilter(scope=SCOPE), 1)) == ["m42"]
+    assert store._index is not None and store._index.graphs_built == 1
+    store.close()
+    reopened = SQLiteStore(path)
+    reopened.bind_embedder("test-20d", DIM + 4)
+    assert ids(reopened.vector_search(rotated[7], MemoryFilter(scope=SCOPE), 1)) == ["m7"]
+    assert reopened._index is not None and reopened._index.graphs_built == 0
+    reopened.close()

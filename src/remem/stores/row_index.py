@@ -18,6 +18,7 @@ docs/benchmarks.md has the latency and the recall.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -36,6 +37,9 @@ ANN_THRESHOLD = 50_000
 EXACT_UNDER = 20_000
 #: Candidates asked of the graph per row a search wants, and at least.
 OVERFETCH, MIN_FETCH = 2, 64
+
+
+_serials = itertools.count()
 
 
 def ann_threshold() -> int:
@@ -234,6 +238,8 @@ class RowIndex:
         self.max_key = 0
         #: Bumped on every change, so callers can cache scores between changes.
         self.generation = 0
+        #: Which index this is (a store replaces its index when re-embedded).
+        self.serial = next(_serials)
         #: ANN graphs built from scratch by this index (worth saving: they take seconds).
         self.graphs_built = 0
 

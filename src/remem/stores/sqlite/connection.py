@@ -53,7 +53,7 @@ class SQLiteConnection:
         self._index: RowIndex | None = None
         self._scores: dict[tuple[Any, ...], dict[PartKey, Scores]] = {}
         self._data_version: int | None = None
-        self._saved_generation = -1  # the index generation last saved beside the file
+        self._saved_state = (-1, -1)  # (serial, generation) of the index last saved beside the file
         self._dimension: int | None = None
         self._embedder: str | None = None  # the model this store was bound to, once bound
         try:

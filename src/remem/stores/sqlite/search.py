@@ -233,20 +233,20 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
                 )
                 held = np.concatenate([p.keys.view[p.alive.view] for p in index.parts.values()])
                 index.remove(np.setdiff1d(held, present).tolist())
-            self._saved_generation = index.generation
+            self._saved_state = (index.serial, index.generation)
         return index
 
     def _save_index(self) -> None:
         """Write the index beside the file when it changed and is big enough to be worth it."""
         index = self._index
-        if index is None or index.generation == self._saved_generation:
+        if index is None or self._saved_state == (index.serial, index.generation):
             return
         if len(index) < index_file.SAVE_FROM:
             return
         stamp = self._stamp()
         if stamp is not None:
             index_file.save(index, stamp, index_file.path_for(self.path))
-            self._saved_generation = index.generation
+            self._saved_state = (index.serial, index.generation)
 
     def close(self) -> None:
         # The saved index is a cache: when it cannot be written, the next process builds it.
