@@ -11,7 +11,6 @@ that file instead of rebuilding it.
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -244,12 +243,17 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         if len(index) < index_file.SAVE_FROM:
             return
         stamp = self._stamp()
-        if stamp is not None:
+        if stamp is None:
+            return
+        try:
             index_file.save(index, stamp, index_file.path_for(self.path))
-            self._saved_state = (index.serial, index.generation)
+        except OSError:
+            # A cache: a full disk, or another process swapping its own in at the same
+            # moment, leaves the next process to build from SQL (or to read the other's).
+            return
+        self._saved_state = (index.serial, index.generation)
 
     def close(self) -> None:
-        # The saved index is a cache: when it cannot be written, the next process builds it.
-        with self._lock, contextlib.suppress(OSError):
+        with self._lock:
             self._save_index()
         super().close()
