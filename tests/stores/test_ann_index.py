@@ -244,3 +244,30 @@ def test_a_reembedded_store_searches_a_graph_of_the_new_vectors(tmp_path: Path) 
     assert ids(reopened.vector_search(rotated[7], MemoryFilter(scope=SCOPE), 1)) == ["m7"]
     assert reopened._index is not None and reopened._index.graphs_built == 0
     reopened.close()
+
+
+@pytest.mark.usefixtures("small_store", "small_exact_cut")
+def test_sql_filters_hold_past_the_threshold(tmp_path: Path) -> None:
+    """Kinds, trust and quarantine are checked in SQL: when they reject most of the graph's
+    candidates, the rows they admit are ranked instead (exactly, or inside the graph)."""
+    store = SQLiteStore(tmp_path / "m.db")
+    store.bind_embedder("test-16d", DIM)
+    vectors = _vectors(1_500)
+    rows = []
+    for i, v in enumerate(vectors):
+        kind = "fact" if i % 5 == 0 else "episode"
+        status = "quarantined" if i % 7 == 0 else "active"
+        rows.append((record(f"m{i}", f"memory {i}", SCOPE, kind=kind, status=status), v))
+    with store.transaction():
+        store.insert_memories(rows)
+    for query in _vectors(10, seed=4):
+        for kinds, admitted in (
+            (("fact",), [i for i in range(1_500) if i % 5 == 0 and i % 7]),
+            (None, [i for i in range(1_500) if i % 7]),
+        ):
+            allowed = np.array(admitted)
+            best = allowed[np.argsort(-(vectors[allowed] @ query), kind="stable")][:10]
+            found = _search(store, query, kinds=kinds)
+            assert len(set(found) & {f"m{i}" for i in best}) >= 9
+            assert all(int(m[1:]) in set(admitted) for m in found)  # never a row SQL refuses
+    store.close()
