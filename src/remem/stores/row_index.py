@@ -9,7 +9,9 @@ filters never go back to SQL; the store then re-checks the few winners against
 everything that can change (status, expiry, scope) in SQL.
 
 Partitioning means a user's query only touches that user's rows, so one
-user's latency does not grow with the whole table. Exact scoring keeps recall
+user's latency does not grow with the whole table. Partitions are loaded when
+first searched and kept least-recently-used first within a memory budget
+(``index_budget()``), so a store of many users holds only the busy ones. Exact scoring keeps recall
 at 1.0 up to ``ann_threshold()`` rows in a partition; past it the dense signal
 asks an HNSW graph (``stores/ann.py``) for candidates and rescores them exactly,
 and filters that admit few rows are still scored exactly over those rows.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -40,6 +43,16 @@ OVERFETCH, MIN_FETCH = 2, 64
 
 
 _serials = itertools.count()
+
+
+#: Memory the partitions of one store's index may hold together (MiB) before the least
+#: recently searched are dropped (and read from SQL again when next searched).
+INDEX_BUDGET_MIB = 4096
+
+
+def index_budget() -> int:
+    """Bytes: ``REMEM_INDEX_BUDGET_MB`` (MiB) if set, else ``INDEX_BUDGET_MIB`` (docs/stores.md)."""
+    return int(os.environ.get("REMEM_INDEX_BUDGET_MB") or INDEX_BUDGET_MIB) * 2**20
 
 
 def ann_threshold() -> int:
@@ -125,6 +138,18 @@ class Part:
         self.tokenized = 0  # rows [0, tokenized) have postings
         self.total_length = 0.0
         self.ann: Ann | None = None  # the graph over rows [0, ann.size), past the threshold
+        self.counted = 0  # bytes of this part in its index's running total
+
+    @property
+    def nbytes(self) -> int:
+        """About what this partition holds in memory: columns, postings and graph."""
+        columns = sum(
+            getattr(self, name).data.nbytes
+            for name in ("keys", "matrix", "has_vector", "when", "directive", "alive", "lengths")
+        )
+        postings = 8 * int(self.total_length) + 120 * len(self.postings)
+        graph = self.ann.size * (self.matrix.data.shape[1] * 4 + 300) if self.ann else 0
+        return columns + postings + graph
 
     @property
     def size(self) -> int:
@@ -230,11 +255,18 @@ class Part:
 
 
 class RowIndex:
-    def __init__(self, dimension: int, ann_rows: int | None = None) -> None:
+    def __init__(
+        self, dimension: int, ann_rows: int | None = None, budget: int | None = None
+    ) -> None:
         self.dimension = dimension
         #: Partition size from which dense search goes through the ANN graph.
         self.ann_rows = ann_threshold() if ann_rows is None else ann_rows
-        self._parts: dict[PartKey, Part] = {}
+        #: Bytes the partitions may hold together; the least recently used go first.
+        self.budget = index_budget() if budget is None else budget
+        self._parts: OrderedDict[PartKey, Part] = OrderedDict()  # least recently used first
+        self._bytes = 0
+        #: Partitions dropped to keep within the budget.
+        self.evictions = 0
         self.max_key = 0
         #: Bumped on every change, so callers can cache scores between changes.
         self.generation = 0
@@ -248,8 +280,32 @@ class RowIndex:
 
     @property
     def parts(self) -> dict[PartKey, Part]:
-        """Every partition by key (``index_file.py`` saves and restores them)."""
+        """Every loaded partition by key (``index_file.py`` saves and restores them)."""
         return self._parts
+
+    def loaded(self, key: PartKey) -> bool:
+        return key in self._parts
+
+    def create(self, key: PartKey) -> None:
+        """An empty partition for ``key``, loaded: its rows arrive through ``add``."""
+        self._parts.setdefault(key, Part(self.dimension))
+
+    def use(self, keys: Sequence[PartKey]) -> None:
+        """``keys`` were just searched: most recently used now. Then, past the budget, the
+        least recently used other partitions are dropped."""
+        for key in keys:
+            part = self._parts[key]
+            self._bytes += part.nbytes - part.counted
+            part.counted = part.nbytes
+            self._parts.move_to_end(key)
+        keep = set(keys)
+        for key in list(self._parts):
+            if self._bytes <= self.budget:
+                break
+            if key not in keep:
+                self._bytes -= self._parts.pop(key).counted
+                self.evictions += 1
+                self.generation += 1
 
     def add(
         self,
@@ -258,9 +314,16 @@ class RowIndex:
         vectors: Sequence[np.ndarray | None],
         when: Sequence[float | None],
         directive: Sequence[bool],
+        *,
+        create: bool = True,
     ) -> None:
+        """Rows of ``part``, in key order. With ``create=False`` rows of a partition that is
+        not loaded are skipped (it reads them all from SQL when it is next searched)."""
         keys = np.fromiter(keys, dtype=np.int64)
         if len(keys) == 0:
+            return
+        if not create and part not in self._parts:
+            self.max_key = max(self.max_key, int(keys.max()))
             return
         matrix = np.zeros((len(keys), self.dimension), dtype=np.float32)
         has_vector = np.zeros(len(keys), dtype=np.bool_)

@@ -123,7 +123,7 @@ class SQLiteConnection:
                 by_part.setdefault(row[0], []).append(row)
             for part, rows in by_part.items():  # one append per partition: a graph adds in bulk
                 _, keys, vectors, when, flags = zip(*rows, strict=True)
-                self._index.add(part, keys, vectors, when, flags)
+                self._index.add(part, keys, vectors, when, flags, create=False)
             self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
         self._pending_rows.clear()
         self._pending_removals.clear()

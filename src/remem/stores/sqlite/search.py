@@ -41,7 +41,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             return []
         with self._lock:
             index = self._sync_index()
-            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            parts = self._partitions(index, flt.scope.tenant, flt.scope.user_id)
             index.ensure_text(parts, self._texts)
             scores = self._scored(
                 ("bm25", tuple(terms)), parts, lambda: index.text_scores(terms, parts)
@@ -53,7 +53,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
     ) -> list[tuple[MemoryRecord, float]]:
         with self._lock:
             index = self._sync_index()
-            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            parts = self._partitions(index, flt.scope.tenant, flt.scope.user_id)
             query = np.asarray(vector, dtype=np.float32)
             graphs = index.graphs_built
             scores = self._scored(
@@ -163,12 +163,50 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
                     f"one opened it with {self._embedder!r}: reopen it with that embedder"
                 )
         if self._index is None:
-            self._index = self._saved_index() or RowIndex(self._dimension or 384)
+            self._index = self._saved_index()
+        # Rows this process wrote in its open transaction join the index at its commit.
+        ceiling = min((row[1] for row in self._pending_rows), default=2**63 - 1)
+        if self._index is None:  # partitions are read from SQL when first searched
+            self._index = RowIndex(self._dimension or 384)
+            (last,) = self._db.execute(
+                "SELECT max(rk) FROM memories WHERE rk < ?", (ceiling,)
+            ).fetchone()
+            self._index.max_key = last or 0
+        self._add_rows(
+            self._index, "m.rk > ? AND m.rk < ?", (self._index.max_key, ceiling), create=False
+        )
+        self._data_version = version
+        return self._index
+
+    def _partitions(self, index: RowIndex, tenant: str, user_id: str | None) -> list[PartKey]:
+        """The partitions a search in (tenant, user) reads, loaded from SQL if they are not."""
+        if user_id is not None:
+            keys: list[PartKey] = [(tenant, user_id)]
+        else:
+            users = self._db.execute(
+                "SELECT DISTINCT user_id FROM memories WHERE tenant = ?", (tenant,)
+            )
+            keys = [(tenant, user) for (user,) in users]
+        for key in keys:
+            if not index.loaded(key):
+                index.create(key)
+                self._add_rows(
+                    index,
+                    "m.tenant = ? AND m.user_id IS ? AND m.rk <= ?",
+                    (*key, index.max_key),
+                    create=True,
+                )
+        index.use(keys)
+        return keys
+
+    def _add_rows(
+        self, index: RowIndex, where: str, params: tuple[Any, ...], *, create: bool
+    ) -> None:
         rows = self._db.execute(
             "SELECT m.rk, m.tenant, m.user_id, m.valid_from, "
             "json_extract(m.metadata, '$.\"directive\"'), v.vector "
-            "FROM memories m LEFT JOIN vectors v USING (rk) WHERE m.rk > ? ORDER BY m.rk",
-            (self._index.max_key,),
+            f"FROM memories m LEFT JOIN vectors v USING (rk) WHERE {where} ORDER BY m.rk",
+            params,
         ).fetchall()
         by_part: dict[PartKey, tuple[list[int], list[Any], list[Any], list[bool]]] = {}
         for rk, tenant, user_id, valid_from, directive, blob in rows:
@@ -179,9 +217,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             when.append(moment.timestamp() if moment else None)
             flags.append(directive == 1)
         for part, (keys, vectors, when, flags) in by_part.items():
-            self._index.add(part, keys, vectors, when, flags)
-        self._data_version = version
-        return self._index
+            index.add(part, keys, vectors, when, flags, create=create)
 
     def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
         if len(keys) == 0:
