@@ -120,6 +120,27 @@ def test_adds_reach_the_graph_and_removed_rows_never_return() -> None:
     assert again.min() >= N // 2 + 10
 
 
+def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
+    """Copies of one text crowd each other out of the graph's links; finding one finds all."""
+    vectors = _vectors(N)
+    vectors[500:530] = vectors[9]  # the same turn stored 31 times
+    exact, ann = _pair(vectors, np.zeros(N), ann_rows=1_000)
+    query = vectors[9] + 0.01 * _vectors(1, seed=8)[0]
+    got, scores, _ = ann.top(ann.dense_scores(query, [PART]), 10)
+    _, wanted, _ = exact.top(exact.dense_scores(query, [PART]), 10)
+    assert set(got.tolist()) <= {10, *range(501, 531)} and np.allclose(scores, wanted)
+    ann.add(PART, [N + 1], [vectors[9]], [0.0], [False])  # one more copy, added later
+    got, _, _ = ann.top(ann.dense_scores(query, [PART]), 40)
+    assert {10, N + 1, *range(501, 531)} <= set(got.tolist())
+    stamp = index_file.Stamp("e", DIM, N + 1, "m")
+    index_file.save(ann, stamp, tmp_path / "i")
+    loaded = index_file.load(tmp_path / "i", lambda s: s == stamp)
+    assert loaded is not None
+    loaded.add(PART, [N + 2], [vectors[9]], [0.0], [False])  # the groups came back with it
+    got, _, _ = loaded.top(loaded.dense_scores(query, [PART]), 40)
+    assert {10, N + 1, N + 2, *range(501, 531)} <= set(got.tolist())
+
+
 # -- the SQLite store: the index saved beside the file ---------------------------------
 @pytest.fixture
 def small_store(monkeypatch: pytest.MonkeyPatch) -> None:

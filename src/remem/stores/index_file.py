@@ -87,7 +87,9 @@ def save(index: RowIndex, stamp: Stamp, target: Path) -> None:
         for name, values in arrays.items():
             np.save(partial / f"{name}.npy", values)
         for i in graphs:
-            parts[i][1].ensure_ann().save(partial / f"graph{i}.faiss")
+            graph = parts[i][1].ensure_ann()
+            graph.save(partial / f"graph{i}.faiss")
+            np.save(partial / f"twins{i}.npy", graph.twins)
         (partial / _MANIFEST).write_text(
             json.dumps(manifest)
         )  # last: a folder without it is partial
@@ -116,7 +118,10 @@ def load(
             name: np.load(source / f"{name}.npy", mmap_mode="c")
             for name in (*_COLUMNS, "lengths", "word_rows", "positions", "tfs")
         }
-        graphs = {i: Ann.load(source / f"graph{i}.faiss") for i in manifest["graphs"]}
+        graphs = {
+            i: Ann.load(source / f"graph{i}.faiss", np.load(source / f"twins{i}.npy"))
+            for i in manifest["graphs"]
+        }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError):
         return None  # missing, partial or from another remem: build from SQL instead
     index = RowIndex(stamp.dimension, ann_rows)

@@ -197,7 +197,8 @@ class Part:
         hits = scores.found[ok[scores.found]]
         if len(hits) >= k:
             return hits
-        return ann.search(scores.query, fetch, allowed=ok)
+        found = ann.search(scores.query, fetch, allowed=ok)
+        return found[ok[found]]
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""
