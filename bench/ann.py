@@ -178,7 +178,7 @@ def file_roundtrip(index: RowIndex, query: np.ndarray, where: Path | None) -> di
         target = Path(work) / "bench.db.index"
         stamp = index_file.Stamp("bench", index.dimension, index.max_key, "last")
         _, save_ms = timed(lambda: index_file.save(index, stamp, target))
-        mib = target.stat().st_size / 2**20
+        mib = sum(f.stat().st_size for f in target.iterdir()) / 2**20
         index.parts.clear()  # the caller's copy goes: RSS holds one index, as a new process does
         gc.collect()
         loaded, load_ms = timed(lambda: index_file.load(target, lambda s: s == stamp))

@@ -132,6 +132,12 @@ def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     ann.add(PART, [N + 1], [vectors[9]], [0.0], [False])  # one more copy, added later
     got, _, _ = ann.top(ann.dense_scores(query, [PART]), 40)
     assert {10, N + 1, *range(501, 531)} <= set(got.tolist())
+    graph = ann.parts[PART].ensure_ann()
+    allowed = np.zeros(N + 1, dtype=np.bool_)
+    allowed[500:530] = True  # copies only, not the row that made the graph's node
+    allowed[2_000:] = True
+    walked = graph.search(query, 10, allowed=allowed)
+    assert set(range(500, 530)) <= set(walked.tolist())
     stamp = index_file.Stamp("e", DIM, N + 1, "m")
     index_file.save(ann, stamp, tmp_path / "i")
     loaded = index_file.load(tmp_path / "i", lambda s: s == stamp)

@@ -29,7 +29,7 @@ import numpy as np
 from remem.stores.ann import Ann
 from remem.stores.row_index import Grow, Part, RowIndex
 
-FORMAT = 1
+FORMAT = 2
 #: Rows an index holds at least before it is worth a file (smaller ones build in milliseconds).
 SAVE_FROM = 5_000
 _COLUMNS = ("keys", "matrix", "has_vector", "when", "directive", "alive")
@@ -89,6 +89,7 @@ def save(index: RowIndex, stamp: Stamp, target: Path) -> None:
         for i in graphs:
             graph = parts[i][1].ensure_ann()
             graph.save(partial / f"graph{i}.faiss")
+            np.save(partial / f"rows{i}.npy", graph.rows)
             np.save(partial / f"twins{i}.npy", graph.twins)
         (partial / _MANIFEST).write_text(
             json.dumps(manifest)
@@ -119,7 +120,11 @@ def load(
             for name in (*_COLUMNS, "lengths", "word_rows", "positions", "tfs")
         }
         graphs = {
-            i: Ann.load(source / f"graph{i}.faiss", np.load(source / f"twins{i}.npy"))
+            i: Ann.load(
+                source / f"graph{i}.faiss",
+                np.load(source / f"rows{i}.npy"),
+                np.load(source / f"twins{i}.npy"),
+            )
             for i in manifest["graphs"]
         }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError):
