@@ -74,6 +74,7 @@ class CachedEmbedder:
         self.live = False
         self.stored: list[np.ndarray] = []
         self.embed_seconds = 0.0
+        self.live_texts: list[str] = []  # what the real model embedded last, while live
         self._vectors = vectors
         self._row: dict[str, int] = {}
         for i, text in enumerate(texts):
@@ -97,6 +98,8 @@ class CachedEmbedder:
         texts = list(texts)
         rows = [self._row.get(t, -1) for t in texts]
         missing = self.live or min(rows, default=0) < 0
+        if self.live:
+            self.live_texts = texts
         out = self._real(texts) if missing else self._vectors[rows]
         self.stored.append(out)
         return out

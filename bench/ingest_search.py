@@ -96,11 +96,21 @@ class Segment:
     embedding: str
     seconds: float
     embed_seconds: float
+    alone_seconds: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         turns = self.end - self.start
         store = self.seconds - self.embed_seconds
+        alone = (
+            {
+                "embedder_alone_turns_per_s": round(turns / self.alone_seconds, 1),
+                "ingest_to_embedder_alone": round(self.alone_seconds / self.seconds, 3),
+            }
+            if self.alone_seconds
+            else {}
+        )
         return {
+            **alone,
             "turns": f"{self.start}-{self.end}",
             "embedding": self.embedding,
             "seconds": round(self.seconds, 2),
@@ -142,16 +152,25 @@ class Loader:
         self.last_turn_at = datetime.fromisoformat(session.messages[-1]["timestamp"])
         return seconds
 
+    def _alone(self) -> float:
+        """``LocalEmbedder.embed`` alone on the texts the add just embedded, right after it:
+        the baseline of the ingest ratio, under the same load."""
+        began = time.perf_counter()
+        self.embedder.real.embed(self.embedder.live_texts)
+        return time.perf_counter() - began
+
     def _segment(self, end: int, live: bool) -> Segment:
         self.embedder.live = live
-        start, embedded, seconds = self.loaded, self.embedder.embed_seconds, 0.0
+        start, embedded, seconds, alone = self.loaded, self.embedder.embed_seconds, 0.0, 0.0
         while self.loaded < end:
             session = self.sessions[self.next_session]
             self.next_session += 1
             seconds += self._add(session)
+            alone += self._alone() if live else 0.0
             self.loaded += len(session.messages)
         spent = self.embedder.embed_seconds - embedded
-        return Segment(start, self.loaded, "real" if live else "cached", seconds, spent)
+        kind = "real" if live else "cached"
+        return Segment(start, self.loaded, kind, seconds, spent, alone)
 
     def load_to(self, target: int) -> None:
         while self.loaded < target:
@@ -513,13 +532,16 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {label} | {' | '.join(cell(v) for v in sizes.values())} |")
     lines += [
         "",
-        "| ingest through `Memory.add` | embedding | turns/s | turns/s without embedding |",
+        "| ingest through `Memory.add` | embedding | turns/s | turns/s without embedding "
+        "| `LocalEmbedder.embed` alone, same texts (turns/s) | ingest ÷ embedder alone |",
     ]
-    lines.append("|---|---|---|---|")
+    lines.append("|---|---|---|---|---|---|")
     for seg in result["ingest"]:
+        alone = seg.get("embedder_alone_turns_per_s")
         lines.append(
             f"| turns {seg['turns']} | {seg['embedding']} | {seg['turns_per_s']:.0f} "
-            f"| {seg['without_embedding_turns_per_s']:.0f} |"
+            f"| {seg['without_embedding_turns_per_s']:.0f} | {alone or '-'} "
+            f"| {seg.get('ingest_to_embedder_alone', '-')} |"
         )
     cold = result["cold_start_fresh_process"]
     lines += [

@@ -9,20 +9,56 @@ filters never go back to SQL; the store then re-checks the few winners against
 everything that can change (status, expiry, scope) in SQL.
 
 Partitioning means a user's query only touches that user's rows, so one
-user's latency does not grow with the whole table. Exact scoring keeps recall
-at 1.0; docs/benchmarks.md has the latency.
+user's latency does not grow with the whole table. Partitions are loaded when
+first searched and kept least-recently-used first within a memory budget
+(``index_budget()``), so a store of many users holds only the busy ones. Exact scoring keeps recall
+at 1.0 up to ``ann_threshold()`` rows in a partition; past it the dense signal
+asks an HNSW graph (``stores/ann.py``) for candidates and rescores them exactly,
+and filters that admit few rows are still scored exactly over those rows.
+docs/benchmarks.md has the latency and the recall.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from remem.stores.ann import Ann
 from remem.stores.tokens import tokenize
 
 PartKey = tuple[str, str | None]
+
+#: Rows a partition holds before its dense signal goes through an ANN graph.
+ANN_THRESHOLD = 50_000
+#: Admitted rows (after a filter) scored exactly however large the partition: a selective
+#: filter (a time window, directives only) is cheaper and exact over its own rows.
+EXACT_UNDER = 20_000
+#: Candidates asked of the graph per row a search wants, and at least.
+OVERFETCH, MIN_FETCH = 2, 64
+
+
+_serials = itertools.count()
+
+
+#: Memory the partitions of one store's index may hold together (MiB) before the least
+#: recently searched are dropped (and read from SQL again when next searched).
+INDEX_BUDGET_MIB = 4096
+
+
+def index_budget() -> int:
+    """Bytes: ``REMEM_INDEX_BUDGET_MB`` (MiB) if set, else ``INDEX_BUDGET_MIB`` (docs/stores.md)."""
+    return int(os.environ.get("REMEM_INDEX_BUDGET_MB") or INDEX_BUDGET_MIB) * 2**20
+
+
+def ann_threshold() -> int:
+    """``REMEM_ANN_THRESHOLD`` if set, else ``ANN_THRESHOLD`` (docs/stores.md)."""
+    return int(os.environ.get("REMEM_ANN_THRESHOLD") or ANN_THRESHOLD)
+
 
 #: Removed rows a part holds at least before it compacts (and at least as many as live ones).
 COMPACT_AT = 64
@@ -31,7 +67,7 @@ K1 = 1.2
 B = 0.75
 
 
-class _Grow:
+class Grow:
     """A numpy array that appends in amortised O(1)."""
 
     __slots__ = ("data", "size")
@@ -42,9 +78,16 @@ class _Grow:
         self.size = 0
 
     @classmethod
-    def of(cls, values: np.ndarray) -> _Grow:
+    def of(cls, values: np.ndarray) -> Grow:
         grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
         grown.extend(values)
+        return grown
+
+    @classmethod
+    def wrap(cls, values: np.ndarray) -> Grow:
+        """``values`` taken as they are, not copied (the first append past them copies)."""
+        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
+        grown.data, grown.size = values, len(values)
         return grown
 
     def extend(self, values: np.ndarray) -> None:
@@ -61,6 +104,18 @@ class _Grow:
         return self.data[: self.size]
 
 
+@dataclass
+class Approximate:
+    """A partition's dense scores, found through its graph: candidates per request,
+    rescored exactly. ``found`` caches the unfiltered candidates of this query."""
+
+    query: np.ndarray
+    found: np.ndarray | None = None
+
+
+Scores = np.ndarray | Approximate
+
+
 @dataclass(frozen=True)
 class Window:
     """What a search admits beyond scope: an event-time range, directives only."""
@@ -70,18 +125,31 @@ class Window:
     directive: bool = False
 
 
-class _Part:
+class Part:
     def __init__(self, dimension: int) -> None:
-        self.keys = _Grow(np.int64)
-        self.matrix = _Grow(np.float32, dimension)
-        self.has_vector = _Grow(np.bool_)
-        self.when = _Grow(np.float64)
-        self.directive = _Grow(np.bool_)
-        self.alive = _Grow(np.bool_)
-        self.lengths = _Grow(np.float32)
-        self.postings: dict[str, tuple[_Grow, _Grow]] = {}
+        self.keys = Grow(np.int64)
+        self.matrix = Grow(np.float32, dimension)
+        self.has_vector = Grow(np.bool_)
+        self.when = Grow(np.float64)
+        self.directive = Grow(np.bool_)
+        self.alive = Grow(np.bool_)
+        self.lengths = Grow(np.float32)
+        self.postings: dict[str, tuple[Grow, Grow]] = {}
         self.tokenized = 0  # rows [0, tokenized) have postings
         self.total_length = 0.0
+        self.ann: Ann | None = None  # the graph over rows [0, ann.size), past the threshold
+        self.counted = 0  # bytes of this part in its index's running total
+
+    @property
+    def nbytes(self) -> int:
+        """About what this partition holds in memory: columns, postings and graph."""
+        columns = sum(
+            getattr(self, name).data.nbytes
+            for name in ("keys", "matrix", "has_vector", "when", "directive", "alive", "lengths")
+        )
+        postings = 8 * int(self.total_length) + 120 * len(self.postings)
+        graph = self.ann.size * (self.matrix.data.shape[1] * 4 + 300) if self.ann else 0
+        return columns + postings + graph
 
     @property
     def size(self) -> int:
@@ -101,6 +169,36 @@ class _Part:
         self.when.extend(when)
         self.directive.extend(directive)
         self.alive.extend(np.ones(len(keys), dtype=np.bool_))
+        if self.ann is not None:
+            self.ensure_ann()
+
+    def ensure_ann(self) -> Ann:
+        """The graph over every row: built on first need, then extended row by row."""
+        if self.ann is None:
+            self.ann = Ann.build(self.matrix.view)
+        elif self.ann.size < self.size:
+            self.ann.add(self.matrix.view[self.ann.size :])
+        return self.ann
+
+    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> np.ndarray:
+        """Positions of the candidates for the ``k`` best rows ``ok`` admits.
+
+        Few admitted rows are all candidates (scored exactly); otherwise the graph's
+        unfiltered candidates serve when enough of them are admitted, else the graph is
+        walked again with the filter inside it.
+        """
+        admitted = int(ok.sum())
+        if admitted <= max(EXACT_UNDER, self.size // 16):
+            return np.flatnonzero(ok)
+        ann = self.ensure_ann()
+        fetch = max(OVERFETCH * k, MIN_FETCH)
+        if scores.found is None or len(scores.found) < min(fetch, ann.size):
+            scores.found = ann.search(scores.query, fetch)
+        hits = scores.found[ok[scores.found]]
+        if len(hits) >= k:
+            return hits
+        found = ann.search(scores.query, fetch, allowed=ok)
+        return found[ok[found]]
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""
@@ -120,7 +218,7 @@ class _Part:
         for word, (positions, tfs) in grouped.items():
             entry = self.postings.get(word)
             if entry is None:
-                entry = self.postings[word] = (_Grow(np.int32), _Grow(np.float32))
+                entry = self.postings[word] = (Grow(np.int32), Grow(np.float32))
             entry[0].extend(np.asarray(positions, dtype=np.int32))
             entry[1].extend(np.asarray(tfs, dtype=np.float32))
         self.lengths.extend(lengths)
@@ -132,18 +230,19 @@ class _Part:
         keep = self.alive.view.copy()
         moved = np.cumsum(keep) - 1  # a kept row's new position
         for name in ("keys", "matrix", "has_vector", "when", "directive", "alive", "lengths"):
-            grown: _Grow = getattr(self, name)
+            grown: Grow = getattr(self, name)
             rows = keep[: grown.size]  # ``lengths``: the tokenized rows only
-            setattr(self, name, _Grow.of(grown.view[rows]))
+            setattr(self, name, Grow.of(grown.view[rows]))
         postings = {}
         for word, (positions, tfs) in self.postings.items():
             kept = keep[positions.view]
             if kept.any():
                 new = moved[positions.view[kept]].astype(np.int32)
-                postings[word] = (_Grow.of(new), _Grow.of(tfs.view[kept]))
+                postings[word] = (Grow.of(new), Grow.of(tfs.view[kept]))
         self.postings = postings
         self.tokenized = self.lengths.size
         self.total_length = float(self.lengths.view.sum())
+        self.ann = None  # positions moved: rebuilt at the next search that needs it
 
     def admitted(self, window: Window) -> np.ndarray:
         ok = self.alive.view.copy()
@@ -157,15 +256,57 @@ class _Part:
 
 
 class RowIndex:
-    def __init__(self, dimension: int) -> None:
+    def __init__(
+        self, dimension: int, ann_rows: int | None = None, budget: int | None = None
+    ) -> None:
         self.dimension = dimension
-        self._parts: dict[PartKey, _Part] = {}
+        #: Partition size from which dense search goes through the ANN graph.
+        self.ann_rows = ann_threshold() if ann_rows is None else ann_rows
+        #: Bytes the partitions may hold together; the least recently used go first.
+        self.budget = index_budget() if budget is None else budget
+        self._parts: OrderedDict[PartKey, Part] = OrderedDict()  # least recently used first
+        self._bytes = 0
+        #: Partitions dropped to keep within the budget.
+        self.evictions = 0
         self.max_key = 0
         #: Bumped on every change, so callers can cache scores between changes.
         self.generation = 0
+        #: Which index this is (a store replaces its index when re-embedded).
+        self.serial = next(_serials)
+        #: ANN graphs built from scratch by this index (worth saving: they take seconds).
+        self.graphs_built = 0
 
     def __len__(self) -> int:
         return sum(int(p.alive.view.sum()) for p in self._parts.values())
+
+    @property
+    def parts(self) -> dict[PartKey, Part]:
+        """Every loaded partition by key (``index_file.py`` saves and restores them)."""
+        return self._parts
+
+    def loaded(self, key: PartKey) -> bool:
+        return key in self._parts
+
+    def create(self, key: PartKey) -> None:
+        """An empty partition for ``key``, loaded: its rows arrive through ``add``."""
+        self._parts.setdefault(key, Part(self.dimension))
+
+    def use(self, keys: Sequence[PartKey]) -> None:
+        """``keys`` were just searched: most recently used now. Then, past the budget, the
+        least recently used other partitions are dropped."""
+        for key in keys:
+            part = self._parts[key]
+            self._bytes += part.nbytes - part.counted
+            part.counted = part.nbytes
+            self._parts.move_to_end(key)
+        keep = set(keys)
+        for key in list(self._parts):
+            if self._bytes <= self.budget:
+                break
+            if key not in keep:
+                self._bytes -= self._parts.pop(key).counted
+                self.evictions += 1
+                self.generation += 1
 
     def add(
         self,
@@ -174,9 +315,16 @@ class RowIndex:
         vectors: Sequence[np.ndarray | None],
         when: Sequence[float | None],
         directive: Sequence[bool],
+        *,
+        create: bool = True,
     ) -> None:
+        """Rows of ``part``, in key order. With ``create=False`` rows of a partition that is
+        not loaded are skipped (it reads them all from SQL when it is next searched)."""
         keys = np.fromiter(keys, dtype=np.int64)
         if len(keys) == 0:
+            return
+        if not create and part not in self._parts:
+            self.max_key = max(self.max_key, int(keys.max()))
             return
         matrix = np.zeros((len(keys), self.dimension), dtype=np.float32)
         has_vector = np.zeros(len(keys), dtype=np.bool_)
@@ -184,7 +332,7 @@ class RowIndex:
             if vector is not None:
                 matrix[i] = vector
                 has_vector[i] = True
-        self._parts.setdefault(part, _Part(self.dimension)).append(
+        self._parts.setdefault(part, Part(self.dimension)).append(
             keys,
             matrix,
             has_vector,
@@ -213,12 +361,22 @@ class RowIndex:
         return [key for key in self._parts if key[0] == tenant]
 
     # -- scoring ---------------------------------------------------------------
-    def dense_scores(self, vector: np.ndarray, parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
-        """Cosine (the vectors are normalised) of every row; -inf where a row has no vector."""
+    def dense_scores(self, vector: np.ndarray, parts: list[PartKey]) -> dict[PartKey, Scores]:
+        """Cosine (the vectors are normalised) of every row; -inf where a row has no vector.
+
+        A partition past the ANN threshold is scored later, in ``top``, only for the rows
+        its graph proposes for that request.
+        """
         query = np.asarray(vector, dtype=np.float32)
-        out = {}
+        out: dict[PartKey, Scores] = {}
         for key in parts:
             part = self._parts[key]
+            if part.size >= self.ann_rows:
+                if part.ann is None:
+                    self.graphs_built += 1
+                part.ensure_ann()
+                out[key] = Approximate(query)
+                continue
             scores = part.matrix.view @ query
             scores[~part.has_vector.view] = -np.inf
             out[key] = scores
@@ -236,7 +394,7 @@ class RowIndex:
                 part.add_texts([texts.get(int(k), "") for k in keys])
                 self.generation += 1
 
-    def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, np.ndarray]:
+    def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, Scores]:
         """BM25 of every row for ``terms`` (0 where none occurs), statistics over ``parts``."""
         words = list(dict.fromkeys(w for term in terms for w in tokenize(term)))
         chosen = [self._parts[key] for key in parts]
@@ -247,7 +405,7 @@ class RowIndex:
         frequency = {
             w: sum(p.postings[w][0].size for p in chosen if w in p.postings) for w in words
         }
-        out = {}
+        out: dict[PartKey, Scores] = {}
         for key, part in zip(parts, chosen, strict=True):
             scores = np.zeros(part.size, dtype=np.float32)
             norm = K1 * (1 - B + B * part.lengths.view / average)
@@ -265,7 +423,7 @@ class RowIndex:
 
     def top(
         self,
-        scores: dict[PartKey, np.ndarray],
+        scores: dict[PartKey, Scores],
         k: int,
         window: Window = Window(),
         keys: np.ndarray | None = None,
@@ -274,14 +432,23 @@ class RowIndex:
 
         ``keys`` (sorted) further restricts the rows to exactly those keys.
         """
-        chunk_keys, chunk_scores = [], []
+        chunk_keys, chunk_scores, admitted = [], [], 0
         for key, values in scores.items():
             part = self._parts[key]
-            ok = part.admitted(window) & np.isfinite(values)
+            ok = part.admitted(window)
             if keys is not None:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)
+            if isinstance(values, Approximate):
+                ok &= part.has_vector.view
+                rows = part.nearest(values, ok, k)
+                chunk_keys.append(part.keys.view[rows])
+                chunk_scores.append(part.matrix.view[rows] @ values.query)
+                admitted += int(ok.sum())
+                continue
+            ok &= np.isfinite(values)
             chunk_keys.append(part.keys.view[ok])
             chunk_scores.append(values[ok])
+            admitted += len(chunk_scores[-1])
         if not chunk_scores:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32), 0
         all_scores = np.concatenate(chunk_scores)
@@ -289,4 +456,4 @@ class RowIndex:
         n = len(all_scores)
         best = np.argpartition(-all_scores, k)[:k] if k < n else np.arange(n)
         order = best[np.argsort(-all_scores[best], kind="stable")]
-        return all_keys[order], all_scores[order], n
+        return all_keys[order], all_scores[order], admitted

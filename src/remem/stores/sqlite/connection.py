@@ -19,7 +19,7 @@ import numpy as np
 
 from remem.errors import StoreError
 from remem.stores.checkpointer import WalCheckpointer
-from remem.stores.row_index import PartKey, RowIndex
+from remem.stores.row_index import PartKey, RowIndex, Scores
 from remem.stores.sqlite.schema import migrate
 
 #: Seconds a connection waits for another's lock before giving up.
@@ -51,8 +51,9 @@ class SQLiteConnection:
         self._pending_rows: list[PendingRow] = []
         self._pending_removals: list[int] = []
         self._index: RowIndex | None = None
-        self._scores: dict[tuple[Any, ...], dict[PartKey, np.ndarray]] = {}
+        self._scores: dict[tuple[Any, ...], dict[PartKey, Scores]] = {}
         self._data_version: int | None = None
+        self._saved_state = (-1, -1)  # (serial, generation) of the index last saved beside the file
         self._dimension: int | None = None
         self._embedder: str | None = None  # the model this store was bound to, once bound
         try:
@@ -117,8 +118,12 @@ class SQLiteConnection:
         """Mirror committed writes into the in-memory index (never before the commit)."""
         if self._index is not None:
             self._index.remove(self._pending_removals)
-            for part, rk, vector, when, directive in self._pending_rows:
-                self._index.add(part, [rk], [vector], [when], [directive])
+            by_part: dict[PartKey, list[PendingRow]] = {}
+            for row in self._pending_rows:
+                by_part.setdefault(row[0], []).append(row)
+            for part, rows in by_part.items():  # one append per partition: a graph adds in bulk
+                _, keys, vectors, when, flags = zip(*rows, strict=True)
+                self._index.add(part, keys, vectors, when, flags, create=False)
             self._data_version = self._db.execute("PRAGMA data_version").fetchone()[0]
         self._pending_rows.clear()
         self._pending_removals.clear()

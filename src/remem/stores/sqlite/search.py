@@ -4,7 +4,9 @@ SQL is the source of truth. The index (``stores/row_index.py``: exact vectors, B
 postings, event times) is an in-memory copy used only to propose candidates; every
 candidate is re-read through SQL with the caller's filter, so a stale copy can cost a
 little recall for one query, never return a row it should not. ``PRAGMA data_version``
-tells when another process wrote.
+tells when another process wrote. The index is saved beside the file (``index_file.py``)
+when this store closes and after it builds an ANN graph, and a new process starts from
+that file instead of rebuilding it.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ import numpy as np
 from remem._time import from_iso
 from remem.errors import StoreError
 from remem.model import MemoryRecord
+from remem.stores import index_file
 from remem.stores import statements as sql
 from remem.stores.operations import SearchStore
 from remem.stores.records import MemoryFilter
-from remem.stores.row_index import PartKey, RowIndex, Window
+from remem.stores.row_index import PartKey, RowIndex, Scores, Window
 from remem.stores.rows import memory_from_row
 from remem.stores.sqlite.connection import SQLiteConnection
 from remem.stores.sqlite.dialect import SQLITE
@@ -38,7 +41,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             return []
         with self._lock:
             index = self._sync_index()
-            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            parts = self._partitions(index, flt.scope.tenant, flt.scope.user_id)
             index.ensure_text(parts, self._texts)
             scores = self._scored(
                 ("bm25", tuple(terms)), parts, lambda: index.text_scores(terms, parts)
@@ -50,12 +53,16 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
     ) -> list[tuple[MemoryRecord, float]]:
         with self._lock:
             index = self._sync_index()
-            parts = index.parts_for(flt.scope.tenant, flt.scope.user_id)
+            parts = self._partitions(index, flt.scope.tenant, flt.scope.user_id)
             query = np.asarray(vector, dtype=np.float32)
+            graphs = index.graphs_built
             scores = self._scored(
                 ("dense", query.tobytes()), parts, lambda: index.dense_scores(query, parts)
             )
-            return self._ranked(index, scores, flt, k)
+            found = self._ranked(index, scores, flt, k)
+            if index.graphs_built > graphs:
+                self._save_index()  # a graph took seconds to build: keep it across restarts
+            return found
 
     def drop_score_cache(self) -> None:
         """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
@@ -66,8 +73,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         self,
         what: tuple[Any, ...],
         parts: list[PartKey],
-        compute: Callable[[], dict[PartKey, np.ndarray]],
-    ) -> dict[PartKey, np.ndarray]:
+        compute: Callable[[], dict[PartKey, Scores]],
+    ) -> dict[PartKey, Scores]:
         """Scores of every row of ``parts``, computed once per query and index state.
 
         One search asks the same query several times (whole scope, inside a time
@@ -84,7 +91,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         return found
 
     def _ranked(
-        self, index: RowIndex, scores: dict[PartKey, np.ndarray], flt: MemoryFilter, k: int
+        self, index: RowIndex, scores: dict[PartKey, Scores], flt: MemoryFilter, k: int
     ) -> list[tuple[MemoryRecord, float]]:
         """The ``k`` best rows the filter admits: index masks first, then SQL for the rest."""
         window = Window(
@@ -156,12 +163,50 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
                     f"one opened it with {self._embedder!r}: reopen it with that embedder"
                 )
         if self._index is None:
+            self._index = self._saved_index()
+        # Rows this process wrote in its open transaction join the index at its commit.
+        ceiling = min((row[1] for row in self._pending_rows), default=2**63 - 1)
+        if self._index is None:  # partitions are read from SQL when first searched
             self._index = RowIndex(self._dimension or 384)
+            (last,) = self._db.execute(
+                "SELECT max(rk) FROM memories WHERE rk < ?", (ceiling,)
+            ).fetchone()
+            self._index.max_key = last or 0
+        self._add_rows(
+            self._index, "m.rk > ? AND m.rk < ?", (self._index.max_key, ceiling), create=False
+        )
+        self._data_version = version
+        return self._index
+
+    def _partitions(self, index: RowIndex, tenant: str, user_id: str | None) -> list[PartKey]:
+        """The partitions a search in (tenant, user) reads, loaded from SQL if they are not."""
+        if user_id is not None:
+            keys: list[PartKey] = [(tenant, user_id)]
+        else:
+            users = self._db.execute(
+                "SELECT DISTINCT user_id FROM memories WHERE tenant = ?", (tenant,)
+            )
+            keys = [(tenant, user) for (user,) in users]
+        for key in keys:
+            if not index.loaded(key):
+                index.create(key)
+                self._add_rows(
+                    index,
+                    "m.tenant = ? AND m.user_id IS ? AND m.rk <= ?",
+                    (*key, index.max_key),
+                    create=True,
+                )
+        index.use(keys)
+        return keys
+
+    def _add_rows(
+        self, index: RowIndex, where: str, params: tuple[Any, ...], *, create: bool
+    ) -> None:
         rows = self._db.execute(
             "SELECT m.rk, m.tenant, m.user_id, m.valid_from, "
             "json_extract(m.metadata, '$.\"directive\"'), v.vector "
-            "FROM memories m LEFT JOIN vectors v USING (rk) WHERE m.rk > ? ORDER BY m.rk",
-            (self._index.max_key,),
+            f"FROM memories m LEFT JOIN vectors v USING (rk) WHERE {where} ORDER BY m.rk",
+            params,
         ).fetchall()
         by_part: dict[PartKey, tuple[list[int], list[Any], list[Any], list[bool]]] = {}
         for rk, tenant, user_id, valid_from, directive, blob in rows:
@@ -172,9 +217,7 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             when.append(moment.timestamp() if moment else None)
             flags.append(directive == 1)
         for part, (keys, vectors, when, flags) in by_part.items():
-            self._index.add(part, keys, vectors, when, flags)
-        self._data_version = version
-        return self._index
+            index.add(part, keys, vectors, when, flags, create=create)
 
     def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
         if len(keys) == 0:
@@ -185,3 +228,68 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             f"SELECT m.rk, {sql.MEMORY_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
             [*keys.tolist(), *params],
         ).fetchall()
+
+    # -- the index saved beside the file ------------------------------------------
+    def _stamp(self) -> index_file.Stamp | None:
+        assert self._index is not None
+        last = self._db.execute(
+            "SELECT rk, id FROM memories WHERE rk <= ? ORDER BY rk DESC LIMIT 1",
+            (self._index.max_key,),
+        ).fetchone()
+        if last is None:
+            return None
+        meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+        return index_file.Stamp(
+            meta.get("embedder"), self._index.dimension, int(last[0]), str(last[1])
+        )
+
+    def _saved_index(self) -> RowIndex | None:
+        """The index saved beside the file, if it was saved from this database's rows."""
+
+        def ours(stamp: index_file.Stamp) -> bool:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            row = self._db.execute("SELECT id FROM memories WHERE rk = ?", (stamp.max_key,))
+            found = row.fetchone()
+            return (
+                stamp.embedder == meta.get("embedder")
+                and str(stamp.dimension) == meta.get("dimension", str(stamp.dimension))
+                and found is not None
+                and found[0] == stamp.last_id
+            )
+
+        index = index_file.load(index_file.path_for(self.path), ours)
+        if index is not None:
+            (rows,) = self._db.execute(
+                "SELECT count(*) FROM memories WHERE rk <= ?", (index.max_key,)
+            ).fetchone()
+            if rows != len(index):  # forgotten by another process since the save
+                present = np.array(
+                    [r[0] for r in self._db.execute("SELECT rk FROM memories")], dtype=np.int64
+                )
+                held = np.concatenate([p.keys.view[p.alive.view] for p in index.parts.values()])
+                index.remove(np.setdiff1d(held, present).tolist())
+            self._saved_state = (index.serial, index.generation)
+        return index
+
+    def _save_index(self) -> None:
+        """Write the index beside the file when it changed and is big enough to be worth it."""
+        index = self._index
+        if index is None or self._saved_state == (index.serial, index.generation):
+            return
+        if len(index) < index_file.SAVE_FROM:
+            return
+        stamp = self._stamp()
+        if stamp is None:
+            return
+        try:
+            index_file.save(index, stamp, index_file.path_for(self.path))
+        except OSError:
+            # A cache: a full disk, or another process swapping its own in at the same
+            # moment, leaves the next process to build from SQL (or to read the other's).
+            return
+        self._saved_state = (index.serial, index.generation)
+
+    def close(self) -> None:
+        with self._lock:
+            self._save_index()
+        super().close()

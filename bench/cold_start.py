@@ -1,0 +1,151 @@
+"""The first search of a fresh process on a large store: with the saved index, and without.
+
+    python bench/ingest_search.py --sizes 100000 --keep-db --db-dir /tmp/cold
+    python bench/cold_start.py --db /tmp/cold/remem-bench-*/bench.db --rounds 5
+
+Each round starts two fresh processes on the same store, one after the other: one finds
+the index saved beside the file (``<db>.index``, ``stores/index_file.py``) and loads it;
+the other finds none and builds the index from SQL as remem did before the file existed
+(every vector read, every text tokenized on the first text query), with the ANN
+threshold above the store's size so it builds no graph either (the old code had none)
+and without saving on exit. Each process then runs warm searches; the first search is
+reported next to them and next to the other process's, so the ratios hold on a busy
+machine. Model loading is timed apart (it is the same in both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import corpus
+import machine
+import numpy as np
+
+from remem import Memory
+from remem.providers.local_embedder import LocalEmbedder
+from remem.stores import index_file
+
+USER = "bench-user"
+
+
+def probe(db: str, queries: list[str], save: bool) -> dict[str, Any]:
+    """In this fresh process: open, load the model, time the first search, then warm ones."""
+    began = time.perf_counter()
+    embedder = LocalEmbedder.shared()
+    memory = Memory(db, embedder=embedder)
+    embedder.embed(["load the model"])
+    ready = time.perf_counter()
+    memory.search(queries[0], user_id=USER, limit=10)
+    first = time.perf_counter()
+    warm = []
+    for query in queries[1:]:
+        start = time.perf_counter()
+        memory.search(query, user_id=USER, limit=10)
+        warm.append((time.perf_counter() - start) * 1000)
+    out = {
+        "open_and_model_s": round(ready - began, 3),
+        "first_search_ms": round((first - ready) * 1000, 1),
+        "warm_search_p50_ms": round(float(np.percentile(warm, 50)), 1),
+        "rss_mib": machine.rss_mib()["rss"],
+    }
+    if save:
+        memory.close()
+    print(json.dumps(out), flush=True)
+    if not save:
+        os._exit(0)  # no close: the index built from SQL must not replace the saved one
+    return out
+
+
+def fresh(db: Path, queries: list[str], saved: bool) -> dict[str, Any]:
+    env = dict(os.environ)
+    if not saved:
+        env["REMEM_ANN_THRESHOLD"] = str(10**12)
+    done = subprocess.run(
+        [sys.executable, __file__, "--probe", str(db), "--saved", str(int(saved))],
+        input=json.dumps(queries),
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(db: Path, rounds: int, warm: int) -> dict[str, Any]:
+    folder = index_file.path_for(db)
+    if not folder.is_dir():
+        raise SystemExit(f"{folder} is missing: search the store once in a process that closes it")
+    aside = folder.with_name(folder.name + ".aside")
+    pool = corpus.queries(rounds * 2 * (warm + 1), 11, exclude=set())
+    results: dict[str, list[dict[str, Any]]] = {"saved index": [], "built from SQL": []}
+    with machine.Contention() as contention:
+        for r in range(rounds):
+            for saved in (True, False):
+                chunk = pool[: warm + 1]
+                pool = pool[warm + 1 :]
+                if not saved:
+                    folder.rename(aside)
+                try:
+                    found = fresh(db, chunk, saved)
+                finally:
+                    if not saved:
+                        shutil.rmtree(folder, ignore_errors=True)
+                        aside.rename(folder)
+                key = "saved index" if saved else "built from SQL"
+                results[key].append(found)
+                print(f"  round {r} {key}: {found}", file=sys.stderr)
+    summary = {}
+    for key, runs in results.items():
+        summary[key] = {
+            "first_search_ms_median": float(np.median([x["first_search_ms"] for x in runs])),
+            "warm_search_p50_ms_median": float(np.median([x["warm_search_p50_ms"] for x in runs])),
+            "first_to_warm": round(
+                float(np.median([x["first_search_ms"] / x["warm_search_p50_ms"] for x in runs])), 2
+            ),
+            "open_and_model_s_median": float(np.median([x["open_and_model_s"] for x in runs])),
+            "rss_mib_median": float(np.median([x["rss_mib"] for x in runs])),
+        }
+    saved, built = results["saved index"], results["built from SQL"]
+    ratios = [
+        s["first_search_ms"] / b["first_search_ms"] for s, b in zip(saved, built, strict=True)
+    ]
+    summary["saved_to_built_first_search"] = round(float(np.median(ratios)), 3)
+    return {
+        "command": "python bench/cold_start.py " + " ".join(sys.argv[1:]),
+        "machine": machine.describe(),
+        "index_folder_mib": round(sum(f.stat().st_size for f in folder.iterdir()) / 2**20),
+        "summary": summary,
+        "runs": results,
+        "contention": contention.summary(),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", type=Path)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--warm", type=int, default=20, help="warm searches per process")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cold.json")
+    parser.add_argument("--probe", help=argparse.SUPPRESS)
+    parser.add_argument("--saved", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.probe:
+        probe(args.probe, json.loads(sys.stdin.read()), bool(args.saved))
+        return
+    result = run(args.db, args.rounds, args.warm)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()
