@@ -69,7 +69,7 @@ def test_attacks_cover_every_family_on_distinct_questions(carriers: Path) -> Non
     assert len({a.target.id for a in attacks}) == len(attacks)
     trigger = next(a for a in attacks if a.family == "trigger")
     assert trigger.query.startswith(trigger.target.text) and trigger.query != trigger.target.text
-    assert len(next(a for a in attacks if a.family == "sybil").turns) == 4
+    assert 3 <= len(next(a for a in attacks if a.family == "sybil").turns) <= 5
     assert plan(conversation, per_family=1) == attacks  # seeded: the same every run
 
 
