@@ -212,9 +212,14 @@ def _names(conversation: Conversation) -> list[str]:
     return [n for n, c in sorted(counts.items()) if c >= 2][:300]
 
 
-def _evidence(question: Question, turns: dict[str, Turn]) -> Turn | None:
-    """The gold turn sharing most words with the question (a user turn when there is one)."""
+def _evidence(
+    question: Question, turns: dict[str, Turn], sessions: dict[str, list[Turn]]
+) -> Turn | None:
+    """The gold turn sharing most words with the question (a user turn when there is one);
+    where gold is given by session only (HaluMem), the turns of the gold sessions."""
     found = [turns[t] for t in question.gold_turn_ids if t in turns]
+    if not found:
+        found = [t for s in question.gold_session_ids for t in sessions.get(s, [])]
     asked = set(query_terms(question.text, limit=100))
     found.sort(key=lambda t: (t.role != "user", -len(asked & set(query_terms(t.text, limit=100)))))
     return found[0] if found else None
@@ -224,12 +229,17 @@ def plan(conversation: Conversation, per_family: int) -> list[Attack]:
     """``per_family`` attacks of each family, each on its own question of ``conversation``."""
     rng = random.Random(f"poisoning:{conversation.id}")
     turns = {t.id: t for t in conversation.turns()}
+    sessions = {s.id: list(s.turns) for s in conversation.sessions}
     names = _names(conversation)
     targets: list[tuple[Question, str]] = []
-    questions = [q for q in conversation.questions if q.gold_turn_ids and not q.abstention]
+    questions = [
+        q
+        for q in conversation.questions
+        if (q.gold_turn_ids or q.gold_session_ids) and not q.abstention
+    ]
     rng.shuffle(questions)
     for question in questions:
-        evidence = _evidence(question, turns)
+        evidence = _evidence(question, turns, sessions)
         claim = false_version(evidence.text, question.text, names, rng) if evidence else None
         if claim and len(claim) > 20:
             targets.append((question, claim))

@@ -42,6 +42,8 @@ POOL = 40
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
+#: Where a sentence frames a clause: a colon, a quote, a dash, a bracket, a line break.
+_CLAUSE = re.compile(r":\s|[\"“”{}()\[\]]|\s[-–—]\s|\n")
 _CALENDAR = frozenset(
     [
         "january",
@@ -124,24 +126,39 @@ class Verdict:
 
 
 def read_claims(text: str) -> tuple[Claim, ...]:
-    """The claims of ``text`` that carry a value (a sentence without slots states none)."""
-    found = []
+    """The claims of ``text`` that carry a value (a sentence without slots states none).
+
+    A sentence framed by other words ('Search result for "...": <claim>', 'About X - <claim>')
+    is read whole and clause by clause, so the claim inside is compared on its own words.
+    """
+    found: dict[Claim, None] = {}
     for sentence in sentences(text)[:MAX_SENTENCES]:
-        frame: set[str] = set()
-        slots: set[str] = set()
-        for i, token in enumerate(_TOKEN.findall(sentence)):
-            low = token.lower()
-            if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
-                slots.add(low)
-            elif low in STOPWORDS or len(low) < 3:
-                continue
-            elif token[0].isupper() and i > 0:
-                slots.add(low)  # a name: "... moved to Lisbon"
-            elif not token[0].isupper():
-                frame.add(low)
-        if slots and len(frame) >= MIN_SHARED:
-            found.append(Claim(frozenset(frame), frozenset(slots)))
+        parts = [sentence]
+        if _CLAUSE.search(sentence):
+            parts += [p for p in _CLAUSE.split(sentence) if p.strip()]
+        for part in parts:
+            claim = _claim(part)
+            if claim is not None:
+                found[claim] = None
     return tuple(found)
+
+
+def _claim(sentence: str) -> Claim | None:
+    frame: set[str] = set()
+    slots: set[str] = set()
+    for i, token in enumerate(_TOKEN.findall(sentence)):
+        low = token.lower()
+        if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
+            slots.add(low)
+        elif low in STOPWORDS or len(low) < 3:
+            continue
+        elif token[0].isupper() and i > 0:
+            slots.add(low)  # a name: "... moved to Lisbon"
+        elif not token[0].isupper():
+            frame.add(low)
+    if slots and len(frame) >= MIN_SHARED:
+        return Claim(frozenset(frame), frozenset(slots))
+    return None
 
 
 _cache: dict[tuple[str, int], tuple[Claim, ...]] = {}
