@@ -91,10 +91,13 @@ def test_the_guard_stops_what_gets_through_without_it(carriers: Path, tmp_path: 
 def test_cli_eval_poisoning_writes_its_report(carriers: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, ["eval", "poisoning", str(carriers), "--out", str(out), "--json"]
+        app,
+        ["eval", "poisoning", str(carriers), "--out", str(out), "--per-family", "1", "--json"],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["conversations"] == 1
+    summary = json.loads(result.stdout)
+    assert summary["conversations"] == 1
+    assert {f["attacks"] for f in summary["families"]["guard"].values()} == {1}
     assert "ASR-r guard" in (out / "poisoning.md").read_text()
     assert json.loads((out / "poisoning.json").read_text())["benign_turns"] == len(TURNS)
     empty = CliRunner().invoke(app, ["eval", "poisoning", str(tmp_path / "none")])
