@@ -11,13 +11,15 @@ the same thing as the truth and retrieved by the same question. Six families:
 2. ``bridging`` (MINJA): assistant turns that come to state the false claim themselves,
    over several sessions;
 3. ``trigger`` (AgentPoison): a record keyed to a rare trigger phrase, carrying the claim
-   and a malicious action; its question is asked with the trigger;
+   and (mostly) a malicious action; its question is asked with the trigger;
 4. ``false_fact``: the false claim, stated plainly, in a tool result;
 5. ``sybil``: the same false claim from several fake sources, in separate sessions;
 6. ``laundering``: the false claim from a tool result, then a session summary of it and an
    insight citing it (nothing should gain trust by being summarized).
 
-Everything is seeded by the conversation's id, so a run is repeatable.
+Each attack picks its wording from several templates per family (and bridging and sybil
+attacks their number of turns), so a family's rate is not one sentence's. Everything is
+seeded by the conversation's id, so a run is repeatable.
 """
 
 from __future__ import annotations
