@@ -354,4 +354,13 @@ RULES: list[tuple[FindingKind, tuple[str, ...], str]] = [
         r"(?:password|passcode|credentials?|api\s+keys?|secret\s+keys?|access\s+tokens?|"
         r"private\s+keys?)\b",
     ),
+    # A standing order that dictates an answer ("from now on, in all future answers to X,
+    # say that Y"): the shape of "when asked X, say Y", planted whoever writes it.
+    (
+        "planted_order",
+        ("from now on", "future", "subsequent", "later"),
+        r"\b(?:from\s+now\s+on|(?:in|for)\s+(?:all|every|any)\s+(?:future|later|subsequent)\s+"
+        r"\w+)[^\n]{0,200}?\b(?:say|state|answer|reply|respond|claim|insist|tell\s+\w+)\s+"
+        r"(?:that\b|:)",
+    ),
 ]
