@@ -75,7 +75,7 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     verdicts: dict[str, str] = {}
     if guard.consensus:
-        voices = [f.memory for f in fused[:POOL]]
+        voices = [f.memory for f in fused[: max(POOL, limit)]]
         voices += _about_claims(voices[:limit], {m.id for m in voices}, related)
         offline = consensus.check(voices, limit, pool=len(voices))
         verdicts = {i: v.flag for i, v in offline.items()}
