@@ -42,8 +42,11 @@ POOL = 40
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
-#: Where a sentence frames a clause: a colon, a quote, a dash, a bracket, a line break.
-_CLAUSE = re.compile(r":\s|[\"“”{}()\[\]]|\s[-–—]\s|\n")
+#: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
+#: is split on alone, so a claim holding a quoted title or a dash stays whole on one of them.
+_CLAUSES = tuple(
+    re.compile(p) for p in (r":\s", r"[\"“”]", r"\s[-–—]\s", r"[{}()\[\]]", r"\n")
+)
 _CALENDAR = frozenset(
     [
         "january",
@@ -134,8 +137,9 @@ def read_claims(text: str) -> tuple[Claim, ...]:
     found: dict[Claim, None] = {}
     for sentence in sentences(text)[:MAX_SENTENCES]:
         parts = [sentence]
-        if _CLAUSE.search(sentence):
-            parts += [p for p in _CLAUSE.split(sentence) if p.strip()]
+        for clause in _CLAUSES:
+            if clause.search(sentence):
+                parts += [p for p in clause.split(sentence) if p.strip()]
         for part in parts:
             claim = _claim(part)
             if claim is not None:
