@@ -44,9 +44,7 @@ _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
 #: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
 #: is split on alone, so a claim holding a quoted title or a dash stays whole on one of them.
-_CLAUSES = tuple(
-    re.compile(p) for p in (r":\s", r"[\"“”]", r"\s[-–—]\s", r"[{}()\[\]]", r"\n")
-)
+_CLAUSES = tuple(re.compile(p) for p in (r":\s", r"[\"“”]", r"\s[-–—]\s", r"[{}()\[\]]", r"\n"))
 _CALENDAR = frozenset(
     [
         "january",
