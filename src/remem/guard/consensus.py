@@ -205,10 +205,15 @@ def _independence(memory: MemoryRecord) -> tuple[str | None, str]:
     return memory.scope.session_id or (memory.provenance[:1] or ("",))[0], memory.origin
 
 
-def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> dict[str, Verdict]:
+def check(
+    memories: Sequence[MemoryRecord],
+    judged: int,
+    pool: int = POOL,
+    also: Sequence[MemoryRecord] = (),
+) -> dict[str, Verdict]:
     """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
-    checked against the first ``pool`` (the best candidates), by memory id; a memory absent
-    from the answer is not disputed.
+    checked against the first ``pool`` (the best candidates) and ``also`` (memories found
+    about their claims), by memory id; a memory absent from the answer is not disputed.
 
     The claims of the judged hits are indexed by frame word, and each candidate's claims
     looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
@@ -230,7 +235,7 @@ def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> di
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
     siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
     vocabulary = frozenset(postings)
-    for j, voice in enumerate(memories[:pool]):
+    for j, voice in enumerate([*memories[:pool], *also]):
         level = TRUST_LEVELS.index(voice.trust)
         if level < floor or not _may_share(voice, vocabulary):
             continue

@@ -75,9 +75,9 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     verdicts: dict[str, str] = {}
     if guard.consensus:
-        voices = [f.memory for f in fused[: max(POOL, limit)]]
-        voices += _about_claims(voices[:limit], {m.id for m in voices}, related)
-        offline = consensus.check(voices, limit, pool=len(voices))
+        ranked = [f.memory for f in fused]
+        also = _about_claims(ranked[:limit], {m.id for m in ranked}, related)
+        offline = consensus.check(ranked, limit, also=also)
         verdicts = {i: v.flag for i, v in offline.items()}
     if guard.llm_check and llm is not None:
         verdicts.update(_llm_verdicts(llm, [f.memory for f in fused[:limit]], verdicts))
