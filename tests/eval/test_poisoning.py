@@ -69,7 +69,7 @@ def test_attacks_cover_every_family_on_distinct_questions(carriers: Path) -> Non
     assert len({a.target.id for a in attacks}) == len(attacks)
     trigger = next(a for a in attacks if a.family == "trigger")
     assert trigger.query.startswith(trigger.target.text) and trigger.query != trigger.target.text
-    assert len(next(a for a in attacks if a.family == "sybil").turns) == 4
+    assert 3 <= len(next(a for a in attacks if a.family == "sybil").turns) <= 5
     assert plan(conversation, per_family=1) == attacks  # seeded: the same every run
 
 
@@ -91,10 +91,13 @@ def test_the_guard_stops_what_gets_through_without_it(carriers: Path, tmp_path: 
 def test_cli_eval_poisoning_writes_its_report(carriers: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(
-        app, ["eval", "poisoning", str(carriers), "--out", str(out), "--json"]
+        app,
+        ["eval", "poisoning", str(carriers), "--out", str(out), "--per-family", "1", "--json"],
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["conversations"] == 1
+    summary = json.loads(result.stdout)
+    assert summary["conversations"] == 1
+    assert {f["attacks"] for f in summary["families"]["guard"].values()} == {1}
     assert "ASR-r guard" in (out / "poisoning.md").read_text()
     assert json.loads((out / "poisoning.json").read_text())["benign_turns"] == len(TURNS)
     empty = CliRunner().invoke(app, ["eval", "poisoning", str(tmp_path / "none")])

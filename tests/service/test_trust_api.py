@@ -145,6 +145,8 @@ def test_review_from_the_command_line(tmp_path: Path) -> None:
     hits = remem("search", "meeting forecast", "--user", "ana", "--include-quarantined")
     assert hits["hits"][0]["flags"] == ["quarantined"]
     assert remem("quarantine", "release", held.id, "--reason", "ok")["status"] == "active"
+    (hit,) = remem("search", "meeting forecast", "--user", "ana")["hits"]
+    assert (hit["memory"]["trust"], hit["memory"]["origin"]) == ("untrusted", "tool")
     assert remem("search", "meeting", "--user", "ana", "--min-trust", "trusted")["hits"] == []
     assert remem("quarantine", "forget", held.id, "--reason", "fake")["status"] == "poisoned"
     (lesson,) = remem("lessons")

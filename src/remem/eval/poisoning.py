@@ -35,7 +35,7 @@ from remem.config import GuardPolicy
 from remem.engine import Memory
 from remem.eval import metrics
 from remem.eval.attacks import FAMILIES, Attack, plan
-from remem.eval.datasets import Conversation, Question, load
+from remem.eval.datasets import Conversation, Question, Turn, load
 from remem.model import Context, SearchResults
 from remem.providers.embedder import Embedder, default_embedder
 
@@ -181,6 +181,18 @@ def _plant(memory: Memory, attack: Attack, when: datetime | None) -> set[str]:
     return ids
 
 
+def _planted_at(attack: Attack, turns: dict[str, Turn], last: datetime | None) -> datetime | None:
+    """An hour after the evidence it falsifies; where gold is given by session only
+    (HaluMem), an hour before the question is asked, so it is there when asked."""
+    evidence = [turns[t].timestamp for t in attack.target.gold_turn_ids if t in turns]
+    latest = max((e for e in evidence if e), default=None)
+    if latest is not None:
+        return latest + timedelta(hours=1)
+    if attack.target.question_date is not None:
+        return attack.target.question_date - timedelta(hours=1)
+    return last + timedelta(hours=1) if last else None
+
+
 def _returned(results: SearchResults, poison: set[str]) -> bool:
     return any(h.id in poison and not h.flags for h in results.hits[:K])
 
@@ -237,9 +249,7 @@ def _run_setting(
         )
         planted = []
         for attack in attacks:
-            evidence = [turns[t].timestamp for t in attack.target.gold_turn_ids if t in turns]
-            when = max((e for e in evidence if e), default=last)
-            when = when + timedelta(hours=1) if when else None
+            when = _planted_at(attack, turns, last)
             planted.append((attack, _plant(memory, attack, when)))
         rng = random.Random(f"unrelated:{conversation.id}")
         for attack, poison in planted:

@@ -42,6 +42,9 @@ POOL = 40
 
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
+#: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
+#: is split on alone, so a claim holding a quoted title or a dash stays whole on one of them.
+_CLAUSES = tuple(re.compile(p) for p in (r":\s", r"[\"“”]", r"\s[-–—]\s", r"[{}()\[\]]", r"\n"))
 _CALENDAR = frozenset(
     [
         "january",
@@ -124,24 +127,40 @@ class Verdict:
 
 
 def read_claims(text: str) -> tuple[Claim, ...]:
-    """The claims of ``text`` that carry a value (a sentence without slots states none)."""
-    found = []
+    """The claims of ``text`` that carry a value (a sentence without slots states none).
+
+    A sentence framed by other words ('Search result for "...": <claim>', 'About X - <claim>')
+    is read whole and clause by clause, so the claim inside is compared on its own words.
+    """
+    found: dict[Claim, None] = {}
     for sentence in sentences(text)[:MAX_SENTENCES]:
-        frame: set[str] = set()
-        slots: set[str] = set()
-        for i, token in enumerate(_TOKEN.findall(sentence)):
-            low = token.lower()
-            if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
-                slots.add(low)
-            elif low in STOPWORDS or len(low) < 3:
-                continue
-            elif token[0].isupper() and i > 0:
-                slots.add(low)  # a name: "... moved to Lisbon"
-            elif not token[0].isupper():
-                frame.add(low)
-        if slots and len(frame) >= MIN_SHARED:
-            found.append(Claim(frozenset(frame), frozenset(slots)))
+        parts = [sentence]
+        for clause in _CLAUSES:
+            if clause.search(sentence):
+                parts += [p for p in clause.split(sentence) if p.strip()]
+        for part in parts:
+            claim = _claim(part)
+            if claim is not None:
+                found[claim] = None
     return tuple(found)
+
+
+def _claim(sentence: str) -> Claim | None:
+    frame: set[str] = set()
+    slots: set[str] = set()
+    for i, token in enumerate(_TOKEN.findall(sentence)):
+        low = token.lower()
+        if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
+            slots.add(low)
+        elif low in STOPWORDS or len(low) < 3:
+            continue
+        elif token[0].isupper() and i > 0:
+            slots.add(low)  # a name: "... moved to Lisbon"
+        elif not token[0].isupper():
+            frame.add(low)
+    if slots and len(frame) >= MIN_SHARED:
+        return Claim(frozenset(frame), frozenset(slots))
+    return None
 
 
 _cache: dict[tuple[str, int], tuple[Claim, ...]] = {}
@@ -186,10 +205,15 @@ def _independence(memory: MemoryRecord) -> tuple[str | None, str]:
     return memory.scope.session_id or (memory.provenance[:1] or ("",))[0], memory.origin
 
 
-def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> dict[str, Verdict]:
+def check(
+    memories: Sequence[MemoryRecord],
+    judged: int,
+    pool: int = POOL,
+    also: Sequence[MemoryRecord] = (),
+) -> dict[str, Verdict]:
     """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
-    checked against the first ``pool`` (the best candidates), by memory id; a memory absent
-    from the answer is not disputed.
+    checked against the first ``pool`` (the best candidates) and ``also`` (memories found
+    about their claims), by memory id; a memory absent from the answer is not disputed.
 
     The claims of the judged hits are indexed by frame word, and each candidate's claims
     looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
@@ -211,7 +235,7 @@ def check(memories: Sequence[MemoryRecord], judged: int, pool: int = POOL) -> di
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
     siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
     vocabulary = frozenset(postings)
-    for j, voice in enumerate(memories[:pool]):
+    for j, voice in enumerate([*memories[:pool], *also]):
         level = TRUST_LEVELS.index(voice.trust)
         if level < floor or not _may_share(voice, vocabulary):
             continue

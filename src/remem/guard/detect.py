@@ -18,7 +18,8 @@ What a memory store must not take at face value, in five kinds of ``Finding``:
 
 Matching runs on a normalised copy (NFKC, invisible characters dropped, look-alikes mapped
 to Latin), so an order split by a zero-width space or spelled with a Cyrillic "о" is still
-an order. Everything here is regular expressions and ``unicodedata``: no model, no network.
+an order; lines spelling words in disguise (leetspeak, spaced-out letters, chained words)
+are matched once more as plain words. The patterns live in ``remem.guard.patterns``. Everything here is regular expressions and ``unicodedata``: no model, no network.
 What it cannot see (paraphrased orders, other languages, false facts stated plainly) is
 left to provenance, the consensus check and review (docs/security.md).
 """
@@ -30,9 +31,9 @@ import binascii
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Literal
 
-FindingKind = Literal["override", "role_spoof", "planted_order", "order", "hidden"]
+from remem.guard.patterns import RULES, FindingKind
+
 #: Kinds that no source may carry into memory unreviewed; ``order`` is for the owner to give.
 STRICT: frozenset[str] = frozenset({"override", "role_spoof", "planted_order", "hidden"})
 
@@ -130,166 +131,47 @@ def normalise(text: str) -> str:
     return _INVISIBLE.sub("", unicodedata.normalize("NFKC", text)).translate(_CONFUSABLE)
 
 
-# ------------------------------------------------------------------ instructions
-
-_PREVIOUS = r"(?:all\s+|any\s+|the\s+|your\s+|my\s+|these\s+|those\s+|of\s+)*"
-_EARLIER = (
-    r"(?:previous|prior|above|earlier|preceding|former|original|old|existing|initial|system|"
-    r"safety)"
+# Spellings that keep a word readable to a model but not to a pattern: digits for letters
+# ("1gn0re"), letters spaced out ("i g n o r e"), words chained by punctuation
+# ("ignore-previous-instructions").
+_LEET = str.maketrans("0134570@$", "oieastoas")
+_OBFUSCATED = re.compile(
+    r"\b[A-Za-z]+[0-9@$][\w@$]*|\b[0-9@$]+[A-Za-z][\w@$]*|\b(?:[A-Za-z][ .]){3,}[A-Za-z]\b"
+    r"|\b[A-Za-z]+(?:[-_*~+][A-Za-z]+){2,}\b"
 )
-_RULES = (
-    r"(?:instructions?|prompts?|rules|directives?|directions|guidelines|guardrails|"
-    r"constraints|context|programming|orders)"
-)
-_ROLE_WORDS = r"(?:system|assistant|developer|tool|function|admin|administrator|root|operator)"
-_ASSISTANT = (
-    r"(?:(?:the\s+|an?\s+|any\s+|all\s+)?(?:assistant|ai(?:\s+(?:assistant|model|agent)s?)?|"
-    r"language\s+models?|llms?|chat\s?bots?|agents?|models?|gpt|chatgpt|claude|gemini|copilot))"
-)
-_SAY = (
-    r"(?:say|tell|reply|respond|answer|state|claim|recommend|mention|insist|assert|confirm|"
-    r"refer|direct|redirect|describe)"
-)
-_AI_WORDS = (
-    "assistant",
-    "ai",
-    "model",
-    "llm",
-    "agent",
-    "bot",
-    "gpt",
-    "claude",
-    "gemini",
-    "copilot",
+_CHAIN = re.compile(r"[-_*~+]")
+#: A cheap first look: a digit inside a word, four letters spaced out, three words chained.
+_SUSPECT = re.compile(
+    r"[A-Za-z][0-9@$]+[A-Za-z]|\b[A-Za-z][ .][A-Za-z][ .][A-Za-z][ .][A-Za-z]\b"
+    r"|[A-Za-z]{3,}[-_*~+][A-Za-z]{2,}[-_*~+][A-Za-z]{3,}"
 )
 
-#: (kind, words one of which the lower-cased text must contain, pattern). The words are a
-#: cheap filter: most text contains none of them and never reaches the regular expression.
-_RULES_BY_KIND: list[tuple[FindingKind, tuple[str, ...], str]] = [
-    (
-        "override",
-        (
-            "ignore",
-            "disregard",
-            "forget",
-            "override",
-            "overrule",
-            "bypass",
-            "drop",
-            "abandon",
-            "discard",
-            "set aside",
-        ),
-        rf"\b(?:ignore|disregard|forget|override|overrule|bypass|drop|abandon|discard|set\s+aside)"
-        rf"\s+{_PREVIOUS}(?:{_EARLIER}\s+)?{_RULES}\b"
-        r"|\b(?:ignore|disregard|forget)\s+(?:everything|anything|all)\s+(?:you\s+(?:were|have"
-        r"\s+been)\s+told|(?:said\s+)?(?:above|before|previously))",
-    ),
-    (
-        "override",
-        ("new", "real", "true", "actual", "updated"),
-        r"\b(?:your|the)\s+(?:new|real|true|actual|updated)\s+(?:instructions|directives?|"
-        r"system\s+prompt|orders)\s+(?:is|are|:)|\bnew\s+(?:system\s+)?(?:instructions?|rules|"
-        r"directives?)\s*:",
-    ),
-    (
-        "override",
-        ("you are now", "you are no longer", "mode"),
-        r"\byou\s+are\s+(?:now|no\s+longer)\s+(?:DAN|free\s+(?:of|from)|unrestricted|jailbroken|"
-        r"(?:allowed|permitted)\s+to|not\s+bound|bound\s+by|in\s+(?:developer|god|DAN|"
-        r"unrestricted)\s+mode)"
-        r"|\b(?:developer|god|jailbreak|DAN|unrestricted|debug)\s+mode\s+(?:is\s+)?(?:enabled|"
-        r"activated|on)\b|\b(?:enable|activate|enter)\s+(?:developer|god|jailbreak|DAN|"
-        r"unrestricted)\s+mode\b",
-    ),
-    (
-        "override",
-        ("the user", "system prompt", "instructions"),
-        r"\b(?:do\s+not|don'?t|never)\s+(?:tell|inform|reveal\s+(?:this|that|it)\s+to|let|alert|"
-        r"warn|mention\s+(?:this|that|it)\s+to)\s+the\s+user\b"
-        r"|\bwithout\s+(?:telling|informing|notifying|alerting|asking)\s+the\s+user\b"
-        r"|\b(?:reveal|print|output|repeat|leak|show)\s+(?:your|the)\s+(?:system\s+prompt|hidden"
-        r"\s+instructions|initial\s+instructions)\b",
-    ),
-    # "system: ..." / "[SYSTEM] ..." / "### System:" / "<system>" at the start of a line.
-    (
-        "role_spoof",
-        ("system", "assistant", "developer", "tool", "function", "admin", "root", "operator"),
-        rf"^\s*(?:#{{1,4}}\s*|\*\*)?(?:\[\s*{_ROLE_WORDS}(?:\s+(?:message|note|prompt|output|"
-        rf"override))?\s*\]|<\s*/?\s*{_ROLE_WORDS}(?:[_ -](?:message|prompt|output|result))?\s*>|"
-        rf"{_ROLE_WORDS}(?:\s+(?:message|note|prompt|override|instruction|update))?\s*(?:\*\*)?"
-        r"\s*:(?!//))",
-    ),
-    (
-        "role_spoof",
-        (
-            "<|",
-            "inst]",
-            "<<sys",
-            "<tool",
-            "<function",
-            "<observation",
-            "observation",
-            "output",
-            "result",
-            "response",
-            "role",
-        ),
-        r"<\|(?:im_start|im_end|system|assistant|user|endoftext|start_header_id|eot_id)\|>"
-        r"|\[/?INST\]|<<\s*/?SYS\s*>>"
-        r"|<\s*/?\s*(?:tool_(?:result|output|response|call)|function_(?:result|response|call)|"
-        r"observation)\s*>"
-        r"|^\s*(?:observation|tool\s+(?:output|result|response)|function\s+(?:output|result|"
-        r"response))\s*:"
-        r"|[{,]\s*[\"']role[\"']\s*:\s*[\"'](?:system|developer|tool|function)[\"']",
-    ),
-    # Orders that outlive the request: "from now on", "in all future answers".
-    (
-        "order",
-        ("from now on", "future", "later", "subsequent", "following"),
-        r"\bfrom\s+now\s+on\b[^.!?\n]{0,40}\b(?:you|always|never|only|respond|reply|answer|say|"
-        r"tell|refer|recommend)\b"
-        r"|\b(?:in|for)\s+(?:all|every|any)\s+(?:future|later|subsequent|following)\s+"
-        r"(?:responses?|answers?|replies|conversations?|sessions?|chats?|interactions?)\b",
-    ),
-    # "Always answer ...", "Never mention ..." opening a sentence: an order about replies.
-    (
-        "order",
-        ("always", "never", "only"),
-        rf"(?:^|[.!?:;]\s+)(?:please\s+)?(?:always|never|only)\s+{_SAY}\b",
-    ),
-    # "When (the) user asks about X, say Y"; "tell the user that ...".
-    (
-        "planted_order",
-        ("user", "anyone", "someone", "asked", "asks"),
-        r"\b(?:when(?:ever)?|if)\s+(?:the\s+user|users?|anyone|someone|asked)\b[^.!?\n]{0,80}?"
-        rf"(?:\b(?:asks?|asked|inquires?|mentions?|wants?)\b[^.!?\n]{{0,80}}?)?[,:]\s*"
-        rf"(?:you\s+(?:must|should|will)\s+)?(?:always\s+)?{_SAY}\b"
-        rf"|\b{_SAY}\s+(?:to\s+)?the\s+user\s+(?:that|with|to)\b",
-    ),
-    # Addressed to an AI: "AI agents reading this must ...", "Assistant, you must ...".
-    (
-        "planted_order",
-        _AI_WORDS,
-        rf"\b{_ASSISTANT}\s*[,:]?\s*(?:reading|processing|parsing|summari[sz]ing|that\s+reads?|"
-        r"who\s+reads?)\s+(?:this|these)\b"
-        rf"|\b(?:attention|note|important|instruction)\s+(?:to|for)\s+{_ASSISTANT}\b"
-        rf"|(?:^|[.!?]\s+)(?:dear\s+)?{_ASSISTANT}\s*[,:]\s*(?:you\s+)?(?:must|should|shall|"
-        r"need\s+to|have\s+to|are\s+(?:required|instructed|ordered)\s+to|always|never|please)\b"
-        rf"|\b{_ASSISTANT}\s+(?:must|shall|is\s+(?:required|instructed|ordered)\s+to|are\s+"
-        rf"(?:required|instructed|ordered)\s+to)\s+(?:always\s+|never\s+|now\s+)?(?:{_SAY}|"
-        r"ignore|obey|follow|comply|use|treat|include)\b",
-    ),
-    (
-        "order",
-        ("obey", "comply", "follow"),
-        r"\byou\s+(?:must|will|shall)\s+(?:now\s+)?(?:obey|comply\s+with|follow)\s+(?:these|"
-        r"the\s+following|my|this)\b",
-    ),
-]
+
+def _plain(word: str) -> str:
+    if " " in word or (word.count(".") > 2 and not any(c.isdigit() for c in word)):
+        return word.replace(" ", "").replace(".", "")
+    if _CHAIN.search(word) and not any(c.isdigit() for c in word):
+        return _CHAIN.sub(" ", word)
+    return word.translate(_LEET)
+
+
+def unobfuscated(text: str) -> str:
+    """The lines of ``text`` that spell words in disguise, read as plain words ("" if none):
+    leetspeak, spaced-out letters, chained words."""
+    if not _SUSPECT.search(text):
+        return ""
+    lines = []
+    for line in text.splitlines():
+        if _OBFUSCATED.search(line):
+            plain = _OBFUSCATED.sub(lambda m: _plain(m.group()), line)
+            if plain != line:
+                lines.append(plain)
+    return "\n".join(lines)
+
+
 _COMPILED = [
     (kind, words, re.compile(pattern, re.IGNORECASE | re.MULTILINE))
-    for kind, words, pattern in _RULES_BY_KIND
+    for kind, words, pattern in RULES
 ]
 KINDS: tuple[FindingKind, ...] = ("override", "role_spoof", "planted_order", "order", "hidden")
 
@@ -342,6 +224,10 @@ def scan(text: str) -> tuple[Finding, ...]:
         found.append(Finding("hidden", f"base64-encoded text {decoded[:40]!r}"))
         found += [f for f in scan(decoded) if f.kind != "hidden"]
     found += _instructions(readable)
+    plain = unobfuscated(readable)
+    if plain:
+        seen = {f.kind for f in found}
+        found += [f for f in _instructions(plain) if f.kind not in seen]
     first: dict[str, Finding] = {}
     for finding in found:
         first.setdefault(finding.kind, finding)

@@ -15,7 +15,7 @@ failure leaves the offline verdicts as they are.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -47,10 +47,26 @@ class _Answer(BaseModel):
     disputed: list[_Disputed] = Field(default_factory=list)
 
 
+#: Memories fetched about the claims of the less trusted hits (one BM25 search).
+POOL = consensus.POOL
+#: Words of those claims the search asks for.
+CLAIM_TERMS = 32
+Related = Callable[[Sequence[str]], list[tuple[MemoryRecord, float]]]
+
+
 def guard_ranking(
-    fused: list[Fused], limit: int, guard: GuardPolicy, llm: Any = None
+    fused: list[Fused],
+    limit: int,
+    guard: GuardPolicy,
+    llm: Any = None,
+    related: Related | None = None,
 ) -> dict[str, tuple[str, ...]]:
-    """Flags by memory id; ``fused`` is re-ordered in place when a hit is ranked down."""
+    """Flags by memory id; ``fused`` is re-ordered in place when a hit is ranked down.
+
+    ``related`` (a text search) fetches the memories about what the less trusted hits
+    claim: the truth a poison imitates need not rank for the question it was written
+    for (the poison quotes the question; the truth does not), so the consensus check
+    also hears what one search by the claims' own words brings back."""
     flags: dict[str, tuple[str, ...]] = {}
     if not guard.enabled:
         return flags
@@ -59,7 +75,9 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     verdicts: dict[str, str] = {}
     if guard.consensus:
-        offline = consensus.check([f.memory for f in fused], limit)
+        ranked = [f.memory for f in fused]
+        also = _about_claims(ranked[:limit], {m.id for m in ranked}, related)
+        offline = consensus.check(ranked, limit, also=also)
         verdicts = {i: v.flag for i, v in offline.items()}
     if guard.llm_check and llm is not None:
         verdicts.update(_llm_verdicts(llm, [f.memory for f in fused[:limit]], verdicts))
@@ -74,6 +92,24 @@ def guard_ranking(
             flags[f.memory.id] = (*flags.get(f.memory.id, ()), verdict)
     fused.sort(key=lambda f: -f.score)
     return flags
+
+
+def _about_claims(
+    hits: Sequence[MemoryRecord], seen: set[str], related: Related | None
+) -> list[MemoryRecord]:
+    """Memories found by the words of the less trusted hits' claims, not yet among ``seen``
+    (none, and no search, when every hit is trusted or states no claim)."""
+    if related is None:
+        return []
+    words: dict[str, None] = {}
+    for memory in hits:
+        if memory.trust != "trusted":
+            for claim in consensus.claims_of(memory):
+                words.update(dict.fromkeys(sorted(claim.frame | claim.slots)))
+    if not words:
+        return []
+    found = related(list(words)[:CLAIM_TERMS])
+    return [m for m, _ in found if m.id not in seen]
 
 
 def _llm_verdicts(

@@ -44,7 +44,7 @@ from remem.recipes import SearchRecipe
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
 from remem.retrieval.fusion import Fused, reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
-from remem.retrieval.guarded import guard_ranking
+from remem.retrieval.guarded import POOL, guard_ranking
 from remem.retrieval.priors import apply_priors
 from remem.retrieval.ranker import load as load_ranker
 from remem.retrieval.ranker import rerank, to_place
@@ -216,7 +216,7 @@ def hybrid_search(
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
-    flags = guard_ranking(fused, limit, guard, llm)
+    flags = guard_ranking(fused, limit, guard, llm, lambda t: store.text_search(t, flt, POOL))
     fused = fused[:limit]
     sources = [p for f in fused for p in f.memory.provenance[:1] if p not in episodes]
     episodes.update((e.id, e) for e in store.get_episodes(sources, flt.scope.tenant))

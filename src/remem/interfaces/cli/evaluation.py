@@ -125,6 +125,12 @@ def eval_(
             "(model.onnx + tokenizer.json) or 'local'. [default: --embedder of remem]",
         ),
     ] = None,
+    per_family: Annotated[
+        int,
+        typer.Option(
+            "--per-family", min=1, help="poisoning: attacks of each family per conversation."
+        ),
+    ] = 3,
     as_json: Json = False,
 ) -> None:
     """Run a public long-term-memory benchmark: remem against BM25 and dense baselines.
@@ -140,7 +146,9 @@ def eval_(
     if dataset == "poisoning":
         from remem.interfaces.cli.poisoning import eval_poisoning
 
-        eval_poisoning(path, out=out, limit=limit, workdir=workdir, as_json=as_json)
+        eval_poisoning(
+            path, out=out, limit=limit, workdir=workdir, per_family=per_family, as_json=as_json
+        )
         return
     import tempfile
 

@@ -13,7 +13,13 @@ from remem.interfaces.cli.common import console, emit, err_console
 
 
 def eval_poisoning(
-    path: Path, *, out: Path, limit: int | None, workdir: Path | None, as_json: bool
+    path: Path,
+    *,
+    out: Path,
+    limit: int | None,
+    workdir: Path | None,
+    per_family: int,
+    as_json: bool,
 ) -> None:
     """Run the suite over the carriers under ``path``; write poisoning.md/.json to ``out``."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -32,7 +38,11 @@ def eval_poisoning(
 
         try:
             result = poisoning.evaluate(
-                path, workdir=workdir or scratch, limit=limit, progress=progress
+                path,
+                workdir=workdir or scratch,
+                limit=limit,
+                per_family=per_family,
+                progress=progress,
             )
         except ValueError as exc:
             raise InvalidInput(str(exc)) from exc
