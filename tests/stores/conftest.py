@@ -1,9 +1,15 @@
-"""Backends for the conformance suite: every test here runs on SQLite and on PostgreSQL.
+"""Backends for the conformance suite: every test here runs on SQLite, on PostgreSQL and on
+a Citus cluster.
 
 PostgreSQL comes from ``REMEM_TEST_POSTGRES_URL`` (scripts/test.sh exports it), else from
 ``.remem-pg/url`` when that server answers. Each test gets a fresh schema (``search_path`` set
 in the URL), dropped afterwards. Without a server the PostgreSQL half is skipped loudly,
 except under ``CI=true``, where it fails: CI must run it.
+
+Citus is the same store on a coordinator with two workers (scripts/citus.sh), its schema
+distributed by tenant (``remem.stores.postgres.citus``): ``REMEM_TEST_CITUS_URL``, else
+``.remem-citus/url``. When the Citus sources are absent scripts/test.sh exports
+``REMEM_TEST_CITUS_SKIP`` with the reason, and the Citus runs skip with it.
 """
 
 from __future__ import annotations
@@ -27,7 +33,14 @@ from remem import Memory
 from remem.stores import Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("citus", marks=pytest.mark.citus),
+]
+#: Shards per tenant table in test schemas: two per worker, so tenants spread (Citus's default
+#: of 32 makes each schema cost ~4x as much DDL).
+CITUS_SHARDS = 4
 
 
 def _answers(url: str) -> str | None:
@@ -56,6 +69,33 @@ def _postgres_url() -> tuple[str | None, str]:
         problem = _answers(url)
         return (None, f".remem-pg/url: {problem}") if problem else (url, "")
     return None, "REMEM_TEST_POSTGRES_URL is not set and .remem-pg/url does not exist"
+
+
+@cache
+def _citus_url() -> tuple[str | None, str]:
+    skip = os.environ.get("REMEM_TEST_CITUS_SKIP")
+    if skip:
+        return None, skip
+    url = os.environ.get("REMEM_TEST_CITUS_URL")
+    url_file = REPO / ".remem-citus" / "url"
+    if not url and url_file.exists():
+        url = url_file.read_text().strip()
+    if not url:
+        return None, "REMEM_TEST_CITUS_URL is not set and .remem-citus/url does not exist"
+    problem = _answers(url)
+    return (None, f"Citus coordinator: {problem}") if problem else (url, "")
+
+
+@pytest.fixture(scope="session")
+def citus_url() -> str:
+    url, why = _citus_url()
+    if url is None:
+        message = f"Citus conformance tests NOT RUN: {why}."
+        if os.environ.get("CI") == "true" and not os.environ.get("REMEM_TEST_CITUS_SKIP"):
+            pytest.fail(message + " CI must run the Citus suite (scripts/citus.sh).", pytrace=False)
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -99,8 +139,9 @@ class SchemaPool:
 
     AHEAD = 2
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, distributed: bool = False) -> None:
         self.url = url
+        self.distributed = distributed
         self.ready: queue.Queue[str | BaseException] = queue.Queue()
         self.jobs: queue.Queue[tuple[str, str]] = queue.Queue()
         for _ in range(self.AHEAD):
@@ -112,6 +153,7 @@ class SchemaPool:
         import psycopg
 
         from remem.stores.postgres import migrate
+        from remem.stores.postgres.citus import distribute_schema
 
         with psycopg.connect(self.url, autocommit=True) as admin:
             while True:
@@ -130,6 +172,8 @@ class SchemaPool:
                     with psycopg.connect(with_search_path(self.url, schema)) as conn:
                         conn.autocommit = True
                         migrate(conn)
+                        if self.distributed:
+                            distribute_schema(conn, shard_count=CITUS_SHARDS)
                     self.ready.put(schema)
                 except BaseException as exc:
                     self.ready.put(exc)
@@ -162,6 +206,16 @@ def schema_pool(postgres_url: str) -> Iterator[SchemaPool]:
     pool.close()
 
 
+@pytest.fixture(scope="session")
+def citus_schema_pool(citus_url: str) -> Iterator[SchemaPool]:
+    pool = SchemaPool(citus_url, distributed=True)
+    yield pool
+    pool.close()
+
+
+POOLS = {"postgres": "schema_pool", "citus": "citus_schema_pool"}
+
+
 @dataclass
 class Backend:
     """One store location plus raw access to it, for assertions below the Store protocol."""
@@ -170,6 +224,11 @@ class Backend:
     target: str
     schema: str | None = None
     _opened: list[Any] = field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        """The store class behind it: a Citus cluster is PostgreSQL to remem."""
+        return "sqlite" if self.name == "sqlite" else "postgres"
 
     def store(self) -> Store:
         store = open_store(self.target)
@@ -241,7 +300,7 @@ def make_backend(
 ) -> Backend:
     if name == "sqlite":
         return Backend("sqlite", str(tmp_path / f"{uuid.uuid4().hex[:8]}.db"))
-    pool: SchemaPool = request.getfixturevalue("schema_pool")
+    pool: SchemaPool = request.getfixturevalue(POOLS[name])
     if fresh:
         import psycopg
 
@@ -249,13 +308,13 @@ def make_backend(
             schema = SchemaPool.create(admin)
     else:
         schema = pool.take()
-    return Backend("postgres", with_search_path(pool.url, schema), schema=schema)
+    return Backend(name, with_search_path(pool.url, schema), schema=schema)
 
 
 def drop_backend(backend: Backend, request: pytest.FixtureRequest) -> None:
     backend.close()
     if backend.schema:
-        request.getfixturevalue("schema_pool").drop(backend.schema)
+        request.getfixturevalue(POOLS[backend.name]).drop(backend.schema)
 
 
 @pytest.fixture
