@@ -116,7 +116,9 @@ def _distribute_tables(
             )
     for table in [*referenced, *distributed]:
         # rows already there were copied into the shards; the coordinator's copy goes
-        cur.execute("SELECT truncate_local_data_after_distributing_table(%s)", (f"{schema}.{table}",))
+        cur.execute(
+            "SELECT truncate_local_data_after_distributing_table(%s)", (f"{schema}.{table}",)
+        )
     for table, name, definition in keys:
         cur.execute(
             sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} " + definition.replace("%", "%%")).format(
@@ -155,7 +157,9 @@ def distribute_tables(
         return spread(cur, shard_count)
 
 
-def distribute_schema(conn: psycopg.Connection[Any], shard_count: int | None = None) -> Distribution:
+def distribute_schema(
+    conn: psycopg.Connection[Any], shard_count: int | None = None
+) -> Distribution:
     """Bring the current schema up to date and distribute it; safe to run again.
 
     Once distributed, opening the store distributes the tables a later migration adds
@@ -167,7 +171,9 @@ def distribute_schema(conn: psycopg.Connection[Any], shard_count: int | None = N
     return distribute_tables(conn, shard_count)
 
 
-def _summary(cur: psycopg.Cursor[Any], distributed: list[str], referenced: list[str]) -> Distribution:
+def _summary(
+    cur: psycopg.Cursor[Any], distributed: list[str], referenced: list[str]
+) -> Distribution:
     shards = cur.execute(
         "SELECT COUNT(*) FROM pg_dist_shard WHERE logicalrelid = to_regclass(%s)",
         (f"{_schema(cur)}.{ANCHOR}",),
