@@ -4,6 +4,7 @@ to one worker. The conformance suite (every other test here, ``[citus]``) checks
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 import psycopg
@@ -134,3 +135,18 @@ def test_plain_postgresql_is_refused_with_what_to_do(new_backend: Callable[..., 
     backend = new_backend("postgres")
     with pytest.raises(StoreError, match="no citus extension"):
         distribute(backend.target)
+
+
+def test_the_cli_distributes_a_new_schema_and_says_so(new_backend: Callable[..., Backend]) -> None:
+    from typer.testing import CliRunner
+
+    from remem.interfaces.cli import app
+
+    backend = new_backend("citus", fresh=True)
+    run = CliRunner().invoke(app, ["--db", backend.target, "distribute", "--shards", "2", "--json"])
+    assert run.exit_code == 0, run.output
+    done = json.loads(run.stdout)
+    assert set(done["distributed"]) == TENANT_TABLES
+    assert (done["shards"], done["workers"]) == (2, 2)
+    again = CliRunner().invoke(app, ["--db", backend.target, "distribute"])
+    assert again.exit_code == 0 and "0 tables distributed by tenant" in again.stdout
