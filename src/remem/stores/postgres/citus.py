@@ -141,16 +141,20 @@ def spread(cur: psycopg.Cursor[Any], shard_count: int | None = None) -> Distribu
 SEQUENTIAL = "SET LOCAL citus.multi_shard_modify_mode TO 'sequential'"
 
 
-def distribute_tables(
-    conn: psycopg.Connection[Any], shard_count: int | None = None
-) -> Distribution:
-    """Distribute the current schema's tables as they are, without migrating first."""
-    cur = conn.cursor(row_factory=tuple_row)
+def _require_citus(cur: psycopg.Cursor[Any]) -> None:
     if not has_citus(cur):
         raise StoreError(
             "this database has no citus extension: install Citus on every node, "
             "CREATE EXTENSION citus, and register the workers first (docs/postgres.md)"
         )
+
+
+def distribute_tables(
+    conn: psycopg.Connection[Any], shard_count: int | None = None
+) -> Distribution:
+    """Distribute the current schema's tables as they are, without migrating first."""
+    cur = conn.cursor(row_factory=tuple_row)
+    _require_citus(cur)
     with conn.transaction():
         cur.execute(SEQUENTIAL)
         cur.execute(SCHEMA_LOCK)
@@ -165,8 +169,7 @@ def distribute_schema(
     Once distributed, opening the store distributes the tables a later migration adds
     (``schema.migrate``). ``shard_count`` defaults to the server's ``citus.shard_count``.
     """
-    if not has_citus(conn.cursor(row_factory=tuple_row)):
-        distribute_tables(conn)  # raises the error that says what is missing
+    _require_citus(conn.cursor(row_factory=tuple_row))
     migrate(conn)
     return distribute_tables(conn, shard_count)
 
