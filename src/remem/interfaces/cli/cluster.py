@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from remem import stores
 from remem.errors import InvalidInput
 from remem.interfaces.cli.common import Json, busy, command, console, emit, session
 
@@ -29,15 +30,8 @@ def distribute(
         raise InvalidInput(
             f"--db must be the postgresql:// URL of a Citus coordinator, not {location!r}"
         )
-    try:
-        from remem.stores.postgres.citus import distribute as spread
-    except ImportError as exc:
-        raise InvalidInput(
-            f"the PostgreSQL backend needs extra packages ({exc.name} is missing): "
-            "pip install 'remem[postgres]'"
-        ) from exc
     with busy("Distributing…", quiet=as_json):
-        done = spread(location, shard_count=shards)
+        done = stores.distribute(location, shard_count=shards)
     emit(
         as_json,
         asdict(done),
