@@ -28,4 +28,21 @@ else
     echo "WARNING: PostgreSQL could not be started: the PostgreSQL tests will be SKIPPED" >&2
 fi
 
+# Citus (coordinator + two workers) for the conformance suite's citus runs; built once from the
+# vendored sources (scripts/citus.sh), which take a few minutes the first time only.
+if [ -n "${REMEM_TEST_POSTGRES_URL:-}" ]; then
+    citus_status=0
+    url=$(scripts/citus.sh start | tail -n 1) || citus_status=$?
+    if [ "$citus_status" = 0 ] && [ -n "$url" ]; then
+        export REMEM_TEST_CITUS_URL="$url"
+    elif [ "$citus_status" = 3 ]; then
+        export REMEM_TEST_CITUS_SKIP="the Citus source archive is absent (scripts/citus.sh)"
+    elif [ "${CI:-}" = "true" ]; then
+        echo "error: the Citus cluster could not be started, and CI must run the Citus suite" >&2
+        exit 1
+    else
+        echo "WARNING: the Citus cluster could not be started: the Citus tests will be SKIPPED" >&2
+    fi
+fi
+
 python -m pytest "$@"

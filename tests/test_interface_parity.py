@@ -258,6 +258,7 @@ CLI = FrontEnd(
         "eval": "runs a benchmark over its own stores",
         "serve": "runs the HTTP API",
         "mcp": "runs the MCP server",
+        "distribute": "spreads a PostgreSQL database over a Citus cluster: deployment, not memory",
         "keys create": "API keys of the service",
         "keys list": "API keys of the service",
         "keys revoke": "API keys of the service",

@@ -1,13 +1,20 @@
-"""Backends for the conformance suite: every test here runs on SQLite and on PostgreSQL.
+"""Backends for the conformance suite: every test here runs on SQLite, on PostgreSQL and on
+a Citus cluster.
 
 PostgreSQL comes from ``REMEM_TEST_POSTGRES_URL`` (scripts/test.sh exports it), else from
 ``.remem-pg/url`` when that server answers. Each test gets a fresh schema (``search_path`` set
 in the URL), dropped afterwards. Without a server the PostgreSQL half is skipped loudly,
 except under ``CI=true``, where it fails: CI must run it.
+
+Citus is the same store on a coordinator with two workers (scripts/citus.sh), its schema
+distributed by tenant (``remem.stores.postgres.citus``): ``REMEM_TEST_CITUS_URL``, else
+``.remem-citus/url``. When the Citus sources are absent scripts/test.sh exports
+``REMEM_TEST_CITUS_SKIP`` with the reason, and the Citus runs skip with it.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import queue
 import sqlite3
@@ -27,7 +34,14 @@ from remem import Memory
 from remem.stores import Store, open_store
 
 REPO = Path(__file__).resolve().parents[2]
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+BACKENDS = [
+    "sqlite",
+    pytest.param("postgres", marks=pytest.mark.postgres),
+    pytest.param("citus", marks=pytest.mark.citus),
+]
+#: Shards per tenant table in test schemas: two per worker, so tenants spread (Citus's default
+#: of 32 makes each schema cost ~4x as much DDL).
+CITUS_SHARDS = 4
 
 
 def _answers(url: str) -> str | None:
@@ -56,6 +70,33 @@ def _postgres_url() -> tuple[str | None, str]:
         problem = _answers(url)
         return (None, f".remem-pg/url: {problem}") if problem else (url, "")
     return None, "REMEM_TEST_POSTGRES_URL is not set and .remem-pg/url does not exist"
+
+
+@cache
+def _citus_url() -> tuple[str | None, str]:
+    skip = os.environ.get("REMEM_TEST_CITUS_SKIP")
+    if skip:
+        return None, skip
+    url = os.environ.get("REMEM_TEST_CITUS_URL")
+    url_file = REPO / ".remem-citus" / "url"
+    if not url and url_file.exists():
+        url = url_file.read_text().strip()
+    if not url:
+        return None, "REMEM_TEST_CITUS_URL is not set and .remem-citus/url does not exist"
+    problem = _answers(url)
+    return (None, f"Citus coordinator: {problem}") if problem else (url, "")
+
+
+@pytest.fixture(scope="session")
+def citus_url() -> str:
+    url, why = _citus_url()
+    if url is None:
+        message = f"Citus conformance tests NOT RUN: {why}."
+        if os.environ.get("CI") == "true" and not os.environ.get("REMEM_TEST_CITUS_SKIP"):
+            pytest.fail(message + " CI must run the Citus suite (scripts/citus.sh).", pytrace=False)
+        warnings.warn(message, stacklevel=1)
+        pytest.skip(message)
+    return url
 
 
 @pytest.fixture(scope="session")
@@ -95,44 +136,122 @@ class SchemaPool:
     Creating a schema and its tables costs ~0.2 s of DDL here; doing it (and the drop) off
     the test's critical path keeps the suite fast. Tests that need an empty, unmigrated schema
     (migration tests) ask for one with ``fresh=True``.
+
+    A distributed schema costs ~2.5 s to make and drop on the test cluster, so a used one is
+    emptied instead (rows, the embedding column, sequences: ~0.2 s) and handed out again, but
+    only when its tables, columns, indexes and constraints are still exactly those of a new
+    one; any other change (a re-embedding's) and it is dropped.
     """
 
     AHEAD = 2
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, distributed: bool = False) -> None:
         self.url = url
+        self.distributed = distributed
         self.ready: queue.Queue[str | BaseException] = queue.Queue()
-        self.jobs: queue.Queue[tuple[str, str]] = queue.Queue()
-        for _ in range(self.AHEAD):
-            self.jobs.put(("make", ""))
+        self.spare: list[str] = []
+        self.pristine: list[tuple[Any, ...]] | None = None
+        # drops first: a used schema emptied for reuse saves making a new one
+        self.jobs: queue.PriorityQueue[tuple[int, int, str, str]] = queue.PriorityQueue()
+        self.order = itertools.count()
+        self._job("make")
         self.thread = threading.Thread(target=self._work, name="schema-pool", daemon=True)
         self.thread.start()
 
     def _work(self) -> None:
         import psycopg
 
-        from remem.stores.postgres import migrate
-
         with psycopg.connect(self.url, autocommit=True) as admin:
             while True:
-                job, schema = self.jobs.get()
+                _, _, job, schema = self.jobs.get()
                 if job == "stop":  # drop what was made ahead and never used
                     while not self.ready.empty():
                         left = self.ready.get()
                         if isinstance(left, str):
-                            admin.execute(f"DROP SCHEMA IF EXISTS {left} CASCADE")
+                            self.spare.append(left)
+                    for left in self.spare:
+                        admin.execute(f"DROP SCHEMA IF EXISTS {left} CASCADE")
                     return
                 if job == "drop":
-                    admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                    try:
+                        emptied = self.distributed and self._emptied(schema)
+                    except psycopg.Error:
+                        emptied = False
+                    if emptied:
+                        self.spare.append(schema)
+                    else:
+                        admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
                     continue
-                try:
-                    schema = self.create(admin)
-                    with psycopg.connect(with_search_path(self.url, schema)) as conn:
-                        conn.autocommit = True
-                        migrate(conn)
-                    self.ready.put(schema)
-                except BaseException as exc:
-                    self.ready.put(exc)
+                while self.ready.qsize() < self.AHEAD and self.spare:
+                    self.ready.put(self.spare.pop())
+                if self.ready.qsize() < self.AHEAD and self._make(admin):
+                    self._job("make")  # the next one after any drop that came meanwhile
+
+    def _make(self, admin: Any) -> bool:
+        import psycopg
+
+        from remem.stores.postgres import migrate
+        from remem.stores.postgres.citus import distribute_schema
+
+        try:
+            schema = self.create(admin)
+            with psycopg.connect(with_search_path(self.url, schema)) as conn:
+                conn.autocommit = True
+                migrate(conn)
+                if self.distributed:
+                    distribute_schema(conn, shard_count=CITUS_SHARDS)
+                    if self.pristine is None:
+                        self.pristine = self._layout(conn, schema)
+            self.ready.put(schema)
+            return True
+        except BaseException as exc:
+            self.ready.put(exc)
+            return False
+
+    @staticmethod
+    def _layout(conn: Any, schema: str) -> list[tuple[Any, ...]]:
+        """Tables, columns, indexes and constraints of ``schema``, named without it."""
+        rows = conn.execute(
+            "SELECT 'c', table_name, column_name, data_type, column_default "
+            "FROM information_schema.columns WHERE table_schema = %(s)s UNION ALL "
+            "SELECT 'i', tablename, indexname, replace(indexdef, %(s)s || '.', ''), NULL "
+            "FROM pg_indexes WHERE schemaname = %(s)s UNION ALL "
+            "SELECT 'k', conrelid::regclass::text, conname, pg_get_constraintdef(oid), NULL "
+            "FROM pg_constraint WHERE conrelid IN (SELECT to_regclass(%(s)s || '.' || tablename) "
+            "FROM pg_tables WHERE schemaname = %(s)s) ORDER BY 1, 2, 3",  # not the shards
+            {"s": schema},
+        ).fetchall()
+        return [tuple(str(v).replace(f"{schema}.", "") for v in row) for row in rows]
+
+    def _emptied(self, schema: str) -> bool:
+        """Empty a used distributed schema; False (nothing changed) if its layout changed."""
+        import psycopg
+
+        from remem.stores.postgres.citus import SEQUENTIAL
+
+        with psycopg.connect(with_search_path(self.url, schema), autocommit=True) as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s "
+                    "AND tablename <> 'schema_migrations'",
+                    (schema,),
+                )
+            ]
+            changed = False
+            with conn.transaction():
+                conn.execute(SEQUENTIAL)
+                for table in tables:
+                    conn.execute(f"DELETE FROM {schema}.{table}")
+                conn.execute(f"ALTER TABLE {schema}.memories DROP COLUMN IF EXISTS embedding")
+                for (sequence,) in conn.execute(
+                    "SELECT sequencename FROM pg_sequences WHERE schemaname = %s", (schema,)
+                ).fetchall():
+                    conn.execute("SELECT setval(%s, 1, false)", (f"{schema}.{sequence}",))
+                if self._layout(conn, schema) != self.pristine:
+                    changed = True
+                    raise psycopg.Rollback()
+        return not changed
 
     @staticmethod
     def create(admin: Any) -> str:
@@ -140,18 +259,22 @@ class SchemaPool:
         admin.execute(f"CREATE SCHEMA {schema}")
         return schema
 
+    def _job(self, job: str, schema: str = "") -> None:
+        priority = {"drop": 0, "make": 1, "stop": 2}[job]
+        self.jobs.put((priority, next(self.order), job, schema))
+
     def take(self) -> str:
-        self.jobs.put(("make", ""))
+        self._job("make")
         schema = self.ready.get(timeout=60)
         if isinstance(schema, BaseException):
             raise schema
         return schema
 
     def drop(self, schema: str) -> None:
-        self.jobs.put(("drop", schema))
+        self._job("drop", schema)
 
     def close(self) -> None:
-        self.jobs.put(("stop", ""))
+        self._job("stop")
         self.thread.join(timeout=120)
 
 
@@ -162,6 +285,16 @@ def schema_pool(postgres_url: str) -> Iterator[SchemaPool]:
     pool.close()
 
 
+@pytest.fixture(scope="session")
+def citus_schema_pool(citus_url: str) -> Iterator[SchemaPool]:
+    pool = SchemaPool(citus_url, distributed=True)
+    yield pool
+    pool.close()
+
+
+POOLS = {"postgres": "schema_pool", "citus": "citus_schema_pool"}
+
+
 @dataclass
 class Backend:
     """One store location plus raw access to it, for assertions below the Store protocol."""
@@ -170,6 +303,11 @@ class Backend:
     target: str
     schema: str | None = None
     _opened: list[Any] = field(default_factory=list)
+
+    @property
+    def family(self) -> str:
+        """The store class behind it: a Citus cluster is PostgreSQL to remem."""
+        return "sqlite" if self.name == "sqlite" else "postgres"
 
     def store(self) -> Store:
         store = open_store(self.target)
@@ -241,7 +379,7 @@ def make_backend(
 ) -> Backend:
     if name == "sqlite":
         return Backend("sqlite", str(tmp_path / f"{uuid.uuid4().hex[:8]}.db"))
-    pool: SchemaPool = request.getfixturevalue("schema_pool")
+    pool: SchemaPool = request.getfixturevalue(POOLS[name])
     if fresh:
         import psycopg
 
@@ -249,13 +387,13 @@ def make_backend(
             schema = SchemaPool.create(admin)
     else:
         schema = pool.take()
-    return Backend("postgres", with_search_path(pool.url, schema), schema=schema)
+    return Backend(name, with_search_path(pool.url, schema), schema=schema)
 
 
 def drop_backend(backend: Backend, request: pytest.FixtureRequest) -> None:
     backend.close()
     if backend.schema:
-        request.getfixturevalue("schema_pool").drop(backend.schema)
+        request.getfixturevalue(POOLS[backend.name]).drop(backend.schema)
 
 
 @pytest.fixture

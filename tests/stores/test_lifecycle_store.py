@@ -131,7 +131,7 @@ def test_dump_and_load_keep_lifecycle_state(
         (record("z", "archived", layer="short", status="archived"), vec(0, 1)),
     )
     dumped = list(store.dump())
-    copy = bound(new_backend("sqlite" if backend.name == "postgres" else "postgres"))
+    copy = bound(new_backend("sqlite" if backend.family == "postgres" else "postgres"))
     copy.load(dumped)
     assert normalised(copy.dump()) == normalised(dumped)
 

@@ -43,7 +43,7 @@ def test_bind_embedder_records_then_checks_the_space(backend: Backend) -> None:
     reopened.bind_embedder("test-8d", DIM)
     stats = reopened.stats(Scope(tenant="t1"))
     assert (stats["embedder"], stats["dimension"]) == ("test-8d", DIM)
-    assert stats["backend"] == backend.name
+    assert stats["backend"] == backend.family
 
 
 def test_memory_facade_refuses_a_store_of_another_embedder(backend: Backend) -> None:

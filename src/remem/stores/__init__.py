@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from remem.errors import InvalidInput, StoreError
 from remem.stores.base import (
@@ -24,6 +25,9 @@ from remem.stores.base import (
     list_all,
 )
 
+if TYPE_CHECKING:
+    from remem.stores.postgres.citus import Distribution
+
 __all__ = [
     "EventStore",
     "GraphStore",
@@ -40,6 +44,7 @@ __all__ = [
     "SearchStore",
     "Store",
     "Unembedded",
+    "distribute",
     "list_all",
     "open_store",
 ]
@@ -61,3 +66,19 @@ def open_store(target: str | Path) -> Store:
     from remem.stores.sqlite import SQLiteStore
 
     return SQLiteStore(Path(text.removeprefix("sqlite:///").removeprefix("sqlite://")))
+
+
+def distribute(url: str, shard_count: int | None = None) -> Distribution:
+    """Spread the remem schema at ``url``, a Citus coordinator, by tenant (docs/postgres.md)."""
+    if not url.startswith(("postgresql://", "postgres://")):
+        raise StoreError(
+            f"only a postgresql:// URL of a Citus coordinator can be distributed, not {url!r}"
+        )
+    try:
+        from remem.stores.postgres.citus import distribute as spread
+    except ImportError as exc:
+        raise StoreError(
+            f"the PostgreSQL backend needs extra packages ({exc.name} is missing): "
+            "pip install 'remem[postgres]'"
+        ) from exc
+    return spread(url, shard_count)

@@ -19,6 +19,7 @@ import typer
 from remem import __version__
 from remem.config import default_location
 from remem.interfaces.cli import (
+    cluster,
     embedding,
     evaluation,
     inspector,
@@ -60,6 +61,7 @@ COMMANDS: dict[str, Callable[..., Any]] = {
     "stats": memories.stats,
     "lessons": review.lessons,
     "migrate": portability.migrate,
+    "distribute": cluster.distribute,
     "reembed": embedding.reembed,
     "eval": evaluation.eval_,
     "serve": service.serve,

@@ -101,7 +101,7 @@ class PostgresGraph(PostgresConnection, GraphStore):
         limit: int = 10_000,
     ) -> list[tuple[str, str]]:
         kind = (
-            " AND EXISTS (SELECT 1 FROM memories m WHERE m.tenant = l.tenant "
+            " AND EXISTS (SELECT 1 FROM memories m WHERE m.tenant = %(tenant)s "
             "AND m.id = l.memory_id AND m.kind = ANY(%(kinds)s))"
             if kinds
             else ""

@@ -49,14 +49,21 @@ class PostgresSchema(Schema):
 def migrate(
     conn: psycopg.Connection[Any], where: str = "the database", until: int | None = None
 ) -> tuple[int, bool]:
-    """Bring the schema up to date (up to step ``until``) under the schema lock.
+    """Bring the schema up to date (up to step ``until``) under the schema lock; on a schema
+    distributed over Citus, tables the steps add are distributed in the same transaction.
 
     Returns the OID of pgvector's ``vector`` type and whether pgvector has iterative scans.
     """
+    from remem.stores.postgres import citus  # it builds on this module
+
     cur = conn.cursor(row_factory=tuple_row)
     with conn.transaction():
+        distributed = citus.is_distributed(cur)
+        if distributed:
+            cur.execute(citus.SEQUENTIAL)
         cur.execute(SCHEMA_LOCK)
-        PostgresSchema(cur).upgrade(where, until)
+        if PostgresSchema(cur).upgrade(where, until) and distributed:
+            citus.spread(cur)  # the tables the steps added join the cluster
     row = cur.execute(
         "SELECT t.oid, e.extversion FROM pg_type t "
         "JOIN pg_extension e ON e.extname = 'vector' "

@@ -18,6 +18,7 @@ from psycopg.rows import tuple_row
 
 from remem.model import Scope
 from remem.stores import statements as sql
+from remem.stores.postgres.citus import is_distributed
 from remem.stores.postgres.connection import redact
 from remem.stores.postgres.dialect import POSTGRES
 from remem.stores.postgres.events import PostgresEvents
@@ -65,8 +66,12 @@ class PostgresStore(
                 return cur.execute(statement, params).fetchall()
 
             counts = sql.counts(POSTGRES, rows, scope)
+            # On Citus the coordinator's tables are empty shells: count their shards instead.
+            size_of = (
+                "citus_total_relation_size" if is_distributed(cur) else "pg_total_relation_size"
+            )
             [(size,)] = rows(
-                "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) "
+                f"SELECT COALESCE(SUM({size_of}(c.oid)), 0) "
                 "FROM pg_class c WHERE c.relnamespace = current_schema()::regnamespace "
                 "AND c.relname = ANY(%s) AND c.relkind = 'r'",
                 (list(TABLES),),

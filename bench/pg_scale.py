@@ -1,0 +1,189 @@
+"""PostgreSQL + pgvector with one user holding everything: bulk load with the HNSW index built
+during the load vs after it, and vector search latency and recall on the result.
+
+    scripts/postgres.sh start
+    python bench/pg_scale.py --size 100000 --queries 200
+
+Each strategy loads the same memories (the synthetic turns of ``corpus.py``, seed 7, with the
+real model's vectors from ``embed_cache.py``) into a fresh schema through the store
+(``insert_memories``, ``--batch`` rows per transaction, the way ``load`` writes):
+
+- **during**: ``bind_embedder`` creates the HNSW index first, so every insert updates it;
+- **after**: the index is dropped before the load and built once at the end with the same
+  definition (``USING hnsw (embedding vector_cosine_ops)``, pgvector's defaults m = 16,
+  ef_construction = 64) and ``maintenance_work_mem`` = ``--build-memory``.
+
+Then ``--queries`` searches run on the loaded store: ``vector_search`` for the user, top-10,
+the query embedded by the real model inside the timing, and recall@10 against an exact numpy
+top-10 over the same vectors (a hit counts when its exact score reaches the 10th best). The
+schemas are dropped at the end. Results: Markdown on stdout, JSON in
+``bench/results/pg_scale.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
+
+import corpus
+import embed_cache
+import machine
+import numpy as np
+import psycopg
+
+from remem.model import MemoryRecord, Scope
+from remem.providers.local_embedder import LocalEmbedder
+from remem.stores import MemoryFilter
+from remem.stores.postgres import PostgresStore
+
+ROOT = Path(__file__).resolve().parent
+SCOPE = Scope(tenant="bench", user_id="u")
+LIMIT = 10
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def server_url(given: str | None) -> str:
+    url = given or os.environ.get("REMEM_TEST_POSTGRES_URL")
+    url_file = ROOT.parent / ".remem-pg" / "url"
+    if not url and url_file.exists():
+        url = url_file.read_text().strip()
+    if not url:
+        sys.exit("no PostgreSQL: run scripts/postgres.sh start, or pass --url")
+    return url
+
+
+def with_schema(url: str, schema: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
+    query.append(("options", f"-csearch_path={schema},public"))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+
+
+def load(store: PostgresStore, texts: list[str], vectors: np.ndarray, batch: int) -> float:
+    began = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        rows = [
+            (
+                MemoryRecord(id=f"m{i}", scope=SCOPE, kind="fact", text=texts[i], recorded_at=T0),
+                vectors[i],
+            )
+            for i in range(start, min(start + batch, len(texts)))
+        ]
+        with store.transaction():
+            store.insert_memories(rows)
+    return time.perf_counter() - began
+
+
+def strategy(
+    url: str, name: str, texts: list[str], vectors: np.ndarray, args: argparse.Namespace
+) -> tuple[str, dict[str, float]]:
+    schema = f"pgscale_{name}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"CREATE SCHEMA {schema}")
+    store = PostgresStore(with_schema(url, schema))
+    store.bind_embedder("all-MiniLM-L6-v2-onnx-int8", vectors.shape[1])
+    out: dict[str, float] = {}
+    with psycopg.connect(with_schema(url, schema), autocommit=True) as conn:
+        if name == "after":
+            conn.execute("DROP INDEX memories_embedding")
+        out["load_s"] = load(store, texts, vectors, args.batch)
+        if name == "after":
+            began = time.perf_counter()
+            conn.execute(f"SET maintenance_work_mem = '{args.build_memory}'")
+            conn.execute(
+                "CREATE INDEX memories_embedding ON memories "
+                "USING hnsw (embedding vector_cosine_ops)"
+            )
+            out["build_s"] = time.perf_counter() - began
+        conn.execute("ANALYZE memories")
+    out["total_s"] = out["load_s"] + out.get("build_s", 0.0)
+    store.close()
+    return schema, out
+
+
+def searches(
+    url: str, schema: str, data: tuple[np.ndarray, list[str]], args: argparse.Namespace
+) -> dict[str, float]:
+    unit, questions = data
+    store = PostgresStore(with_schema(url, schema))
+    model = LocalEmbedder()  # its own query cache: the truth below asked every question
+    flt = MemoryFilter(scope=SCOPE)
+    truth = LocalEmbedder()
+    q = np.stack([truth.embed_query(x) for x in questions])
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    tenth = np.sort(q @ unit.T, axis=1)[:, -LIMIT]
+    warm = corpus.queries(5, args.seed + 1, set())
+    for text in warm:
+        store.vector_search(model.embed_query(text), flt, LIMIT)
+    ms, recalls = [], []
+    for n, text in enumerate(questions):
+        began = time.perf_counter()
+        found = store.vector_search(model.embed_query(text), flt, LIMIT)
+        ms.append((time.perf_counter() - began) * 1000)
+        rows = [int(m.id[1:]) for m, _ in found]
+        recalls.append(float(np.mean([q[n] @ unit[r] >= tenth[n] - 1e-5 for r in rows] or [0])))
+    store.close()
+    ordered = sorted(ms)
+    return {
+        "p50_ms": statistics.median(ms),
+        "p95_ms": ordered[min(len(ms) - 1, int(0.95 * len(ms)))],
+        "recall_at_10": float(np.mean(recalls)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--url", help="PostgreSQL URL (database with the vector extension)")
+    parser.add_argument("--size", type=int, default=100_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--build-memory", default="1GB", help="maintenance_work_mem of the build")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
+    parser.add_argument("--out", type=Path, default=ROOT / "results" / "pg_scale.json")
+    parser.add_argument("--keep", action="store_true", help="keep the schemas")
+    args = parser.parse_args()
+    url = server_url(args.url)
+    texts = [m["content"] for s in corpus.sessions(args.size, 50, args.seed) for m in s.messages]
+    vectors, _ = embed_cache.corpus_vectors(texts, LocalEmbedder(), args.cache)
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    questions = corpus.queries(args.queries, args.seed, set(texts))
+    results: dict[str, Any] = {}
+    schemas = []
+    try:
+        for name in ("after", "during"):
+            schema, results[name] = strategy(url, name, texts, vectors, args)
+            schemas.append(schema)
+            print(f"{name}: {results[name]}", file=sys.stderr)
+        results["search"] = searches(url, schemas[0], (unit, questions), args)
+    finally:
+        if not args.keep:
+            with psycopg.connect(url, autocommit=True) as admin:
+                for schema in schemas:
+                    admin.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+    during, after, search = results["during"], results["after"], results["search"]
+    report = {"machine": machine.describe(), "args": {k: str(v) for k, v in vars(args).items()}}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({**report, **results}, indent=2))
+    print("| memories (one user) | HNSW during load, s | load then build, s (load + build) "
+          "| during ÷ after | search p50 / p95 ms | recall@10 |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| {args.size:,} | {during['total_s']:.0f} | {after['total_s']:.0f} "
+        f"({after['load_s']:.0f} + {after['build_s']:.0f}) "
+        f"| {during['total_s'] / after['total_s']:.2f} "
+        f"| {search['p50_ms']:.1f} / {search['p95_ms']:.1f} | {search['recall_at_10']:.3f} |"
+    )
+
+
+if __name__ == "__main__":
+    main()
