@@ -43,43 +43,9 @@ fi
 unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE PGDATA
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf 'citus.sh: %s\n' "$*" >&2; }
-die() { printf 'citus.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-
-quiet() {
-    local what=$1
-    shift
-    printf '\n== %s: %s\n' "$(date '+%F %T')" "$*" >>"$SETUP_LOG"
-    if ! "$@" >>"$SETUP_LOG" 2>&1 </dev/null; then
-        printf 'citus.sh: ERROR: %s failed: %s\n---- last lines of %s ----\n' \
-            "$what" "$*" "$SETUP_LOG" >&2
-        tail -n 40 "$SETUP_LOG" >&2
-        exit 1
-    fi
-}
-
-as_pg() {
-    if (( EUID == 0 )); then
-        (cd / && runuser -u postgres -- "$@")
-    else
-        "$@"
-    fi
-}
-
-as_root() {
-    if (( EUID == 0 )); then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        die "root (or passwordless sudo) is needed to run: $*"
-    fi
-}
-
-take_lock() {
-    exec 9>"$STATE_DIR/.lock"
-    flock -w 600 9 || die "timed out waiting for another citus.sh on $STATE_DIR"
-}
+SCRIPT=citus.sh
+# shellcheck source=lib/common.sh
+source "$REPO/scripts/lib/common.sh"
 
 pkglibdir() { "$PGBIN/pg_config" --pkglibdir; }
 sharedir() { "$PGBIN/pg_config" --sharedir; }
@@ -282,7 +248,7 @@ url_for() { printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "$1" "$DB"; }
 
 cmd_start() {
     mkdir -p "$STATE_DIR"
-    take_lock
+    take_lock 600
     [[ -x $PGBIN/initdb && -f $(sharedir)/extension/vector.control ]] ||
         die "PostgreSQL $PG_MAJOR with pgvector is not installed: run scripts/postgres.sh first"
     build_citus
@@ -302,7 +268,7 @@ cmd_start() {
 
 cmd_stop() {
     [[ -d $STATE_DIR ]] || { log "no cluster in $STATE_DIR; nothing to stop"; return 0; }
-    take_lock
+    take_lock 600
     local name data
     for name in "${NODES[@]}"; do
         data=$(data_dir "$name")

@@ -47,47 +47,9 @@ unset PGHOST PGHOSTADDR PGPORT PGUSER PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD 
 
 export DEBIAN_FRONTEND=noninteractive
 
-log() { printf 'postgres.sh: %s\n' "$*" >&2; }
-die() { printf 'postgres.sh: ERROR: %s\n' "$*" >&2; exit 1; }
-
-# Run a noisy command with its output appended to $SETUP_LOG; on failure show
-# the tail of that log and exit.  Usage: quiet "what" cmd args...
-quiet() {
-    local what=$1
-    shift
-    printf '\n== %s: %s\n' "$(date '+%F %T')" "$*" >>"$SETUP_LOG"
-    if ! "$@" >>"$SETUP_LOG" 2>&1 </dev/null; then
-        printf 'postgres.sh: ERROR: %s failed: %s\n---- last lines of %s ----\n' \
-            "$what" "$*" "$SETUP_LOG" >&2
-        tail -n 40 "$SETUP_LOG" >&2
-        exit 1
-    fi
-}
-
-# Run as the database owner: user postgres when we are root (initdb and pg_ctl
-# refuse root), else the current user.
-as_pg() {
-    if (( EUID == 0 )); then
-        (cd / && runuser -u postgres -- "$@")
-    else
-        "$@"
-    fi
-}
-
-as_root() {
-    if (( EUID == 0 )); then
-        "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-        sudo -n "$@"
-    else
-        die "root (or passwordless sudo) is needed to run: $*"
-    fi
-}
-
-take_lock() {
-    exec 9>"$STATE_DIR/.lock"
-    flock -w 300 9 || die "timed out waiting for another postgres.sh on $STATE_DIR"
-}
+SCRIPT=postgres.sh
+# shellcheck source=lib/common.sh
+source "$REPO/scripts/lib/common.sh"
 
 ensure_packages() {
     local missing=()
@@ -244,7 +206,7 @@ url_for() { printf 'postgresql://postgres@127.0.0.1:%s/%s\n' "$1" "$DB"; }
 
 cmd_start() {
     mkdir -p "$STATE_DIR"
-    take_lock
+    take_lock 300
     local port url
     if port=$(running_port); then
         log "reusing running server on 127.0.0.1:$port"
@@ -269,7 +231,7 @@ cmd_stop() {
         rm -f "$URL_FILE"
         return 0
     fi
-    take_lock
+    take_lock 300
     if as_pg "$PGBIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
         quiet "pg_ctl stop" as_pg "$PGBIN/pg_ctl" -D "$DATA" -m fast -w -t 60 stop
         log "stopped"
