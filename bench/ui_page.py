@@ -27,18 +27,13 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import backends
-import corpus
 import machine
 
 from remem import Memory
-from remem._ids import new_id
-from remem.model import Episode, Event, MemoryRecord, Scope
-from remem.pipeline.ingest import build_turns
 from remem.providers.local_embedder import LocalEmbedder
 from remem.service import KeyStore, create_app
 from remem.stores.sqlite import SQLiteStore
@@ -52,38 +47,10 @@ VIEWS: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 
-def records(
-    size: int, seed: int
-) -> tuple[list[str], list[tuple[Episode, MemoryRecord]], list[Event]]:
-    """The corpus as the records ``Memory.add`` would write, one session per call."""
-    texts: list[str] = []
-    turns: list[tuple[Episode, MemoryRecord]] = []
-    now = datetime(2026, 1, 1, tzinfo=UTC)
-    for index, session in enumerate(corpus.sessions(size, 50, seed)):
-        user = f"u{index % backends.USERS}"
-        scope = Scope(tenant=backends.TENANT, user_id=user, session_id=session.session_id)
-        built = build_turns(list(session.messages), scope=scope, first_seq=0, now=now)
-        texts += session.texts
-        turns += [(t.episode, t.memory) for t in built]
-    events = [
-        Event(
-            id=new_id("ev"),
-            at=now,
-            op="add",
-            memory_id=m.id,
-            version=m.version,
-            scope=m.scope,
-            payload=m.model_dump(mode="json"),
-        )
-        for _, m in turns
-    ]
-    return texts, turns, events
-
-
 def build_store(args: argparse.Namespace, db: Path) -> None:
     real = LocalEmbedder.shared()
     print(f"building {args.size} turns", file=sys.stderr)
-    texts, turns, events = records(args.size, args.seed)
+    texts, turns, events = backends.build_records(args.size, args.seed)
     vectors, _ = backends.corpus_vectors(texts, real, args.cache, args.vocabulary, args.seed)
     store = SQLiteStore(db)
     store.bind_embedder(real.model_id, real.dimension)
