@@ -131,7 +131,9 @@ def list_memories(d: Dialect, flt: MemoryFilter, limit: int, offset: int) -> tup
     -> 0.3 ms a page at 100k memories; docs/benchmarks.md, the inspector's page)."""
     s = flt.scope
     whole_tenant = s.user_id is None and s.agent_id is None and s.session_id is None
-    where, params = memory_where(flt, d, by_key=whole_tenant)
+    # memories named by id are found by the id index: walking the tenant for them would scan
+    # every row (the recall counted after each search does this)
+    where, params = memory_where(flt, d, by_key=whole_tenant and flt.ids is None)
     return (
         f"SELECT {MEMORY_SELECT} FROM memories m WHERE {where} "
         f"ORDER BY m.rk DESC LIMIT {d.mark} OFFSET {d.mark}",
