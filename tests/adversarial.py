@@ -18,11 +18,23 @@ from typing import Any
 from hypothesis import strategies as st
 
 
+class _Nested(dict[str, Any]):
+    """A deep dict whose repr is its recipe: hypothesis reprs the strategies holding it (when a
+    thread touches the global random during a draw), and a repr 5,000 levels deep overflows."""
+
+    depth = 0
+
+    def __repr__(self) -> str:
+        return f"nested({self.depth})"
+
+
 def nested(depth: int) -> dict[str, Any]:
     value: dict[str, Any] = {"leaf": 1}
-    for _ in range(depth - 1):
+    for _ in range(depth - 2):
         value = {"a": value}
-    return value
+    outer = _Nested(a=value) if depth > 1 else _Nested(leaf=1)
+    outer.depth = depth
+    return outer
 
 
 TEXTS: list[Any] = [
