@@ -22,6 +22,7 @@ extra query), and each memory's claims are parsed once per process (``CLAIM_CACH
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,39 +47,8 @@ _WORD = re.compile(r"[a-z][a-z'’-]*")
 #: is split on alone, so a claim holding a quoted title or a dash stays whole on one of them.
 _CLAUSES = tuple(re.compile(p) for p in (r":\s", r"[\"“”]", r"\s[-–—]\s", r"[{}()\[\]]", r"\n"))
 _CALENDAR = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-    ]
+    {n.lower() for n in (*calendar.month_name, *calendar.month_abbr, *calendar.day_name) if n}
+    | {"sept"}
 )
 #: Counts written out: a value as much as a digit is ("two days ago" / "three days ago").
 _COUNTS = frozenset(
