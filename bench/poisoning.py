@@ -37,29 +37,6 @@ USER = "bench-user"
 ROOT = Path(__file__).resolve().parent
 
 
-class CorpusEmbedder:
-    """Cached corpus vectors for ``add``; the real model for queries."""
-
-    def __init__(self, real: LocalEmbedder, texts: Sequence[str], vectors: np.ndarray) -> None:
-        self.real, self.vectors = real, vectors
-        self.row = {t: i for i, t in enumerate(texts)}
-
-    @property
-    def model_id(self) -> str:
-        return self.real.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self.real.dimension
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        rows = [self.row.get(t, -1) for t in texts]
-        return self.real.embed(texts) if min(rows, default=0) < 0 else self.vectors[rows]
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.real.embed_query(text)
-
-
 def _percentiles(times: list[float]) -> dict[str, float]:
     ms = np.array(times) * 1000
     return {f"p{p}": round(float(np.percentile(ms, p)), 2) for p in (50, 95, 99)}
@@ -70,7 +47,7 @@ def latency(args: argparse.Namespace) -> dict[str, Any]:
     texts = [t for s in sessions for t in s.texts]
     real = LocalEmbedder.shared()
     vectors, _ = embed_cache.corpus_vectors(texts, real, args.cache)
-    embedder = CorpusEmbedder(real, texts, vectors)
+    embedder = embed_cache.CachedEmbedder(real, texts, vectors)
     workdir = Path(tempfile.mkdtemp(prefix="remem-guard-bench-"))
     db = workdir / "bench.db"
     try:

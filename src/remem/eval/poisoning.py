@@ -37,7 +37,7 @@ from remem.eval import metrics
 from remem.eval.attacks import FAMILIES, Attack, plan
 from remem.eval.datasets import Conversation, Question, Turn, load
 from remem.model import Context, SearchResults
-from remem.providers.embedder import Embedder, default_embedder
+from remem.providers.embedder import Embedder, WrappedEmbedder, default_embedder
 
 USER = "eval"
 K = 10
@@ -52,29 +52,18 @@ SETTINGS = {"guard": GuardPolicy(), "off": GuardPolicy.off()}
 Progress = Callable[[str, int, int], None]
 
 
-class CachedEmbedder:
+class CachedEmbedder(WrappedEmbedder):
     """One embedding per distinct text for the whole run (both settings embed the same)."""
 
     def __init__(self, inner: Embedder) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.cache: dict[str, np.ndarray] = {}
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if missing:
             self.cache.update(zip(missing, self.inner.embed(missing), strict=True))
         return np.stack([self.cache[t] for t in texts]) if texts else self.inner.embed([])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
 
 
 @dataclass

@@ -29,6 +29,28 @@ class Embedder(Protocol):
         ...
 
 
+class WrappedEmbedder:
+    """The Embedder protocol forwarded to ``inner``: a wrapper (metering, caching) overrides
+    only the calls it changes."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+
 #: The packaged model by name (``remem eval --embedder local``, ``REMEM_EMBEDDER=local``).
 LOCAL_NAMES = ("local", "all-MiniLM-L6-v2-onnx-int8")
 

@@ -11,7 +11,7 @@ import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from remem.providers.embedder import Embedder
+from remem.providers.embedder import Embedder, WrappedEmbedder
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -81,20 +81,12 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class MeteredEmbedder:
+class MeteredEmbedder(WrappedEmbedder):
     """The Embedder protocol around another one, counting and timing every call."""
 
     def __init__(self, inner: Embedder, metrics: Metrics) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.metrics = metrics
-
-    @property
-    def model_id(self) -> str:
-        return self.inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         with self.metrics.model_call("embedder"):
