@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -55,13 +57,8 @@ def open_store(target: str | Path) -> Store:
     if "\x00" in text:  # no file name or URL holds one; sqlite3 and libpq would raise ValueError
         raise InvalidInput("the database path or URL contains a NUL character")
     if text.startswith(("postgresql://", "postgres://")):
-        try:
+        with _postgres_packages():
             from remem.stores.postgres import PostgresStore
-        except ImportError as exc:
-            raise StoreError(
-                f"the PostgreSQL backend needs extra packages ({exc.name} is missing): "
-                "pip install 'remem[postgres]'"
-            ) from exc
         return PostgresStore(text)
     from remem.stores.sqlite import SQLiteStore
 
@@ -74,11 +71,18 @@ def distribute(url: str, shard_count: int | None = None) -> Distribution:
         raise StoreError(
             f"only a postgresql:// URL of a Citus coordinator can be distributed, not {url!r}"
         )
-    try:
+    with _postgres_packages():
         from remem.stores.postgres.citus import distribute as spread
+    return spread(url, shard_count)
+
+
+@contextmanager
+def _postgres_packages() -> Iterator[None]:
+    """An import of the PostgreSQL backend; a missing package is a StoreError saying which."""
+    try:
+        yield
     except ImportError as exc:
         raise StoreError(
             f"the PostgreSQL backend needs extra packages ({exc.name} is missing): "
             "pip install 'remem[postgres]'"
         ) from exc
-    return spread(url, shard_count)
