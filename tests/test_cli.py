@@ -128,6 +128,17 @@ def test_list_pages_newest_first(cli: Cli) -> None:
     assert "1-2 of 5; next: --offset 2" in table
 
 
+def test_list_keeps_an_event_time_range(cli: Cli) -> None:
+    days = ["2024-03-01", "2024-03-05", "2024-03-09"]
+    lines = [json.dumps({"role": "user", "content": f"diary {d}", "timestamp": d}) for d in days]
+    cli.ok("add", "-", "--user", "diary", input="\n".join(lines))
+    page = cli.json("list", "--user", "diary", "--after", "2024-03-02", "--before", "2024-03-09")
+    assert [i["text"] for i in page["items"]] == ["diary 2024-03-05"]  # type: ignore[index]
+    assert cli.json("list", "--user", "diary", "--after", "2024-03-02")["total"] == 2  # type: ignore[index]
+    bad = cli("list", "--user", "diary", "--after", "not a date")
+    assert bad.exit_code != 0 and "not a date" in bad.stderr
+
+
 def test_update_show_and_history(cli: Cli) -> None:
     memory_id = cli.add("Ana works at Acme", "--user", "versions")
     cli.ok("update", memory_id, "Ana works at Globex", "--reason", "changed jobs")

@@ -104,6 +104,8 @@ def list_(
     offset: Annotated[int, typer.Option(help="Skip this many (newest first).")] = 0,
     layer: Layers = None,
     archived: Annotated[bool, typer.Option(help="List archived memories instead.")] = False,
+    after: Annotated[str | None, typer.Option(help="Event time at or after (ISO 8601).")] = None,
+    before: Annotated[str | None, typer.Option(help="Event time before (ISO 8601).")] = None,
     as_json: Json = False,
 ) -> None:
     """Current memories, newest first, one page at a time."""
@@ -116,6 +118,8 @@ def list_(
         offset=offset,
         layers=[x.value for x in layer] if layer else None,
         status="archived" if archived else "active",
+        after=after,
+        before=before,
     )
     emit(as_json, {**jsonable(page), "next_offset": page.next_offset}, lambda _: render.page(page))
 
