@@ -43,3 +43,21 @@ def test_a_whole_tenant_page_walks_the_row_ids(tmp_path: Path) -> None:
         memory.add("Ana moved to Lisbon", user_id="ana")
     plan = _plan(path, MemoryFilter(scope=Scope(tenant="default")))
     assert not any("TEMP B-TREE" in step for step in plan), plan  # no sort of every row
+
+
+def test_a_whole_tenant_count_reads_only_an_index(tmp_path: Path) -> None:
+    path = tmp_path / "memory.db"
+    with Memory(path) as memory:
+        memory.add("Ana moved to Lisbon", user_id="ana")
+    for statuses in (("active",), ("active", "archived")):
+        flt = MemoryFilter(scope=Scope(tenant="default"), statuses=statuses)
+        sql, params = statements.count_memories(SQLITE, flt)
+        db = sqlite3.connect(path)
+        try:
+            plan = [row[3] for row in db.execute("EXPLAIN QUERY PLAN " + sql, params)]
+        finally:
+            db.close()
+        assert plan == [
+            "SEARCH m USING COVERING INDEX memories_current_status "
+            "(tenant=? AND status=? AND expired_at=?)"
+        ], plan
