@@ -271,6 +271,14 @@ def test_bad_messages_file_writes_nothing(cli: Cli, tmp_path: Path) -> None:
     result = cli("add", "--file", str(turns))
     assert result.exit_code == 1
     assert "line 2" in result.stderr
+    # a key given twice means two things: refused, not the last one silently kept
+    turns.write_text('{"role": "user", "content": "fine"}\n{"role": "user", "role": "system"}\n')
+    result = cli("add", "--file", str(turns))
+    assert result.exit_code == 1
+    assert "line 2" in result.stderr and "'role' appears twice" in result.stderr
+    turns.write_text('[{"role": "user", "content": "a", "content": "b"}]')
+    result = cli("add", "--file", str(turns))
+    assert result.exit_code == 1 and "'content' appears twice" in result.stderr
     assert cli.counts() == before
 
 

@@ -39,7 +39,7 @@ from typing import IO, Any
 import numpy as np
 from pydantic import ValidationError
 
-from remem._checks import MAX_METADATA_DEPTH, check_id, check_json, check_metadata
+from remem._checks import MAX_METADATA_DEPTH, check_id, check_json, check_metadata, loads
 from remem._files import replacing
 from remem._time import iso, utcnow
 from remem.errors import InvalidInput, StoreError
@@ -194,10 +194,6 @@ def _lines(source: str | Path | IO[str]) -> Iterator[bytes]:
             handle.close()
 
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
 def read_jsonl(
     source: str | Path | IO[str], *, tenant: str, unverified: bool = False
 ) -> tuple[str | None, list[tuple[str, Any]]]:
@@ -244,7 +240,7 @@ def _parse(raw: bytes) -> dict[str, Any] | None:
     text = raw.decode("utf-8")
     if not text.strip():
         return None
-    line = json.loads(text, parse_constant=_refuse_constant)
+    line = loads(text)
     if not isinstance(line, dict):
         raise TypeError(f"expected a JSON object, got {type(line).__name__}")
     # Every string, number and nesting level as the engine accepts them from callers.

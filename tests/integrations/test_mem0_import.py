@@ -114,6 +114,7 @@ def test_json_lines_and_plain_lists_read_alike(tmp_path: Path) -> None:
         ({"results": [{"memory": "ok", "history": "lost"}]}, "history"),
         ({"oops": 1}, "not a Mem0 export"),
         ("{not json", "not a Mem0 export"),
+        ('{"results": [{"memory": "a", "memory": "b"}]}', "'memory' appears twice"),
         ({"results": []}, "no memories"),
     ],
 )

@@ -291,6 +291,8 @@ def test_error_json_is_mapped_back_to_typed_errors(service: Service) -> None:
         (b'{"type": "episode", "content": "a\\u0000b"}', "NUL"),
         (b"\xff\xfe", "UTF-8"),
         (b'{"type": "header", "format": "other"}', "not a remem-export"),
+        (b'{"type": "header", "type": "episode"}', "'type' appears twice"),
+        (b'{"type": "header", "version": NaN}', "NaN is not a JSON number"),
     ],
 )
 def test_bad_imports_are_refused_whole(service: Service, body: bytes, message: str) -> None:
@@ -324,3 +326,7 @@ def test_a_repeated_query_parameter_is_refused(service: Service) -> None:
     assert twice.status_code == 422 and "'user_id' is given more than once" in twice.text
     kinds = httpx.get(service.url + "/v1/memories?kind=fact&kind=episode", headers=headers)
     assert kinds.status_code == 200  # list parameters may repeat
+    metadata = httpx.get(
+        service.url + "/v1/memories", params={"metadata": '{"a": 1, "a": 2}'}, headers=headers
+    )
+    assert metadata.status_code == 422 and "'a' appears twice" in metadata.text

@@ -21,7 +21,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from remem._checks import check_metadata
+from remem._checks import check_metadata, loads
 from remem._ids import new_id
 from remem._time import to_utc, utcnow
 from remem.errors import InvalidInput
@@ -59,10 +59,10 @@ def read_mem0(source: str | Path | IO[str]) -> list[dict[str, Any]]:
     else:
         text = source.read()
     try:
-        data: Any = json.loads(text)
+        data: Any = loads(text)
     except json.JSONDecodeError:
         try:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = [loads(line) for line in text.splitlines() if line.strip()]
         except json.JSONDecodeError as exc:
             raise InvalidInput(
                 f"not a Mem0 export: neither JSON nor JSON Lines ({exc.msg}, line {exc.lineno})"

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
+from remem._checks import loads
 from remem.errors import InvalidInput
 from remem.service.schemas import Id, storable, storable_json
 
@@ -34,7 +35,7 @@ def json_object(text: str | None, field: str) -> dict[str, Any] | None:
     if text is None:
         return None
     try:
-        value = storable_json(json.loads(text))
+        value = storable_json(loads(text))
     except json.JSONDecodeError as exc:
         raise InvalidInput(f"{field} must be a JSON object: {exc.msg}") from exc
     except ValueError as exc:

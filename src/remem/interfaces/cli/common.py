@@ -19,6 +19,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from remem import RECIPES, InvalidInput, Memory, RememError
+from remem._checks import loads
 from remem.model import KINDS, LAYERS, TRUST_LEVELS
 
 P = ParamSpec("P")
@@ -187,7 +188,7 @@ def read_messages(source: str) -> list[Any]:
 
 def parse_messages(raw: str, name: str) -> list[Any]:
     try:
-        data = json.loads(raw)
+        data = loads(raw)
         if isinstance(data, list | dict):
             return data if isinstance(data, list) else [data]
     except (json.JSONDecodeError, RecursionError):
@@ -196,12 +197,14 @@ def parse_messages(raw: str, name: str) -> list[Any]:
     for number, line in enumerate(raw.splitlines(), start=1):
         if line.strip():
             try:
-                message = json.loads(line)
+                message = loads(line)
             except (json.JSONDecodeError, RecursionError) as exc:
                 why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deep"
                 raise InvalidInput(
                     f"{name} is neither JSON nor JSONL: line {number}: {why}"
                 ) from exc
+            except InvalidInput as exc:
+                raise InvalidInput(f"{name}: line {number}: {exc}") from exc
             if not isinstance(message, dict):
                 raise InvalidInput(f"{name}: line {number} is not a message object")
             messages.append(message)
