@@ -23,6 +23,7 @@ NEUTRAL = (
     "remem._checks",
     "remem._files",
     "remem._ids",
+    "remem._json",
     "remem._time",
     "remem.config",
     "remem.errors",

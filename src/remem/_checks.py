@@ -44,29 +44,6 @@ MAX_FLOAT = float(2**53)
 MAX_LIMIT = 1000
 
 
-def loads(text: str | bytes) -> Any:
-    """JSON from a file or a caller, where ``json.loads`` would guess.
-
-    A key given twice in one object, which ``json.loads`` settles by keeping the last, and
-    ``NaN`` / ``Infinity``, which JSON does not have, are an ``InvalidInput`` naming them:
-    an import or a message list must mean one thing.
-    """
-    return json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for key, item in pairs:
-        if key in value:
-            raise InvalidInput(f"the key {key!r} appears twice in one JSON object")
-        value[key] = item
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise InvalidInput(f"{name} is not a JSON number")
-
-
 def check_unicode(text: str, field: str) -> str:
     """``text`` if every backend can store it: no NUL, no lone surrogate."""
     if "\x00" in text:

@@ -39,8 +39,9 @@ from typing import IO, Any
 import numpy as np
 from pydantic import ValidationError
 
-from remem._checks import MAX_METADATA_DEPTH, check_id, check_json, check_metadata, loads
+from remem._checks import MAX_METADATA_DEPTH, check_id, check_json, check_metadata
 from remem._files import replacing
+from remem._json import loads
 from remem._time import iso, utcnow
 from remem.errors import InvalidInput, StoreError
 from remem.model import Entity, EntityLink, Episode, Event, ExtractionJob, MemoryRecord

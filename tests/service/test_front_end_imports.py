@@ -26,6 +26,7 @@ MODULES = {
     "remem.client",
     "remem.stores",
     "remem._time",
+    "remem._json",
 }
 #: ... and packages it may import anything from.
 PACKAGES = (

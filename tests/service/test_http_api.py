@@ -326,6 +326,21 @@ def test_a_repeated_query_parameter_is_refused(service: Service) -> None:
     assert twice.status_code == 422 and "'user_id' is given more than once" in twice.text
     kinds = httpx.get(service.url + "/v1/memories?kind=fact&kind=episode", headers=headers)
     assert kinds.status_code == 200  # list parameters may repeat
+    body = '{"content": "Ana lives in Porto", "user_id": "ana", "user_id": "rita"}'
+    twice_in_body = httpx.post(
+        service.url + "/v1/memories",
+        content=body,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert twice_in_body.status_code == 422
+    assert "not valid JSON: the key 'user_id' appears twice" in twice_in_body.text
+    broken = httpx.post(
+        service.url + "/v1/memories",
+        content="{oops",
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert broken.status_code == 422 and "not valid JSON: Expecting" in broken.text
+    assert service.client("acme").list(user_id="rita").total == 0
     metadata = httpx.get(
         service.url + "/v1/memories", params={"metadata": '{"a": 1, "a": 2}'}, headers=headers
     )

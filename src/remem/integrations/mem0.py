@@ -21,8 +21,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from remem._checks import check_metadata, loads
+from remem._checks import check_metadata
 from remem._ids import new_id
+from remem._json import loads
 from remem._time import to_utc, utcnow
 from remem.errors import InvalidInput
 from remem.model import Event, MemoryRecord, Scope

@@ -138,6 +138,9 @@ async def _remem_error(_: Request, exc: RememError) -> JSONResponse:
 async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
     problems = []
     for err in exc.errors()[:5]:
+        if err.get("type") == "json_invalid":  # FastAPI's message hides the parser's
+            problems.append(f"the body is not valid JSON: {err.get('ctx', {}).get('error')}")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "request"
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     return error_response(422, "invalid_input", "; ".join(problems))

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import Path, Query
 from pydantic import AfterValidator
 
-from remem._checks import loads
+from remem._json import loads
 from remem.errors import InvalidInput
 from remem.service.schemas import Id, storable, storable_json
 

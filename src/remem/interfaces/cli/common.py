@@ -19,7 +19,7 @@ from rich.console import Console
 from typer.exceptions import TyperException
 
 from remem import RECIPES, InvalidInput, Memory, RememError
-from remem._checks import loads
+from remem._json import loads
 from remem.model import KINDS, LAYERS, TRUST_LEVELS
 
 P = ParamSpec("P")

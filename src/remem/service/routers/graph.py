@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from remem.model import Entity, MemoryRecord
 from remem.service.deps import TenantMemory
+from remem.service.json_route import JSONRoute
 from remem.service.params import AgentQ, MemoryId, UserQ, safe
 from remem.service.schemas import MAX_OFFSET
 
-router = APIRouter(tags=["graph"])
+router = APIRouter(tags=["graph"], route_class=JSONRoute)
 
 
 @router.get("/v1/facts")

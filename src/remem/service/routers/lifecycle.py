@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query
 
 from remem.model import MemoryRecord
 from remem.service.deps import TenantMemory
+from remem.service.json_route import JSONRoute
 from remem.service.params import AgentQ, MemoryId, UserQ
 from remem.service.schemas import MaintainRequest, MaintenanceOut, PinRequest, SummarizeRequest
 
-router = APIRouter(tags=["lifecycle"])
+router = APIRouter(tags=["lifecycle"], route_class=JSONRoute)
 
 
 @router.post("/v1/maintain")

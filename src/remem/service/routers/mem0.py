@@ -22,6 +22,7 @@ from remem import Memory
 from remem.errors import InvalidInput, NotFound
 from remem.model import MemoryRecord, Writer
 from remem.service.deps import State, api_caller
+from remem.service.json_route import JSONRoute
 from remem.service.mem0_shapes import (
     APP_ID,
     EXPIRES,
@@ -34,7 +35,7 @@ from remem.service.mem0_shapes import (
     when,
 )
 
-router = APIRouter(tags=["mem0 compatibility"])
+router = APIRouter(tags=["mem0 compatibility"], route_class=JSONRoute)
 
 #: Mem0's default page of ``get_all``, and remem's largest.
 PAGE_SIZE = 100

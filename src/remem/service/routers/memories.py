@@ -11,6 +11,7 @@ from remem import Memory
 from remem.model import AddResult, Episode, Event, MemoryRecord
 from remem.service.deps import State, TenantMemory
 from remem.service.idempotency import HEADER, KEY_PATTERN, RETENTION, fingerprint
+from remem.service.json_route import JSONRoute
 from remem.service.params import AgentQ, MemoryId, SessionQ, UserQ, json_object, safe
 from remem.service.schemas import (
     MAX_OFFSET,
@@ -24,7 +25,7 @@ from remem.service.schemas import (
     UpdateRequest,
 )
 
-router = APIRouter(tags=["memories"])
+router = APIRouter(tags=["memories"], route_class=JSONRoute)
 
 
 IdempotencyKey = Annotated[

@@ -9,10 +9,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
 from remem.service.deps import State
+from remem.service.json_route import JSONRoute
 from remem.service.schemas import Health
 
 log = logging.getLogger("remem.service")
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=JSONRoute)
 
 #: The readiness probe reads this tenant: a real query, whatever the tenant holds.
 PROBE_TENANT = "readiness-probe"

@@ -11,10 +11,11 @@ from starlette.concurrency import run_in_threadpool
 
 from remem.errors import InvalidInput
 from remem.service.deps import TenantMemory
+from remem.service.json_route import JSONRoute
 from remem.service.middleware import IMPORT_PATH
 from remem.service.schemas import Counts
 
-router = APIRouter(tags=["portability"])
+router = APIRouter(tags=["portability"], route_class=JSONRoute)
 
 
 @router.get(

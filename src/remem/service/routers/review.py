@@ -13,10 +13,11 @@ from pydantic import Field
 
 from remem.model import Flagged, MemoryRecord
 from remem.service.deps import TenantMemory
+from remem.service.json_route import JSONRoute
 from remem.service.params import AgentQ, MemoryId, UserQ
 from remem.service.schemas import MAX_OFFSET, Id, _Body
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], route_class=JSONRoute)
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 

@@ -6,9 +6,10 @@ from fastapi import APIRouter
 
 from remem.model import Context, SearchResults
 from remem.service.deps import State, TenantMemory
+from remem.service.json_route import JSONRoute
 from remem.service.schemas import ContextRequest, SearchRequest
 
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 
 
 @router.post("/v1/search", tags=["memories"])
