@@ -5,7 +5,7 @@ the assistant said. Every variant here adds one idea to the shipped 18 features 
 the shipped ranker's output) and is scored as bench/recall_lab.py scores the fitted ones:
 across conversations and leave-one-dataset-out. Nothing here ships (docs/recall.md).
 
-    PYTHONPATH=src python bench/recall_kinds.py --dump /tmp/recall/dump     # ~5 minutes
+    PYTHONPATH=src python bench/recall_kinds.py --dump /tmp/recall/dump     # ~7 minutes
 
 Besides the variants it prints two ceilings: a model told each question's share of
 assistant turns among its gold (the best any question-kind feature crossed with the role can
