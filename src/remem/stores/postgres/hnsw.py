@@ -20,9 +20,16 @@ import psycopg
 NAME = "memories_embedding"
 #: pgvector's defaults (m = 16, ef_construction = 64), cosine as search ranks by.
 DEFINITION = f"{NAME} ON memories USING hnsw (embedding vector_cosine_ops)"
-#: Memory for a build: the default (64 MB) makes a large graph spill to disk and the build
-#: several times slower; pgvector holds the graph in memory up to this size.
+#: Memory for a build, at least: the default (64 MB) makes a large graph spill to disk and
+#: the build several times slower (pgvector holds the graph in memory up to this size). A
+#: larger ``maintenance_work_mem`` of the role, database or URL is kept (a 1M-row graph
+#: of 384-d vectors needs about 4GB).
 BUILD_MEMORY = "512MB"
+_AT_LEAST = (
+    "SELECT set_config('maintenance_work_mem', CASE WHEN "
+    "pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes(%(least)s) "
+    "THEN %(least)s ELSE current_setting('maintenance_work_mem') END, false)"
+)
 
 _LOCK = "SELECT pg_advisory_{}(hashtextextended('remem.hnsw.' || current_schema(), 0))"
 _DROP_INVALID = (
@@ -48,7 +55,7 @@ def build_concurrently(conn: psycopg.Connection[Any]) -> None:
     """Build it while reads and writes go on (``conn`` in autocommit). A build cut short
     leaves an invalid index behind: it is dropped here and built again."""
     with _locked(conn):
-        conn.execute(f"SET maintenance_work_mem = '{BUILD_MEMORY}'")
+        conn.execute(_AT_LEAST, {"least": BUILD_MEMORY})
         try:
             conn.execute(_DROP_INVALID)
             conn.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {DEFINITION}")
