@@ -138,7 +138,7 @@ def bulk_load(store: PostgresStore, texts: list[str], vectors: np.ndarray, bulk:
 def strategy(
     url: str, name: str, texts: list[str], vectors: np.ndarray, args: argparse.Namespace
 ) -> tuple[str, dict[str, float]]:
-    schema = f"pgscale_{name}_{uuid.uuid4().hex[:6]}"
+    schema = f"pgscale_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
     store = PostgresStore(with_schema(url, schema))
