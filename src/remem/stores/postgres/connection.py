@@ -22,6 +22,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from remem.errors import InvalidInput, StoreError
+from remem.stores.postgres import hnsw
 from remem.stores.postgres.schema import SCHEMA_LOCK, migrate
 from remem.stores.postgres.vectors import register_vector
 
@@ -184,10 +185,7 @@ class PostgresConnection:
                     f"ALTER TABLE memories ADD COLUMN IF NOT EXISTS embedding vector({int(dimension)})"
                 )
                 if dimension <= HNSW_MAX_DIMENSION:
-                    conn.execute(
-                        "CREATE INDEX IF NOT EXISTS memories_embedding ON memories "
-                        "USING hnsw (embedding vector_cosine_ops)"
-                    )
+                    hnsw.create(conn)
             elif rows.get("embedder") != model_id or int(rows.get("dimension", 0)) != dimension:
                 raise StoreError(
                     f"{redact(self.url)} holds vectors of embedder {rows.get('embedder')!r} "

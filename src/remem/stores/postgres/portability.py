@@ -6,7 +6,7 @@ big store is never held in memory and writers go on meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +17,8 @@ from remem.errors import InvalidInput
 from remem.stores import statements as sql
 from remem.stores.base import Store
 from remem.stores.operations import PortableStore
-from remem.stores.postgres.connection import PostgresConnection
+from remem.stores.postgres import hnsw
+from remem.stores.postgres.connection import HNSW_MAX_DIMENSION, PostgresConnection
 from remem.stores.records import Dumped
 from remem.stores.rows import (
     ENTITY_COLUMNS,
@@ -36,8 +37,20 @@ from remem.stores.rows import (
 class _Loading(Store, Protocol):
     """What ``load`` writes through: every concern of the store, after its own check."""
 
+    bulk_rows: int
+
     def _taken(self, dumped: Dumped) -> list[str]: ...
 
+    def _refuse_taken(self, dumped: Dumped) -> None: ...
+
+    def _bulk(self, dumped: Dumped) -> bool: ...
+
+    def _hnsw(self, change: Callable[[psycopg.Connection[Any]], None]) -> None: ...
+
+
+#: The smallest load that builds the HNSW index after its rows instead of updating it per
+#: row. Below it, a rebuild of what the table holds would cost more than it saves.
+BULK_ROWS = 10_000
 
 #: Rows fetched per round trip of a dump: what it holds in memory at once (a memory row
 #: with a 384-d vector is a few kB).
@@ -45,6 +58,9 @@ DUMP_BATCH = 100
 
 
 class PostgresPortability(PostgresConnection, PortableStore):
+    #: Vectors a load must bring, at least, to build the HNSW index after it (see ``load``).
+    bulk_rows = BULK_ROWS
+
     def dump(self, tenant: str | None = None) -> Iterator[tuple[str, Any]]:
         """One consistent snapshot (REPEATABLE READ), streamed through server-side cursors."""
         clause, params = ("WHERE tenant = %s", [tenant]) if tenant else ("", [])
@@ -108,15 +124,55 @@ class PostgresPortability(PostgresConnection, PortableStore):
         )
 
     def load(self: _Loading, items: Sequence[tuple[str, Any]]) -> None:
+        """All or nothing, in one transaction. A bulk load (``_bulk``) drops the HNSW index
+        first and builds it once after, concurrently: inserting into the graph row by row
+        costs about 6x more than one build of the same rows (docs/benchmarks.md).
+
+        Concurrently, not inside the load's transaction, because a plain ``DROP INDEX``
+        locks the whole table to the commit: every tenant's searches would wait minutes
+        for one tenant's import. Meanwhile searches run as exact scans (correct, slower).
+        Whatever can refuse the load without writing (bad records, ids already stored) is
+        checked before the index is touched; when the load fails later, the index is built
+        again before the error is raised, so a failed import leaves the index as it was.
+        """
         dumped = Dumped.of(items)
-        with self.transaction():
-            taken = self._taken(dumped)
-            if taken:
-                raise InvalidInput(
-                    f"import collides with {len(taken)} record(s) already stored "
-                    f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
-                )
-            dumped.insert_into(self)
+        if not self._bulk(dumped):
+            _insert(self, dumped)
+            return
+        self._refuse_taken(dumped)
+        self._hnsw(hnsw.drop_concurrently)
+        try:
+            _insert(self, dumped)
+        finally:
+            self._hnsw(hnsw.build_concurrently)
+
+    def _bulk(self, dumped: Dumped) -> bool:
+        """Worth building the index after: at least ``bulk_rows`` vectors, and at least as
+        many as the table holds already (a rebuild reads those too), into an indexed column,
+        from a caller holding no transaction (concurrent index builds cannot run in one)."""
+        loaded = sum(vector is not None for _, vector in dumped.memories)
+        if loaded < self.bulk_rows or self._in_transaction():
+            return False
+        with self._conn() as conn:
+            dimension = self._dimension(conn)
+            if dimension is None or dimension > HNSW_MAX_DIMENSION:
+                return False
+            row = conn.execute(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM memories LIMIT %s) held", (loaded + 1,)
+            ).fetchone()
+        return row is not None and int(row["n"]) <= loaded
+
+    def _hnsw(self, change: Callable[[psycopg.Connection[Any]], None]) -> None:
+        with self._translate(), self._pool.connection() as conn:
+            change(conn)
+
+    def _refuse_taken(self, dumped: Dumped) -> None:
+        taken = self._taken(dumped)
+        if taken:
+            raise InvalidInput(
+                f"import collides with {len(taken)} record(s) already stored "
+                f"(e.g. {', '.join(taken[:3])}); import into a fresh store or another tenant"
+            )
 
     def _taken(self, dumped: Dumped) -> list[str]:
         """Ids of ``dumped`` the database holds already, in the same tenant."""
@@ -129,6 +185,12 @@ class PostgresPortability(PostgresConnection, PortableStore):
                 )
                 + _existing(conn, "extraction_jobs", [(j.scope.tenant, j.id) for j in dumped.jobs])
             )
+
+
+def _insert(store: _Loading, dumped: Dumped) -> None:
+    with store.transaction():
+        store._refuse_taken(dumped)
+        dumped.insert_into(store)
 
 
 def _existing(

@@ -20,15 +20,13 @@ import psycopg
 
 from remem.errors import InvalidInput, StoreError
 from remem.stores.operations import ReembedStore
+from remem.stores.postgres import hnsw
 from remem.stores.postgres.connection import HNSW_MAX_DIMENSION, PostgresConnection, redact
 from remem.stores.records import Reembedding, Unembedded
 
 _TARGET = ("reembed_embedder", "reembed_dimension")
 #: Rows embedded per call when the switch catches up with rows written meanwhile.
 _CATCH_UP = 256
-#: Memory for building the new HNSW index (the default, 64 MB, makes a large graph spill
-#: and the build several times slower).
-_BUILD_MEMORY = "512MB"
 
 
 class PostgresReembed(PostgresConnection, ReembedStore):
@@ -143,20 +141,10 @@ class PostgresReembed(PostgresConnection, ReembedStore):
 
     def _index_vectors(self) -> None:
         """The new column's HNSW index, built while reads and writes go on (search is exact
-        until it is ready). Building it inside the switch would hold readers for minutes at
-        100k rows; a build that is cut short leaves an invalid index, dropped and redone here."""
+        until it is ready): building it inside the switch would hold readers for minutes at
+        100k rows."""
         with self._translate(), self._pool.connection() as conn:
-            conn.execute(f"SET maintenance_work_mem = '{_BUILD_MEMORY}'")
-            conn.execute(
-                "DO $$ BEGIN IF EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c "
-                "ON c.oid = i.indexrelid WHERE c.relname = 'memories_embedding' "
-                "AND c.relnamespace = current_schema()::regnamespace AND NOT i.indisvalid) "
-                "THEN DROP INDEX memories_embedding; END IF; END $$"
-            )
-            conn.execute(
-                "CREATE INDEX CONCURRENTLY IF NOT EXISTS memories_embedding ON memories "
-                "USING hnsw (embedding vector_cosine_ops)"
-            )
+            hnsw.build_concurrently(conn)
 
     def _target(self, conn: psycopg.Connection[Any]) -> tuple[str, int]:
         target = _space(self._meta(conn), *_TARGET)
