@@ -201,3 +201,26 @@ def test_an_entitys_links_follow_every_change(backend: Backend) -> None:
     with other.transaction():
         other.link_entities("t1", [("fact4", "e1")])
     assert facts() == [("fact4", "e1"), ("fact2", "e1")]
+
+
+def test_a_long_texts_names_are_found_as_a_short_ones_are(backend: Backend) -> None:
+    """Thousands of n-grams (a long turn) find the same entities, in the same order, as
+    the names asked one at a time (SQLite then walks the user's aliases instead)."""
+    store = backend.store()
+    with store.transaction():
+        store.save_entities(
+            [
+                (entity("e1", "Ana"), None, ["ana", "ana silva"]),
+                (entity("e2", "Ana", "place"), None, ["ana"]),
+                (entity("e3", "Lisbon", "place"), None, ["lisbon"]),
+                (entity("e4", "Ana", scope=Scope(tenant="t1", user_id="u2")), None, ["ana"]),
+            ]
+        )
+    grams = [f"word{i}" for i in range(3000)] + ["lisbon", "ana", "ana silva", "porto"]
+    expected = {"ana": ["e1", "e2"], "ana silva": ["e1"], "lisbon": ["e3"]}
+    for gram in grams[-4:]:
+        assert store.entities_by_alias("t1", "u1", [gram]) == (
+            {gram: expected[gram]} if gram in expected else {}
+        )
+    assert store.entities_by_alias("t1", "u1", grams) == expected
+    assert store.entities_by_alias("t1", "u2", grams) == {"ana": ["e4"]}

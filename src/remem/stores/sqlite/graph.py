@@ -16,6 +16,8 @@ from remem.stores.rows import ENTITY_COLUMNS, entity_from_row, entity_row
 from remem.stores.sqlite.connection import SQLiteConnection
 from remem.stores.sqlite.dialect import SQLITE
 
+#: Names looked up at once past which the user's aliases are counted, and walked if fewer.
+ALIAS_SCAN_FROM = 1000
 #: Entity link walks kept between writes (``_link_walks_now``).
 LINK_WALKS = 4096
 #: Links whose memory (any version) is of one of the given kinds.
@@ -70,6 +72,18 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
         found: dict[str, list[str]] = {}
         unique = list(dict.fromkeys(aliases))
         with self._lock:
+            if len(unique) > ALIAS_SCAN_FROM and self._alias_count(tenant, user_id) < len(unique):
+                # A long text's n-grams outnumber the user's aliases: one walk of the user's
+                # aliases (in index order, as the lookups would find them) is the cheaper read.
+                wanted = set(unique)
+                for alias, entity_id in self._db.execute(
+                    "SELECT alias, entity_id FROM entity_aliases WHERE tenant = ? "
+                    "AND user_id IS ? ORDER BY alias, rowid",
+                    [tenant, user_id],
+                ):
+                    if alias in wanted:
+                        found.setdefault(alias, []).append(entity_id)
+                return found
             for start in range(0, len(unique), 500):
                 chunk = unique[start : start + 500]
                 for alias, entity_id in self._db.execute(
@@ -79,6 +93,13 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
                 ):
                     found.setdefault(alias, []).append(entity_id)
         return found
+
+    def _alias_count(self, tenant: str, user_id: str | None) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM entity_aliases WHERE tenant = ? AND user_id IS ?",
+            (tenant, user_id),
+        ).fetchone()
+        return int(count)
 
     def link_entities(self, tenant: str, links: Sequence[tuple[str, str]]) -> None:
         self._write()
