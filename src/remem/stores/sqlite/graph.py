@@ -18,8 +18,9 @@ from remem.stores.sqlite.dialect import SQLITE
 
 #: Names looked up at once past which the user's aliases are counted, and walked if fewer.
 ALIAS_SCAN_FROM = 1000
-#: Entity link walks kept between writes (``_link_walks_now``).
-LINK_WALKS = 4096
+#: Entity link walks kept between writes (``_link_walks_now``): each holds at most its
+#: ``limit`` links (500 from the graph signal), so the cache stays under ~20 MiB.
+LINK_WALKS = 256
 #: Links whose memory (any version) is of one of the given kinds.
 _LINK_KIND = (
     "EXISTS (SELECT 1 FROM memories m WHERE m.id = l.memory_id AND m.tenant = l.tenant "
