@@ -19,11 +19,13 @@ import io
 import json
 import pstats
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -427,7 +429,31 @@ def _measure_size(
     return found
 
 
+def _copy_store(kept: Path, workdir: Path) -> Path:
+    """A copy of a store kept by ``--keep-db`` (its WAL and saved index too): searches write
+    recall counts, and the kept one must stay as it was for the next run."""
+    for path in kept.parent.glob(kept.name + "*"):
+        copy = shutil.copytree if path.is_dir() else shutil.copy2
+        copy(path, workdir / path.name.replace(kept.name, "bench.db", 1))
+    return workdir / "bench.db"
+
+
+def _kept_vectors(db: Path) -> tuple[np.ndarray, list[str], datetime]:
+    """The bench user's memory ids and vectors in insertion order (the baseline's matrix),
+    and when the last of them happened."""
+    with closing(sqlite3.connect(db)) as con:
+        rows = con.execute(
+            "SELECT m.id, v.vector, m.valid_from FROM memories m JOIN vectors v USING (rk) "
+            "WHERE m.user_id = ? ORDER BY m.rk",
+            (USER,),
+        ).fetchall()
+    matrix = np.stack([np.frombuffer(blob, dtype=np.float32) for _, blob, _ in rows])
+    return matrix, [i for i, _, _ in rows], max(datetime.fromisoformat(r[2]) for r in rows)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    if args.reuse_db:
+        return run_reused(args)
     sessions = list(corpus.sessions(max(args.sizes), args.session_turns, args.seed))
     texts = [t for s in sessions for t in s.texts]
     real = LocalEmbedder.shared()
@@ -475,6 +501,49 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "rss_mib_after_dropping_cache": rss_after,
         "cold_start_fresh_process": cold,
     }
+
+
+def run_reused(args: argparse.Namespace) -> dict[str, Any]:
+    """Search measures on a copy of a kept store: no ingest, minutes saved per profile run."""
+    (size,) = args.sizes
+    workdir = Path(tempfile.mkdtemp(prefix="remem-bench-", dir=args.db_dir))
+    try:
+        db = _copy_store(args.reuse_db, workdir)
+        matrix, ids, last = _kept_vectors(db)
+        if len(ids) != size:
+            raise SystemExit(f"{args.reuse_db} holds {len(ids)} memories, not --sizes {size}")
+        real = LocalEmbedder.shared()
+        plan = _plan(args, corpus_texts(args, size))
+        memory = Memory(db, embedder=real)
+        p = Probe(memory, real, matrix, ids, last + timedelta(hours=1))
+        queries, warmup = plan.for_size(0)
+        print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
+        found = measure(p, queries, warmup)
+        found["asked_at"] = p.asked_at.isoformat()
+        directive = {"directive": True}
+        found["directive_memories"] = memory.list(user_id=USER, metadata=directive, limit=1).total
+        found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
+        found["rss_mib"] = machine.rss_mib()
+        found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
+        if args.profile:
+            profile(p, plan.profile_queries, args.out.with_suffix(".profile.txt"))
+        memory.close()
+        cold = run_probe(db, plan.probe_queries, p.asked_at)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "command": "python bench/ingest_search.py " + " ".join(sys.argv[1:]),
+        "machine": machine.describe(),
+        "config": {"seed": args.seed, "queries_per_size": args.queries, "limit": LIMIT},
+        "ingest": [],
+        "sizes": {str(size): found},
+        "cold_start_fresh_process": cold,
+    }
+
+
+def corpus_texts(args: argparse.Namespace, size: int) -> list[str]:
+    """The corpus's turns (the queries are drawn so that none of them is one)."""
+    return [t for s in corpus.sessions(size, args.session_turns, args.seed) for t in s.texts]
 
 
 # -- report -------------------------------------------------------------------
@@ -576,6 +645,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
     parser.add_argument("--db-dir", type=Path, default=None, help="where the store is created")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument(
+        "--reuse-db",
+        type=Path,
+        help="search a copy of a store kept by --keep-db (same --sizes and --seed): no ingest",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "ingest_search.json")
     parser.add_argument(
         "--profile", type=int, default=0, help="fresh queries to cProfile at the largest size"

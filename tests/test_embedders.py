@@ -212,3 +212,26 @@ def test_eval_compares_embedders_on_the_same_questions(tmp_path: Path) -> None:
     assert from_folder["embedder"] == OnnxEmbedder(folder).model_id
     # The same vectors, so the same ranking and the same scores.
     assert from_folder["systems"]["dense"]["overall"] == packaged["systems"]["dense"]["overall"]
+
+
+def _long_texts() -> list[str]:
+    words = ["Ana", "moved", "to", "Lisbon", "in", "2023,", "café", "naïve", "(really)", "!"]
+    prose = " ".join(words[i * 7 % len(words)] for i in range(3000))
+    lines = "\n".join(f"line {i}: the deployment of v{i}.2 failed" for i in range(400))
+    long_words = " ".join(["internationalization"] * 200)  # few tokens per character
+    return [prose, lines, long_words, "x" * 5000, "short turn", ""]
+
+
+def test_a_long_text_gives_the_vector_of_its_whole_tokens(packaged: LocalEmbedder) -> None:
+    """A long text is tokenized from a prefix (``_encode``): the model still sees exactly the
+    tokens of the whole text, so every vector is bitwise the same as before."""
+    texts = _long_texts()
+    packaged.embed(["load"])
+    tokenizer = packaged._tokenizer
+    whole = [packaged._run(tokenizer.encode_batch([t]))[0] for t in texts if t]
+    alone = [packaged.embed([t])[0] for t in texts if t]
+    together = packaged.embed([t for t in texts if t])
+    for expected, one, batched in zip(whole, alone, together, strict=True):
+        assert np.array_equal(expected, one)
+        assert np.array_equal(expected, batched)
+    assert len(texts[0]) > 2 * 8 * 256  # the prose and the lines are cut, the long words not

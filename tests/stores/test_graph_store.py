@@ -165,3 +165,62 @@ def test_links_of_one_kind_are_found_behind_a_hub_of_newer_ones(backend: Backend
         ("fact1", "e1")
     ]
     assert store.entity_links("t1", entity_ids=["e1"], kinds=("summary",)) == []
+
+
+def test_an_entitys_links_follow_every_change(backend: Backend) -> None:
+    """Links read once are read again after any change: new links and memories, a forget,
+    a rolled back write, and another connection's write (SQLite keeps the walks it read)."""
+    store = bound(backend)
+    write(store, (record("fact1", "Ana lives in Lisbon", kind="fact"), vec(1, 0)))
+    write(store, (record("turn1", "Ana said hi", kind="episode"), vec(0, 1)))
+    with store.transaction():
+        store.save_entities([(entity("e1", "Ana"), None, ["ana"])])
+        store.link_entities("t1", [("fact1", "e1"), ("turn1", "e1")])
+
+    def facts() -> list[tuple[str, str]]:
+        return store.entity_links("t1", entity_ids=["e1"], kinds=("fact",))
+
+    assert facts() == [("fact1", "e1")]
+    assert store.entity_links("t1", entity_ids=["e1"]) == [("turn1", "e1"), ("fact1", "e1")]
+    write(store, (record("fact2", "Ana works in Porto", kind="fact"), vec(1, 1)))
+    assert facts() == [("fact1", "e1")]  # not linked yet
+    with store.transaction():
+        store.link_entities("t1", [("fact2", "e1")])
+    assert facts() == [("fact2", "e1"), ("fact1", "e1")]
+    with store.transaction():
+        store.forget("fact1", "t1")
+    assert facts() == [("fact2", "e1")]
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert_memories([(record("fact3", "Ana is 30", kind="fact"), vec(1, 2))])
+        store.link_entities("t1", [("fact3", "e1")])
+        assert facts() == [("fact3", "e1"), ("fact2", "e1")]
+        raise RuntimeError("rolled back")
+    assert facts() == [("fact2", "e1")]
+    other = bound(backend)
+    write(other, (record("fact4", "Ana has a dog", kind="fact"), vec(2, 1)))
+    with other.transaction():
+        other.link_entities("t1", [("fact4", "e1")])
+    assert facts() == [("fact4", "e1"), ("fact2", "e1")]
+
+
+def test_a_long_texts_names_are_found_as_a_short_ones_are(backend: Backend) -> None:
+    """Thousands of n-grams (a long turn) find the same entities, in the same order, as
+    the names asked one at a time (SQLite then walks the user's aliases instead)."""
+    store = backend.store()
+    with store.transaction():
+        store.save_entities(
+            [
+                (entity("e1", "Ana"), None, ["ana", "ana silva"]),
+                (entity("e2", "Ana", "place"), None, ["ana"]),
+                (entity("e3", "Lisbon", "place"), None, ["lisbon"]),
+                (entity("e4", "Ana", scope=Scope(tenant="t1", user_id="u2")), None, ["ana"]),
+            ]
+        )
+    grams = [f"word{i}" for i in range(3000)] + ["lisbon", "ana", "ana silva", "porto"]
+    expected = {"ana": ["e1", "e2"], "ana silva": ["e1"], "lisbon": ["e3"]}
+    for gram in grams[-4:]:
+        assert store.entities_by_alias("t1", "u1", [gram]) == (
+            {gram: expected[gram]} if gram in expected else {}
+        )
+    assert store.entities_by_alias("t1", "u1", grams) == expected
+    assert store.entities_by_alias("t1", "u2", grams) == {"ana": ["e4"]}

@@ -53,6 +53,10 @@ class SQLiteConnection:
         self._index: RowIndex | None = None
         self._scores: dict[tuple[Any, ...], dict[PartKey, Scores]] = {}
         self._data_version: int | None = None
+        # bumped by every write of memories or entity links: the graph's cached walks go
+        self._graph_serial = 0
+        self._link_state: tuple[int, int] = (-1, -1)
+        self._link_walks: dict[tuple[Any, ...], list[tuple[int, str, str]]] = {}
         self._saved_state = (-1, -1)  # (serial, generation) of the index last saved beside the file
         self._dimension: int | None = None
         self._embedder: str | None = None  # the model this store was bound to, once bound
@@ -102,6 +106,7 @@ class SQLiteConnection:
                         self._db.execute("ROLLBACK")
                     self._pending_rows.clear()
                     self._pending_removals.clear()
+                    self._graph_serial += 1  # walks read inside it may hold its links
                 if _disk_full(exc):  # said without the path: the message may reach a tenant
                     raise StoreError(
                         "the database's disk is full: nothing of this write was stored; "

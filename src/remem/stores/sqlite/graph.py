@@ -16,6 +16,11 @@ from remem.stores.rows import ENTITY_COLUMNS, entity_from_row, entity_row
 from remem.stores.sqlite.connection import SQLiteConnection
 from remem.stores.sqlite.dialect import SQLITE
 
+#: Names looked up at once past which the user's aliases are counted, and walked if fewer.
+ALIAS_SCAN_FROM = 1000
+#: Entity link walks kept between writes (``_link_walks_now``): each holds at most its
+#: ``limit`` links (500 from the graph signal), so the cache stays under ~20 MiB.
+LINK_WALKS = 256
 #: Links whose memory (any version) is of one of the given kinds.
 _LINK_KIND = (
     "EXISTS (SELECT 1 FROM memories m WHERE m.id = l.memory_id AND m.tenant = l.tenant "
@@ -68,6 +73,18 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
         found: dict[str, list[str]] = {}
         unique = list(dict.fromkeys(aliases))
         with self._lock:
+            if len(unique) > ALIAS_SCAN_FROM and self._alias_count(tenant, user_id) < len(unique):
+                # A long text's n-grams outnumber the user's aliases: one walk of the user's
+                # aliases (in index order, as the lookups would find them) is the cheaper read.
+                wanted = set(unique)
+                for alias, entity_id in self._db.execute(
+                    "SELECT alias, entity_id FROM entity_aliases WHERE tenant = ? "
+                    "AND user_id IS ? ORDER BY alias, rowid",
+                    [tenant, user_id],
+                ):
+                    if alias in wanted:
+                        found.setdefault(alias, []).append(entity_id)
+                return found
             for start in range(0, len(unique), 500):
                 chunk = unique[start : start + 500]
                 for alias, entity_id in self._db.execute(
@@ -78,8 +95,16 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
                     found.setdefault(alias, []).append(entity_id)
         return found
 
+    def _alias_count(self, tenant: str, user_id: str | None) -> int:
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM entity_aliases WHERE tenant = ? AND user_id IS ?",
+            (tenant, user_id),
+        ).fetchone()
+        return int(count)
+
     def link_entities(self, tenant: str, links: Sequence[tuple[str, str]]) -> None:
         self._write()
+        self._graph_serial += 1
         self._db.executemany(
             "INSERT OR IGNORE INTO entity_links (tenant, memory_id, entity_id) VALUES (?, ?, ?)",
             [(tenant, memory_id, entity_id) for memory_id, entity_id in links],
@@ -109,21 +134,50 @@ class SQLiteGraph(SQLiteConnection, GraphStore):
                 rows = self._db.execute(statement + " ORDER BY lk DESC LIMIT ?", [*params, limit])
                 return [(r[1], r[2]) for r in rows]
         # One index-ordered walk per entity, merged: an IN list would sort every link first.
+        found: list[tuple[int, str, str]] = []
+        with self._lock:
+            walks = self._link_walks_now()
+            for entity_id in dict.fromkeys(entity_ids):
+                key = (tenant, entity_id, tuple(kinds or ()), limit)
+                walk = walks.get(key)
+                if walk is None:
+                    walk = self._walk_links(tenant, entity_id, kinds, limit)
+                    if len(walks) >= LINK_WALKS:
+                        walks.pop(next(iter(walks)))
+                    walks[key] = walk
+                found.extend(walk)
+        found.sort(reverse=True)
+        return [(memory_id, entity_id) for _, memory_id, entity_id in found[:limit]]
+
+    def _walk_links(
+        self, tenant: str, entity_id: str, kinds: Sequence[str] | None, limit: int
+    ) -> list[tuple[int, str, str]]:
+        """An entity's newest links (of memories of ``kinds``), newest first."""
         newest = (
             "SELECT lk, memory_id, entity_id, tenant FROM entity_links "
             "WHERE tenant = ? AND entity_id = ? ORDER BY lk DESC LIMIT ?"
         )
-        found: list[tuple[int, str, str]] = []
-        with self._lock:
-            for entity_id in dict.fromkeys(entity_ids):
-                if kinds:
-                    rows = self._db.execute(
-                        f"SELECT * FROM ({newest}) l WHERE "
-                        f"{_LINK_KIND.format(marks=','.join('?' * len(kinds)))} LIMIT ?",
-                        [tenant, entity_id, LINK_SCAN, *kinds, limit],
-                    )
-                else:
-                    rows = self._db.execute(newest, [tenant, entity_id, limit])
-                found.extend((r[0], r[1], r[2]) for r in rows)
-        found.sort(reverse=True)
-        return [(memory_id, entity_id) for _, memory_id, entity_id in found[:limit]]
+        if kinds:
+            rows = self._db.execute(
+                f"SELECT * FROM ({newest}) l WHERE "
+                f"{_LINK_KIND.format(marks=','.join('?' * len(kinds)))} LIMIT ?",
+                [tenant, entity_id, LINK_SCAN, *kinds, limit],
+            )
+        else:
+            rows = self._db.execute(newest, [tenant, entity_id, limit])
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def _link_walks_now(self) -> dict[tuple[Any, ...], list[tuple[int, str, str]]]:
+        """The entity walks read since the links last changed (here or in another process).
+
+        A search names the same entities again and again; reading an entity's newest links
+        (each checked against its memory's kind) was most of the graph signal's time. Any
+        write of links or memories here bumps ``_graph_serial``; another process's commit
+        changes ``PRAGMA data_version``; either empties the cache.
+        """
+        version = self._db.execute("PRAGMA data_version").fetchone()[0]
+        state = (self._graph_serial, version)
+        if state != self._link_state:
+            self._link_walks.clear()
+            self._link_state = state
+        return self._link_walks

@@ -38,6 +38,7 @@ class SQLiteMemories(SQLiteConnection, MemoryStore):
 
     def insert_memories(self, rows: Sequence[tuple[MemoryRecord, np.ndarray | None]]) -> None:
         self._write()
+        self._graph_serial += 1  # a new version may be of another kind (graph walks filter by it)
         statement = sql.insert(SQLITE, "memories", MEMORY_COLUMNS)
         for memory, vector in rows:
             try:
@@ -114,6 +115,7 @@ class SQLiteMemories(SQLiteConnection, MemoryStore):
 
     def forget(self, memory_id: str, tenant: str) -> int:
         self._write()
+        self._graph_serial += 1  # its links go with it
         rks = [
             r[0]
             for r in self._db.execute(
