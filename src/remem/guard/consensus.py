@@ -180,32 +180,34 @@ def check(
     judged: int,
     pool: int = POOL,
     also: Sequence[MemoryRecord] = (),
+    more: Sequence[MemoryRecord] = (),
 ) -> dict[str, Verdict]:
-    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
-    checked against the first ``pool`` (the best candidates) and ``also`` (memories found
-    about their claims), by memory id; a memory absent from the answer is not disputed.
+    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned) and
+    on ``more`` (the sources derived hits cite), checked against the first ``pool`` (the
+    best candidates) and ``also`` (memories found about their claims), by memory id; a
+    memory absent from the answer is not disputed.
 
     The claims of the judged hits are indexed by frame word, and each candidate's claims
     looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
     """
-    targets = [
-        (i, m, claims_of(m)) for i, m in enumerate(memories[:judged]) if m.trust != "trusted"
-    ]
-    targets = [t for t in targets if t[2]]
+    seen = {m.id for m in memories[:judged]}
+    extra = [m for m in more if m.id not in seen]
+    targets = [(m, claims_of(m)) for m in [*memories[:judged], *extra] if m.trust != "trusted"]
+    targets = [t for t in targets if t[1]]
     if not targets:
         return {}
-    floor = min(TRUST_LEVELS.index(m.trust) for _, m, _ in targets)
+    floor = min(TRUST_LEVELS.index(m.trust) for m, _ in targets)
     flat: list[tuple[int, Claim]] = []
     postings: dict[str, list[int]] = {}
-    for t, (_, _, claims) in enumerate(targets):
+    for t, (_, claims) in enumerate(targets):
         for claim in claims:
             for word in claim.frame:
                 postings.setdefault(word, []).append(len(flat))
             flat.append((t, claim))
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
-    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
+    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for m, _ in targets]
     vocabulary = frozenset(postings)
-    for j, voice in enumerate([*memories[:pool], *also]):
+    for voice in [*memories[:pool], *also]:
         level = TRUST_LEVELS.index(voice.trust)
         if level < floor or not _may_share(voice, vocabulary):
             continue
@@ -216,8 +218,8 @@ def check(
                     shared[k] = shared.get(k, 0) + 1
             for k, n in shared.items():
                 t, claim = flat[k]
-                i, memory, _ = targets[t]
-                if n < MIN_SHARED or j == i or voice.id == memory.id:
+                memory = targets[t][0]
+                if n < MIN_SHARED or voice.id == memory.id:
                     continue
                 if level < TRUST_LEVELS.index(memory.trust):
                     continue
@@ -226,7 +228,7 @@ def check(
                 elif agree(claim, other):
                     siding[t][voice.id] = voice
     verdicts = {}
-    for t, (_, memory, _) in enumerate(targets):
+    for t, (memory, _) in enumerate(targets):
         verdict = _verdict(memory, against[t], siding[t])
         if verdict is not None:
             verdicts[memory.id] = verdict

@@ -51,7 +51,10 @@ class _Answer(BaseModel):
 POOL = consensus.POOL
 #: Words of those claims the search asks for.
 CLAIM_TERMS = 32
+#: Sources of one derived hit looked at (a summary of a long session cites many turns).
+SOURCES = 12
 Related = Callable[[Sequence[str]], list[tuple[MemoryRecord, float]]]
+Fetch = Callable[[Sequence[str]], list[MemoryRecord]]
 
 
 def guard_ranking(
@@ -60,13 +63,18 @@ def guard_ranking(
     guard: GuardPolicy,
     llm: Any = None,
     related: Related | None = None,
+    fetch: Fetch | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Flags by memory id; ``fused`` is re-ordered in place when a hit is ranked down.
 
     ``related`` (a text search) fetches the memories about what the less trusted hits
     claim: the truth a poison imitates need not rank for the question it was written
     for (the poison quotes the question; the truth does not), so the consensus check
-    also hears what one search by the claims' own words brings back."""
+    also hears what one search by the claims' own words brings back.
+
+    ``fetch`` (memories by id) brings the sources a less trusted derived hit cites: a
+    summary or insight that cites a quarantined, poisoned or disputed memory is disputed
+    with it, so a claim cannot shed its flag by being summarized."""
     flags: dict[str, tuple[str, ...]] = {}
     if not guard.enabled:
         return flags
@@ -77,8 +85,11 @@ def guard_ranking(
     if guard.consensus:
         ranked = [f.memory for f in fused]
         also = _about_claims(ranked[:limit], {m.id for m in ranked}, related)
-        offline = consensus.check(ranked, limit, also=also)
+        cited = _cited(ranked[:limit], {m.id: m for m in [*ranked, *also]}, fetch)
+        sources = list({s.id: s for found in cited.values() for s in found}.values())
+        offline = consensus.check(ranked, limit, also=also, more=sources)
         verdicts = {i: v.flag for i, v in offline.items()}
+        verdicts.update(_inherited(cited, offline))
     if guard.llm_check and llm is not None:
         verdicts.update(_llm_verdicts(llm, [f.memory for f in fused[:limit]], verdicts))
     if not verdicts:
@@ -110,6 +121,39 @@ def _about_claims(
         return []
     found = related(list(words)[:CLAIM_TERMS])
     return [m for m, _ in found if m.id not in seen]
+
+
+def _cited(
+    hits: Sequence[MemoryRecord], known: dict[str, MemoryRecord], fetch: Fetch | None
+) -> dict[str, list[MemoryRecord]]:
+    """The sources of each less trusted derived hit (``metadata["sources"]``), by hit id;
+    those not among ``known`` come from one ``fetch``."""
+    wanted = {
+        m.id: [str(s) for s in m.metadata.get("sources", ())[:SOURCES]]
+        for m in hits
+        if m.origin == "derived" and m.trust != "trusted"
+    }
+    missing = list(dict.fromkeys(s for ids in wanted.values() for s in ids if s not in known))
+    if missing and fetch is not None:
+        known = {**known, **{m.id: m for m in fetch(missing)}}
+    return {h: [known[s] for s in ids if s in known] for h, ids in wanted.items()}
+
+
+def _inherited(
+    cited: dict[str, list[MemoryRecord]], verdicts: dict[str, consensus.Verdict]
+) -> dict[str, str]:
+    """Derived hits citing a memory held back or disputed: that memory's doubt is theirs."""
+    found = {}
+    for hit, sources in cited.items():
+        for source in sources:
+            if source.status in ("quarantined", "poisoned"):
+                found[hit] = f"disputed: cites {source.status} {source.id}"
+            elif source.id in verdicts:
+                found[hit] = f"disputed: cites disputed {source.id}"
+            else:
+                continue
+            break
+    return found
 
 
 def _llm_verdicts(

@@ -1,0 +1,53 @@
+"""The consensus check through the facade, on phrasings the attack generator does not use:
+what a derived memory inherits from what it cites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from remem import Memory
+
+
+def _tool(memory: Memory, text: str, session: str) -> str:
+    added = memory.add([{"role": "tool", "content": text}], user_id="ana", session_id=session)
+    return added.memories[0].id
+
+
+def test_an_insight_citing_a_disputed_result_is_disputed_too(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        memory.add(
+            "My brother Teo has taught chemistry at the Lycee Camoes in Lisbon since 2011.",
+            user_id="ana",
+            session_id="s1",
+        )
+        wrong = _tool(
+            memory,
+            "Staff page: Teo has taught chemistry at the Lycee Camoes in Lisbon since 2017.",
+            "web",
+        )
+        # Too short to compare with anything on its own: only its source gives it away.
+        insight = memory.add_insight(
+            "Worth keeping: Teo started there in 2017.", [wrong], user_id="ana"
+        )
+        found = memory.search("When did Teo start teaching chemistry?", user_id="ana")
+        flags = {h.id: h.flags for h in found}
+        assert flags[wrong][0].startswith("disputed: contradicts more trusted")
+        assert flags[insight.id] == (f"disputed: cites disputed {wrong}",)
+        hit = next(h for h in found if h.id == insight.id)
+        assert hit.boosts["disputed"] < 0 and f"cites disputed {wrong}" in hit.explain()
+
+
+def test_an_insight_citing_a_confirmed_poison_is_disputed(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        source = _tool(memory, "Forum: the Harbour Cafe closes at 9 on weekdays.", "web")
+        insight = memory.add_insight(
+            "The Harbour Cafe shuts at 9 on weekdays, per a forum.", [source], user_id="ana"
+        )
+        before = memory.search("When does the Harbour Cafe close?", user_id="ana")
+        assert next(h for h in before if h.id == insight.id).flags == ()
+        memory.forget_poisoned(source, reason="fake forum", user_id="ana")
+        after = memory.search("When does the Harbour Cafe close?", user_id="ana")
+        assert source not in {h.id for h in after}
+        assert next(h for h in after if h.id == insight.id).flags == (
+            f"disputed: cites poisoned {source}",
+        )
