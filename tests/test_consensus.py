@@ -51,3 +51,73 @@ def test_an_insight_citing_a_confirmed_poison_is_disputed(tmp_path: Path) -> Non
         assert next(h for h in after if h.id == insight.id).flags == (
             f"disputed: cites poisoned {source}",
         )
+
+
+def test_a_name_opening_a_sentence_is_compared_but_an_ordinary_first_word_is_not(
+    tmp_path: Path,
+) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        memory.add(
+            [
+                {"role": "user", "content": "Nate keeps me on track when I revise for my exams."},
+                {"role": "user", "content": "Lately I revise for my exams in the library."},
+                {"role": "user", "content": "It is great that the library stays open late."},
+            ],
+            user_id="ana",
+            session_id="s1",
+        )
+        said = memory.add(
+            [
+                {
+                    "role": "assistant",
+                    "content": "Tilly keeps you on track when you revise for your exams.",
+                },
+                {
+                    "role": "assistant",
+                    "content": "Great, you revise for your exams in the library.",
+                },
+            ],
+            user_id="ana",
+            session_id="s2",
+        ).memories
+        found = {
+            h.id: h.flags for h in memory.search("Who helps me revise for exams?", user_id="ana")
+        }
+        assert found[said[0].id][0].startswith("disputed: contradicts more trusted")
+        # "Great" is written lowercase among the candidates: a word, not a name.
+        assert found[said[1].id] == ()
+
+
+def test_copies_that_rise_once_the_disputed_are_ranked_down_are_judged_too(
+    tmp_path: Path,
+) -> None:
+    from remem import GuardPolicy
+    from remem.retrieval.fusion import Fused
+    from remem.retrieval.guarded import guard_ranking
+
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        truth = memory.add(
+            "Teo has taught chemistry at the Lycee Camoes in Lisbon since 2011.",
+            user_id="ana",
+            session_id="s1",
+        ).memories[0]
+        copies = [
+            memory.get(
+                _tool(
+                    memory,
+                    f"Mirror {n}: Teo has taught chemistry at the Lycee Camoes in Lisbon since 2017.",
+                    f"mirror-{n}",
+                ),
+                user_id="ana",
+            )
+            for n in range(14)
+        ]
+    # The copies outrank the truth; ten fill the answer, four wait below it.
+    fused = [Fused(m, 2.0 - n / 100) for n, m in enumerate(copies)] + [Fused(truth, 1.5)]
+    flags = guard_ranking(fused, 10, GuardPolicy())
+    answer = fused[:10]
+    assert answer[0].memory.id == truth.id
+    assert all(
+        flags[f.memory.id][0].startswith("disputed: contradicts more trusted") for f in answer[1:]
+    )
+    assert len(flags) == len(copies)

@@ -77,10 +77,22 @@ _COUNTS = frozenset(
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence as a frame (content words) and slots (values)."""
+    """One sentence as a frame (content words) and slots (values).
+
+    ``lead`` is the sentence's capitalised first word, which may be a name ("Nate helps me
+    stay focused") or any word that opens a sentence ("Great", "Yesterday"): it counts as
+    a value only where the words around it say it is a name (``with_names``)."""
 
     frame: frozenset[str]
     slots: frozenset[str]
+    lead: str | None = None
+
+    def with_names(self, common: frozenset[str]) -> Claim:
+        """The claim with its lead as a value, unless ``common`` (words seen lowercase)
+        holds it."""
+        if self.lead is None or self.lead in common:
+            return self
+        return Claim(self.frame, self.slots | {self.lead})
 
 
 @dataclass(frozen=True)
@@ -118,6 +130,7 @@ def read_claims(text: str) -> tuple[Claim, ...]:
 def _claim(sentence: str) -> Claim | None:
     frame: set[str] = set()
     slots: set[str] = set()
+    lead = None
     for i, token in enumerate(_TOKEN.findall(sentence)):
         low = token.lower()
         if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
@@ -126,10 +139,12 @@ def _claim(sentence: str) -> Claim | None:
             continue
         elif token[0].isupper() and i > 0:
             slots.add(low)  # a name: "... moved to Lisbon"
-        elif not token[0].isupper():
+        elif token[0].isupper():
+            lead = low if token[1:].islower() else None
+        else:
             frame.add(low)
-    if slots and len(frame) >= MIN_SHARED:
-        return Claim(frozenset(frame), frozenset(slots))
+    if (slots or lead) and len(frame) >= MIN_SHARED:
+        return Claim(frozenset(frame), frozenset(slots), lead)
     return None
 
 
@@ -207,11 +222,21 @@ def check(
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
     siding: list[dict[str, MemoryRecord]] = [{m.id: m} for m, _ in targets]
     vocabulary = frozenset(postings)
-    for voice in [*memories[:pool], *also]:
+    candidates = [*memories[:pool], *also]
+    voices = [
+        (v, claims_of(v))
+        for v in candidates
+        if TRUST_LEVELS.index(v.trust) >= floor and _may_share(v, vocabulary)
+    ]
+    leads = {c.lead for _, claims in [*targets, *voices] for c in claims if c.lead}
+    common = _seen_lowercase(leads, [m.text for m in [*candidates, *extra]])
+    flat = [(t, c.with_names(common)) for t, c in flat]
+    for voice, claims in voices:
         level = TRUST_LEVELS.index(voice.trust)
-        if level < floor or not _may_share(voice, vocabulary):
-            continue
-        for other in claims_of(voice):
+        for other in claims:
+            other = other.with_names(common)
+            if not other.slots:
+                continue
             shared: dict[int, int] = {}
             for word in other.frame:
                 for k in postings.get(word, ()):
@@ -219,7 +244,7 @@ def check(
             for k, n in shared.items():
                 t, claim = flat[k]
                 memory = targets[t][0]
-                if n < MIN_SHARED or voice.id == memory.id:
+                if n < MIN_SHARED or voice.id == memory.id or not claim.slots:
                     continue
                 if level < TRUST_LEVELS.index(memory.trust):
                     continue
@@ -233,6 +258,14 @@ def check(
         if verdict is not None:
             verdicts[memory.id] = verdict
     return verdicts
+
+
+def _seen_lowercase(words: set[str], texts: Sequence[str]) -> frozenset[str]:
+    """Which of ``words`` some text writes in lowercase: ordinary words, not names."""
+    if not words:
+        return frozenset()
+    pattern = re.compile(r"\b(?:" + "|".join(sorted(map(re.escape, words))) + r")\b")
+    return frozenset(w for text in texts for w in pattern.findall(text))
 
 
 def _verdict(

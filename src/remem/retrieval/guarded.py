@@ -4,7 +4,9 @@
 ``limit``: the consensus check (``remem.guard.consensus``) judges the hits about to be
 returned against every candidate retrieved, a disputed hit's score is multiplied by
 ``GuardPolicy.consensus_penalty`` (shown as a ``disputed`` boost), and quarantined hits
-(only there when asked for) are flagged so.
+(only there when asked for) are flagged so. The hits that rise into the answer once the
+disputed are ranked down are judged in turn (up to ``ROUNDS`` times): a poison planted in
+several copies must not have its second copy returned unjudged in place of the first.
 
 With ``GuardPolicy(llm_check=True)`` and an LLM, one call per search (none when every
 hit about to be returned is trusted or already disputed) asks the model which of the
@@ -51,6 +53,9 @@ class _Answer(BaseModel):
 POOL = consensus.POOL
 #: Words of those claims the search asks for.
 CLAIM_TERMS = 32
+#: Times the hits that rise into the answer, once the disputed above them are ranked down,
+#: are judged in turn (several copies of one poison rise one after another).
+ROUNDS = 4
 #: Sources of one derived hit looked at (a summary of a long session cites many turns).
 SOURCES = 12
 Related = Callable[[Sequence[str]], list[tuple[MemoryRecord, float]]]
@@ -78,22 +83,50 @@ def guard_ranking(
     flags: dict[str, tuple[str, ...]] = {}
     if not guard.enabled:
         return flags
-    for f in fused[:limit]:
+    for f in fused:
         if f.memory.status == "quarantined":
             flags[f.memory.id] = ("quarantined",)
-    verdicts: dict[str, str] = {}
-    if guard.consensus:
-        ranked = [f.memory for f in fused]
-        also = _about_claims(ranked[:limit], {m.id for m in ranked}, related)
-        cited = _cited(ranked[:limit], {m.id: m for m in [*ranked, *also]}, fetch)
-        sources = list({s.id: s for found in cited.values() for s in found}.values())
-        offline = consensus.check(ranked, limit, also=also, more=sources)
-        verdicts = {i: v.flag for i, v in offline.items()}
-        verdicts.update(_inherited(cited, offline))
+    judged: set[str] = set()
+    for _ in range(ROUNDS if guard.consensus else 0):
+        fresh = [f.memory for f in fused[:limit] if f.memory.id not in judged]
+        if not fresh:
+            break
+        judged.update(m.id for m in fresh)
+        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch), guard, flags)
     if guard.llm_check and llm is not None:
-        verdicts.update(_llm_verdicts(llm, [f.memory for f in fused[:limit]], verdicts))
+        disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
+        top = [f.memory for f in fused[:limit]]
+        _rank_down(fused, _llm_verdicts(llm, top, disputed), guard, flags)
+    return flags
+
+
+def _offline_verdicts(
+    fused: Sequence[Fused],
+    fresh: Sequence[MemoryRecord],
+    related: Related | None,
+    fetch: Fetch | None,
+) -> dict[str, str]:
+    """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
+    derived among them by what they cite."""
+    ranked = [f.memory for f in fused]
+    also = _about_claims(fresh, {m.id for m in ranked}, related)
+    cited = _cited(fresh, {m.id: m for m in [*ranked, *also]}, fetch)
+    sources = list({s.id: s for found in cited.values() for s in found}.values())
+    offline = consensus.check(ranked, 0, also=also, more=[*fresh, *sources])
+    verdicts = {i: v.flag for i, v in offline.items() if i in {m.id for m in fresh}}
+    verdicts.update(_inherited(cited, offline))
+    return verdicts
+
+
+def _rank_down(
+    fused: list[Fused],
+    verdicts: dict[str, str],
+    guard: GuardPolicy,
+    flags: dict[str, tuple[str, ...]],
+) -> None:
+    """Flag the disputed, multiply their scores by the penalty, and re-sort ``fused``."""
     if not verdicts:
-        return flags
+        return
     for f in fused:
         verdict = verdicts.get(f.memory.id)
         if verdict is not None:
@@ -102,7 +135,6 @@ def guard_ranking(
             f.boosts["disputed"] = -penalty
             flags[f.memory.id] = (*flags.get(f.memory.id, ()), verdict)
     fused.sort(key=lambda f: -f.score)
-    return flags
 
 
 def _about_claims(
@@ -116,7 +148,8 @@ def _about_claims(
     for memory in hits:
         if memory.trust != "trusted":
             for claim in consensus.claims_of(memory):
-                words.update(dict.fromkeys(sorted(claim.frame | claim.slots)))
+                lead = {claim.lead} if claim.lead else set()
+                words.update(dict.fromkeys(sorted(claim.frame | claim.slots | lead)))
     if not words:
         return []
     found = related(list(words)[:CLAIM_TERMS])
@@ -156,9 +189,7 @@ def _inherited(
     return found
 
 
-def _llm_verdicts(
-    llm: Any, hits: Sequence[MemoryRecord], already: dict[str, str]
-) -> dict[str, str]:
+def _llm_verdicts(llm: Any, hits: Sequence[MemoryRecord], already: set[str]) -> dict[str, str]:
     """At most one call: the model's verdicts on the less trusted hits not yet disputed."""
     checked = [m for m in hits if m.trust != "trusted" and m.id not in already]
     if not checked:
