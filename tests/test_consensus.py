@@ -121,3 +121,19 @@ def test_copies_that_rise_once_the_disputed_are_ranked_down_are_judged_too(
         flags[f.memory.id][0].startswith("disputed: contradicts more trusted") for f in answer[1:]
     )
     assert len(flags) == len(copies)
+
+
+def test_a_value_repeated_in_place_of_another_is_a_different_value(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        memory.add(
+            "My parents are 81 and 78 and still live near the coast in Faro.",
+            user_id="ana",
+            session_id="s1",
+        )
+        wrong = _tool(
+            memory,
+            "Her parents are 81 and 81 and still live near the coast in Faro.",
+            "web",
+        )
+        found = {h.id: h.flags for h in memory.search("How old are my parents?", user_id="ana")}
+        assert found[wrong][0].startswith("disputed: contradicts more trusted")

@@ -41,6 +41,8 @@ CLAIM_CACHE = 50_000
 #: Best candidates a hit is checked against (the truth a poison imitates ranks near it).
 POOL = 40
 
+#: Marks the second and later occurrences of one value in a sentence ("79#2").
+REPEAT = "#"
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
 #: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
@@ -131,14 +133,23 @@ def _claim(sentence: str) -> Claim | None:
     frame: set[str] = set()
     slots: set[str] = set()
     lead = None
+
+    def value(low: str) -> None:
+        # A repeated value is a value again: "aged 79 and 79" is not "aged 74 and 79".
+        n = 2
+        while low in slots:
+            low = f"{low.split(REPEAT)[0]}{REPEAT}{n}"
+            n += 1
+        slots.add(low)
+
     for i, token in enumerate(_TOKEN.findall(sentence)):
         low = token.lower()
         if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
-            slots.add(low)
-        elif low in STOPWORDS or len(low) < 3:
+            value(low)
+        elif low in STOPWORDS or len(low) < 3 or low.startswith(("i'", "i’")):
             continue
         elif token[0].isupper() and i > 0:
-            slots.add(low)  # a name: "... moved to Lisbon"
+            value(low)  # a name: "... moved to Lisbon"
         elif token[0].isupper():
             lead = low if token[1:].islower() else None
         else:

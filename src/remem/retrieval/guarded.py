@@ -87,12 +87,13 @@ def guard_ranking(
         if f.memory.status == "quarantined":
             flags[f.memory.id] = ("quarantined",)
     judged: set[str] = set()
+    known: dict[str, consensus.Verdict] = {}
     for _ in range(ROUNDS if guard.consensus else 0):
         fresh = [f.memory for f in fused[:limit] if f.memory.id not in judged]
         if not fresh:
             break
         judged.update(m.id for m in fresh)
-        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch), guard, flags)
+        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch, known), guard, flags)
     if guard.llm_check and llm is not None:
         disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
         top = [f.memory for f in fused[:limit]]
@@ -105,16 +106,17 @@ def _offline_verdicts(
     fresh: Sequence[MemoryRecord],
     related: Related | None,
     fetch: Fetch | None,
+    known: dict[str, consensus.Verdict],
 ) -> dict[str, str]:
     """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
-    derived among them by what they cite."""
+    derived among them by what they cite; ``known`` keeps every verdict of the search."""
     ranked = [f.memory for f in fused]
-    also = _about_claims(fresh, {m.id for m in ranked}, related)
-    cited = _cited(fresh, {m.id: m for m in [*ranked, *also]}, fetch)
+    cited = _cited(fresh, {m.id: m for m in ranked}, fetch)
     sources = list({s.id: s for found in cited.values() for s in found}.values())
-    offline = consensus.check(ranked, 0, also=also, more=[*fresh, *sources])
-    verdicts = {i: v.flag for i, v in offline.items() if i in {m.id for m in fresh}}
-    verdicts.update(_inherited(cited, offline))
+    also = _about_claims([*fresh, *sources], {m.id for m in ranked}, related)
+    known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
+    verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
+    verdicts.update(_inherited(cited, known))
     return verdicts
 
 
@@ -149,7 +151,8 @@ def _about_claims(
         if memory.trust != "trusted":
             for claim in consensus.claims_of(memory):
                 lead = {claim.lead} if claim.lead else set()
-                words.update(dict.fromkeys(sorted(claim.frame | claim.slots | lead)))
+                said = claim.frame | claim.slots | lead
+                words.update(dict.fromkeys(sorted(w for w in said if consensus.REPEAT not in w)))
     if not words:
         return []
     found = related(list(words)[:CLAIM_TERMS])
