@@ -32,7 +32,7 @@ from remem.text.sentences import sentences
 from remem.text.terms import STOPWORDS
 
 #: Sentences read per memory (a long answer's first ones carry its claims).
-MAX_SENTENCES = 12
+MAX_SENTENCES = 40
 #: Content words two sentences must share, and the share of their union, to be about one thing.
 MIN_SHARED = 3
 MIN_OVERLAP = 0.5

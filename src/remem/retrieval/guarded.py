@@ -112,6 +112,9 @@ def _offline_verdicts(
     derived among them by what they cite; ``known`` keeps every verdict of the search."""
     ranked = [f.memory for f in fused]
     cited = _cited(fresh, {m.id: m for m in ranked}, fetch)
+    # A running summary cites session summaries, which cite the turns: one level more.
+    derived = [s for found in cited.values() for s in found if s.id not in cited]
+    cited.update(_cited(derived, {m.id: m for m in ranked}, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
     also = _about_claims([*fresh, *sources], {m.id for m in ranked}, related)
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
@@ -178,17 +181,19 @@ def _cited(
 def _inherited(
     cited: dict[str, list[MemoryRecord]], verdicts: dict[str, consensus.Verdict]
 ) -> dict[str, str]:
-    """Derived hits citing a memory held back or disputed: that memory's doubt is theirs."""
-    found = {}
-    for hit, sources in cited.items():
-        for source in sources:
-            if source.status in ("quarantined", "poisoned"):
-                found[hit] = f"disputed: cites {source.status} {source.id}"
-            elif source.id in verdicts:
-                found[hit] = f"disputed: cites disputed {source.id}"
-            else:
-                continue
-            break
+    """Derived memories citing a memory held back or disputed (or a derived memory that
+    does): that memory's doubt is theirs."""
+    found: dict[str, str] = {}
+    for _ in range(2):
+        for hit, sources in cited.items():
+            for source in sources:
+                if source.status in ("quarantined", "poisoned"):
+                    found[hit] = f"disputed: cites {source.status} {source.id}"
+                elif source.id in verdicts or source.id in found:
+                    found[hit] = f"disputed: cites disputed {source.id}"
+                else:
+                    continue
+                break
     return found
 
 
