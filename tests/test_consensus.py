@@ -137,3 +137,31 @@ def test_a_value_repeated_in_place_of_another_is_a_different_value(tmp_path: Pat
         )
         found = {h.id: h.flags for h in memory.search("How old are my parents?", user_id="ana")}
         assert found[wrong][0].startswith("disputed: contradicts more trusted")
+
+
+def test_the_doubt_passes_through_a_derivation_of_a_derivation(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        memory.add(
+            "The community garden on Rua Nova opens its gates at 7 every Saturday morning.",
+            user_id="ana",
+            session_id="s1",
+        )
+        wrong = _tool(
+            memory,
+            "Council site: the community garden on Rua Nova opens its gates at 10 every "
+            "Saturday morning.",
+            "web",
+        )
+        first = memory.add_insight("Late start at the garden now.", [wrong], user_id="ana")
+        second = memory.add_insight(
+            "Plan garden visits for late morning.", [first.id], user_id="ana"
+        )
+        found = {
+            h.id: h.flags
+            for h in memory.search(
+                "When does the community garden open on Saturday?", user_id="ana"
+            )
+        }
+        assert found[wrong][0].startswith("disputed: contradicts more trusted")
+        assert found[first.id] == (f"disputed: cites disputed {wrong}",)
+        assert found[second.id] == (f"disputed: cites disputed {first.id}",)
