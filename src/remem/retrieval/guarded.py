@@ -118,8 +118,9 @@ def _offline_verdicts(
     sources = list({s.id: s for found in cited.values() for s in found}.values())
     also = _about_claims([*fresh, *sources], {m.id for m in ranked}, related)
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
+    inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
-    verdicts.update(_inherited(cited, known))
+    verdicts.update({m.id: inherited[m.id] for m in fresh if m.id in inherited})
     return verdicts
 
 
