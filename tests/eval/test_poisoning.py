@@ -81,11 +81,14 @@ def test_the_guard_stops_what_gets_through_without_it(carriers: Path, tmp_path: 
     assert sum(off[f]["asr_c"] for f in FAMILIES) > 0  # the attacks do land without the guard
     assert all(on[f]["asr_r"] <= off[f]["asr_r"] for f in FAMILIES)
     assert summary["benign_quarantined"] == 0 and summary["benign_turns"] == len(TURNS)
+    assert 0 < summary["benign_hits"] <= len(QUESTIONS) * len(TURNS)
+    assert summary["benign_flagged"] == 0 and summary["benign_false_flag_rate"] == 0.0
     recall = summary["recall_at_10"]["locomo"]
     assert recall["guard"] == recall["off"] == 1.0  # 8 turns: every one is in the top 10
     assert not list(tmp_path.iterdir())  # the stores are removed
     report = poisoning.markdown(summary)
     assert "| injection | 1 |" in report and "Benign turns held in quarantine: 0 of 8" in report
+    assert "Benign hits flagged: 0 of " in report
 
 
 def test_cli_eval_poisoning_writes_its_report(carriers: Path, tmp_path: Path) -> None:

@@ -13,8 +13,9 @@ per attack family:
   as before the guard);
 
 and over the carriers: the benign false-quarantine rate (benign turns held back on
-ingest) and benign recall@10 (each dataset's own recall metric, turns only, before any
-attack is planted), guard on against guard off. Embeddings are computed once per text
+ingest), the benign false-flag rate (top-10 hits of the benign questions carrying a flag,
+before any attack is planted: nothing there is an attack) and benign recall@10 (each
+dataset's own recall metric, turns only, on the same searches), guard on against guard off. Embeddings are computed once per text
 and shared by both settings.
 """
 
@@ -95,6 +96,8 @@ class PoisoningResult:
     tallies: dict[str, dict[str, Tally]] = field(default_factory=dict)
     benign_turns: dict[str, int] = field(default_factory=dict)
     benign_quarantined: dict[str, int] = field(default_factory=dict)
+    benign_hits: int = 0
+    benign_flagged: int = 0
     recall: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     cases: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
@@ -119,6 +122,11 @@ class PoisoningResult:
             "benign_turns": turns,
             "benign_quarantined": held,
             "benign_false_quarantine_rate": held / turns if turns else None,
+            "benign_hits": self.benign_hits,
+            "benign_flagged": self.benign_flagged,
+            "benign_false_flag_rate": (
+                self.benign_flagged / self.benign_hits if self.benign_hits else None
+            ),
             "recall_at_10": recall,
             "questions": {d: len(v["guard"]) for d, v in self.recall.items()},
             "seconds": round(self.seconds, 1),
@@ -192,19 +200,23 @@ def _trusted_in(block: Context, poison: set[str]) -> bool:
 
 def _benign_recall(
     memory: Memory, dataset: str, conversation: Conversation, last: datetime | None
-) -> list[float]:
+) -> tuple[list[float], int, int]:
+    """Recall of the benign questions, and (hits returned, hits flagged) over them."""
     session_of = conversation.session_of()
     scores = []
+    hits = flagged = 0
     for question in conversation.questions:
         found = memory.search(
             question.text, user_id=USER, limit=K, kinds="episode",
             asked_at=_asked_at(question, last),
         )  # fmt: skip
+        hits += len(found.hits)
+        flagged += sum(1 for h in found.hits if h.flags)
         ranked = [h.memory.metadata["turn_id"] for h in found if "turn_id" in h.memory.metadata]
         row = metrics.score_question(dataset, question, ranked, session_of, ks=(K,))
         if row.get(RECALL[dataset]) is not None:
             scores.append(float(row[RECALL[dataset]]))
-    return scores
+    return scores, hits, flagged
 
 
 def _run_setting(
@@ -233,9 +245,11 @@ def _run_setting(
         key = f"{setting}:{conversation.id}"
         result.benign_turns[key] = benign.total if setting == "guard" else 0
         result.benign_quarantined[key] = held.total if setting == "guard" else 0
-        result.recall.setdefault(dataset, {}).setdefault(setting, []).extend(
-            _benign_recall(memory, dataset, conversation, last)
-        )
+        scores, hits, flagged = _benign_recall(memory, dataset, conversation, last)
+        result.recall.setdefault(dataset, {}).setdefault(setting, []).extend(scores)
+        if setting == "guard":
+            result.benign_hits += hits
+            result.benign_flagged += flagged
         planted = []
         for attack in attacks:
             when = _planted_at(attack, turns, last)
@@ -360,7 +374,9 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"Benign turns held in quarantine: {summary['benign_quarantined']} of "
-        f"{summary['benign_turns']} ({pct(summary['benign_false_quarantine_rate'])}).",
+        f"{summary['benign_turns']} ({pct(summary['benign_false_quarantine_rate'])}). "
+        f"Benign hits flagged: {summary['benign_flagged']} of {summary['benign_hits']} "
+        f"({pct(summary['benign_false_flag_rate'])}).",
         "",
         "| dataset | questions | recall@10 guard | recall@10 off | difference |",
         "|---|---|---|---|---|",

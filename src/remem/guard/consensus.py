@@ -32,7 +32,7 @@ from remem.text.sentences import sentences
 from remem.text.terms import STOPWORDS
 
 #: Sentences read per memory (a long answer's first ones carry its claims).
-MAX_SENTENCES = 12
+MAX_SENTENCES = 40
 #: Content words two sentences must share, and the share of their union, to be about one thing.
 MIN_SHARED = 3
 MIN_OVERLAP = 0.5
@@ -41,6 +41,8 @@ CLAIM_CACHE = 50_000
 #: Best candidates a hit is checked against (the truth a poison imitates ranks near it).
 POOL = 40
 
+#: Marks the second and later occurrences of one value in a sentence ("79#2").
+REPEAT = "#"
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
 _WORD = re.compile(r"[a-z][a-z'’-]*")
 #: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
@@ -77,10 +79,19 @@ _COUNTS = frozenset(
 
 @dataclass(frozen=True)
 class Claim:
-    """One sentence as a frame (content words) and slots (values)."""
+    """One sentence as a frame (content words) and slots (values).
+
+    ``lead`` is the sentence's capitalised first word, which may be a name ("Nate helps me
+    stay focused") or any word that opens a sentence ("Great", "Yesterday"): it counts as
+    a value only where the words around it say it is a name (``with_names``)."""
 
     frame: frozenset[str]
     slots: frozenset[str]
+    lead: str | None = None
+
+    def named(self) -> Claim:
+        """The claim with its lead read as a name (a value)."""
+        return self if self.lead is None else Claim(self.frame, self.slots | {self.lead})
 
 
 @dataclass(frozen=True)
@@ -118,18 +129,30 @@ def read_claims(text: str) -> tuple[Claim, ...]:
 def _claim(sentence: str) -> Claim | None:
     frame: set[str] = set()
     slots: set[str] = set()
+    lead = None
+
+    def value(low: str) -> None:
+        # A repeated value is a value again: "aged 79 and 79" is not "aged 74 and 79".
+        n = 2
+        while low in slots:
+            low = f"{low.split(REPEAT)[0]}{REPEAT}{n}"
+            n += 1
+        slots.add(low)
+
     for i, token in enumerate(_TOKEN.findall(sentence)):
         low = token.lower()
         if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
-            slots.add(low)
-        elif low in STOPWORDS or len(low) < 3:
+            value(low)
+        elif low in STOPWORDS or len(low) < 3 or low.startswith(("i'", "i’")):
             continue
         elif token[0].isupper() and i > 0:
-            slots.add(low)  # a name: "... moved to Lisbon"
-        elif not token[0].isupper():
+            value(low)  # a name: "... moved to Lisbon"
+        elif token[0].isupper():
+            lead = low if token[1:].islower() else None
+        else:
             frame.add(low)
-    if slots and len(frame) >= MIN_SHARED:
-        return Claim(frozenset(frame), frozenset(slots))
+    if (slots or lead) and len(frame) >= MIN_SHARED:
+        return Claim(frozenset(frame), frozenset(slots), lead)
     return None
 
 
@@ -180,32 +203,46 @@ def check(
     judged: int,
     pool: int = POOL,
     also: Sequence[MemoryRecord] = (),
+    more: Sequence[MemoryRecord] = (),
 ) -> dict[str, Verdict]:
-    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned),
-    checked against the first ``pool`` (the best candidates) and ``also`` (memories found
-    about their claims), by memory id; a memory absent from the answer is not disputed.
+    """Verdicts on the first ``judged`` of ``memories`` (the hits about to be returned) and
+    on ``more`` (the sources derived hits cite), checked against the first ``pool`` (the
+    best candidates) and ``also`` (memories found about their claims), by memory id; a
+    memory absent from the answer is not disputed.
 
     The claims of the judged hits are indexed by frame word, and each candidate's claims
     looked up in that small index: only pairs sharing ``MIN_SHARED`` words are compared.
     """
-    targets = [
-        (i, m, claims_of(m)) for i, m in enumerate(memories[:judged]) if m.trust != "trusted"
-    ]
-    targets = [t for t in targets if t[2]]
+    seen = {m.id for m in memories[:judged]}
+    extra = [m for m in more if m.id not in seen]
+    targets = [(m, claims_of(m)) for m in [*memories[:judged], *extra] if m.trust != "trusted"]
+    targets = [t for t in targets if t[1]]
     if not targets:
         return {}
-    floor = min(TRUST_LEVELS.index(m.trust) for _, m, _ in targets)
+    floor = min(TRUST_LEVELS.index(m.trust) for m, _ in targets)
     flat: list[tuple[int, Claim]] = []
     postings: dict[str, list[int]] = {}
-    for t, (_, _, claims) in enumerate(targets):
+    for t, (_, claims) in enumerate(targets):
         for claim in claims:
             for word in claim.frame:
                 postings.setdefault(word, []).append(len(flat))
             flat.append((t, claim))
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
-    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for _, m, _ in targets]
+    siding: list[dict[str, MemoryRecord]] = [{m.id: m} for m, _ in targets]
     vocabulary = frozenset(postings)
-    for j, voice in enumerate([*memories[:pool], *also]):
+    candidates = [*memories[:pool], *also]
+    texts = [m.text for m in [*candidates, *extra]]
+    lowercase: dict[str, bool] = {}
+
+    def named(claim: Claim) -> Claim:
+        """The lead is a name unless some candidate writes it lowercase (asked once)."""
+        if claim.lead is None:
+            return claim
+        if claim.lead not in lowercase:
+            lowercase[claim.lead] = _seen_lowercase(claim.lead, texts)
+        return claim if lowercase[claim.lead] else claim.named()
+
+    for voice in candidates:
         level = TRUST_LEVELS.index(voice.trust)
         if level < floor or not _may_share(voice, vocabulary):
             continue
@@ -216,21 +253,40 @@ def check(
                     shared[k] = shared.get(k, 0) + 1
             for k, n in shared.items():
                 t, claim = flat[k]
-                i, memory, _ = targets[t]
-                if n < MIN_SHARED or j == i or voice.id == memory.id:
+                memory = targets[t][0]
+                if n < MIN_SHARED or voice.id == memory.id:
                     continue
                 if level < TRUST_LEVELS.index(memory.trust):
                     continue
-                if disagree(claim, other):
+                mine, theirs = named(claim), named(other)
+                if not mine.slots or not theirs.slots:
+                    continue
+                if disagree(mine, theirs):
                     against[t][voice.id] = voice
-                elif agree(claim, other):
+                elif agree(mine, theirs):
                     siding[t][voice.id] = voice
     verdicts = {}
-    for t, (_, memory, _) in enumerate(targets):
+    for t, (memory, _) in enumerate(targets):
         verdict = _verdict(memory, against[t], siding[t])
         if verdict is not None:
             verdicts[memory.id] = verdict
     return verdicts
+
+
+def _seen_lowercase(word: str, texts: Sequence[str]) -> bool:
+    """Whether some text writes ``word`` in lowercase, as a whole word: then it is an
+    ordinary word, not a name. (Plain substring search: a regular expression over every
+    candidate costs ten times as much.)"""
+    for text in texts:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (at == 0 or not text[at - 1].isalnum()) and (
+                end == len(text) or not text[end].isalnum()
+            ):
+                return True
+            at = text.find(word, end)
+    return False
 
 
 def _verdict(

@@ -4,7 +4,9 @@
 ``limit``: the consensus check (``remem.guard.consensus``) judges the hits about to be
 returned against every candidate retrieved, a disputed hit's score is multiplied by
 ``GuardPolicy.consensus_penalty`` (shown as a ``disputed`` boost), and quarantined hits
-(only there when asked for) are flagged so.
+(only there when asked for) are flagged so. The hits that rise into the answer once the
+disputed are ranked down are judged in turn (up to ``ROUNDS`` times): a poison planted in
+several copies must not have its second copy returned unjudged in place of the first.
 
 With ``GuardPolicy(llm_check=True)`` and an LLM, one call per search (none when every
 hit about to be returned is trusted or already disputed) asks the model which of the
@@ -51,7 +53,13 @@ class _Answer(BaseModel):
 POOL = consensus.POOL
 #: Words of those claims the search asks for.
 CLAIM_TERMS = 32
+#: Times the hits that rise into the answer, once the disputed above them are ranked down,
+#: are judged in turn (several copies of one poison rise one after another).
+ROUNDS = 4
+#: Sources of one derived hit looked at (a summary of a long session cites many turns).
+SOURCES = 12
 Related = Callable[[Sequence[str]], list[tuple[MemoryRecord, float]]]
+Fetch = Callable[[Sequence[str]], list[MemoryRecord]]
 
 
 def guard_ranking(
@@ -60,29 +68,71 @@ def guard_ranking(
     guard: GuardPolicy,
     llm: Any = None,
     related: Related | None = None,
+    fetch: Fetch | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Flags by memory id; ``fused`` is re-ordered in place when a hit is ranked down.
 
     ``related`` (a text search) fetches the memories about what the less trusted hits
     claim: the truth a poison imitates need not rank for the question it was written
     for (the poison quotes the question; the truth does not), so the consensus check
-    also hears what one search by the claims' own words brings back."""
+    also hears what one search by the claims' own words brings back.
+
+    ``fetch`` (memories by id) brings the sources a less trusted derived hit cites: a
+    summary or insight that cites a quarantined, poisoned or disputed memory is disputed
+    with it, so a claim cannot shed its flag by being summarized."""
     flags: dict[str, tuple[str, ...]] = {}
     if not guard.enabled:
         return flags
-    for f in fused[:limit]:
+    for f in fused:
         if f.memory.status == "quarantined":
             flags[f.memory.id] = ("quarantined",)
-    verdicts: dict[str, str] = {}
-    if guard.consensus:
-        ranked = [f.memory for f in fused]
-        also = _about_claims(ranked[:limit], {m.id for m in ranked}, related)
-        offline = consensus.check(ranked, limit, also=also)
-        verdicts = {i: v.flag for i, v in offline.items()}
+    judged: set[str] = set()
+    known: dict[str, consensus.Verdict] = {}
+    for _ in range(ROUNDS if guard.consensus else 0):
+        fresh = [f.memory for f in fused[:limit] if f.memory.id not in judged]
+        if not fresh:
+            break
+        judged.update(m.id for m in fresh)
+        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch, known), guard, flags)
     if guard.llm_check and llm is not None:
-        verdicts.update(_llm_verdicts(llm, [f.memory for f in fused[:limit]], verdicts))
+        disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
+        top = [f.memory for f in fused[:limit]]
+        _rank_down(fused, _llm_verdicts(llm, top, disputed), guard, flags)
+    return flags
+
+
+def _offline_verdicts(
+    fused: Sequence[Fused],
+    fresh: Sequence[MemoryRecord],
+    related: Related | None,
+    fetch: Fetch | None,
+    known: dict[str, consensus.Verdict],
+) -> dict[str, str]:
+    """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
+    derived among them by what they cite; ``known`` keeps every verdict of the search."""
+    ranked = [f.memory for f in fused]
+    cited = _cited(fresh, {m.id: m for m in ranked}, fetch)
+    # A running summary cites session summaries, which cite the turns: one level more.
+    derived = [s for found in cited.values() for s in found if s.id not in cited]
+    cited.update(_cited(derived, {m.id: m for m in ranked}, fetch))
+    sources = list({s.id: s for found in cited.values() for s in found}.values())
+    also = _about_claims([*fresh, *sources], {m.id for m in ranked}, related)
+    known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
+    inherited = _inherited(cited, known)
+    verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
+    verdicts.update({m.id: inherited[m.id] for m in fresh if m.id in inherited})
+    return verdicts
+
+
+def _rank_down(
+    fused: list[Fused],
+    verdicts: dict[str, str],
+    guard: GuardPolicy,
+    flags: dict[str, tuple[str, ...]],
+) -> None:
+    """Flag the disputed, multiply their scores by the penalty, and re-sort ``fused``."""
     if not verdicts:
-        return flags
+        return
     for f in fused:
         verdict = verdicts.get(f.memory.id)
         if verdict is not None:
@@ -91,7 +141,6 @@ def guard_ranking(
             f.boosts["disputed"] = -penalty
             flags[f.memory.id] = (*flags.get(f.memory.id, ()), verdict)
     fused.sort(key=lambda f: -f.score)
-    return flags
 
 
 def _about_claims(
@@ -105,16 +154,51 @@ def _about_claims(
     for memory in hits:
         if memory.trust != "trusted":
             for claim in consensus.claims_of(memory):
-                words.update(dict.fromkeys(sorted(claim.frame | claim.slots)))
+                lead = {claim.lead} if claim.lead else set()
+                said = claim.frame | claim.slots | lead
+                words.update(dict.fromkeys(sorted(w for w in said if consensus.REPEAT not in w)))
     if not words:
         return []
     found = related(list(words)[:CLAIM_TERMS])
     return [m for m, _ in found if m.id not in seen]
 
 
-def _llm_verdicts(
-    llm: Any, hits: Sequence[MemoryRecord], already: dict[str, str]
+def _cited(
+    hits: Sequence[MemoryRecord], known: dict[str, MemoryRecord], fetch: Fetch | None
+) -> dict[str, list[MemoryRecord]]:
+    """The sources of each less trusted derived hit (``metadata["sources"]``), by hit id;
+    those not among ``known`` come from one ``fetch``."""
+    wanted = {
+        m.id: [str(s) for s in m.metadata.get("sources", ())[:SOURCES]]
+        for m in hits
+        if m.origin == "derived" and m.trust != "trusted"
+    }
+    missing = list(dict.fromkeys(s for ids in wanted.values() for s in ids if s not in known))
+    if missing and fetch is not None:
+        known = {**known, **{m.id: m for m in fetch(missing)}}
+    return {h: [known[s] for s in ids if s in known] for h, ids in wanted.items()}
+
+
+def _inherited(
+    cited: dict[str, list[MemoryRecord]], verdicts: dict[str, consensus.Verdict]
 ) -> dict[str, str]:
+    """Derived memories citing a memory held back or disputed (or a derived memory that
+    does): that memory's doubt is theirs."""
+    found: dict[str, str] = {}
+    for _ in range(2):
+        for hit, sources in cited.items():
+            for source in sources:
+                if source.status in ("quarantined", "poisoned"):
+                    found[hit] = f"disputed: cites {source.status} {source.id}"
+                elif source.id in verdicts or source.id in found:
+                    found[hit] = f"disputed: cites disputed {source.id}"
+                else:
+                    continue
+                break
+    return found
+
+
+def _llm_verdicts(llm: Any, hits: Sequence[MemoryRecord], already: set[str]) -> dict[str, str]:
     """At most one call: the model's verdicts on the less trusted hits not yet disputed."""
     checked = [m for m in hits if m.trust != "trusted" and m.id not in already]
     if not checked:

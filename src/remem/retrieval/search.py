@@ -216,7 +216,14 @@ def hybrid_search(
     # Lifecycle priors (issue 7): a post-fusion re-weighting, kept in retrieval/priors.py.
     if recipe.priors is not None and asked_at is not None:
         fused = apply_priors(fused, recipe.priors, asked_at, policy)
-    flags = guard_ranking(fused, limit, guard, llm, lambda t: store.text_search(t, flt, POOL))
+    flags = guard_ranking(
+        fused,
+        limit,
+        guard,
+        llm,
+        related=lambda t: store.text_search(t, flt, POOL),
+        fetch=lambda ids: [m for i in ids if (m := store.get_memory(i, flt.scope.tenant))],
+    )
     fused = fused[:limit]
     sources = [p for f in fused for p in f.memory.provenance[:1] if p not in episodes]
     episodes.update((e.id, e) for e in store.get_episodes(sources, flt.scope.tenant))
