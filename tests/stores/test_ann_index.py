@@ -17,7 +17,7 @@ import pytest
 from conformance import ids, record
 
 from remem.model import Scope
-from remem.stores import MemoryFilter, index_file, row_index
+from remem.stores import MemoryFilter, ann, index_file, row_index
 from remem.stores.row_index import Approximate, RowIndex, Window
 from remem.stores.sqlite import SQLiteStore
 
@@ -145,6 +145,29 @@ def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     loaded.add(PART, [N + 2], [vectors[9]], [0.0], [False])  # the groups came back with it
     got, _, _ = loaded.top(loaded.dense_scores(query, [PART]), 40)
     assert {10, N + 1, N + 2, *range(501, 531)} <= set(got.tolist())
+
+
+def test_the_search_beam_grows_with_the_graph_and_the_results_asked() -> None:
+    assert ann.ef_search(1_000, 10) == ann.EF_SEARCH  # small graphs: the measured beam
+    assert ann.ef_search(ann.EF_NODES * 4, 10) == 2 * ann.EF_SEARCH  # sqrt of the size
+    assert ann.ef_search(1_000, 500) == 2_000  # never narrower than 4x the results
+    assert ann.ef_search(10**6, 10) > ann.ef_search(10**5, 10)
+
+
+def test_a_loaded_graph_reads_its_file_in_place_until_it_grows(tmp_path: Path) -> None:
+    """Mapped, a new process pays nothing for vectors it never visits; faiss cannot grow
+    a mapped graph, so the first add copies it, and the file stays as it was saved."""
+    vectors = _vectors(N)
+    graph = ann.Ann.build(vectors[:-1])
+    graph.save(tmp_path / "g.faiss")
+    saved = (tmp_path / "g.faiss").read_bytes()
+    loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
+    assert loaded._mapped and loaded.size == N - 1
+    assert np.array_equal(loaded.search(vectors[5], 10), graph.search(vectors[5], 10))
+    loaded.add(vectors[-1:])
+    assert not loaded._mapped and loaded.size == N
+    assert loaded.search(vectors[-1], 1).tolist() == [N - 1]
+    assert (tmp_path / "g.faiss").read_bytes() == saved
 
 
 # -- the SQLite store: the index saved beside the file ---------------------------------

@@ -122,7 +122,7 @@ def load(
         graphs = {
             i: Ann.load(
                 source / f"graph{i}.faiss",
-                np.load(source / f"rows{i}.npy"),
+                np.load(source / f"rows{i}.npy", mmap_mode="r"),
                 np.load(source / f"twins{i}.npy"),
             )
             for i in manifest["graphs"]
