@@ -42,8 +42,8 @@ import machine
 import numpy as np
 
 from remem.providers.local_embedder import LocalEmbedder
-from remem.stores import index_file
-from remem.stores.row_index import RowIndex, Window
+from remem.stores import ann, index_file
+from remem.stores.row_index import MIN_FETCH, OVERFETCH, Part, RowIndex, Window
 
 PART = ("bench", "user")
 K = 10
@@ -180,6 +180,7 @@ def measure_size(size: int, queries: np.ndarray, args: argparse.Namespace) -> di
                 "admitted_rows_mean": int(np.mean(admitted)),
             }
             print(f"  {size} {name}: {by_filter[name]}", file=sys.stderr)
+        beams = beam_sweep(part, matrix, queries) if args.sweep else {}
     saved = file_roundtrip(index, queries[0], args.db_dir)
     return {
         "rows": size,
@@ -190,10 +191,34 @@ def measure_size(size: int, queries: np.ndarray, args: argparse.Namespace) -> di
         "incremental_adds": tail,
         "incremental_rows_per_s": round(tail / add_s) if tail else None,
         "filters": by_filter,
+        "beam_sweep": beams,
         "index_file": saved,
         "rss_mib": machine.rss_mib(),
         "contention": contention.summary(),
     }
+
+
+def beam_sweep(part: Part, matrix: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """Unfiltered graph candidates (``fetch`` of them, as ``Part.nearest`` asks) at other
+    base beams (``ann.EF_SEARCH``, scaled by ``ann.ef_search``): recall@10 and latency."""
+    graph, fetch, out = part.ensure_ann(), max(OVERFETCH * K, MIN_FETCH), {}
+    default = ann.EF_SEARCH
+    try:
+        for base in (128, 256, 512):
+            ann.EF_SEARCH = base
+            recalls, took_ms = [], []
+            for query in queries:
+                rows, took = timed(lambda q=query: graph.search(q, fetch))
+                best = rows[np.argsort(-(matrix[rows] @ query))[:K]]
+                recalls.append(recall(best + 1, matrix @ query))
+                took_ms.append(took)
+            beam = ann.ef_search(len(graph.rows), fetch)
+            out[str(base)] = {"beam": beam, "recall_at_10": round(float(np.mean(recalls)), 4)}
+            out[str(base)] |= percentiles(took_ms)
+            print(f"  base beam {base}: {out[str(base)]}", file=sys.stderr)
+    finally:
+        ann.EF_SEARCH = default
+    return out
 
 
 def file_roundtrip(index: RowIndex, query: np.ndarray, where: Path | None) -> dict[str, float]:
@@ -246,6 +271,19 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {f['save_s']} / {f['load_s']} | {f['first_search_after_load_ms']} "
             f"| {s['contention']['foreign_cpu_share']:.0%} |"
         )
+    sweeps = [s for s in result["sizes"] if s["beam_sweep"]]
+    if sweeps:
+        lines += [
+            "",
+            "| rows | base beam (`ann.EF_SEARCH`) | beam used | recall@10 | graph search p50 / p95 (ms) |",
+            "|---|---|---|---|---|",
+        ]
+        for s in sweeps:
+            for base, b in s["beam_sweep"].items():
+                lines.append(
+                    f"| {s['rows']:,} | {base} | {b['beam']} | {b['recall_at_10']:.4f} "
+                    f"| {b['p50']} / {b['p95']} |"
+                )
     return "\n".join(lines)
 
 
@@ -255,6 +293,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--incremental", type=int, default=2_000, help="rows added one by one")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sweep", action="store_true", help="recall at other search beams")
     parser.add_argument(
         "--extra", choices=("mix", "jitter"), default="mix", help="how rows past the cache are made"
     )
