@@ -86,7 +86,7 @@ class Grow:
     @classmethod
     def wrap(cls, values: np.ndarray) -> Grow:
         """``values`` taken as they are, not copied (the first append past them copies)."""
-        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
+        grown = cls.__new__(cls)  # no placeholder array: a load wraps thousands of these
         grown.data, grown.size = values, len(values)
         return grown
 
