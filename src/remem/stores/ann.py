@@ -68,21 +68,23 @@ class Ann:
         self._index = index
         self._mapped = mapped
         self._rows = np.empty(0, np.int64) if rows is None else rows  # node -> its first row
-        self._first_of: dict[int, int] = {}  # a repeated row's position -> its group's first
-        self._groups: dict[int, list[int]] = {}  # a group's first position -> every member
+        # Repeated rows: those read from a file as arrays sorted by their group's first row
+        # (a load builds nothing per row), those added since in a dict.
+        saved = np.empty((0, 2), np.int64) if twins is None else np.asarray(twins, np.int64)
+        saved = saved[np.argsort(saved[:, 1], kind="stable")]
+        self._saved_twins: tuple[np.ndarray, np.ndarray] = (saved[:, 0], saved[:, 1])
+        self._groups: dict[int, list[int]] = {}  # first position -> the members added since
         self._seen: dict[int, int] | None = None  # vector hash -> first position, built lazily
         self._twin_nodes: tuple[np.ndarray, np.ndarray] | None = None
         self.size = 0 if rows is None else int(index.ntotal)  # rows covered
-        for position, first in (twins if twins is not None else np.empty((0, 2))).tolist():
-            self._join(int(position), int(first))
-            self.size = max(self.size, int(position) + 1)
+        if len(saved):
+            self.size = max(self.size, int(saved[:, 0].max()) + 1)
         if len(self._rows):
             self.size = max(self.size, int(self._rows[-1]) + 1)
 
     def _join(self, position: int, first: int) -> None:
         self._twin_nodes = None
-        self._first_of[position] = first
-        self._groups.setdefault(first, [first]).append(position)
+        self._groups.setdefault(first, []).append(position)
 
     def _hashes(self) -> dict[int, int]:
         """Hash of every node's vector -> its row (after a load, read back from the graph)."""
@@ -103,7 +105,9 @@ class Ann:
     @property
     def twins(self) -> np.ndarray:
         """(position, first position) of every repeated row, for ``index_file.py``."""
-        return np.array(list(self._first_of.items()), dtype=np.int64).reshape(-1, 2)
+        added = [(position, first) for first, group in self._groups.items() for position in group]
+        saved = np.stack(self._saved_twins, axis=1)
+        return np.concatenate([saved, np.array(added, dtype=np.int64).reshape(-1, 2)])
 
     @classmethod
     def build(cls, matrix: np.ndarray) -> Ann:
@@ -177,11 +181,16 @@ class Ann:
         )
         del bits, selector
         found = self._rows[labels[0][labels[0] >= 0]]
-        if not self._groups:
+        positions, firsts = self._saved_twins
+        if not self._groups and not len(firsts):
             return found
+        begins = np.searchsorted(firsts, found, "left").tolist()
+        ends = np.searchsorted(firsts, found, "right").tolist()
         members: list[int] = []
-        for row in found.tolist():
-            members.extend(self._groups.get(row, [row]))
+        for row, begin, end in zip(found.tolist(), begins, ends, strict=True):
+            members.append(row)
+            members.extend(positions[begin:end].tolist())
+            members.extend(self._groups.get(row, ()))
         return np.fromiter(dict.fromkeys(members), dtype=np.int64)
 
     def _allowed_nodes(self, allowed: np.ndarray) -> np.ndarray:
