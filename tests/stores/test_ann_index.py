@@ -120,6 +120,32 @@ def test_adds_reach_the_graph_and_removed_rows_never_return() -> None:
     assert again.min() >= N // 2 + 10
 
 
+def test_new_rows_wait_in_an_exact_tail_then_join_the_graph_in_one_add(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(row_index, "GRAPH_TAIL", 20)
+    vectors = _vectors(N + 30)
+    exact, ann = _pair(vectors[:N], np.zeros(N), ann_rows=1_000)
+    ann.top(ann.dense_scores(vectors[0], [PART]), 10)  # the graph is built here
+    part = ann.parts[PART]
+    assert part.ann is not None and part.ann.size == N
+    for i in range(N, N + 20):  # one row per add, as a store adds a turn at a time
+        for index in (exact, ann):
+            index.add(PART, [i + 1], [vectors[i]], [0.0], [False])
+        assert part.ann.size == N  # not in the graph yet...
+        got, _, _ = ann.top(ann.dense_scores(vectors[i], [PART]), 10)
+        assert got[0] == i + 1  # ...yet found, scored exactly
+    for index in (exact, ann):
+        index.remove([N + 5])
+    got, _, _ = ann.top(ann.dense_scores(vectors[N + 4], [PART]), 10)
+    assert N + 5 not in got.tolist()  # the tail obeys removals (and any filter) too
+    ann.add(PART, [N + 21], [vectors[N + 20]], [0.0], [False])
+    assert part.ann.size == N + 21  # the tail passed 20 rows: all of it joined at once
+    got, _, _ = ann.top(ann.dense_scores(vectors[N + 10], [PART]), 10)
+    want, _, _ = exact.top(exact.dense_scores(vectors[N + 10], [PART]), 10)
+    assert got[0] == N + 11 and len(set(got.tolist()) & set(want.tolist())) >= 9
+
+
 def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     """Copies of one text crowd each other out of the graph's links; finding one finds all."""
     vectors = _vectors(N)
