@@ -11,9 +11,17 @@ broad time window, a selective one and directives only, and saving / loading the
 file (what a new process reads instead of rebuilding).
 
 Vectors: the bench corpus's turns embedded by the real model (``bench/embed_cache.py``,
-100k cached); past the cache, each further row is a cached vector plus Gaussian noise
-(sigma 0.01 per dimension, cosine ~0.98 to its source), renormalised, so 1M rows need no
-hour of embedding. Queries are fresh questions embedded by the real model.
+100k cached). Past the cache (1M rows would need ~2 hours of the model here), further rows
+are made from cached ones, one of two ways (``--extra``):
+
+- ``mix`` (the default): a random mixture of two or three real vectors (Dirichlet weights),
+  renormalised. Each is distinct and lies between real sentences, as a new turn about the
+  same things would: the realistic case.
+- ``jitter``: one real vector plus Gaussian noise (sigma 0.01 per dimension, cosine ~0.98
+  to its source), renormalised: each real vector about ten times as a cluster of
+  near-copies, the hard case for a graph (a corpus of near-identical re-sent messages).
+
+Queries are fresh questions embedded by the real model.
 """
 
 from __future__ import annotations
@@ -34,8 +42,8 @@ import machine
 import numpy as np
 
 from remem.providers.local_embedder import LocalEmbedder
-from remem.stores import index_file
-from remem.stores.row_index import RowIndex, Window
+from remem.stores import ann, index_file
+from remem.stores.row_index import MIN_FETCH, OVERFETCH, Part, RowIndex, Window
 
 PART = ("bench", "user")
 K = 10
@@ -48,8 +56,8 @@ def percentiles(samples: Sequence[float]) -> dict[str, float]:
     return {q: round(float(np.percentile(values, int(q[1:]))), 3) for q in ("p50", "p95", "p99")}
 
 
-def vectors_for(size: int, cache: Path, seed: int) -> tuple[np.ndarray, int]:
-    """``size`` corpus vectors: real ones from the cache, then jittered copies of them."""
+def vectors_for(size: int, cache: Path, seed: int, extra: str) -> tuple[np.ndarray, int]:
+    """``size`` corpus vectors: real ones from the cache, then rows made from them."""
     cached = 100_000
     sessions = corpus.sessions(min(size, cached), 50, seed)
     texts = [t for s in sessions for t in s.texts][: min(size, cached)]
@@ -61,10 +69,25 @@ def vectors_for(size: int, cache: Path, seed: int) -> tuple[np.ndarray, int]:
     out[: len(real)] = real
     for start in range(len(real), size, 100_000):
         end = min(start + 100_000, size)
-        block = real[rng.integers(0, len(real), end - start)]
-        block = block + rng.normal(0, 0.01, block.shape).astype(np.float32)
+        block = (
+            mixtures(real, end - start, rng) if extra == "mix" else jittered(real, end - start, rng)
+        )
         out[start:end] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out, len(real)
+
+
+def mixtures(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows, each a Dirichlet-weighted sum of two or three random real vectors."""
+    weights = rng.dirichlet(np.ones(3), n).astype(np.float32)
+    weights[rng.random(n) < 0.5, 2] = 0.0  # half of them mix two
+    sources = rng.integers(0, len(real), (n, 3))
+    return np.einsum("nk,nkd->nd", weights, real[sources])
+
+
+def jittered(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` rows, each a random real vector plus noise (cosine ~0.98 to it)."""
+    block = real[rng.integers(0, len(real), n)]
+    return block + rng.normal(0, 0.01, block.shape).astype(np.float32)
 
 
 def exact_top(matrix: np.ndarray, query: np.ndarray, ok: np.ndarray | None) -> np.ndarray:
@@ -115,7 +138,7 @@ def windows(size: int, rng: np.random.Generator) -> dict[str, Callable[[], Windo
 
 
 def measure_size(size: int, queries: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
-    matrix, real_rows = vectors_for(size, args.cache, args.seed)
+    matrix, real_rows = vectors_for(size, args.cache, args.seed, args.extra)
     when = np.arange(size, dtype=np.float64) * MINUTE
     directive = np.arange(size) % 500 == 0
     index = RowIndex(matrix.shape[1], ann_rows=1)
@@ -157,19 +180,45 @@ def measure_size(size: int, queries: np.ndarray, args: argparse.Namespace) -> di
                 "admitted_rows_mean": int(np.mean(admitted)),
             }
             print(f"  {size} {name}: {by_filter[name]}", file=sys.stderr)
+        beams = beam_sweep(part, matrix, queries) if args.sweep else {}
     saved = file_roundtrip(index, queries[0], args.db_dir)
     return {
         "rows": size,
         "real_vector_rows": real_rows,
+        "extra_rows": args.extra if size > real_rows else "none",
         "graph_build_s": round(build_ms / 1000, 1),
         "graph_build_rows_per_s": round(head / (build_ms / 1000)),
         "incremental_adds": tail,
         "incremental_rows_per_s": round(tail / add_s) if tail else None,
         "filters": by_filter,
+        "beam_sweep": beams,
         "index_file": saved,
         "rss_mib": machine.rss_mib(),
         "contention": contention.summary(),
     }
+
+
+def beam_sweep(part: Part, matrix: np.ndarray, queries: np.ndarray) -> dict[str, Any]:
+    """Unfiltered graph candidates (``fetch`` of them, as ``Part.nearest`` asks) at other
+    base beams (``ann.EF_SEARCH``, scaled by ``ann.ef_search``): recall@10 and latency."""
+    graph, fetch, out = part.ensure_ann(), max(OVERFETCH * K, MIN_FETCH), {}
+    default = ann.EF_SEARCH
+    try:
+        for base in (128, 256, 512):
+            ann.EF_SEARCH = base
+            recalls, took_ms = [], []
+            for query in queries:
+                rows, took = timed(lambda q=query: graph.search(q, fetch))
+                best = rows[np.argsort(-(matrix[rows] @ query))[:K]]
+                recalls.append(recall(best + 1, matrix @ query))
+                took_ms.append(took)
+            beam = ann.ef_search(len(graph.rows), fetch)
+            out[str(base)] = {"beam": beam, "recall_at_10": round(float(np.mean(recalls)), 4)}
+            out[str(base)] |= percentiles(took_ms)
+            print(f"  base beam {base}: {out[str(base)]}", file=sys.stderr)
+    finally:
+        ann.EF_SEARCH = default
+    return out
 
 
 def file_roundtrip(index: RowIndex, query: np.ndarray, where: Path | None) -> dict[str, float]:
@@ -210,18 +259,31 @@ def markdown(result: dict[str, Any]) -> str:
             )
     lines += [
         "",
-        "| rows | real vectors | graph build (s, rows/s) | incremental adds (rows/s) "
+        "| rows | real vectors (rows past them) | graph build (s, rows/s) | incremental adds (rows/s) "
         "| index file (MiB) | save / load (s) | first search after load (ms) | CPU used by others |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for s in result["sizes"]:
         f = s["index_file"]
         lines.append(
-            f"| {s['rows']:,} | {s['real_vector_rows']:,} | {s['graph_build_s']} "
+            f"| {s['rows']:,} | {s['real_vector_rows']:,} ({s['extra_rows']}) | {s['graph_build_s']} "
             f"({s['graph_build_rows_per_s']:,}) | {s['incremental_rows_per_s']:,} | {f['mib']:,} "
             f"| {f['save_s']} / {f['load_s']} | {f['first_search_after_load_ms']} "
             f"| {s['contention']['foreign_cpu_share']:.0%} |"
         )
+    sweeps = [s for s in result["sizes"] if s["beam_sweep"]]
+    if sweeps:
+        lines += [
+            "",
+            "| rows | base beam (`ann.EF_SEARCH`) | beam used | recall@10 | graph search p50 / p95 (ms) |",
+            "|---|---|---|---|---|",
+        ]
+        for s in sweeps:
+            for base, b in s["beam_sweep"].items():
+                lines.append(
+                    f"| {s['rows']:,} | {base} | {b['beam']} | {b['recall_at_10']:.4f} "
+                    f"| {b['p50']} / {b['p95']} |"
+                )
     return "\n".join(lines)
 
 
@@ -231,6 +293,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--incremental", type=int, default=2_000, help="rows added one by one")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--sweep", action="store_true", help="recall at other search beams")
+    parser.add_argument(
+        "--extra", choices=("mix", "jitter"), default="mix", help="how rows past the cache are made"
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
     parser.add_argument("--db-dir", type=Path, default=None, help="where the index file goes")
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "ann.json")

@@ -3,6 +3,10 @@
     python bench/ingest_search.py --sizes 100000 --keep-db --db-dir /tmp/cold
     python bench/cold_start.py --db /tmp/cold/remem-bench-*/bench.db --rounds 5
 
+or, for a store only (no ingest or search figures): ``--build N`` first adds the corpus's
+first N turns to ``--db`` in 50-turn sessions with cached vectors, searches once and
+closes it (which saves the index beside it).
+
 Each round starts two fresh processes on the same store, one after the other: one finds
 the index saved beside the file (``<db>.index``, ``stores/index_file.py``) and loads it;
 the other finds none and builds the index from SQL as remem did before the file existed
@@ -27,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import corpus
+import embed_cache
 import machine
 import numpy as np
 
@@ -129,18 +134,38 @@ def run(db: Path, rounds: int, warm: int) -> dict[str, Any]:
     }
 
 
+def build(db: Path, turns: int) -> None:
+    """A store of the corpus's first ``turns`` turns in one user, its index saved beside it."""
+    sessions = list(corpus.sessions(turns, 50, 7))
+    texts = [t for s in sessions for t in s.texts][:turns]
+    real = LocalEmbedder.shared()
+    vectors, _ = embed_cache.corpus_vectors(texts, real, Path("/tmp/remem-bench-cache"))
+    memory = Memory(str(db), embedder=embed_cache.CachedEmbedder(real, texts, vectors))
+    added = 0
+    for session in sessions:
+        if added >= turns:
+            break
+        memory.add(list(session.messages), user_id=USER, session_id=session.session_id)
+        added += len(session.messages)
+    memory.search("what did I say about my allergy", user_id=USER, limit=10)
+    memory.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--warm", type=int, default=20, help="warm searches per process")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cold.json")
+    parser.add_argument("--build", type=int, help="first build a store of this many turns")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--saved", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe:
         probe(args.probe, json.loads(sys.stdin.read()), bool(args.saved))
         return
+    if args.build:
+        build(args.db, args.build)
     result = run(args.db, args.rounds, args.warm)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

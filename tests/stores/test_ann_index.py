@@ -17,7 +17,7 @@ import pytest
 from conformance import ids, record
 
 from remem.model import Scope
-from remem.stores import MemoryFilter, index_file, row_index
+from remem.stores import MemoryFilter, ann, index_file, row_index
 from remem.stores.row_index import Approximate, RowIndex, Window
 from remem.stores.sqlite import SQLiteStore
 
@@ -120,6 +120,32 @@ def test_adds_reach_the_graph_and_removed_rows_never_return() -> None:
     assert again.min() >= N // 2 + 10
 
 
+def test_new_rows_wait_in_an_exact_tail_then_join_the_graph_in_one_add(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(row_index, "GRAPH_TAIL", 20)
+    vectors = _vectors(N + 30)
+    exact, ann = _pair(vectors[:N], np.zeros(N), ann_rows=1_000)
+    ann.top(ann.dense_scores(vectors[0], [PART]), 10)  # the graph is built here
+    part = ann.parts[PART]
+    assert part.ann is not None and part.ann.size == N
+    for i in range(N, N + 20):  # one row per add, as a store adds a turn at a time
+        for index in (exact, ann):
+            index.add(PART, [i + 1], [vectors[i]], [0.0], [False])
+        assert part.ann.size == N  # not in the graph yet...
+        got, _, _ = ann.top(ann.dense_scores(vectors[i], [PART]), 10)
+        assert got[0] == i + 1  # ...yet found, scored exactly
+    for index in (exact, ann):
+        index.remove([N + 5])
+    got, _, _ = ann.top(ann.dense_scores(vectors[N + 4], [PART]), 10)
+    assert N + 5 not in got.tolist()  # the tail obeys removals (and any filter) too
+    ann.add(PART, [N + 21], [vectors[N + 20]], [0.0], [False])
+    assert part.ann.size == N + 21  # the tail passed 20 rows: all of it joined at once
+    got, _, _ = ann.top(ann.dense_scores(vectors[N + 10], [PART]), 10)
+    want, _, _ = exact.top(exact.dense_scores(vectors[N + 10], [PART]), 10)
+    assert got[0] == N + 11 and len(set(got.tolist()) & set(want.tolist())) >= 9
+
+
 def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     """Copies of one text crowd each other out of the graph's links; finding one finds all."""
     vectors = _vectors(N)
@@ -145,6 +171,29 @@ def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     loaded.add(PART, [N + 2], [vectors[9]], [0.0], [False])  # the groups came back with it
     got, _, _ = loaded.top(loaded.dense_scores(query, [PART]), 40)
     assert {10, N + 1, N + 2, *range(501, 531)} <= set(got.tolist())
+
+
+def test_the_search_beam_grows_with_the_graph_and_the_results_asked() -> None:
+    assert ann.ef_search(1_000, 10) == ann.EF_SEARCH  # small graphs: the measured beam
+    assert ann.ef_search(ann.EF_NODES * 10, 10) == int(ann.EF_SEARCH * 10**0.8)  # 256 -> 1,615
+    assert ann.ef_search(1_000, 500) == 2_000  # never narrower than 4x the results
+    assert ann.ef_search(10**6, 10) > ann.ef_search(10**5, 10)
+
+
+def test_a_loaded_graph_reads_its_file_in_place_until_it_grows(tmp_path: Path) -> None:
+    """Mapped, a new process pays nothing for vectors it never visits; faiss cannot grow
+    a mapped graph, so the first add copies it, and the file stays as it was saved."""
+    vectors = _vectors(N)
+    graph = ann.Ann.build(vectors[:-1])
+    graph.save(tmp_path / "g.faiss")
+    saved = (tmp_path / "g.faiss").read_bytes()
+    loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
+    assert loaded._mapped and loaded.size == N - 1
+    assert np.array_equal(loaded.search(vectors[5], 10), graph.search(vectors[5], 10))
+    loaded.add(vectors[-1:])
+    assert not loaded._mapped and loaded.size == N
+    assert loaded.search(vectors[-1], 1).tolist() == [N - 1]
+    assert (tmp_path / "g.faiss").read_bytes() == saved
 
 
 # -- the SQLite store: the index saved beside the file ---------------------------------

@@ -21,12 +21,29 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-#: Links per node: with efSearch 256, recall@10 >= 0.98 on sentence vectors (bench/ann.py).
-M = 32
-#: Candidates weighed while building; 40 is faiss's default, recall was measured with it.
-EF_CONSTRUCTION = 40
-#: Candidates weighed while searching, at least (more when more results are asked for).
+#: Links per node. 32 gave recall@10 0.99 at 100k but not at 1M; 48 with efConstruction
+#: 100 holds >= 0.98 at 1M (docs/benchmarks.md, "ANN: recall and latency").
+M = 48
+#: Candidates weighed while building (faiss's default is 40: too few links found at 1M).
+EF_CONSTRUCTION = 100
+#: Candidates weighed while searching a graph of ``EF_NODES`` nodes, at least.
 EF_SEARCH = 256
+#: Graph size at which ``EF_SEARCH`` was measured; bigger graphs search wider (``ef_search``).
+EF_NODES = 100_000
+
+
+def ef_search(nodes: int, k: int) -> int:
+    """Candidates to weigh for ``k`` results in a graph of ``nodes`` nodes.
+
+    A walk's miss rate grows with the graph (more nodes between a query and its neighbours),
+    so the beam grows with the size past ``EF_NODES``, as its 0.8th power: 256 at 100k, 616
+    at 300k, 1,615 at 1M, where a beam of 801 held recall@10 0.999 on mixtures of real
+    vectors but 0.977 on near-copies, and 1,603 held 0.999 and 0.988 (docs/benchmarks.md).
+    And it is at least four times ``k``: a beam no wider than the results it returns leaves
+    the last of them to chance.
+    """
+    scale = max(1.0, nodes / EF_NODES) ** 0.8
+    return max(int(EF_SEARCH * scale), 4 * k)
 
 
 class Ann:
@@ -36,29 +53,40 @@ class Ann:
     copies crowd each other out of the graph's links (its neighbour pruning keeps one of
     them), and recall@10 fell to 0.2-0.4 on queries whose best rows were copies of one
     text. A node stands for its group; finding it returns every member.
+
+    A graph read from a file keeps its vectors mapped from it (``IO_FLAG_MMAP_IFC``): a
+    new process pages in what its searches touch instead of reading 1.5 GB at 1M rows.
+    faiss cannot append to mapped storage, so the first add copies the graph into memory.
     """
 
     def __init__(
-        self, index: faiss.Index, rows: np.ndarray | None = None, twins: np.ndarray | None = None
+        self,
+        index: faiss.Index,
+        rows: np.ndarray | None = None,
+        twins: np.ndarray | None = None,
+        *,
+        mapped: bool = False,
     ) -> None:
         self._index = index
-        self._rows: list[int] = [] if rows is None else rows.tolist()  # node -> its first row
-        self._node_of: dict[int, int] = {row: node for node, row in enumerate(self._rows)}
-        self._first_of: dict[int, int] = {}  # a repeated row's position -> its group's first
-        self._groups: dict[int, list[int]] = {}  # a group's first position -> every member
+        self._mapped = mapped
+        self._rows = np.empty(0, np.int64) if rows is None else rows  # node -> its first row
+        # Repeated rows: those read from a file as arrays sorted by their group's first row
+        # (a load builds nothing per row), those added since in a dict.
+        saved = np.empty((0, 2), np.int64) if twins is None else np.asarray(twins, np.int64)
+        saved = saved[np.argsort(saved[:, 1], kind="stable")]
+        self._saved_twins: tuple[np.ndarray, np.ndarray] = (saved[:, 0], saved[:, 1])
+        self._groups: dict[int, list[int]] = {}  # first position -> the members added since
         self._seen: dict[int, int] | None = None  # vector hash -> first position, built lazily
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._twin_nodes: tuple[np.ndarray, np.ndarray] | None = None
         self.size = 0 if rows is None else int(index.ntotal)  # rows covered
-        for position, first in (twins if twins is not None else np.empty((0, 2))).tolist():
-            self._join(int(position), int(first))
-            self.size = max(self.size, int(position) + 1)
-        if self._rows:
-            self.size = max(self.size, self._rows[-1] + 1)
+        if len(saved):
+            self.size = max(self.size, int(saved[:, 0].max()) + 1)
+        if len(self._rows):
+            self.size = max(self.size, int(self._rows[-1]) + 1)
 
     def _join(self, position: int, first: int) -> None:
-        self._arrays = None
-        self._first_of[position] = first
-        self._groups.setdefault(first, [first]).append(position)
+        self._twin_nodes = None
+        self._groups.setdefault(first, []).append(position)
 
     def _hashes(self) -> dict[int, int]:
         """Hash of every node's vector -> its row (after a load, read back from the graph)."""
@@ -68,18 +96,20 @@ class Ann:
             for start in range(0, nodes, 65_536):  # a slice at a time: no second full copy
                 vectors = self._index.reconstruct_n(start, min(65_536, nodes - start))
                 for offset, vector in enumerate(vectors):
-                    self._seen[hash(vector.tobytes())] = self._rows[start + offset]
+                    self._seen[hash(vector.tobytes())] = int(self._rows[start + offset])
         return self._seen
 
     @property
     def rows(self) -> np.ndarray:
-        """The first row of each node, for ``index_file.py``."""
-        return np.array(self._rows, dtype=np.int64)
+        """The first row of each node (increasing), for ``index_file.py``."""
+        return self._rows
 
     @property
     def twins(self) -> np.ndarray:
         """(position, first position) of every repeated row, for ``index_file.py``."""
-        return np.array(list(self._first_of.items()), dtype=np.int64).reshape(-1, 2)
+        added = [(position, first) for first, group in self._groups.items() for position in group]
+        saved = np.stack(self._saved_twins, axis=1)
+        return np.concatenate([saved, np.array(added, dtype=np.int64).reshape(-1, 2)])
 
     @classmethod
     def build(cls, matrix: np.ndarray) -> Ann:
@@ -91,7 +121,9 @@ class Ann:
 
     @classmethod
     def load(cls, path: Path, rows: np.ndarray, twins: np.ndarray) -> Ann:
-        return cls(faiss.read_index(str(path)), rows, twins)
+        """The graph saved at ``path``, its vectors mapped (the file must not change)."""
+        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        return cls(index, rows, twins, mapped=True)
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
@@ -114,11 +146,14 @@ class Ann:
             if first != position:
                 self._join(position, first)
             else:
-                self._node_of[position] = len(self._rows)
-                self._rows.append(position)
-                self._arrays = None
                 new.append(offset)
         self.size = start + len(vectors)
+        if not new:
+            return
+        self._rows = np.concatenate([self._rows, start + np.asarray(new, dtype=np.int64)])
+        if self._mapped:  # mapped storage cannot grow: copy the graph into memory once
+            self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
+            self._mapped = False
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
@@ -137,7 +172,7 @@ class Ann:
         k = min(k, nodes)
         if k <= 0:
             return np.empty(0, dtype=np.int64)
-        params = faiss.SearchParametersHNSW(efSearch=max(EF_SEARCH, k))  # type: ignore[attr-defined]
+        params = faiss.SearchParametersHNSW(efSearch=ef_search(nodes, k))  # type: ignore[attr-defined]
         bits = selector = None  # both must live until the search returns (read in place)
         if allowed is not None:
             bits = np.packbits(self._allowed_nodes(allowed), bitorder="little")
@@ -147,23 +182,26 @@ class Ann:
             np.ascontiguousarray(query, dtype=np.float32)[None, :], k, params=params
         )
         del bits, selector
-        found = [self._rows[node] for node in labels[0].tolist() if node >= 0]
-        if not self._groups:
-            return np.array(found, dtype=np.int64)
+        found = self._rows[labels[0][labels[0] >= 0]]
+        positions, firsts = self._saved_twins
+        if not self._groups and not len(firsts):
+            return found
+        begins = np.searchsorted(firsts, found, "left").tolist()
+        ends = np.searchsorted(firsts, found, "right").tolist()
         members: list[int] = []
-        for row in found:
-            members.extend(self._groups.get(row, [row]))
+        for row, begin, end in zip(found.tolist(), begins, ends, strict=True):
+            members.append(row)
+            members.extend(positions[begin:end].tolist())
+            members.extend(self._groups.get(row, ()))
         return np.fromiter(dict.fromkeys(members), dtype=np.int64)
 
     def _allowed_nodes(self, allowed: np.ndarray) -> np.ndarray:
         """Per node: is any row of its group allowed."""
-        if self._arrays is None:
+        if self._twin_nodes is None:
             twins = self.twins
-            nodes_of_twins = np.array(
-                [self._node_of[first] for first in twins[:, 1].tolist()], dtype=np.int64
-            )
-            self._arrays = (self.rows, twins[:, 0], nodes_of_twins)
-        rows, twin_rows, twin_nodes = self._arrays
-        nodes = allowed[rows]
+            # a group's node is its first row's: rows are increasing, so a binary search
+            self._twin_nodes = (twins[:, 0], np.searchsorted(self._rows, twins[:, 1]))
+        twin_rows, twin_nodes = self._twin_nodes
+        nodes = allowed[self._rows]
         nodes[twin_nodes[allowed[twin_rows]]] = True
         return nodes
