@@ -415,17 +415,25 @@ def _measure_size(
     embedder.stored = [matrix]
     assert matrix.shape[0] == len(loader.ids) == size
     p = Probe(memory, embedder.real, matrix, loader.ids, loader.asked_at)
+    last = position == len(plan.sizes) - 1
+    return _search_and_describe(p, plan, position, db, args.out if args.profile and last else None)
+
+
+def _search_and_describe(
+    p: Probe, plan: Plan, position: int, db: Path, profile_out: Path | None
+) -> dict[str, Any]:
+    """The timed searches of one size, and what the store and process held meanwhile."""
     queries, warmup = plan.for_size(position)
-    print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
+    print(f"  searching {p.matrix.shape[0]} memories with {len(queries)} queries", file=sys.stderr)
     found = measure(p, queries, warmup)
     found["asked_at"] = p.asked_at.isoformat()
     directive = {"directive": True}
-    found["directive_memories"] = memory.list(user_id=USER, metadata=directive, limit=1).total
-    found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
+    found["directive_memories"] = p.memory.list(user_id=USER, metadata=directive, limit=1).total
+    found["baseline_matrix_mib"] = round(p.matrix.nbytes / 2**20, 1)
     found["rss_mib"] = machine.rss_mib()
     found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
-    if args.profile and position == len(plan.sizes) - 1:
-        profile(p, plan.profile_queries, args.out.with_suffix(".profile.txt"))
+    if profile_out is not None:
+        profile(p, plan.profile_queries, profile_out.with_suffix(".profile.txt"))
     return found
 
 
@@ -516,17 +524,7 @@ def run_reused(args: argparse.Namespace) -> dict[str, Any]:
         plan = _plan(args, corpus_texts(args, size))
         memory = Memory(db, embedder=real)
         p = Probe(memory, real, matrix, ids, last + timedelta(hours=1))
-        queries, warmup = plan.for_size(0)
-        print(f"  searching {size} memories with {len(queries)} queries", file=sys.stderr)
-        found = measure(p, queries, warmup)
-        found["asked_at"] = p.asked_at.isoformat()
-        directive = {"directive": True}
-        found["directive_memories"] = memory.list(user_id=USER, metadata=directive, limit=1).total
-        found["baseline_matrix_mib"] = round(matrix.nbytes / 2**20, 1)
-        found["rss_mib"] = machine.rss_mib()
-        found["db_mib"] = round(_db_bytes(db) / 2**20, 1)
-        if args.profile:
-            profile(p, plan.profile_queries, args.out.with_suffix(".profile.txt"))
+        found = _search_and_describe(p, plan, 0, db, args.out if args.profile else None)
         memory.close()
         cold = run_probe(db, plan.probe_queries, p.asked_at)
     finally:

@@ -22,23 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recall_dump import DEV_SETS  # the same five dev sets, read from ../shared/data
+
 from remem import Memory
 from remem.eval.datasets import load
 from remem.eval.runner import INGEST_VERSION, USER
 from remem.providers.local_embedder import LocalEmbedder
-
-DATA = Path("/work/shared/data")
-DEV_SETS: dict[str, tuple[str, Path]] = {
-    "locomo": ("locomo", DATA / "locomo/locomo10_dev5.json"),
-    "beam": ("beam", DATA / "beam/chats/100K"),
-    **{
-        f"halumem{u}": (
-            "halumem",
-            DATA / f"halumem/77samuel_pilot_slices/pilot_slice_user{u}.jsonl",
-        )
-        for u in (0, 3, 12)
-    },
-}
 
 
 def _folder(stores: Path, conversation_id: str, model_id: str) -> Path:
