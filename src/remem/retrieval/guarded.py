@@ -111,12 +111,13 @@ def _offline_verdicts(
     """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
     derived among them by what they cite; ``known`` keeps every verdict of the search."""
     ranked = [f.memory for f in fused]
-    cited = _cited(fresh, {m.id: m for m in ranked}, fetch)
+    by_id = {m.id: m for m in ranked}
+    cited = _cited(fresh, by_id, fetch)
     # A running summary cites session summaries, which cite the turns: one level more.
     derived = [s for found in cited.values() for s in found if s.id not in cited]
-    cited.update(_cited(derived, {m.id: m for m in ranked}, fetch))
+    cited.update(_cited(derived, by_id, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
-    also = _about_claims([*fresh, *sources], {m.id for m in ranked}, related)
+    also = _about_claims([*fresh, *sources], set(by_id), related)
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
     inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}

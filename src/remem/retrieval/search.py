@@ -29,7 +29,7 @@ topic and need an LLM to be refused; this catches the off-topic ones only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -38,7 +38,7 @@ import numpy as np
 
 from remem.config import DEFAULT_GUARD_POLICY, GuardPolicy
 from remem.guard import STRICT, may_give_orders, scan
-from remem.model import Episode, MemoryRecord, SearchHit, SearchResults
+from remem.model import Episode, MemoryRecord, Scope, SearchHit, SearchResults
 from remem.providers.embedder import Embedder
 from remem.recipes import SearchRecipe
 from remem.retention import DEFAULT_POLICY, LifecyclePolicy
@@ -56,6 +56,8 @@ Ranking = list[tuple[MemoryRecord, float]]
 
 #: Standing instructions are few; the closest handful is enough.
 DIRECTIVES_POOL = 5
+#: What a derived hit's cited sources may be, to be read for the guard (held back included).
+CITED_STATUSES = ("active", "archived", "quarantined", "poisoned")
 
 
 def _retrieve(
@@ -222,7 +224,7 @@ def hybrid_search(
         guard,
         llm,
         related=lambda t: store.text_search(t, flt, POOL),
-        fetch=lambda ids: [m for i in ids if (m := store.get_memory(i, flt.scope.tenant))],
+        fetch=lambda ids: _cited(store, flt.scope.tenant, ids),
     )
     fused = fused[:limit]
     sources = [p for f in fused for p in f.memory.provenance[:1] if p not in episodes]
@@ -245,3 +247,9 @@ def hybrid_search(
             )
         )
     return SearchResults(query=query, hits=tuple(hits), time_window=span)
+
+
+def _cited(store: Store, tenant: str, ids: Sequence[str]) -> list[MemoryRecord]:
+    """The current rows of the memories ``ids`` names, in one read (not one per id)."""
+    wanted = MemoryFilter(scope=Scope(tenant=tenant), ids=tuple(ids), statuses=CITED_STATUSES)
+    return store.list_memories(wanted, limit=len(ids), offset=0)
