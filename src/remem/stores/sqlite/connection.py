@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from remem.errors import StoreError
+from remem.model import MemoryRecord
 from remem.stores.checkpointer import WalCheckpointer
 from remem.stores.row_index import PartKey, RowIndex, Scores
 from remem.stores.sqlite.schema import migrate
@@ -53,6 +54,9 @@ class SQLiteConnection:
         self._index: RowIndex | None = None
         self._scores: dict[tuple[Any, ...], dict[PartKey, Scores]] = {}
         self._data_version: int | None = None
+        # records of rows searches returned, while (data_version, total_changes) stays as it was
+        self._records: dict[int, MemoryRecord] = {}
+        self._records_state: tuple[int | None, int] = (None, -1)
         # bumped by every write of memories or entity links: the graph's cached walks go
         self._graph_serial = 0
         self._link_state: tuple[int, int] = (-1, -1)

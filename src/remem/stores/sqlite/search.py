@@ -31,6 +31,8 @@ from remem.stores.sqlite.dialect import SQLITE
 
 #: Score vectors kept per store, so one search's signals share a scoring pass.
 SCORE_CACHE = 8
+#: Records kept between writes, so one search's signals share the rows they read.
+RECORD_CACHE = 4_096
 
 
 class SQLiteSearch(SQLiteConnection, SearchStore):
@@ -65,9 +67,11 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             return found
 
     def drop_score_cache(self) -> None:
-        """Forget cached scoring passes (benchmarks use it to time each retriever alone)."""
+        """Forget cached scoring passes and records (benchmarks use it to time each retriever
+        alone)."""
         with self._lock:
             self._scores.clear()
+            self._records.clear()
 
     def _scored(
         self,
@@ -121,8 +125,23 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             if key in survivors
         ][:k]
         # Only the winners are read in full: building records is most of a search's Python time.
-        rows = {r["rk"]: r for r in self._rows_by_key(np.array([key for key, _ in best]), flt)}
-        return [(memory_from_row(rows[key], from_iso), score) for key, score in best if key in rows]
+        records = self._records_of([key for key, _ in best], flt)
+        return [(records[key], score) for key, score in best if key in records]
+
+    def _records_of(self, keys: list[int], flt: MemoryFilter) -> dict[int, MemoryRecord]:
+        """The records of ``keys`` (each already admitted by ``flt``), each built once per
+        state of the file: one search reads many rows twice or more (BM25 and dense, both
+        again inside a time window, directives), and building a record costs more than
+        finding it. A write through this connection (``total_changes``) or a commit by
+        another (``PRAGMA data_version``, read by ``_sync_index``) empties the cache."""
+        state = (self._data_version, self._db.total_changes)
+        if state != self._records_state or len(self._records) > RECORD_CACHE:
+            self._records.clear()
+            self._records_state = state
+        missing = np.array([key for key in keys if key not in self._records], dtype=np.int64)
+        for row in self._rows_by_key(missing, flt):
+            self._records[row["rk"]] = memory_from_row(row, from_iso)
+        return self._records
 
     def _admitted(self, keys: np.ndarray, flt: MemoryFilter) -> set[int]:
         if len(keys) == 0:
