@@ -27,7 +27,7 @@ M = 48
 #: Candidates weighed while building (faiss's default is 40: too few links found at 1M).
 EF_CONSTRUCTION = 100
 #: Candidates weighed while searching a graph of ``EF_NODES`` nodes, at least.
-EF_SEARCH = 256
+EF_SEARCH = 160
 #: Graph size at which ``EF_SEARCH`` was measured; bigger graphs search wider (``ef_search``).
 EF_NODES = 100_000
 
@@ -36,14 +36,15 @@ def ef_search(nodes: int, k: int) -> int:
     """Candidates to weigh for ``k`` results in a graph of ``nodes`` nodes.
 
     A walk's miss rate grows with the graph (more nodes between a query and its neighbours),
-    so the beam grows with the size past ``EF_NODES``, as its 0.8th power: 256 at 100k, 616
-    at 300k, 1,615 at 1M, where a beam of 801 held recall@10 0.999 on mixtures of real
-    vectors but 0.977 on near-copies, and 1,603 held 0.999 and 0.988 (docs/benchmarks.md).
-    And it is at least four times ``k``: a beam no wider than the results it returns leaves
-    the last of them to chance.
+    so the beam grows in proportion past ``EF_NODES``: 160 at 100k, 480 at 300k, 1,600 at
+    1M. Swept at the candidates a search asks for (100, for its 50 dense ones;
+    docs/benchmarks.md): at 100k real vectors 160 held recall@10 0.998 (0.9995 at 400, the
+    beam before); at 300k mixtures 0.996 at 160 and 0.998 at 400; at 1M a beam of 1,603
+    held 0.999 on mixtures and 0.988 on near-copies. And it is at least one and a half times
+    ``k``: a beam no wider than the results it returns leaves the last of them to chance.
     """
-    scale = max(1.0, nodes / EF_NODES) ** 0.8
-    return max(int(EF_SEARCH * scale), 4 * k)
+    scale = max(1.0, nodes / EF_NODES)
+    return max(int(EF_SEARCH * scale), 3 * k // 2)
 
 
 class Ann:
