@@ -8,6 +8,7 @@ does but without its per-field bookkeeping, which was half of a search's time.
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -114,6 +115,13 @@ def _scope(row: Row) -> Scope:
     return found
 
 
+def _by_name(row: Row) -> Row:
+    """The row as a dict when it is a ``sqlite3.Row``: that finds a column by comparing its
+    name with each column's in turn, and the 24 lookups of a memory were half of building
+    it (9 of 17 µs); a dict of the row costs about as much as two of them."""
+    return dict(zip(row.keys(), row, strict=True)) if isinstance(row, sqlite3.Row) else row
+
+
 def _json_in(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
@@ -173,6 +181,7 @@ def memory_row(m: MemoryRecord, t: TimeOut = _same) -> tuple[Any, ...]:
 
 
 def memory_from_row(row: Row, t: TimeIn = _same) -> MemoryRecord:
+    row = _by_name(row)
     return _memory(
         id=row["id"],
         version=row["version"],
@@ -214,6 +223,7 @@ def episode_row(e: Episode, t: TimeOut = _same) -> tuple[Any, ...]:
 
 
 def episode_from_row(row: Row, t: TimeIn = _same) -> Episode:
+    row = _by_name(row)
     return _episode(
         id=row["id"],
         scope=_scope(row),
