@@ -13,20 +13,32 @@ across conversations, leave one dataset out), as bench/recall_lab.py scores the 
 
 A turn of one window keeps its dump vector bit for bit. The window vectors are cached as
 ``<set>.win<overlap>x<windows>.npz`` beside the dumps; ``<set>.mean<overlap>x<windows>.npy``
-(one row per turn) is what ``recall_lab.py --vectors`` and ``recall_fit.py --vectors`` read.
+(one row per turn: the ``mean`` variant) is what ``recall_lab.py --vectors`` and
+``recall_fit.py --vectors`` read.
 
     PYTHONPATH=src python bench/recall_windows.py --dump /tmp/recall/dump --overlap 32
+
+``--move-stores FROM TO`` copies `remem eval`'s kept stores (made before windows) from FROM to
+TO under the windowed model's name and moves each with ``Memory.reembed``, the long turns'
+vectors taken from the cache above (computed by the same tokenizer and model calls; the
+rest embedded by the model), so ``bench/recall_table.py --workdir TO`` scores them without a
+second embedding of every window.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
+
 import numpy as np
 import recall_lab as lab
 
-from remem.providers.local_embedder import LocalEmbedder
+from remem import Memory
+from remem.providers.embedder import WrappedEmbedder
+from remem.providers.local_embedder import FIRST_WINDOW_ID, MODEL_ID, LocalEmbedder
 from remem.providers.onnx_embedder import batches
 
 
@@ -100,6 +112,50 @@ def use(data: lab.Data, name: str, win: dict[str, np.ndarray], how: str) -> None
                 q["dense"] = t["vectors"] @ q["vector"]
 
 
+class Cached(WrappedEmbedder):
+    """The windowed model, answering from ``known`` (text -> vector) when it can."""
+
+    def __init__(self, inner: LocalEmbedder, known: dict[str, np.ndarray]) -> None:
+        super().__init__(inner)
+        self.known, self.hits = known, 0
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        missing = [t for t in texts if t not in self.known]
+        found = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
+        self.hits += len(texts) - len(missing)
+        return np.stack([self.known[t] if t in self.known else found[t] for t in texts])
+
+
+def move_stores(dump: Path, source: Path, target: Path, overlap: int, cap: int) -> None:
+    data = lab.load(dump)
+    known: dict[str, np.ndarray] = {}
+    for s in data:
+        win = embed_set(dump, s, overlap, cap)
+        texts = [x for c in data[s]["conversations"] for x in c["turns"]["text"]]
+        first = np.concatenate([c["turns"]["vectors"] for c in data[s]["conversations"]])
+        many = np.diff(win["starts"]) > 1
+        vectors = per_turn(first, win, "mean")
+        known.update((texts[i], vectors[i]) for i in np.flatnonzero(many))
+    local = LocalEmbedder.shared()
+    sample = list(known)[:4]
+    np.testing.assert_allclose(local.embed(sample), np.stack([known[t] for t in sample]), atol=1e-6)
+    old = f"-{FIRST_WINDOW_ID}-v"
+    for folder in sorted(source.glob(f"*{old}*")):
+        moved = target / folder.name.replace(old, f"-{MODEL_ID}-v")
+        if (moved / "ingested").exists():
+            continue
+        shutil.rmtree(moved, ignore_errors=True)
+        shutil.copytree(folder, moved)
+        (moved / "ingested").unlink()
+        cached = Cached(local, known)
+        started = time.perf_counter()
+        with Memory(moved / "memory.db", embedder=cached, track_recalls=False, llm=None) as m:
+            done = m.reembed(cached)
+        (moved / "ingested").touch()
+        print(f"{moved.name}: {done.embedded} rows, {cached.hits} from the cache, "
+              f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -110,10 +166,18 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=["first", "mean", "max", "first+mean"])
     parser.add_argument("--dense-only", action="store_true")
     parser.add_argument("--sets", nargs="*", default=list(lab.SETS))
+    parser.add_argument("--move-stores", nargs=2, type=Path, metavar=("FROM", "TO"))
     args = parser.parse_args()
     started = time.perf_counter()
+    if args.move_stores:
+        move_stores(args.dump, *args.move_stores, args.overlap, args.windows)
+        return
     data = lab.load(args.dump, tuple(args.sets))
     wins = {s: embed_set(args.dump, s, args.overlap, args.windows) for s in data}
+    for s in data:  # one vector per turn, for recall_lab.py / recall_fit.py --vectors
+        first = np.concatenate([c["turns"]["vectors"] for c in data[s]["conversations"]])
+        mean = per_turn(first, wins[s], "mean")
+        np.save(args.dump / f"{s}.mean{args.overlap}x{args.windows}.npy", mean)
     for s, w in wins.items():
         counts = np.diff(w["starts"])
         print(f"{s}: turns over one window {np.mean(counts > 1):.3f}, "
