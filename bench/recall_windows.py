@@ -9,7 +9,9 @@ across conversations, leave one dataset out), as bench/recall_lab.py scores the 
 - ``first``: the first window only (what the store holds today);
 - ``mean``: the normalised mean of the windows' vectors (one vector per turn);
 - ``max``: a turn's cosine is its best window's (one vector per window);
-- ``first+mean``: the normalised sum of the first window's vector and the windows' mean.
+- ``first+mean``: the normalised sum of the first window's vector and the windows' mean;
+- and, with the first window's vectors for dense, a ranker feature ``late``: how much better
+  the turn's best window matches the query than its first.
 
 A turn of one window keeps its dump vector bit for bit. The window vectors are cached as
 ``<set>.win<overlap>x<windows>.npz`` beside the dumps; ``<set>.mean<overlap>x<windows>.npy``
@@ -18,27 +20,20 @@ A turn of one window keeps its dump vector bit for bit. The window vectors are c
 
     PYTHONPATH=src python bench/recall_windows.py --dump /tmp/recall/dump --overlap 32
 
-``--move-stores FROM TO`` copies `remem eval`'s kept stores (made before windows) from FROM to
-TO under the windowed model's name and moves each with ``Memory.reembed``, the long turns'
-vectors taken from the cache above (computed by the same tokenizer and model calls; the
-rest embedded by the model), so ``bench/recall_table.py --workdir TO`` scores them without a
-second embedding of every window.
+``--head N`` writes ``<set>.head<N>.npy`` instead: each turn read as its first N tokens only,
+for ``recall_lab.py --vectors head<N>`` (a shorter window, the other way round).
 """
 
 from __future__ import annotations
 
 import argparse
-import shutil
 import time
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import recall_lab as lab
 
-from remem import Memory
-from remem.providers.embedder import WrappedEmbedder
-from remem.providers.local_embedder import FIRST_WINDOW_ID, MODEL_ID, LocalEmbedder
+from remem.providers.local_embedder import LocalEmbedder
 from remem.providers.onnx_embedder import batches
 
 
@@ -112,48 +107,43 @@ def use(data: lab.Data, name: str, win: dict[str, np.ndarray], how: str) -> None
                 q["dense"] = t["vectors"] @ q["vector"]
 
 
-class Cached(WrappedEmbedder):
-    """The windowed model, answering from ``known`` (text -> vector) when it can."""
+def head_vectors(dump: Path, name: str, tokens: int) -> None:
+    """``<set>.head<tokens>.npy``: each turn read as its first ``tokens`` tokens only (turns no
+    longer than that keep their dump vector), for ``recall_lab.py --vectors head<tokens>``."""
+    data = lab.load(dump, (name,))
+    turns = [t for c in data[name]["conversations"] for t in [c["turns"]]]
+    vectors = np.concatenate([t["vectors"] for t in turns])
+    texts = [x for t in turns for x in t["text"]]
+    embedder = LocalEmbedder(threads=2)
+    embedder._load()
+    tokenizer = embedder._tokenizer
+    tokenizer.enable_truncation(max_length=tokens)
+    encodings = tokenizer.encode_batch(texts)
+    longer = [i for i, e in enumerate(encodings) if e.overflowing]
+    for batch in batches([tokens] * len(longer)):
+        vectors[[longer[i] for i in batch]] = embedder._run([encodings[longer[i]] for i in batch])
+    np.save(dump / f"{name}.head{tokens}.npy", vectors)
+    print(f"{name}: {len(longer)} of {len(texts)} turns cut at {tokens} tokens", flush=True)
 
-    def __init__(self, inner: LocalEmbedder, known: dict[str, np.ndarray]) -> None:
-        super().__init__(inner)
-        self.known, self.hits = known, 0
 
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        missing = [t for t in texts if t not in self.known]
-        found = dict(zip(missing, self.inner.embed(missing), strict=True)) if missing else {}
-        self.hits += len(texts) - len(missing)
-        return np.stack([self.known[t] if t in self.known else found[t] for t in texts])
-
-
-def move_stores(dump: Path, source: Path, target: Path, overlap: int, cap: int) -> None:
-    data = lab.load(dump)
-    known: dict[str, np.ndarray] = {}
+def late_feature(
+    data: lab.Data, wins: dict[str, dict[str, np.ndarray]], out: dict[str, lab.Results]
+) -> None:
+    """The store's first-window vectors for dense, and as a ranker feature how much better
+    a turn's best later window matches the query (``late``, 0 for a turn of one window)."""
     for s in data:
-        win = embed_set(dump, s, overlap, cap)
-        texts = [x for c in data[s]["conversations"] for x in c["turns"]["text"]]
-        first = np.concatenate([c["turns"]["vectors"] for c in data[s]["conversations"]])
-        many = np.diff(win["starts"]) > 1
-        vectors = per_turn(first, win, "mean")
-        known.update((texts[i], vectors[i]) for i in np.flatnonzero(many))
-    local = LocalEmbedder.shared()
-    sample = list(known)[:4]
-    np.testing.assert_allclose(local.embed(sample), np.stack([known[t] for t in sample]), atol=1e-6)
-    old = f"-{FIRST_WINDOW_ID}-v"
-    for folder in sorted(source.glob(f"*{old}*")):
-        moved = target / folder.name.replace(old, f"-{MODEL_ID}-v")
-        if (moved / "ingested").exists():
-            continue
-        shutil.rmtree(moved, ignore_errors=True)
-        shutil.copytree(folder, moved)
-        (moved / "ingested").unlink()
-        cached = Cached(local, known)
-        started = time.perf_counter()
-        with Memory(moved / "memory.db", embedder=cached, track_recalls=False, llm=None) as m:
-            done = m.reembed(cached)
-        (moved / "ingested").touch()
-        print(f"{moved.name}: {done.embedded} rows, {cached.hits} from the cache, "
-              f"{time.perf_counter() - started:.0f} s", flush=True)  # fmt: skip
+        use(data, s, wins[s], "first")
+    lab.build(data)
+    for s in data:
+        use(data, s, wins[s], "max")
+        for c in data[s]["conversations"]:
+            t = c["turns"]
+            for q in c["questions"]:
+                late = (q["dense"] - t["vectors"] @ q["vector"])[q["idx"]]
+                q["X"] = np.c_[q["X"], late]
+    for where, r in lab.validate(data, lab.fit_pairs, features=(*lab.FEATURES, "late")).items():
+        out[f"ranker on first + late-window feature: {where}"] = r
+    print(lab.table({k: v for k, v in out.items() if "late" in k}), flush=True)
 
 
 def main() -> None:
@@ -166,11 +156,12 @@ def main() -> None:
     parser.add_argument("--variants", nargs="*", default=["first", "mean", "max", "first+mean"])
     parser.add_argument("--dense-only", action="store_true")
     parser.add_argument("--sets", nargs="*", default=list(lab.SETS))
-    parser.add_argument("--move-stores", nargs=2, type=Path, metavar=("FROM", "TO"))
+    parser.add_argument("--head", type=int, help="write turn vectors of the first N tokens")
     args = parser.parse_args()
     started = time.perf_counter()
-    if args.move_stores:
-        move_stores(args.dump, *args.move_stores, args.overlap, args.windows)
+    if args.head:
+        for s in args.sets:
+            head_vectors(args.dump, s, args.head)
         return
     data = lab.load(args.dump, tuple(args.sets))
     wins = {s: embed_set(args.dump, s, args.overlap, args.windows) for s in data}
@@ -195,6 +186,8 @@ def main() -> None:
         for where, r in lab.validate(data, lab.fit_pairs).items():
             fitted[f"ranker on {how}: {where}"] = r
         print(lab.table({k: v for k, v in fitted.items() if f" {how}:" in k}), flush=True)
+    if not args.dense_only:
+        late_feature(data, wins, fitted)
     print(lab.table(dense))
     if fitted:
         print(lab.table(fitted))

@@ -50,7 +50,7 @@ def packaged() -> LocalEmbedder:
 def test_a_folder_of_the_packaged_files_gives_the_packaged_vectors(
     tmp_path: Path, packaged: LocalEmbedder
 ) -> None:
-    folder = OnnxEmbedder(model_folder(tmp_path, {"max_tokens": 256, "windows": 8}))
+    folder = OnnxEmbedder(model_folder(tmp_path, {"max_tokens": 256}))
     assert folder.dimension == packaged.dimension == 384
     close(folder.embed(TEXTS), packaged.embed(TEXTS))
     close(folder.embed_query("where does Ana live?"), packaged.embed_query("where does Ana live?"))
@@ -87,7 +87,7 @@ def test_sentence_transformers_files_set_pooling_prompt_and_length(
     close(np.linalg.norm(vectors, axis=1), np.ones(2))
     assert float(vectors[0] @ packaged.embed(TEXTS[:1])[0]) < 0.99  # another pooling
     close(cls.embed_query("Lisbon"), cls.embed(["query: Lisbon"])[0])
-    mean = OnnxEmbedder(path, pooling="mean", max_tokens=256, windows=8)  # arguments win
+    mean = OnnxEmbedder(path, pooling="mean", max_tokens=256)  # arguments win
     close(mean.embed(TEXTS), packaged.embed(TEXTS))
     assert len({cls.model_id, mean.model_id, OnnxEmbedder(path).model_id}) == 2
 
@@ -111,7 +111,7 @@ def test_a_configured_model_id_names_the_embedding_space(
     db = tmp_path / "m.db"
     with Memory(db, embedder=packaged, llm=None) as memory:
         memory.add("I moved to Lisbon last March.", user_id="ana")
-    same = str(model_folder(tmp_path, {"model_id": MODEL_ID, "max_tokens": 256, "windows": 8}))
+    same = str(model_folder(tmp_path, {"model_id": MODEL_ID, "max_tokens": 256}))
     with Memory(db, embedder=same, llm=None) as memory:
         assert memory.search("Where does Ana live?", user_id="ana").hits
     with (
@@ -224,29 +224,14 @@ def _long_texts() -> list[str]:
 
 def test_a_long_text_gives_the_vector_of_its_whole_tokens(packaged: LocalEmbedder) -> None:
     """A long text is tokenized from a prefix (``_encode``): the model still sees exactly the
-    tokens (the windows) of the whole text, so every vector is the same as before."""
+    tokens of the whole text, so every vector is bitwise the same as before."""
     texts = _long_texts()
     packaged.embed(["load"])
     tokenizer = packaged._tokenizer
-
-    def whole_text(text: str) -> np.ndarray:
-        encoding = tokenizer.encode(text)
-        vectors = packaged._run([encoding, *encoding.overflowing][:8])
-        if len(vectors) == 1:
-            return vectors[0]
-        mean = np.add.reduceat(vectors, [0], axis=0) / len(vectors)
-        return (mean / np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None))[0]
-
-    whole = [whole_text(t) for t in texts if t]
+    whole = [packaged._run(tokenizer.encode_batch([t]))[0] for t in texts if t]
     alone = [packaged.embed([t])[0] for t in texts if t]
     together = packaged.embed([t for t in texts if t])
-    windows = [1 + len(tokenizer.encode(t).overflowing) for t in texts if t]
-    assert windows[0] > 8 and windows[-1] == 1
-    for expected, one, batched, n in zip(whole, alone, together, windows, strict=True):
-        if n == 1:  # one window: bitwise
-            assert np.array_equal(expected, one)
-            assert np.array_equal(expected, batched)
-        else:  # windows padded in other batches differ in the last bits of a float
-            close(expected, one)
-            close(expected, batched)
-    assert len(texts[0]) > packaged.settings.reach(8) * 8  # the prose is cut, the long words not
+    for expected, one, batched in zip(whole, alone, together, strict=True):
+        assert np.array_equal(expected, one)
+        assert np.array_equal(expected, batched)
+    assert len(texts[0]) > 2 * 8 * 256  # the prose and the lines are cut, the long words not

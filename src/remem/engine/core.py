@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING
 from remem._checks import check_id, check_scope
 from remem.config import GuardPolicy, QueuePolicy
 from remem.engine.background import ExtractionWorker
-from remem.errors import NotFound, StoreError
+from remem.errors import NotFound
 from remem.model import LLMUsage, MemoryRecord, Scope, Writer
 from remem.pipeline import derived, digests, lifecycle
 from remem.pipeline.extract import OfflineExtractor
-from remem.providers.embedder import Embedder, earlier_version
+from remem.providers.embedder import Embedder
 from remem.query import SearchQuery, trust_levels
 from remem.retention import LifecyclePolicy
 from remem.stores import MemoryFilter, Store
@@ -67,21 +67,9 @@ class Core:
         return check_scope(self.tenant, user_id, agent_id, session_id)
 
     def _bind(self) -> None:
-        """Tie the store to this embedder (once; a store refuses vectors of another model).
-
-        A store made by an earlier version of this embedder (the packaged model before it
-        read long memories in windows) is read with that version until ``reembed``.
-        """
+        """Tie the store to this embedder (once; a store refuses vectors of another model)."""
         if not self._bound:
-            try:
-                self.store.bind_embedder(self.embedder.model_id, self.embedder.dimension)
-            except StoreError:
-                held = self.store.reembedding().current
-                earlier = earlier_version(self.embedder, held[0]) if held else None
-                if earlier is None:
-                    raise
-                self.store.bind_embedder(earlier.model_id, earlier.dimension)
-                self.embedder = earlier
+            self.store.bind_embedder(self.embedder.model_id, self.embedder.dimension)
             self._bound = True
 
     def _current(self, memory_id: str, scope: Scope) -> MemoryRecord:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -53,10 +52,7 @@ class WrappedEmbedder:
 
 
 #: The packaged model by name (``remem eval --embedder local``, ``REMEM_EMBEDDER=local``).
-LOCAL_NAMES = ("local", "all-MiniLM-L6-v2-onnx-int8-w8")
-#: The packaged model reading a memory's first 256 tokens only, as releases before windows
-#: did (``remem eval --embedder all-MiniLM-L6-v2-onnx-int8`` compares the two).
-FIRST_WINDOW_NAME = "all-MiniLM-L6-v2-onnx-int8"
+LOCAL_NAMES = ("local", "all-MiniLM-L6-v2-onnx-int8")
 
 #: What ``Memory(embedder=...)`` takes: an Embedder, a model folder's path, or "local".
 EmbedderChoice = Embedder | str | Path | None
@@ -73,33 +69,13 @@ def embedder_from(choice: EmbedderChoice) -> Embedder:
         return default_embedder()
     if isinstance(choice, Embedder):
         return choice
-    if isinstance(choice, str) and choice in (*LOCAL_NAMES, FIRST_WINDOW_NAME):
-        from remem.providers.local_embedder import FirstWindow, LocalEmbedder
+    if isinstance(choice, str) and choice in LOCAL_NAMES:
+        from remem.providers.local_embedder import LocalEmbedder
 
-        local = LocalEmbedder.shared()
-        return FirstWindow(local) if choice == FIRST_WINDOW_NAME else local
+        return LocalEmbedder.shared()
     from remem.providers.onnx_embedder import OnnxEmbedder
 
     return OnnxEmbedder(choice)
-
-
-def earlier_version(embedder: Embedder, model_id: str) -> Embedder | None:
-    """An embedder making the vectors named ``model_id`` when they are an earlier version of
-    ``embedder``'s (a store made before a model's change of reading), else None.
-
-    A model says so by an ``earlier_version(model_id)`` method; a wrapper (metering,
-    caching) keeps wrapping the earlier version.
-    """
-    if isinstance(embedder, WrappedEmbedder):
-        inner = earlier_version(embedder.inner, model_id)
-        if inner is None:
-            return None
-        clone = copy.copy(embedder)
-        clone.inner = inner
-        return clone
-    find = getattr(embedder, "earlier_version", None)
-    found = find(model_id) if callable(find) else None
-    return found if isinstance(found, Embedder) else None
 
 
 def default_embedder() -> Embedder:

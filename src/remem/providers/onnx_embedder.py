@@ -6,10 +6,8 @@ own recipe, so it is read from the folder, not guessed from the name:
 
 - ``remem-embedder.json``, when present: ``pooling`` ("mean" or "cls"), ``normalize``,
   ``max_tokens``, ``query_prefix``, ``document_prefix`` (e5 wants "query: " and
-  "passage: ", bge and arctic an instruction before queries), ``model_file``,
-  ``model_id``, ``windows`` and ``window_overlap`` (a document longer than ``max_tokens``
-  read as up to ``windows`` overlapping windows, its vector their normalised mean;
-  1, the default, truncates it);
+  "passage: ", bge and arctic an instruction before queries), ``model_file`` and
+  ``model_id``;
 - otherwise what sentence-transformers saves beside the model: ``1_Pooling/config.json``
   (the pooling), ``config_sentence_transformers.json`` (the query prompt),
   ``tokenizer_config.json`` (the longest input).
@@ -61,38 +59,15 @@ class OnnxSettings:
     document_prefix: str = ""
     model_file: str = "model.onnx"
     model_id: str | None = None
-    #: A document is read as up to this many windows of ``max_tokens`` (queries: one).
-    windows: int = 1
-    #: Tokens each window repeats from the one before, so no sentence is only ever cut.
-    window_overlap: int = 32
 
     def check(self, where: str) -> OnnxSettings:
         if self.pooling not in POOLINGS:
             raise InvalidInput(
                 f"{where}: pooling must be one of {', '.join(POOLINGS)}, got {self.pooling!r}"
             )
-        if not _positive(self.max_tokens):
+        if not isinstance(self.max_tokens, int) or self.max_tokens < 1:
             raise InvalidInput(f"{where}: max_tokens must be a positive integer")
-        if not _positive(self.windows):
-            raise InvalidInput(f"{where}: windows must be a positive integer")
-        overlap = self.window_overlap
-        if (
-            isinstance(overlap, bool)
-            or not isinstance(overlap, int)
-            or not (0 <= overlap <= self.max_tokens // 2)
-        ):
-            raise InvalidInput(
-                f"{where}: window_overlap must be an integer from 0 to max_tokens / 2"
-            )
         return self
-
-    def reach(self, windows: int) -> int:
-        """How many tokens of a text ``windows`` windows read (less their overlaps)."""
-        return self.max_tokens + (windows - 1) * (self.max_tokens - self.window_overlap)
-
-
-def _positive(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -166,10 +141,7 @@ def _fingerprint(model: Path, tokenizer: Path, settings: OnnxSettings) -> str:
     digest.update(str(size).encode())
     digest.update(tokenizer.read_bytes())
     described = replace(settings, model_id=None, model_file="")
-    text = repr(described)
-    if settings.windows == 1:  # as before windows existed: a folder's stores keep opening
-        text = text.split(", windows=")[0] + ")"
-    digest.update(text.encode())
+    digest.update(repr(described).encode())
     return digest.hexdigest()[:12]
 
 
@@ -222,9 +194,7 @@ class OnnxModel:
             if not model_path.is_file() or not tokenizer_path.is_file():
                 raise ProviderError(f"embedding model files not found: {model_path}")
             tokenizer = Tokenizer.from_file(str(tokenizer_path))
-            # The stride is what each overflowing piece (the next window) repeats.
-            overlap = self.settings.window_overlap if self.settings.windows > 1 else 0
-            tokenizer.enable_truncation(max_length=self.settings.max_tokens, stride=overlap)
+            tokenizer.enable_truncation(max_length=self.settings.max_tokens)
             self._pad_id = _pad_id(tokenizer)
             tokenizer.no_padding()  # batches are padded in _run, each to its own longest
             options = ort.SessionOptions()
@@ -279,51 +249,32 @@ class OnnxModel:
             pooled = pooled / np.clip(norms, 1e-12, None)
         return np.asarray(pooled, dtype=np.float32)
 
-    def _embed(self, texts: list[str], windows: int = 1) -> np.ndarray:
-        """One vector per text: of its first window, or the normalised mean of its first
-        ``windows`` windows (a text of one window gets that window's vector unchanged)."""
+    def _embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         self._load()
-        pieces = [[e, *e.overflowing][:windows] for e in self._encode(texts, windows)]
-        flat = [p for ps in pieces for p in ps]
-        vectors: np.ndarray | None = None
-        for batch in batches([len(e.ids) for e in flat]):
-            got = self._run([flat[i] for i in batch])
-            if vectors is None:
-                vectors = np.empty((len(flat), got.shape[1]), dtype=np.float32)
-            vectors[batch] = got
-        assert vectors is not None
-        if len(flat) == len(texts):
-            return vectors
-        counts = np.array([len(ps) for ps in pieces])
-        starts = np.r_[0, np.cumsum(counts)[:-1]]
-        out = vectors[starts]
-        many = counts > 1
-        mean = np.add.reduceat(vectors, starts, axis=0)[many] / counts[many, None]
-        if self.settings.normalize:
-            mean /= np.clip(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12, None)
-        out[many] = mean
+        encodings = self._encode(texts)
+        out: np.ndarray | None = None
+        for batch in batches([len(e.ids) for e in encodings]):
+            vectors = self._run([encodings[i] for i in batch])
+            if out is None:
+                out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
+            out[batch] = vectors
+        assert out is not None
         return out
 
-    def _encode(self, texts: list[str], windows: int = 1) -> list[Any]:
-        """The tokens of each text, truncated to the model's window; the windows after it
-        are each encoding's ``overflowing`` pieces.
+    def _encode(self, texts: list[str]) -> list[Any]:
+        """The tokens of each text, truncated to the model's window.
 
         A long text is tokenized from a prefix cut at a space: its tokens are the text's first
         tokens (the tokenizer splits words at spaces and normalises each character alone), so
-        when the prefix alone fills more than the windows read, what the model sees is the
-        same. Only the texts whose prefix falls short are tokenized whole. A 2,500-word turn
-        costs a tenth.
+        when the prefix alone overflows the window, what the model sees is the same. Only the
+        texts whose prefix falls short are tokenized whole. A 2,500-word turn costs a tenth.
         """
-        longest = self.settings.reach(windows) * PREFIX_CHARS_PER_TOKEN
+        longest = self.settings.max_tokens * PREFIX_CHARS_PER_TOKEN
         cut = [_prefix(t, longest) for t in texts]
         encodings = self._tokenizer.encode_batch(cut)
-        short = [
-            i
-            for i, e in enumerate(encodings)
-            if cut[i] is not texts[i] and len(e.overflowing) < windows
-        ]
+        short = [i for i, e in enumerate(encodings) if cut[i] is not texts[i] and not e.overflowing]
         if short:
             whole = self._tokenizer.encode_batch([texts[i] for i in short])
             for i, e in zip(short, whole, strict=True):
@@ -331,12 +282,8 @@ class OnnxModel:
         return list(encodings)
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embed_windows(texts, self.settings.windows)
-
-    def embed_windows(self, texts: Sequence[str], windows: int) -> np.ndarray:
-        """``embed`` reading each document in at most ``windows`` windows."""
         prefix = self.settings.document_prefix
-        return self._embed([prefix + t for t in texts] if prefix else list(texts), windows)
+        return self._embed([prefix + t for t in texts] if prefix else list(texts))
 
     def embed_query(self, text: str) -> np.ndarray:
         cached = self._cache.get(text)
@@ -368,8 +315,6 @@ class OnnxEmbedder(OnnxModel):
         query_prefix: str | None = None,
         document_prefix: str | None = None,
         model_id: str | None = None,
-        windows: int | None = None,
-        window_overlap: int | None = None,
         threads: int | None = None,
     ) -> None:
         self.folder = Path(folder).expanduser()
@@ -384,8 +329,6 @@ class OnnxEmbedder(OnnxModel):
                 "query_prefix": query_prefix,
                 "document_prefix": document_prefix,
                 "model_id": model_id,
-                "windows": windows,
-                "window_overlap": window_overlap,
             },
         )
         tokenizer = self.folder / "tokenizer.json"
