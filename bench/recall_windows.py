@@ -11,7 +11,7 @@ across conversations, leave one dataset out), as bench/recall_lab.py scores the 
 - ``max``: a turn's cosine is its best window's (one vector per window);
 - ``first+mean``: the normalised sum of the first window's vector and the windows' mean;
 - and, with the first window's vectors for dense, a ranker feature ``late``: how much better
-  the turn's best window matches the query than its first.
+  the turn's best window (or the windows' mean) matches the query than its first.
 
 A turn of one window keeps its dump vector bit for bit. The window vectors are cached as
 ``<set>.win<overlap>x<windows>.npz`` beside the dumps; ``<set>.mean<overlap>x<windows>.npy``
@@ -130,19 +130,36 @@ def late_feature(
     data: lab.Data, wins: dict[str, dict[str, np.ndarray]], out: dict[str, lab.Results]
 ) -> None:
     """The store's first-window vectors for dense, and as a ranker feature how much better
-    a turn's best later window matches the query (``late``, 0 for a turn of one window)."""
+    a turn's best (or mean) window matches the query than its first (``late``, 0 for a turn
+    of one window); also ``late`` crossed with the assistant's turns."""
     for s in data:
         use(data, s, wins[s], "first")
     lab.build(data)
-    for s in data:
-        use(data, s, wins[s], "max")
-        for c in data[s]["conversations"]:
-            t = c["turns"]
-            for q in c["questions"]:
-                late = (q["dense"] - t["vectors"] @ q["vector"])[q["idx"]]
-                q["X"] = np.c_[q["X"], late]
-    for where, r in lab.validate(data, lab.fit_pairs, features=(*lab.FEATURES, "late")).items():
-        out[f"ranker on first + late-window feature: {where}"] = r
+    base = {
+        id(q): q["X"] for d in data.values() for c in d["conversations"] for q in c["questions"]
+    }
+    lead: dict[str, dict[int, np.ndarray]] = {"max": {}, "mean": {}}
+    for how, found in lead.items():
+        for s in data:
+            use(data, s, wins[s], how)
+            for c in data[s]["conversations"]:
+                for q in c["questions"]:
+                    found[id(q)] = (q["dense"] - c["turns"]["first"] @ q["vector"])[q["idx"]]
+            use(data, s, wins[s], "first")
+    user = lab.FEATURES.index("user")
+    for name, how, crossed in (
+        ("late", "max", False),
+        ("late + assistant x late", "max", True),
+        ("late of the mean", "mean", False),
+    ):
+        for d in data.values():
+            for c in d["conversations"]:
+                for q in c["questions"]:
+                    X, late = base[id(q)], lead[how][id(q)]
+                    q["X"] = np.c_[X, late, late * (1 - X[:, user])] if crossed else np.c_[X, late]
+        features = (*lab.FEATURES, "late", *(("asst*late",) if crossed else ()))
+        for where, r in lab.validate(data, lab.fit_pairs, features=features).items():
+            out[f"ranker on first + {name}: {where}"] = r
     print(lab.table({k: v for k, v in out.items() if "late" in k}), flush=True)
 
 
