@@ -26,6 +26,7 @@ import numpy as np
 from remem.eval.datasets import load
 from remem.eval.runner import USER, _conversation_store
 from remem.model import Scope
+from remem.providers.embedder import default_embedder
 from remem.stores.base import MemoryFilter
 from remem.text import timeq
 from remem.text.terms import query_terms
@@ -137,13 +138,16 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC)
+    embedder = default_embedder()
     for name in args.sets:
         dataset, path = DEV_SETS[name]
         started = time.perf_counter()
         convs = []
         evidence = halumem_evidence(path) if dataset == "halumem" else {}
         for conversation in load(dataset, path):
-            with _conversation_store(Path(args.workdir), conversation, keep=True) as memory:
+            with _conversation_store(
+                Path(args.workdir), conversation, keep=True, embedder=embedder
+            ) as memory:
                 convs.append(dump_conversation(memory, conversation, now, evidence))
         with open(out / f"{name}.pkl", "wb") as f:
             pickle.dump({"dataset": dataset, "conversations": convs}, f)
