@@ -244,7 +244,7 @@ def copy_records(
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="0: build the store only")
     parser.add_argument("--warm", type=int, default=20, help="warm searches per process")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cold.json")
     parser.add_argument("--build", type=int, help="first build a store of this many turns")
@@ -260,6 +260,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         build(args.db, args.build)
     if args.replicate:
         replicate(args.replicate, args.db, args.copies)
+    if not args.rounds:
+        return
     result = run(args.db, args.rounds, args.warm)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

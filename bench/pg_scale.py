@@ -348,7 +348,18 @@ def main() -> None:
             results["ef_sweep"] = ef_sweep(url, measured, (unit, questions), args.ef_search)
         if args.memory_search:
             warm = corpus.queries(10, args.seed + 2, set(texts))
-            results["memory_search"] = memory_searches(url, measured, (unit, questions), warm)
+            # At the sweep's smallest ef_search with recall@10 >= 0.98, else the store's own.
+            good = [
+                r["ef_search"] for r in results.get("ef_sweep", []) if r["recall_at_10"] >= 0.98
+            ]
+            default, connection.EF_SEARCH = (
+                connection.EF_SEARCH,
+                min(good, default=connection.EF_SEARCH),
+            )
+            try:
+                results["memory_search"] = memory_searches(url, measured, (unit, questions), warm)
+            finally:
+                connection.EF_SEARCH = default
             print(f"memory search: {results['memory_search']}", file=sys.stderr)
     finally:
         if not args.keep:
