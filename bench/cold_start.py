@@ -7,6 +7,15 @@ or, for a store only (no ingest or search figures): ``--build N`` first adds the
 first N turns to ``--db`` in 50-turn sessions with cached vectors, searches once and
 closes it (which saves the index beside it).
 
+A store of a million turns through ``Memory.add`` takes hours here, so ``--replicate SEED
+--copies C`` makes one from a store ``Memory.add`` built (e.g. ingest_search's 100k
+``--keep-db`` store): every turn of SEED, C times, written by ``Store.load`` (the path of
+``remem import``) with fresh ids and session ids, as one user's C repeated histories. Copy
+0 keeps the real vectors; copies past it get mixtures of two or three real ones
+(``ann.mixtures``: distinct rows between real sentences). The entities stay one set and
+every copy links its turns to them, as ``Memory.add`` links a name seen again. Then one
+search builds the index and ``close`` saves it beside the file.
+
 Each round starts two fresh processes on the same store, one after the other: one finds
 the index saved beside the file (``<db>.index``, ``stores/index_file.py``) and loads it;
 the other finds none and builds the index from SQL as remem did before the file existed
@@ -30,14 +39,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import ann
 import corpus
 import embed_cache
 import machine
 import numpy as np
 
 from remem import Memory
+from remem._ids import new_id
 from remem.providers.local_embedder import LocalEmbedder
 from remem.stores import index_file
+from remem.stores.sqlite import SQLiteStore
 
 USER = "bench-user"
 
@@ -151,13 +163,93 @@ def build(db: Path, turns: int) -> None:
     memory.close()
 
 
+def replicate(seed: Path, db: Path, copies: int) -> None:
+    """``db``: every record of ``seed``, ``copies`` times over (see the module docstring)."""
+    source = SQLiteStore(seed)
+    records = list(source.dump())
+    source.close()
+    real = np.stack([item[1] for kind, item in records if kind == "memory"])
+    rng = np.random.default_rng(7)
+    target = SQLiteStore(db)
+    for k in range(copies):
+        began = time.perf_counter()
+        mixed = ann.mixtures(real, len(real), rng) if k else real
+        mixed = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+        items, links = copy_records(records, k, mixed)
+        target.load(items)
+        if links:
+            with target.transaction():
+                for tenant, pairs in links.items():
+                    target.link_entities(tenant, pairs)
+        print(f"  copy {k}: {len(items):,} records in {time.perf_counter() - began:.0f} s",
+              file=sys.stderr)  # fmt: skip
+    target.close()
+    memory = Memory(str(db), embedder=LocalEmbedder.shared())
+    began = time.perf_counter()
+    memory.search("what did I say about my allergy", user_id=USER, limit=10)
+    print(f"  index built in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    memory.close()
+
+
+def copy_records(
+    records: list[tuple[str, Any]], k: int, vectors: np.ndarray
+) -> tuple[list[tuple[str, Any]], dict[str, list[tuple[str, str]]]]:
+    """Copy ``k`` of the seed's records: new ids and sessions; copy 0 is the seed itself."""
+    if k == 0:
+        return records, {}
+    ids: dict[str, str] = {}
+
+    def fresh(old: str) -> str:
+        return ids.setdefault(old, new_id(old.split("_", 1)[0]))
+
+    def scope(s: Any) -> Any:
+        return s.model_copy(update={"session_id": f"{s.session_id}.{k}"}) if s.session_id else s
+
+    items: list[tuple[str, Any]] = []
+    links: dict[str, list[tuple[str, str]]] = {}
+    row = 0
+    for kind, item in records:
+        if kind == "episode":
+            items.append(
+                (kind, item.model_copy(update={"id": fresh(item.id), "scope": scope(item.scope)}))
+            )
+        elif kind == "memory":
+            m, _ = item
+            update = {
+                "id": fresh(m.id),
+                "scope": scope(m.scope),
+                "provenance": tuple(fresh(p) for p in m.provenance),
+            }
+            items.append((kind, (m.model_copy(update=update), vectors[row])))
+            row += 1
+        elif kind == "event":
+            payload = dict(item.payload)
+            payload.update(
+                id=fresh(item.memory_id),
+                scope=scope(item.scope).model_dump(),
+                provenance=[fresh(p) for p in payload.get("provenance", [])],
+            )
+            update = {
+                "id": fresh(item.id),
+                "memory_id": fresh(item.memory_id),
+                "scope": scope(item.scope),
+                "payload": payload,
+            }
+            items.append((kind, item.model_copy(update=update)))
+        elif kind == "entity_link":
+            links.setdefault(item.scope.tenant, []).append((fresh(item.memory_id), item.entity_id))
+    return items, links  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, help="0: build the store only")
     parser.add_argument("--warm", type=int, default=20, help="warm searches per process")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "cold.json")
     parser.add_argument("--build", type=int, help="first build a store of this many turns")
+    parser.add_argument("--replicate", type=Path, help="first build --db from this store ...")
+    parser.add_argument("--copies", type=int, default=10, help="... this many times over")
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--saved", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -166,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if args.build:
         build(args.db, args.build)
+    if args.replicate:
+        replicate(args.replicate, args.db, args.copies)
+    if not args.rounds:
+        return
     result = run(args.db, args.rounds, args.warm)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

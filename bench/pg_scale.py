@@ -29,6 +29,12 @@ an exact numpy top-10 over every vector (what a store without an index does at b
 schemas are dropped at the end. Results: Markdown on stdout, JSON in
 ``bench/results/pg_scale.json``.
 
+``--keep`` keeps the loaded schema; ``--schema NAME`` measures a kept one without loading.
+``--ef-search N ...`` sweeps ``hnsw.ef_search`` (``vector_search`` alone, queries embedded
+beforehand, exact numpy top-10 timed beside each query); ``--memory-search`` times the whole
+``Memory.search`` (query embedding included) next to embedding + exact numpy, at the
+sweep's smallest ``ef_search`` with recall@10 >= 0.98 (else the store's own).
+
 Vectors past ``--real`` rows (default 100,000: what the embedding cache holds from one hour
 of embedding) are not embedded: row i past it gets the normalised mixture
 ``w * a + (1 - w) * b`` of two real corpus vectors picked at random (``w`` uniform in
@@ -58,10 +64,11 @@ import machine
 import numpy as np
 import psycopg
 
+from remem import Memory
 from remem.model import MemoryRecord, Scope
 from remem.providers.local_embedder import LocalEmbedder
 from remem.stores import MemoryFilter
-from remem.stores.postgres import PostgresStore
+from remem.stores.postgres import PostgresStore, connection
 
 ROOT = Path(__file__).resolve().parent
 SCOPE = Scope(tenant="bench", user_id="u")
@@ -79,10 +86,12 @@ def server_url(given: str | None) -> str:
     return url
 
 
-def with_schema(url: str, schema: str) -> str:
+def with_schema(url: str, schema: str, *settings: str) -> str:
+    """``url`` on ``schema``, with server settings (``name=value``) for its sessions."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-csearch_path={schema},public"))
+    options = " ".join(f"-c{x}" for x in (f"search_path={schema},public", *settings))
+    query.append(("options", options))
     return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
@@ -141,7 +150,8 @@ def strategy(
     schema = f"pgscale_{name.replace('-', '_')}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(url, autocommit=True) as admin:
         admin.execute(f"CREATE SCHEMA {schema}")
-    store = PostgresStore(with_schema(url, schema))
+    # The bulk path keeps a larger maintenance_work_mem of the URL (docs/postgres.md).
+    store = PostgresStore(with_schema(url, schema, f"maintenance_work_mem={args.build_memory}"))
     store.bind_embedder("all-MiniLM-L6-v2-onnx-int8", vectors.shape[1])
     out: dict[str, float] = {}
     with psycopg.connect(with_schema(url, schema), autocommit=True) as conn:
@@ -208,6 +218,89 @@ def searches(
     }
 
 
+def ef_sweep(
+    url: str, schema: str, data: tuple[np.ndarray, list[str]], efs: list[int]
+) -> list[dict[str, float]]:
+    """``vector_search`` top-10 at each ``hnsw.ef_search`` (the store's ``EF_SEARCH``, set per
+    pooled session as remem sets it), queries embedded once beforehand: the index's own cost
+    and recall, next to an exact numpy top-10 over the same queries in the same run."""
+    unit, questions = data
+    model = LocalEmbedder()
+    q = np.stack([model.embed_query(x) for x in questions])
+    q = q / np.linalg.norm(q, axis=1, keepdims=True)
+    tenth = np.stack([np.partition(unit @ row, -LIMIT)[-LIMIT] for row in q])
+    flt = MemoryFilter(scope=SCOPE)
+    default = connection.EF_SEARCH
+    rows = []
+    try:
+        for ef in efs:
+            connection.EF_SEARCH = ef
+            store = PostgresStore(with_schema(url, schema))
+            for row in q[:10]:  # warm: the index pages this setting walks
+                store.vector_search(row, flt, LIMIT)
+            ms, exact_ms, recalls = [], [], []
+            for n, row in enumerate(q):
+                began = time.perf_counter()
+                found = store.vector_search(row, flt, LIMIT)
+                ms.append((time.perf_counter() - began) * 1000)
+                began = time.perf_counter()
+                np.argpartition(unit @ row, -LIMIT)[-LIMIT:]
+                exact_ms.append((time.perf_counter() - began) * 1000)
+                hits = [int(m.id[1:]) for m, _ in found]
+                recalls.append(
+                    float(np.mean([q[n] @ unit[r] >= tenth[n] - 1e-5 for r in hits] or [0]))
+                )
+            store.close()
+            rows.append(
+                {
+                    "ef_search": ef,
+                    "p50_ms": statistics.median(ms),
+                    "p95_ms": percentile(ms, 0.95),
+                    "recall_at_10": float(np.mean(recalls)),
+                    "min_recall": float(np.min(recalls)),
+                    "exact_p50_ms": statistics.median(exact_ms),
+                    "exact_p95_ms": percentile(exact_ms, 0.95),
+                }
+            )
+            print(f"ef_search {ef}: {rows[-1]}", file=sys.stderr)
+    finally:
+        connection.EF_SEARCH = default
+    return rows  # fmt: skip
+
+
+def memory_searches(
+    url: str, schema: str, data: tuple[np.ndarray, list[str]], warm: list[str]
+) -> dict[str, float]:
+    """The whole ``Memory.search`` (hybrid: BM25, dense, the rest; query embedding included)
+    on the loaded store, next to the real model's embedding + an exact numpy top-10 of the
+    same queries, alternating in the same run."""
+    unit, questions = data
+    memory = Memory(
+        store=PostgresStore(with_schema(url, schema)), embedder=LocalEmbedder(), tenant="bench"
+    )
+    baseline = LocalEmbedder()
+    for text in warm:
+        memory.search(text, user_id=SCOPE.user_id, limit=LIMIT)
+        baseline.embed_query(text)
+    ms, exact_ms = [], []
+    for text in questions:
+        began = time.perf_counter()
+        memory.search(text, user_id=SCOPE.user_id, limit=LIMIT)
+        ms.append((time.perf_counter() - began) * 1000)
+        began = time.perf_counter()
+        v = baseline.embed_query(text)
+        np.argpartition(unit @ (v / np.linalg.norm(v)), -LIMIT)[-LIMIT:]
+        exact_ms.append((time.perf_counter() - began) * 1000)
+    memory.close()
+    return {
+        "ef_search": connection.EF_SEARCH,
+        "p50_ms": statistics.median(ms),
+        "p95_ms": percentile(ms, 0.95),
+        "exact_p50_ms": statistics.median(exact_ms),
+        "exact_p95_ms": percentile(exact_ms, 0.95),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -233,6 +326,13 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "pg_scale.json")
     parser.add_argument("--keep", action="store_true", help="keep the schemas")
+    parser.add_argument("--schema", help="measure this loaded schema (from --keep): no load")
+    parser.add_argument(
+        "--ef-search", type=int, nargs="*", default=[], help="hnsw.ef_search values to sweep"
+    )
+    parser.add_argument(
+        "--memory-search", action="store_true", help="also time the whole Memory.search"
+    )
     args = parser.parse_args()
     url = server_url(args.url)
     texts = [m["content"] for s in corpus.sessions(args.size, 50, args.seed) for m in s.messages]
@@ -243,12 +343,30 @@ def main() -> None:
     results: dict[str, Any] = {}
     schemas = []
     try:
-        for name in args.strategies:
+        for name in [] if args.schema else args.strategies:
             schema, results[name] = strategy(url, name, texts, vectors, args)
             schemas.append(schema)
             print(f"{name}: {results[name]}", file=sys.stderr)
-        results["search"] = searches(url, schemas[0], (unit, questions), args)
+        measured = args.schema or schemas[0]
+        results["search"] = searches(url, measured, (unit, questions), args)
         print(f"search: {results['search']}", file=sys.stderr)
+        if args.ef_search:
+            results["ef_sweep"] = ef_sweep(url, measured, (unit, questions), args.ef_search)
+        if args.memory_search:
+            warm = corpus.queries(10, args.seed + 2, set(texts))
+            # At the sweep's smallest ef_search with recall@10 >= 0.98, else the store's own.
+            good = [
+                r["ef_search"] for r in results.get("ef_sweep", []) if r["recall_at_10"] >= 0.98
+            ]
+            default, connection.EF_SEARCH = (
+                connection.EF_SEARCH,
+                min(good, default=connection.EF_SEARCH),
+            )
+            try:
+                results["memory_search"] = memory_searches(url, measured, (unit, questions), warm)
+            finally:
+                connection.EF_SEARCH = default
+            print(f"memory search: {results['memory_search']}", file=sys.stderr)
     finally:
         if not args.keep:
             with psycopg.connect(url, autocommit=True) as admin:
@@ -261,21 +379,25 @@ def main() -> None:
 
 
 def table(size: int, results: dict[str, Any]) -> str:
-    """Each strategy's seconds and its ratio to the fastest; then search on the first one."""
-    loads = {k: v for k, v in results.items() if k != "search"}
-    fastest = min(v["total_s"] for v in loads.values())
-    lines = [
-        "| memories (one user) | strategy | seconds (load + build) | ÷ fastest |",
-        "|---|---|---|---|",
-    ]
-    for name, out in loads.items():
-        split = f" ({out['load_s']:.0f} + {out['build_s']:.0f})" if "build_s" in out else ""
-        lines.append(
-            f"| {size:,} | {name} | {out['total_s']:.0f}{split} | {out['total_s'] / fastest:.2f} |"
-        )
+    """Each strategy's seconds and its ratio to the fastest; then search on the first one,
+    the ef_search sweep and the whole ``Memory.search`` when measured."""
+    loads = {k: v for k, v in results.items() if isinstance(v, dict) and "total_s" in v}
+    lines = []
+    if loads:
+        fastest = min(v["total_s"] for v in loads.values())
+        lines += [
+            "| memories (one user) | strategy | seconds (load + build) | ÷ fastest |",
+            "|---|---|---|---|",
+        ]
+        for name, out in loads.items():
+            split = f" ({out['load_s']:.0f} + {out['build_s']:.0f})" if "build_s" in out else ""
+            lines.append(
+                f"| {size:,} | {name} | {out['total_s']:.0f}{split} "
+                f"| {out['total_s'] / fastest:.2f} |"
+            )
+        lines.append("")
     search = results["search"]
     lines += [
-        "",
         "| memories (one user) | search p50 / p95 ms | recall@10 | embedding + exact p50 / p95 ms "
         "| p95 ÷ exact p95 |",
         "|---|---|---|---|---|",
@@ -284,6 +406,31 @@ def table(size: int, results: dict[str, Any]) -> str:
         f"| {search['exact_p50_ms']:.1f} / {search['exact_p95_ms']:.1f} "
         f"| {search['p95_ms'] / search['exact_p95_ms']:.2f} |",
     ]
+    if results.get("ef_sweep"):
+        lines += [
+            "",
+            "| hnsw.ef_search | vector_search p50 / p95 ms | recall@10 (min) "
+            "| exact numpy p50 / p95 ms | p95 ÷ exact p95 |",
+            "|---|---|---|---|---|",
+        ]
+        for row in results["ef_sweep"]:
+            lines.append(
+                f"| {row['ef_search']} | {row['p50_ms']:.1f} / {row['p95_ms']:.1f} "
+                f"| {row['recall_at_10']:.3f} ({row['min_recall']:.1f}) "
+                f"| {row['exact_p50_ms']:.1f} / {row['exact_p95_ms']:.1f} "
+                f"| {row['p95_ms'] / row['exact_p95_ms']:.2f} |"
+            )
+    if results.get("memory_search"):
+        m = results["memory_search"]
+        lines += [
+            "",
+            "| `Memory.search` (hybrid), ef_search | p50 / p95 ms | embedding + exact p50 / p95 ms "
+            "| p50 / p95 ratio |",
+            "|---|---|---|---|",
+            f"| {m['ef_search']} | {m['p50_ms']:.1f} / {m['p95_ms']:.1f} "
+            f"| {m['exact_p50_ms']:.1f} / {m['exact_p95_ms']:.1f} "
+            f"| {m['p50_ms'] / m['exact_p50_ms']:.2f} / {m['p95_ms'] / m['exact_p95_ms']:.2f} |",
+        ]
     return "\n".join(lines)
 
 
