@@ -88,12 +88,18 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     judged: set[str] = set()
     known: dict[str, consensus.Verdict] = {}
+    window = limit
     for _ in range(ROUNDS if guard.consensus else 0):
-        fresh = [f.memory for f in fused[:limit] if f.memory.id not in judged]
+        fresh = [f.memory for f in fused[:window] if f.memory.id not in judged]
         if not fresh:
             break
         judged.update(m.id for m in fresh)
-        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch, known), guard, flags)
+        verdicts = _offline_verdicts(fused, fresh, related, fetch, known)
+        _rank_down(fused, verdicts, guard, flags)
+        if verdicts:
+            # A poison planted in more copies than there are rounds would outlast them if
+            # each round judged only what rose into the answer: judge every candidate.
+            window = max(limit, POOL)
     if guard.llm_check and llm is not None:
         disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
         top = [f.memory for f in fused[:limit]]
