@@ -123,7 +123,9 @@ def _offline_verdicts(
     derived = [s for found in cited.values() for s in found if s.id not in cited]
     cited.update(_cited(derived, by_id, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
-    also = _about_claims([*fresh, *sources], set(by_id), related)
+    # Candidates below the pool are not read by the check: what the claims' own search
+    # finds among them is heard through it.
+    also = _about_claims([*fresh, *sources], {m.id for m in ranked[:POOL]}, related)
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
     inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
