@@ -25,7 +25,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from remem.model import TRUST_LEVELS, MemoryRecord, less_trusted
@@ -111,6 +111,8 @@ class Verdict:
     memory_id: str
     reason: str
     against: tuple[str, ...]
+    #: The candidates at its trust or above that say the same (judged next, as they rise).
+    copies: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -160,7 +162,7 @@ def _claim(sentence: str) -> Claim | None:
             shape[-1] = low
         elif token[0].isupper() and i > 0:
             value(low)  # a name: "... moved to Lisbon"
-        elif token[0].isupper() and len(tokens) > 1 and tokens[1][0].isupper():
+        elif token[0].isupper() and len(tokens) > 1 and _is_name(tokens[1]):
             value(low)  # the start of a name: "Director Franco's work..."
         elif token[0].isupper():
             lead = low if token[1:].islower() else None
@@ -173,6 +175,19 @@ def _claim(sentence: str) -> Claim | None:
             frozenset(frame), frozenset(slots), lead, hash(tuple(shape)) if restatable else 0
         )
     return None
+
+
+def _is_name(token: str) -> bool:
+    """Whether a word inside a sentence is read as a name (a value)."""
+    low = token.lower()
+    return (
+        token[0].isupper()
+        and low not in STOPWORDS
+        and len(low) >= 3
+        and not low.startswith(("i'", "i’"))
+        and low not in _CALENDAR
+        and low not in _COUNTS
+    )
 
 
 _cache: dict[tuple[str, int], tuple[Claim, ...]] = {}
@@ -311,7 +326,8 @@ def check(
     for t, (memory, _) in enumerate(targets):
         verdict = _verdict(memory, against[t], siding[t], restated[t])
         if verdict is not None:
-            verdicts[memory.id] = verdict
+            copies = tuple(i for i in siding[t] if i != memory.id)
+            verdicts[memory.id] = replace(verdict, copies=copies)
     return verdicts
 
 

@@ -6,7 +6,10 @@ returned against every candidate retrieved, a disputed hit's score is multiplied
 ``GuardPolicy.consensus_penalty`` (shown as a ``disputed`` boost), and quarantined hits
 (only there when asked for) are flagged so. The hits that rise into the answer once the
 disputed are ranked down are judged in turn (up to ``ROUNDS`` times): a poison planted in
-several copies must not have its second copy returned unjudged in place of the first.
+several copies must not have its second copy returned unjudged in place of the first. The
+candidates that say what a disputed hit said (its copies, ``Verdict.copies``) are judged in
+the next round wherever they rank, so a claim planted in more copies than there are rounds
+cannot outlast them.
 
 With ``GuardPolicy(llm_check=True)`` and an LLM, one call per search (none when every
 hit about to be returned is trusted or already disputed) asks the model which of the
@@ -53,6 +56,9 @@ class _Answer(BaseModel):
 POOL = consensus.POOL
 #: Words of those claims the search asks for.
 CLAIM_TERMS = 32
+#: Best results of that search heard even when the question's search ranked them too low
+#: for the check to read.
+NEAR = 10
 #: Times the hits that rise into the answer, once the disputed above them are ranked down,
 #: are judged in turn (several copies of one poison rise one after another).
 ROUNDS = 4
@@ -88,18 +94,19 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     judged: set[str] = set()
     known: dict[str, consensus.Verdict] = {}
-    window = limit
+    copies: set[str] = set()
     for _ in range(ROUNDS if guard.consensus else 0):
-        fresh = [f.memory for f in fused[:window] if f.memory.id not in judged]
+        fresh = [
+            f.memory
+            for i, f in enumerate(fused)
+            if (i < limit or f.memory.id in copies) and f.memory.id not in judged
+        ]
         if not fresh:
             break
         judged.update(m.id for m in fresh)
         verdicts = _offline_verdicts(fused, fresh, related, fetch, known)
         _rank_down(fused, verdicts, guard, flags)
-        if verdicts:
-            # A poison planted in more copies than there are rounds would outlast them if
-            # each round judged only what rose into the answer: judge every candidate.
-            window = max(limit, POOL)
+        copies.update(c for i in verdicts if i in known for c in known[i].copies)
     if guard.llm_check and llm is not None:
         disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
         top = [f.memory for f in fused[:limit]]
@@ -123,9 +130,8 @@ def _offline_verdicts(
     derived = [s for found in cited.values() for s in found if s.id not in cited]
     cited.update(_cited(derived, by_id, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
-    # Candidates below the pool are not read by the check: what the claims' own search
-    # finds among them is heard through it.
-    also = _about_claims([*fresh, *sources], {m.id for m in ranked[:POOL]}, related)
+    pool = {m.id for m in ranked[:POOL]}
+    also = _about_claims([*fresh, *sources], set(by_id), pool, related)
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
     inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
@@ -153,10 +159,12 @@ def _rank_down(
 
 
 def _about_claims(
-    hits: Sequence[MemoryRecord], seen: set[str], related: Related | None
+    hits: Sequence[MemoryRecord], seen: set[str], pool: set[str], related: Related | None
 ) -> list[MemoryRecord]:
     """Memories found by the words of the less trusted hits' claims, not yet among ``seen``
-    (none, and no search, when every hit is trusted or states no claim)."""
+    (none, and no search, when every hit is trusted or states no claim); the best
+    ``NEAR`` of them also when they are among ``seen`` but below the ``pool`` the check
+    reads (the truth a claim imitates may rank far down for the question)."""
     if related is None:
         return []
     words: dict[str, None] = {}
@@ -169,7 +177,11 @@ def _about_claims(
     if not words:
         return []
     found = related(list(words)[:CLAIM_TERMS])
-    return [m for m, _ in found if m.id not in seen]
+    return [
+        m
+        for rank, (m, _) in enumerate(found)
+        if m.id not in seen or (rank < NEAR and m.id not in pool)
+    ]
 
 
 def _cited(
