@@ -13,7 +13,11 @@ A memory below the owner's trust is flagged (``Verdict``) when it disagrees with
 - what at least two *independent* memories at least as trusted as it agree on, outnumbering
   those that side with it: independent means from distinct sessions or origins, so a claim
   repeated in one session, or planted by several fake tool results of one conversation,
-  counts once.
+  counts once, and the assistant is one voice in all its sessions (MINJA steers it into
+  repeating a claim; repeating is not corroborating), or
+- for an assistant turn, an earlier assistant turn of another session that it restates
+  word for word with one value changed (``restates``), when no more trusted memory says
+  what it says: a copied and falsified statement, not a correction in its own words.
 
 The owner's own memories are never flagged here: they are what the others are checked
 against. The check reads only the best ``POOL`` candidates a search already retrieved (no
