@@ -95,6 +95,7 @@ def guard_ranking(
     judged: set[str] = set()
     known: dict[str, consensus.Verdict] = {}
     copies: set[str] = set()
+    heard: dict[str, MemoryRecord] = {}
     for _ in range(ROUNDS if guard.consensus else 0):
         fresh = [
             f.memory
@@ -104,7 +105,7 @@ def guard_ranking(
         if not fresh:
             break
         judged.update(m.id for m in fresh)
-        verdicts = _offline_verdicts(fused, fresh, related, fetch, known)
+        verdicts = _offline_verdicts(fused, fresh, related, fetch, known, heard, copies)
         _rank_down(fused, verdicts, guard, flags)
         copies.update(c for i in verdicts if i in known for c in known[i].copies)
     if guard.llm_check and llm is not None:
@@ -120,9 +121,13 @@ def _offline_verdicts(
     related: Related | None,
     fetch: Fetch | None,
     known: dict[str, consensus.Verdict],
+    heard: dict[str, MemoryRecord],
+    copies: set[str],
 ) -> dict[str, str]:
     """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
-    derived among them by what they cite; ``known`` keeps every verdict of the search."""
+    derived among them by what they cite; ``known`` keeps every verdict of the search,
+    ``heard`` every memory the claims' own searches found. Copies of a disputed claim
+    need no search of their own: the claim's was made when it was judged."""
     ranked = [f.memory for f in fused]
     by_id = {m.id: m for m in ranked}
     cited = _cited(fresh, by_id, fetch)
@@ -131,7 +136,9 @@ def _offline_verdicts(
     cited.update(_cited(derived, by_id, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
     pool = {m.id for m in ranked[:POOL]}
-    also = _about_claims([*fresh, *sources], set(by_id), pool, related)
+    asked = [m for m in fresh if m.id not in copies]
+    heard.update((m.id, m) for m in _about_claims([*asked, *sources], set(by_id), pool, related))
+    also = list(heard.values())
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
     inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
