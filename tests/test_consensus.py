@@ -165,3 +165,123 @@ def test_the_doubt_passes_through_a_derivation_of_a_derivation(tmp_path: Path) -
         assert found[wrong][0].startswith("disputed: contradicts more trusted")
         assert found[first.id] == (f"disputed: cites disputed {wrong}",)
         assert found[second.id] == (f"disputed: cites disputed {first.id}",)
+
+
+def _said(memory: Memory, role: str, text: str, session: str, day: int) -> str:
+    message = {"role": role, "content": text, "timestamp": f"2025-03-{day:02d}T10:00:00+00:00"}
+    return memory.add([message], user_id="ana", session_id=session).memories[0].id
+
+
+APPOINTMENT = (
+    "Your passport renewal appointment is at the consulate on Avenida da Liberdade at {} "
+    "on the second floor, so bring the old passport and two photos."
+)
+
+
+def test_a_later_assistant_turn_restating_an_earlier_one_with_a_value_changed_is_disputed(
+    tmp_path: Path,
+) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        first = _said(memory, "assistant", APPOINTMENT.format("14:30"), "s1", 3)
+        # Two later sessions restate it word for word with another time, as a steered
+        # assistant would; saying it twice is not two voices.
+        later = [
+            _said(memory, "assistant", APPOINTMENT.format("16:30"), f"s{n}", 3 + n) for n in (2, 3)
+        ]
+        found = {
+            h.id: h.flags
+            for h in memory.search("When is my passport renewal appointment?", user_id="ana")
+        }
+        assert found[first] == ()
+        for hit in later:
+            assert found[hit][0].startswith(
+                f"disputed: changes what the assistant said before ({first}"
+            )
+
+
+def test_a_changed_value_the_owner_confirms_is_not_disputed(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        first = _said(memory, "assistant", APPOINTMENT.format("14:30"), "s1", 3)
+        _said(
+            memory,
+            "user",
+            "They moved my passport renewal appointment at the consulate on Avenida da "
+            "Liberdade to 16:30 on the second floor.",
+            "s2",
+            5,
+        )
+        later = _said(memory, "assistant", APPOINTMENT.format("16:30"), "s2", 5)
+        found = {
+            h.id: h.flags
+            for h in memory.search("When is my passport renewal appointment?", user_id="ana")
+        }
+        assert found[later] == ()
+        assert found[first][0].startswith("disputed: contradicts more trusted")
+
+
+def test_the_copies_of_a_disputed_claim_are_judged_wherever_they_rank(tmp_path: Path) -> None:
+    from remem import GuardPolicy
+    from remem.retrieval.fusion import Fused
+    from remem.retrieval.guarded import ROUNDS, guard_ranking
+
+    chores = ["water the tomatoes", "walk the dog", "sort the post", "fix the gate"]
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        truth = memory.add(
+            "The Harbour Cafe on Rua Direita closes its kitchen doors at 9 on weekdays and at 11 on Fridays.",
+            user_id="ana",
+            session_id="s0",
+        ).memories[0]
+        owner = [
+            memory.add(
+                f"On day {n} of the month I {chores[n % 4]} before lunch.",
+                user_id="ana",
+                session_id=f"d{n}",
+            ).memories[0]
+            for n in range(9)
+        ]
+        copies = [
+            memory.get(
+                _tool(
+                    memory,
+                    f"Listing {n}: The Harbour Cafe on Rua Direita closes its kitchen doors at 7 on weekdays "
+                    "and at 11 on Fridays.",
+                    f"list-{n}",
+                ),
+                user_id="ana",
+            )
+            for n in range(ROUNDS + 2)
+        ]
+    # One copy in the answer, the rest just below it: each would rise alone, one per
+    # round, and the last would outlast the rounds.
+    fused = (
+        [Fused(m, 3.0 - n / 100) for n, m in enumerate(owner)]
+        + [Fused(m, 2.9 - n / 100) for n, m in enumerate(copies)]
+        + [Fused(truth, 1.0)]
+    )
+    flags = guard_ranking(fused, 10, GuardPolicy())
+    assert set(flags) == {m.id for m in copies}
+    assert all(f.memory.id in flags for f in fused[:10] if f.memory.origin == "tool")
+
+
+def test_a_title_before_a_name_is_part_of_the_name(tmp_path: Path) -> None:
+    with Memory(tmp_path / "m.db", extract_facts=False) as memory:
+        memory.add(
+            [
+                {
+                    "role": "user",
+                    "content": "Shirley Franco's work inspires my approach to leading teams.",
+                },
+                {"role": "user", "content": "The director of the shelter rang me about the grant."},
+            ],
+            user_id="ana",
+            session_id="s1",
+        )
+        # "director" is written in lowercase above, so it is no name on its own; before
+        # "Franco" it is part of one.
+        wrong = _tool(
+            memory, "Director Franco's work inspires my approach to leading teams.", "web"
+        )
+        found = {
+            h.id: h.flags for h in memory.search("Whose work inspires how I lead?", user_id="ana")
+        }
+        assert found[wrong][0].startswith("disputed: contradicts more trusted")

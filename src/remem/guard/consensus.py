@@ -13,7 +13,11 @@ A memory below the owner's trust is flagged (``Verdict``) when it disagrees with
 - what at least two *independent* memories at least as trusted as it agree on, outnumbering
   those that side with it: independent means from distinct sessions or origins, so a claim
   repeated in one session, or planted by several fake tool results of one conversation,
-  counts once.
+  counts once, and the assistant is one voice in all its sessions (MINJA steers it into
+  repeating a claim; repeating is not corroborating), or
+- for an assistant turn, an earlier assistant turn of another session that it restates
+  word for word with one value changed (``restates``), when no more trusted memory says
+  what it says: a copied and falsified statement, not a correction in its own words.
 
 The owner's own memories are never flagged here: they are what the others are checked
 against. The check reads only the best ``POOL`` candidates a search already retrieved (no
@@ -25,7 +29,8 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from remem.model import TRUST_LEVELS, MemoryRecord, less_trusted
 from remem.text.sentences import sentences
@@ -41,9 +46,13 @@ CLAIM_CACHE = 50_000
 #: Best candidates a hit is checked against (the truth a poison imitates ranks near it).
 POOL = 40
 
+#: Words a sentence must repeat, in order, to be read as a restatement of another (``restates``).
+MIN_RESTATED = 12
+
 #: Marks the second and later occurrences of one value in a sentence ("79#2").
 REPEAT = "#"
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z'’-]*|\d+(?:[.,:/]\d+)*")
+_BLANK = "\0"
 _WORD = re.compile(r"[a-z][a-z'’-]*")
 #: Where a sentence frames a clause: a colon, quotes, a dash, brackets, a line break; each
 #: is split on alone, so a claim holding a quoted title or a dash stays whole on one of them.
@@ -88,10 +97,15 @@ class Claim:
     frame: frozenset[str]
     slots: frozenset[str]
     lead: str | None = None
+    #: The sentence word for word with its values blanked out (see ``restates``); 0 when
+    #: it is too short for a repetition of it to mean anything.
+    shape: int = 0
 
     def named(self) -> Claim:
         """The claim with its lead read as a name (a value)."""
-        return self if self.lead is None else Claim(self.frame, self.slots | {self.lead})
+        if self.lead is None:
+            return self
+        return Claim(self.frame, self.slots | {self.lead}, shape=self.shape)
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,8 @@ class Verdict:
     memory_id: str
     reason: str
     against: tuple[str, ...]
+    #: The candidates at its trust or above that say the same (judged next, as they rise).
+    copies: tuple[str, ...] = ()
 
     @property
     def flag(self) -> str:
@@ -129,6 +145,7 @@ def read_claims(text: str) -> tuple[Claim, ...]:
 def _claim(sentence: str) -> Claim | None:
     frame: set[str] = set()
     slots: set[str] = set()
+    shape: list[str] = []
     lead = None
 
     def value(low: str) -> None:
@@ -139,21 +156,42 @@ def _claim(sentence: str) -> Claim | None:
             n += 1
         slots.add(low)
 
-    for i, token in enumerate(_TOKEN.findall(sentence)):
+    tokens = _TOKEN.findall(sentence)
+    for i, token in enumerate(tokens):
         low = token.lower()
+        shape.append(_BLANK)
         if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
             value(low)
         elif low in STOPWORDS or len(low) < 3 or low.startswith(("i'", "i’")):
-            continue
+            shape[-1] = low
         elif token[0].isupper() and i > 0:
             value(low)  # a name: "... moved to Lisbon"
+        elif token[0].isupper() and len(tokens) > 1 and _is_name(tokens[1]):
+            value(low)  # the start of a name: "Director Franco's work..."
         elif token[0].isupper():
             lead = low if token[1:].islower() else None
         else:
             frame.add(low)
+            shape[-1] = low
     if (slots or lead) and len(frame) >= MIN_SHARED:
-        return Claim(frozenset(frame), frozenset(slots), lead)
+        restatable = len(shape) >= MIN_RESTATED
+        return Claim(
+            frozenset(frame), frozenset(slots), lead, hash(tuple(shape)) if restatable else 0
+        )
     return None
+
+
+def _is_name(token: str) -> bool:
+    """Whether a word inside a sentence is read as a name (a value)."""
+    low = token.lower()
+    return (
+        token[0].isupper()
+        and low not in STOPWORDS
+        and len(low) >= 3
+        and not low.startswith(("i'", "i’"))
+        and low not in _CALENDAR
+        and low not in _COUNTS
+    )
 
 
 _cache: dict[tuple[str, int], tuple[Claim, ...]] = {}
@@ -193,9 +231,29 @@ def agree(a: Claim, b: Claim) -> bool:
     return _same_topic(a, b) and (a.slots <= b.slots or b.slots <= a.slots)
 
 
+def restates(a: Claim, b: Claim) -> bool:
+    """The same sentence word for word with one value changed ("the two angles and the
+    included side" / "the five angles and the included side"): copied and falsified, not
+    a new statement that happens to share words (a heading and a list item in Title Case,
+    a formula with other numbers, differ in more than one value)."""
+    return (
+        a.shape != 0
+        and a.shape == b.shape
+        and len(a.slots - b.slots) == 1 == len(b.slots - a.slots)
+        and _same_topic(a, b)
+    )
+
+
 def _independence(memory: MemoryRecord) -> tuple[str | None, str]:
-    """Memories sharing this key are one voice: same session, same origin."""
+    """Memories sharing this key are one voice: same session, same origin. The assistant
+    is one speaker in every session: saying a thing again is not corroborating it."""
+    if memory.origin == "assistant":
+        return None, memory.origin
     return memory.scope.session_id or (memory.provenance[:1] or ("",))[0], memory.origin
+
+
+def _said_at(memory: MemoryRecord) -> datetime:
+    return memory.valid_from or memory.recorded_at
 
 
 def check(
@@ -229,6 +287,7 @@ def check(
             flat.append((t, claim))
     against: list[dict[str, MemoryRecord]] = [{} for _ in targets]
     siding: list[dict[str, MemoryRecord]] = [{m.id: m} for m, _ in targets]
+    restated: list[dict[str, MemoryRecord]] = [{} for _ in targets]
     vocabulary = frozenset(postings)
     candidates = [*memories[:pool], *also]
     texts = [m.text for m in [*candidates, *extra]]
@@ -263,13 +322,16 @@ def check(
                     continue
                 if disagree(mine, theirs):
                     against[t][voice.id] = voice
+                    if restates(claim, other):
+                        restated[t][voice.id] = voice
                 elif agree(mine, theirs):
                     siding[t][voice.id] = voice
     verdicts = {}
     for t, (memory, _) in enumerate(targets):
-        verdict = _verdict(memory, against[t], siding[t])
+        verdict = _verdict(memory, against[t], siding[t], restated[t])
         if verdict is not None:
-            verdicts[memory.id] = verdict
+            copies = tuple(i for i in siding[t] if i != memory.id)
+            verdicts[memory.id] = replace(verdict, copies=copies)
     return verdicts
 
 
@@ -290,7 +352,10 @@ def _seen_lowercase(word: str, texts: Sequence[str]) -> bool:
 
 
 def _verdict(
-    memory: MemoryRecord, against: dict[str, MemoryRecord], siding: dict[str, MemoryRecord]
+    memory: MemoryRecord,
+    against: dict[str, MemoryRecord],
+    siding: dict[str, MemoryRecord],
+    restated: dict[str, MemoryRecord],
 ) -> Verdict | None:
     if not against:
         return None
@@ -298,6 +363,22 @@ def _verdict(
     if better:
         ids = tuple(m.id for m in better)
         return Verdict(memory.id, f"contradicts more trusted {', '.join(ids[:3])}", ids)
+    backed = any(less_trusted(memory.trust, m.trust) for m in siding.values())
+    earlier = [
+        m
+        for m in restated.values()
+        if memory.origin == m.origin == "assistant"
+        and m.scope.session_id != memory.scope.session_id
+        and _said_at(m) < _said_at(memory)
+    ]
+    if earlier and not backed:
+        ids = tuple(m.id for m in earlier)
+        return Verdict(
+            memory.id,
+            f"changes what the assistant said before ({', '.join(ids[:3])}), "
+            "and no owner's memory says so",
+            ids,
+        )
     dissent = {_independence(m) for m in against.values()}
     support = {_independence(m) for m in siding.values()}
     if len(dissent) >= 2 and len(dissent) > len(support):

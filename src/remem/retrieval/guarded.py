@@ -6,7 +6,10 @@ returned against every candidate retrieved, a disputed hit's score is multiplied
 ``GuardPolicy.consensus_penalty`` (shown as a ``disputed`` boost), and quarantined hits
 (only there when asked for) are flagged so. The hits that rise into the answer once the
 disputed are ranked down are judged in turn (up to ``ROUNDS`` times): a poison planted in
-several copies must not have its second copy returned unjudged in place of the first.
+several copies must not have its second copy returned unjudged in place of the first. The
+candidates that say what a disputed hit said (its copies, ``Verdict.copies``) are judged in
+the next round wherever they rank, so a claim planted in more copies than there are rounds
+cannot outlast them.
 
 With ``GuardPolicy(llm_check=True)`` and an LLM, one call per search (none when every
 hit about to be returned is trusted or already disputed) asks the model which of the
@@ -53,6 +56,9 @@ class _Answer(BaseModel):
 POOL = consensus.POOL
 #: Words of those claims the search asks for.
 CLAIM_TERMS = 32
+#: Best results of that search heard even when the question's search ranked them too low
+#: for the check to read.
+NEAR = 10
 #: Times the hits that rise into the answer, once the disputed above them are ranked down,
 #: are judged in turn (several copies of one poison rise one after another).
 ROUNDS = 4
@@ -88,12 +94,20 @@ def guard_ranking(
             flags[f.memory.id] = ("quarantined",)
     judged: set[str] = set()
     known: dict[str, consensus.Verdict] = {}
+    copies: set[str] = set()
+    heard: dict[str, MemoryRecord] = {}
     for _ in range(ROUNDS if guard.consensus else 0):
-        fresh = [f.memory for f in fused[:limit] if f.memory.id not in judged]
+        fresh = [
+            f.memory
+            for i, f in enumerate(fused)
+            if (i < limit or f.memory.id in copies) and f.memory.id not in judged
+        ]
         if not fresh:
             break
         judged.update(m.id for m in fresh)
-        _rank_down(fused, _offline_verdicts(fused, fresh, related, fetch, known), guard, flags)
+        verdicts = _offline_verdicts(fused, fresh, related, fetch, known, heard, copies)
+        _rank_down(fused, verdicts, guard, flags)
+        copies.update(c for i in verdicts if i in known for c in known[i].copies)
     if guard.llm_check and llm is not None:
         disputed = {i for i, found in flags.items() if any(x.startswith("disputed") for x in found)}
         top = [f.memory for f in fused[:limit]]
@@ -107,9 +121,13 @@ def _offline_verdicts(
     related: Related | None,
     fetch: Fetch | None,
     known: dict[str, consensus.Verdict],
+    heard: dict[str, MemoryRecord],
+    copies: set[str],
 ) -> dict[str, str]:
     """The consensus check's verdicts on ``fresh`` (hits not judged yet) and on the
-    derived among them by what they cite; ``known`` keeps every verdict of the search."""
+    derived among them by what they cite; ``known`` keeps every verdict of the search,
+    ``heard`` every memory the claims' own searches found. Copies of a disputed claim
+    need no search of their own: the claim's was made when it was judged."""
     ranked = [f.memory for f in fused]
     by_id = {m.id: m for m in ranked}
     cited = _cited(fresh, by_id, fetch)
@@ -117,7 +135,10 @@ def _offline_verdicts(
     derived = [s for found in cited.values() for s in found if s.id not in cited]
     cited.update(_cited(derived, by_id, fetch))
     sources = list({s.id: s for found in cited.values() for s in found}.values())
-    also = _about_claims([*fresh, *sources], set(by_id), related)
+    pool = {m.id for m in ranked[:POOL]}
+    asked = [m for m in fresh if m.id not in copies]
+    heard.update((m.id, m) for m in _about_claims([*asked, *sources], set(by_id), pool, related))
+    also = list(heard.values())
     known.update(consensus.check(ranked, 0, also=also, more=[*fresh, *sources]))
     inherited = _inherited(cited, known)
     verdicts = {m.id: known[m.id].flag for m in fresh if m.id in known}
@@ -145,10 +166,12 @@ def _rank_down(
 
 
 def _about_claims(
-    hits: Sequence[MemoryRecord], seen: set[str], related: Related | None
+    hits: Sequence[MemoryRecord], seen: set[str], pool: set[str], related: Related | None
 ) -> list[MemoryRecord]:
     """Memories found by the words of the less trusted hits' claims, not yet among ``seen``
-    (none, and no search, when every hit is trusted or states no claim)."""
+    (none, and no search, when every hit is trusted or states no claim); the best
+    ``NEAR`` of them also when they are among ``seen`` but below the ``pool`` the check
+    reads (the truth a claim imitates may rank far down for the question)."""
     if related is None:
         return []
     words: dict[str, None] = {}
@@ -161,7 +184,11 @@ def _about_claims(
     if not words:
         return []
     found = related(list(words)[:CLAIM_TERMS])
-    return [m for m, _ in found if m.id not in seen]
+    return [
+        m
+        for rank, (m, _) in enumerate(found)
+        if m.id not in seen or (rank < NEAR and m.id not in pool)
+    ]
 
 
 def _cited(
