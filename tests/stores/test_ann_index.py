@@ -8,7 +8,10 @@ the saved index (graph included) instead of rebuilding it.
 
 from __future__ import annotations
 
+import mmap
 import shutil
+import sys
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +20,7 @@ import pytest
 from conformance import ids, record
 
 from remem.model import Scope
-from remem.stores import MemoryFilter, ann, index_file, row_index
+from remem.stores import MemoryFilter, ann, index_file, page_in, row_index
 from remem.stores.row_index import Approximate, RowIndex, Window
 from remem.stores.sqlite import SQLiteStore
 
@@ -196,6 +199,88 @@ def test_a_loaded_graph_reads_its_file_in_place_until_it_grows(tmp_path: Path) -
     assert (tmp_path / "g.faiss").read_bytes() == saved
 
 
+def _resident_kib(path: Path) -> int:
+    """Resident KiB of this process's mappings of ``path`` (/proc/self/smaps)."""
+    resident, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        head = line.split(" ", 1)[0]
+        if "-" in head and not head.endswith(":"):  # a mapping's first line
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident
+
+
+def _page_in_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == page_in.THREAD_NAME and t.is_alive()]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="MADV_POPULATE_READ and smaps are Linux's")
+def test_a_loaded_graph_is_read_ahead_and_answers_as_before(tmp_path: Path) -> None:
+    """A background thread maps in the loaded graph's vectors and links; the answers are
+    the built graph's, during the read-ahead and after it."""
+    vectors = _vectors(N)
+    graph = ann.Ann.build(vectors)
+    graph.save(tmp_path / "g.faiss")
+    loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
+    assert loaded.page_in is not None
+    during = [loaded.search(vectors[i], 10) for i in range(0, N, 300)]
+    assert loaded.page_in.wait(timeout=30)
+    regions = ann._mapped_regions(loaded._index)
+    assert len(regions) == 2 and loaded.page_in.populated >= sum(size for _, size in regions)
+    assert _resident_kib(tmp_path / "g.faiss") * 1024 >= sum(size for _, size in regions)
+    for i, found in zip(range(0, N, 300), during, strict=True):
+        assert np.array_equal(found, graph.search(vectors[i], 10))
+        assert np.array_equal(loaded.search(vectors[i], 10), found)
+    loaded.close()
+    assert loaded.page_in is None and not _page_in_threads()
+
+
+def test_stopping_a_read_ahead_ends_its_thread_between_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``stop`` returns with the thread gone, before the whole range was read."""
+    monkeypatch.setattr(page_in, "CHUNK", mmap.PAGESIZE)
+    size = 65_536 * mmap.PAGESIZE  # a sparse file: one call per page takes 0.1 s or more
+    with open(tmp_path / "f", "wb") as f:
+        f.truncate(size)
+    with open(tmp_path / "f", "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        view = np.frombuffer(m, dtype=np.uint8)
+        reader = page_in.PageIn([(int(view.ctypes.data), size)], tmp_path / "f", keep=None)
+        reader.stop()
+        assert not reader.running and not _page_in_threads()
+        if sys.platform == "linux":
+            assert reader.populated < size
+        del view
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="posix_fadvise is Linux's")
+def test_a_kernel_without_the_advice_reads_the_file_ahead_instead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before Linux 5.14 ``MADV_POPULATE_READ`` is EINVAL: the file's cache is filled instead."""
+    monkeypatch.setattr(page_in, "MADV_POPULATE_READ", 4_242)  # no such advice: EINVAL
+    vectors = _vectors(500)
+    graph = ann.Ann.build(vectors)
+    graph.save(tmp_path / "g.faiss")
+    loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
+    assert loaded.page_in is not None and loaded.page_in.wait(timeout=30)
+    assert loaded.page_in.read_ahead and loaded.page_in.populated == 0
+    assert np.array_equal(loaded.search(vectors[3], 10), graph.search(vectors[3], 10))
+
+
+def test_the_first_add_stops_the_read_ahead_of_the_mapping_it_drops(tmp_path: Path) -> None:
+    vectors = _vectors(N)
+    graph = ann.Ann.build(vectors[:-1])
+    graph.save(tmp_path / "g.faiss")
+    loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
+    reader = loaded.page_in
+    loaded.add(vectors[-1:])
+    assert reader is not None and not reader.running and loaded.page_in is None
+    assert loaded.search(vectors[-1], 1).tolist() == [N - 1]
+    assert np.array_equal(loaded.search(vectors[5], 10), graph.search(vectors[5], 10))
+
+
 # -- the SQLite store: the index saved beside the file ---------------------------------
 @pytest.fixture
 def small_store(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -246,7 +331,10 @@ def test_a_new_process_reads_the_saved_index_graph_included(tmp_path: Path) -> N
     best = late[np.argsort(-(vectors[late] @ query), kind="stable")][:10]
     windowed = _search(reopened, query, event_after=T0 + timedelta(days=1_000))
     assert windowed == [f"m{i}" for i in best]
+    graph = index.parts[PART].ann
+    assert graph is not None and graph.page_in is not None  # reading its file ahead
     reopened.close()
+    assert graph.page_in is None and not _page_in_threads()
 
 
 @pytest.mark.usefixtures("small_store")

@@ -17,9 +17,12 @@ built the graph 2-4x faster and answered 10-20x faster at the same recall
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
+
+from remem.stores.page_in import PageIn, Region
 
 #: Links per node. 32 gave recall@10 0.99 at 100k but not at 1M; 48 with efConstruction
 #: 100 holds >= 0.98 at 1M (docs/benchmarks.md, "ANN: recall and latency").
@@ -58,6 +61,8 @@ class Ann:
     A graph read from a file keeps its vectors mapped from it (``IO_FLAG_MMAP_IFC``): a
     new process pages in what its searches touch instead of reading 1.5 GB at 1M rows.
     faiss cannot append to mapped storage, so the first add copies the graph into memory.
+    A background thread reads the mapped vectors and links ahead (``page_in.py``), so the
+    first searches of that process need not fault their pages in one by one.
     """
 
     def __init__(
@@ -70,6 +75,7 @@ class Ann:
     ) -> None:
         self._index = index
         self._mapped = mapped
+        self.page_in: PageIn | None = None  # reading the mapped graph ahead, after a load
         self._rows = np.empty(0, np.int64) if rows is None else rows  # node -> its first row
         # Repeated rows: those read from a file as arrays sorted by their group's first row
         # (a load builds nothing per row), those added since in a dict.
@@ -124,7 +130,16 @@ class Ann:
     def load(cls, path: Path, rows: np.ndarray, twins: np.ndarray) -> Ann:
         """The graph saved at ``path``, its vectors mapped (the file must not change)."""
         index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
-        return cls(index, rows, twins, mapped=True)
+        ann = cls(index, rows, twins, mapped=True)
+        regions = _mapped_regions(index)
+        ann.page_in = PageIn(regions, path, keep=index) if regions else None
+        return ann
+
+    def close(self) -> None:
+        """Stop reading the graph ahead (the graph still answers; it faults what it needs)."""
+        if self.page_in is not None:
+            self.page_in.stop()
+            self.page_in = None
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
@@ -153,6 +168,9 @@ class Ann:
             return
         self._rows = np.concatenate([self._rows, start + np.asarray(new, dtype=np.int64)])
         if self._mapped:  # mapped storage cannot grow: copy the graph into memory once
+            if self.page_in is not None:  # reading ahead a mapping about to be dropped
+                self.page_in.stop()
+                self.page_in = None
             self._index = faiss.deserialize_index(faiss.serialize_index(self._index))
             self._mapped = False
         threads = faiss.omp_get_max_threads()
@@ -206,3 +224,20 @@ class Ann:
         nodes = allowed[self._rows]
         nodes[twin_nodes[allowed[twin_rows]]] = True
         return nodes
+
+
+def _mapped_regions(index: faiss.Index) -> list[Region]:
+    """(address, bytes) of a read graph's vectors and links, where mapped.
+
+    faiss 1.15 maps both from the file with ``IO_FLAG_MMAP_IFC`` (``MaybeOwnedVector``s
+    that do not own their data); a build of faiss that copies one has nothing to read ahead.
+    """
+    hnsw: Any = faiss.downcast_index(index)  # IndexHNSWFlat: its fields are not in the stubs
+    regions: list[Region] = []
+    storage: Any = faiss.downcast_index(hnsw.storage)
+    for vector in (storage.codes, hnsw.hnsw.neighbors):
+        if getattr(vector, "is_owned", True) or not vector.size():
+            continue
+        view = faiss.rev_swig_ptr(vector.data(), vector.size())
+        regions.append((int(view.ctypes.data), int(view.nbytes)))
+    return regions

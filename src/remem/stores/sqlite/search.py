@@ -313,5 +313,8 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
 
     def close(self) -> None:
         with self._lock:
+            for part in self._index.parts.values() if self._index is not None else ():
+                if part.ann is not None:  # no thread reading a graph ahead outlives the store
+                    part.ann.close()
             self._save_index()
         super().close()
