@@ -23,7 +23,11 @@ the other finds none and builds the index from SQL as remem did before the file 
 threshold above the store's size so it builds no graph either (the old code had none)
 and without saving on exit. Each process then runs warm searches; the first search is
 reported next to them and next to the other process's, so the ratios hold on a busy
-machine. Model loading is timed apart (it is the same in both).
+machine. Model loading is timed apart (it is the same in both). ``--baseline-src DIR``
+adds a third process per round that loads the saved index with remem imported from DIR
+(another commit's ``src/``), for before/after in one run; ``--evict`` drops the store's
+files from the page cache before every process (``posix_fadvise(DONTNEED)``: the store's
+files only), so each first search reads the disk as after a reboot.
 """
 
 from __future__ import annotations
@@ -82,10 +86,13 @@ def probe(db: str, queries: list[str], save: bool) -> dict[str, Any]:
     return out
 
 
-def fresh(db: Path, queries: list[str], saved: bool) -> dict[str, Any]:
+def fresh(db: Path, queries: list[str], saved: bool, src: Path | None = None) -> dict[str, Any]:
+    """One probe in a new process; ``src``: import remem from that tree instead."""
     env = dict(os.environ)
     if not saved:
         env["REMEM_ANN_THRESHOLD"] = str(10**12)
+    if src is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(src), str(Path(__file__).parent)])
     done = subprocess.run(
         [sys.executable, __file__, "--probe", str(db), "--saved", str(int(saved))],
         input=json.dumps(queries),
@@ -97,27 +104,60 @@ def fresh(db: Path, queries: list[str], saved: bool) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def run(db: Path, rounds: int, warm: int) -> dict[str, Any]:
+def evict(db: Path) -> int:
+    """Drop the store's files from the page cache (theirs only: others' runs keep theirs).
+
+    ``posix_fadvise(DONTNEED)`` frees a file's clean cached pages that no process maps;
+    between two probes none does. Returns the bytes advised.
+    """
+    files = [db, db.with_name(db.name + "-wal"), *index_file.path_for(db).iterdir()]
+    advised = 0
+    for path in files:
+        if not path.is_file():
+            continue
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)  # dirty pages stay cached: write them first
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(descriptor)
+        advised += path.stat().st_size
+    return advised
+
+
+def run(
+    db: Path, rounds: int, warm: int, baseline: Path | None = None, cold: bool = False
+) -> dict[str, Any]:
     folder = index_file.path_for(db)
     if not folder.is_dir():
         raise SystemExit(f"{folder} is missing: search the store once in a process that closes it")
     aside = folder.with_name(folder.name + ".aside")
-    pool = corpus.queries(rounds * 2 * (warm + 1), 11, exclude=set())
-    results: dict[str, list[dict[str, Any]]] = {"saved index": [], "built from SQL": []}
+    # (name, loads the saved index, remem from) per probe of a round, in this order
+    probes: list[tuple[str, bool, Path | None]] = [("saved index", True, None)]
+    if baseline is not None:
+        probes.append(("saved index, baseline src", True, baseline))
+    probes.append(("built from SQL", False, None))
+    pool = corpus.queries(rounds * len(probes) * (warm + 1), 11, exclude=set())
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in probes}
     with machine.Contention() as contention:
         for r in range(rounds):
-            for saved in (True, False):
+            # the two saved-index probes swap places every round: neither always goes first
+            order = (
+                probes if r % 2 == 0 or baseline is None else [probes[1], probes[0], *probes[2:]]
+            )
+            for key, saved, src in order:
                 chunk = pool[: warm + 1]
                 pool = pool[warm + 1 :]
+                if cold:
+                    evict(db)
                 if not saved:
                     folder.rename(aside)
                 try:
-                    found = fresh(db, chunk, saved)
+                    found = fresh(db, chunk, saved, src)
                 finally:
                     if not saved:
                         shutil.rmtree(folder, ignore_errors=True)
                         aside.rename(folder)
-                key = "saved index" if saved else "built from SQL"
                 results[key].append(found)
                 print(f"  round {r} {key}: {found}", file=sys.stderr)
     summary = {}
@@ -136,6 +176,12 @@ def run(db: Path, rounds: int, warm: int) -> dict[str, Any]:
         s["first_search_ms"] / b["first_search_ms"] for s, b in zip(saved, built, strict=True)
     ]
     summary["saved_to_built_first_search"] = round(float(np.median(ratios)), 3)
+    if baseline is not None:
+        before = results["saved index, baseline src"]
+        ratios = [
+            s["first_search_ms"] / b["first_search_ms"] for s, b in zip(saved, before, strict=True)
+        ]
+        summary["saved_to_baseline_first_search"] = round(float(np.median(ratios)), 3)
     return {
         "command": "python bench/cold_start.py " + " ".join(sys.argv[1:]),
         "machine": machine.describe(),
@@ -250,6 +296,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--build", type=int, help="first build a store of this many turns")
     parser.add_argument("--replicate", type=Path, help="first build --db from this store ...")
     parser.add_argument("--copies", type=int, default=10, help="... this many times over")
+    parser.add_argument(
+        "--baseline-src", type=Path, help="also probe the saved index with remem from this src/"
+    )
+    parser.add_argument(
+        "--evict", action="store_true", help="drop the store's files from the page cache first"
+    )
     parser.add_argument("--probe", help=argparse.SUPPRESS)
     parser.add_argument("--saved", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -262,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         replicate(args.replicate, args.db, args.copies)
     if not args.rounds:
         return
-    result = run(args.db, args.rounds, args.warm)
+    result = run(args.db, args.rounds, args.warm, args.baseline_src, args.evict)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))

@@ -228,6 +228,7 @@ def test_a_loaded_graph_is_read_ahead_and_answers_as_before(tmp_path: Path) -> N
     assert loaded.page_in.wait(timeout=30)
     regions = ann._mapped_regions(loaded._index)
     assert len(regions) == 2 and loaded.page_in.populated >= sum(size for _, size in regions)
+    assert loaded.page_in.read_ahead  # the file was asked for first, in big reads
     assert _resident_kib(tmp_path / "g.faiss") * 1024 >= sum(size for _, size in regions)
     for i, found in zip(range(0, N, 300), during, strict=True):
         assert np.array_equal(found, graph.search(vectors[i], 10))
@@ -246,7 +247,8 @@ def test_stopping_a_read_ahead_ends_its_thread_between_chunks(
         f.truncate(size)
     with open(tmp_path / "f", "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
         view = np.frombuffer(m, dtype=np.uint8)
-        reader = page_in.PageIn([(int(view.ctypes.data), size)], tmp_path / "f", keep=None)
+        reader = page_in.PageIn(tmp_path / "f")
+        reader.populate([(int(view.ctypes.data), size)], keep=None)
         reader.stop()
         assert not reader.running and not _page_in_threads()
         if sys.platform == "linux":

@@ -129,10 +129,15 @@ class Ann:
     @classmethod
     def load(cls, path: Path, rows: np.ndarray, twins: np.ndarray) -> Ann:
         """The graph saved at ``path``, its vectors mapped (the file must not change)."""
-        index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        page_in = PageIn(path)  # the disk reads start now, under read_index's parsing
+        try:
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+        except BaseException:
+            page_in.stop()
+            raise
+        page_in.populate(_mapped_regions(index), keep=index)
         ann = cls(index, rows, twins, mapped=True)
-        regions = _mapped_regions(index)
-        ann.page_in = PageIn(regions, path, keep=index) if regions else None
+        ann.page_in = page_in
         return ann
 
     def close(self) -> None:
