@@ -228,7 +228,7 @@ def test_a_loaded_graph_is_read_ahead_and_answers_as_before(tmp_path: Path) -> N
     assert loaded.page_in.wait(timeout=30)
     regions = ann._mapped_regions(loaded._index)
     assert len(regions) == 2 and loaded.page_in.populated >= sum(size for _, size in regions)
-    assert loaded.page_in.read_ahead  # the file was asked for first, in big reads
+    assert loaded.page_in.read == [tmp_path / "g.faiss"]  # read first, in big reads
     assert _resident_kib(tmp_path / "g.faiss") * 1024 >= sum(size for _, size in regions)
     for i, found in zip(range(0, N, 300), during, strict=True):
         assert np.array_equal(found, graph.search(vectors[i], 10))
@@ -247,7 +247,7 @@ def test_stopping_a_read_ahead_ends_its_thread_between_chunks(
         f.truncate(size)
     with open(tmp_path / "f", "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
         view = np.frombuffer(m, dtype=np.uint8)
-        reader = page_in.PageIn(tmp_path / "f")
+        reader = page_in.PageIn(tmp_path / "f", then=[tmp_path / "f"])
         reader.populate([(int(view.ctypes.data), size)], keep=None)
         reader.stop()
         assert not reader.running and not _page_in_threads()
@@ -267,7 +267,7 @@ def test_a_kernel_without_the_advice_reads_the_file_ahead_instead(
     graph.save(tmp_path / "g.faiss")
     loaded = ann.Ann.load(tmp_path / "g.faiss", graph.rows, graph.twins)
     assert loaded.page_in is not None and loaded.page_in.wait(timeout=30)
-    assert loaded.page_in.read_ahead and loaded.page_in.populated == 0
+    assert loaded.page_in.read == [tmp_path / "g.faiss"] and loaded.page_in.populated == 0
     assert np.array_equal(loaded.search(vectors[3], 10), graph.search(vectors[3], 10))
 
 
@@ -334,7 +334,10 @@ def test_a_new_process_reads_the_saved_index_graph_included(tmp_path: Path) -> N
     windowed = _search(reopened, query, event_after=T0 + timedelta(days=1_000))
     assert windowed == [f"m{i}" for i in best]
     graph = index.parts[PART].ann
-    assert graph is not None and graph.page_in is not None  # reading its file ahead
+    assert graph is not None and graph.page_in is not None and graph.page_in.wait(timeout=30)
+    folder = index_file.path_for(path)  # the graph, then the columns searches read at random
+    columns = [folder / f"{name}.npy" for name in ("matrix", "positions", "tfs")]
+    assert graph.page_in.read == [folder / "graph0.faiss", *columns]
     reopened.close()
     assert graph.page_in is None and not _page_in_threads()
 

@@ -34,6 +34,9 @@ FORMAT = 2
 SAVE_FROM = 5_000
 _COLUMNS = ("keys", "matrix", "has_vector", "when", "directive", "alive")
 _MANIFEST = "manifest.json"
+#: Columns a search over a large partition reads at random (rescored rows, BM25 postings):
+#: from a cold disk a page at a time, so the graph's reader reads them ahead (``page_in``).
+_READ_AHEAD = ("matrix", "positions", "tfs")
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,10 @@ def load(
                 source / f"graph{i}.faiss",
                 np.load(source / f"rows{i}.npy", mmap_mode="r"),
                 np.load(source / f"twins{i}.npy"),
+                # the columns a search over a graph reads next, read ahead after the first
+                then=[source / f"{name}.npy" for name in _READ_AHEAD] if n == 0 else (),
             )
-            for i in manifest["graphs"]
+            for n, i in enumerate(manifest["graphs"])
         }
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, json.JSONDecodeError):
         return None  # missing, partial or from another remem: build from SQL instead
