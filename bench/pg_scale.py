@@ -34,6 +34,8 @@ schemas are dropped at the end. Results: Markdown on stdout, JSON in
 beforehand, exact numpy top-10 timed beside each query); ``--memory-search`` times the whole
 ``Memory.search`` (query embedding included) next to embedding + exact numpy, at the
 sweep's smallest ``ef_search`` with recall@10 >= 0.98 (else the store's own).
+``--text-search`` (with ``--schema``, nothing else runs) times BM25 alone: ``text_search`` as
+planned past ``bm25_plan.BUDGET`` against ranking every match, and their top-10/50 overlap.
 
 Vectors past ``--real`` rows (default 100,000: what the embedding cache holds from one hour
 of embedding) are not embedded: row i past it gets the normalised mixture
@@ -68,7 +70,8 @@ from remem import Memory
 from remem.model import MemoryRecord, Scope
 from remem.providers.local_embedder import LocalEmbedder
 from remem.stores import MemoryFilter
-from remem.stores.postgres import PostgresStore, connection
+from remem.stores.postgres import PostgresStore, bm25_plan, connection
+from remem.text.terms import query_terms
 
 ROOT = Path(__file__).resolve().parent
 SCOPE = Scope(tenant="bench", user_id="u")
@@ -301,6 +304,44 @@ def memory_searches(
     }
 
 
+def text_searches(url: str, schema: str, questions: list[str]) -> dict[str, float]:
+    """``text_search`` (k = 50) as the store plans it next to ranking every match (the plan's
+    budget out of reach), alternating per question; overlap@n counts a planned hit when its
+    score reaches the exact n-th best (duplicate texts tie)."""
+    store = PostgresStore(with_schema(url, schema))
+    flt = MemoryFilter(scope=SCOPE)
+    budget, ms, exact_ms, overlap = bm25_plan.BUDGET, [], [], {10: [], 50: []}
+    for n, text in enumerate([questions[0], *questions]):
+        terms = query_terms(text)
+        began = time.perf_counter()
+        planned = [s for _, s in store.text_search(terms, flt, 50)]
+        took = (time.perf_counter() - began) * 1000
+        bm25_plan.BUDGET = 10**15
+        try:
+            began = time.perf_counter()
+            exact = [s for _, s in store.text_search(terms, flt, 50)]
+            exact_took = (time.perf_counter() - began) * 1000
+        finally:
+            bm25_plan.BUDGET = budget
+        if n == 0 or not exact:
+            continue  # the first question warms both
+        ms.append(took)
+        exact_ms.append(exact_took)
+        for k, values in overlap.items():
+            bar = exact[min(k, len(exact)) - 1] - 1e-6
+            values.append(sum(s >= bar for s in planned[:k]) / min(k, len(exact)))
+    store.close()
+    return {
+        "p50_ms": statistics.median(ms),
+        "p95_ms": percentile(ms, 0.95),
+        "every_match_p50_ms": statistics.median(exact_ms),
+        "every_match_p95_ms": percentile(exact_ms, 0.95),
+        "overlap_at_10": float(np.mean(overlap[10])),
+        "worst_overlap_at_10": float(min(overlap[10])),
+        "overlap_at_50": float(np.mean(overlap[50])),
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -333,9 +374,17 @@ def main() -> None:
     parser.add_argument(
         "--memory-search", action="store_true", help="also time the whole Memory.search"
     )
+    parser.add_argument(
+        "--text-search", action="store_true", help="only BM25, bounded vs every match"
+    )
     args = parser.parse_args()
     url = server_url(args.url)
     texts = [m["content"] for s in corpus.sessions(args.size, 50, args.seed) for m in s.messages]
+    if args.text_search and args.schema:
+        questions = corpus.queries(args.queries, args.seed, set(texts))
+        result = text_searches(url, args.schema, questions)
+        print(json.dumps({"machine": machine.describe(), "text_search": result}, indent=2))
+        return
     vectors = corpus_vectors(texts, args)
     print(f"vectors ready: {vectors.shape}", file=sys.stderr)
     unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)

@@ -15,6 +15,7 @@ import psycopg
 from remem.model import MemoryRecord
 from remem.stores import statements as sql
 from remem.stores.operations import SearchStore
+from remem.stores.postgres.bm25_plan import CAP, plan, tsquery
 from remem.stores.postgres.connection import PostgresConnection
 from remem.stores.postgres.dialect import POSTGRES
 from remem.stores.records import MemoryFilter
@@ -43,22 +44,18 @@ SELECT w.lexeme,
             + (1 - COALESCE((SELECT sum(f) FROM unnest(s.most_common_freqs) AS f), 0))
             * COALESCE((SELECT avg(h) FROM unnest(s.histogram_bounds::text::float8[]) AS h), 0)
         FROM pg_stats s WHERE s.schemaname = current_schema()
-        AND s.tablename = 'memories' AND s.attname = 'ntokens') AS avgdl
+        AND s.tablename = 'memories' AND s.attname = 'ntokens') AS avgdl,
+    (SELECT c.reltuples FROM pg_class c WHERE c.oid = 'memories'::regclass) AS reltuples
 FROM words w ORDER BY w.lexeme
 """
-
-
-def _tsquery(terms: Sequence[str]) -> str:
-    """OR of the terms, each quoted so no character can change the query's syntax."""
-    quoted = ("'" + t.replace("\\", "\\\\").replace("'", "''") + "'" for t in terms)
-    return " | ".join(quoted)
 
 
 class PostgresSearch(PostgresConnection, SearchStore):
     def _idf(
         self, conn: psycopg.Connection[Any], terms: Sequence[str], tenant: str
-    ) -> tuple[list[str], list[float], float]:
-        """The query's lexemes, their BM25 IDF and the mean document length in tokens.
+    ) -> tuple[list[str], list[float], float, list[float]]:
+        """The query's lexemes, their BM25 IDF, the mean document length in tokens and each
+        lexeme's estimated matching rows in the table.
 
         From the planner's statistics when ``ANALYZE`` has run: it keeps the frequencies of the
         most common lexemes of ``tsv`` (``pg_stats.most_common_elems``), and any other lexeme
@@ -68,9 +65,10 @@ class PostgresSearch(PostgresConnection, SearchStore):
         """
         rows = conn.execute(_LEXEME_STATS, (list(terms),)).fetchall()
         if not rows:
-            return [], [], 20.0
+            return [], [], 20.0, []
         lexemes = [r["lexeme"] for r in rows]
         first = rows[0]
+        table_rows = max(float(first["reltuples"] or 0), 0.0)
         if first["floor"] is not None:
             floor = float(first["floor"]) / 2
             freqs = [float(r["freq"]) if r["freq"] is not None else floor for r in rows]
@@ -83,71 +81,83 @@ class PostgresSearch(PostgresConnection, SearchStore):
             counts = conn.execute(
                 "SELECT COUNT(*) AS n, COALESCE(AVG(s.ntokens), 20) AS avgdl, "
                 f"{filters} FROM (SELECT ntokens, tsv FROM memories WHERE tenant = %s LIMIT %s) s",
-                [*(_tsquery([x]) for x in lexemes), tenant, IDF_SAMPLE],
+                [*(tsquery([x]) for x in lexemes), tenant, IDF_SAMPLE],
             ).fetchone()
             assert counts is not None
             total = int(counts["n"])
             freqs = [(counts[f"df{i}"] + 0.5) / (total + 1) for i in range(len(lexemes))]
             avgdl = float(counts["avgdl"])
+            table_rows = max(table_rows, float(total))
         # Lucene's idf, ln(1 + (N - n + 0.5) / (n + 0.5)), as the SQLite store uses: never negative.
         idf = [max(math.log1p((1 - f) / f), 1e-6) if 0 < f <= 1 else 1e-6 for f in freqs]
-        return lexemes, idf, max(avgdl, 1.0)
+        return lexemes, idf, max(avgdl, 1.0), [f * table_rows for f in freqs]
 
     def text_search(
         self, terms: Sequence[str], flt: MemoryFilter, k: int
     ) -> list[tuple[MemoryRecord, float]]:
         """BM25 (k1 = 1.2, b = 0.75, as SQLite's FTS5) over the OR of the terms.
 
-        Rows matching any term (GIN) are ranked first by BM25 with every term frequency
-        taken as 1, which needs no per-row unpacking; the best ``max(4k, 200)`` are then
-        scored with their true term frequencies.
+        The rows ranked are every match while the lexemes' estimated matches stay within
+        ``bm25_plan.BUDGET``, else the focused set of ``bm25_plan.plan`` (rows holding a rare
+        lexeme or two common ones), topped up with other matches when it holds fewer than
+        ``k``. They are ranked first by BM25 with every term frequency taken as 1, which needs
+        no per-row unpacking; the best ``max(4k, 200)`` are then scored with their true term
+        frequencies.
         """
         if not terms:
             return []
-        where, params = sql.memory_where(flt, POSTGRES)
         with self._conn() as conn:
-            lexemes, idf, avgdl = self._idf(conn, terms, flt.scope.tenant)
+            lexemes, idf, avgdl, matches = self._idf(conn, terms, flt.scope.tenant)
             if not lexemes:
                 return []  # only stop words
-            rough = " + ".join(["%s * (m.tsv @@ %s::tsquery)::int"] * len(lexemes))
-            rough_params = [
-                x
-                for pair in zip(idf, map(_tsquery, ([x] for x in lexemes)), strict=True)
-                for x in pair
-            ]
-
-            def norm(alias: str) -> str:
-                return (
-                    f"{BM25_K1}::float8 * ({1 - BM25_B}::float8 + {BM25_B}::float8 "
-                    f"* {alias}.ntokens / %s::float8)"
-                )
-
-            statement = (
-                "WITH cand AS MATERIALIZED ("
-                f"SELECT {sql.MEMORY_SELECT}, m.rk, m.tsv, m.ntokens, ({rough}) / (1 + {norm('m')}) AS rough "
-                f"FROM memories m WHERE m.tsv @@ to_tsquery('english', %s) AND {where} "
-                "ORDER BY rough DESC LIMIT %s) "
-                "SELECT c.*, (SELECT COALESCE(SUM(w.idf * cardinality(u.positions) "
-                f"* {BM25_K1 + 1}::float8 / (cardinality(u.positions) + {norm('c')})), 0) "
-                "FROM unnest(c.tsv) AS u "
-                "JOIN unnest(%s::text[], %s::float8[]) AS w(lexeme, idf) ON w.lexeme = u.lexeme"
-                ") AS score FROM cand c ORDER BY score DESC, c.rk LIMIT %s"
-            )
-            rows = conn.execute(
-                statement,
-                [
-                    *rough_params,
-                    avgdl,
-                    _tsquery(terms),
-                    *params,
-                    max(4 * k, 200),
-                    avgdl,
-                    lexemes,
-                    idf,
-                    k,
-                ],
-            ).fetchall()
+            chosen = plan(lexemes, matches)
+            ranked = (lexemes, idf, avgdl)
+            if chosen.focused is None:
+                rows = self._rank(conn, ranked, (chosen.everything, None), flt, k)
+            else:
+                rows = self._rank(conn, ranked, (chosen.focused, CAP), flt, k)
+                if len(rows) < k:
+                    rest = f"({chosen.everything}) & !({chosen.focused})"
+                    rows += self._rank(conn, ranked, (rest, k - len(rows)), flt, k - len(rows))
         return [(memory_from_row(r), float(r["score"])) for r in rows]
+
+    @staticmethod
+    def _rank(
+        conn: psycopg.Connection[Any],
+        ranked: tuple[list[str], list[float], float],
+        read: tuple[str, int | None],
+        flt: MemoryFilter,
+        k: int,
+    ) -> list[dict[str, Any]]:
+        """The ``k`` best by BM25 of the rows matching the tsquery ``read[0]``, reading at
+        most ``read[1]`` of them (in no order) when it is not None."""
+        where, params = sql.memory_where(flt, POSTGRES)
+        lexemes, idf, avgdl = ranked
+        rough = " + ".join(["%s * (h.tsv @@ %s::tsquery)::int"] * len(lexemes))
+        rough_params = [
+            x for pair in zip(idf, map(tsquery, ([x] for x in lexemes)), strict=True) for x in pair
+        ]
+
+        def norm(alias: str) -> str:
+            return (
+                f"{BM25_K1}::float8 * ({1 - BM25_B}::float8 + {BM25_B}::float8 "
+                f"* {alias}.ntokens / %s::float8)"
+            )
+
+        statement = (
+            f"WITH hits AS (SELECT {sql.MEMORY_SELECT}, m.rk, m.tsv, m.ntokens FROM memories m "
+            f"WHERE m.tsv @@ %s::tsquery AND {where} LIMIT %s), "
+            f"cand AS MATERIALIZED (SELECT h.*, ({rough}) / (1 + {norm('h')}) AS rough "
+            "FROM hits h ORDER BY rough DESC LIMIT %s) "
+            "SELECT c.*, (SELECT COALESCE(SUM(w.idf * cardinality(u.positions) "
+            f"* {BM25_K1 + 1}::float8 / (cardinality(u.positions) + {norm('c')})), 0) "
+            "FROM unnest(c.tsv) AS u "
+            "JOIN unnest(%s::text[], %s::float8[]) AS w(lexeme, idf) ON w.lexeme = u.lexeme"
+            ") AS score FROM cand c ORDER BY score DESC, c.rk LIMIT %s"
+        )
+        pool = max(4 * k, 200)
+        params = [read[0], *params, read[1], *rough_params, avgdl, pool, avgdl, lexemes, idf, k]
+        return conn.execute(statement, params).fetchall()
 
     def vector_search(
         self, vector: np.ndarray, flt: MemoryFilter, k: int
