@@ -345,3 +345,18 @@ def test_a_repeated_query_parameter_is_refused(service: Service) -> None:
         service.url + "/v1/memories", params={"metadata": '{"a": 1, "a": 2}'}, headers=headers
     )
     assert metadata.status_code == 422 and "'a' appears twice" in metadata.text
+
+
+def test_every_route_parses_bodies_strictly() -> None:
+    """A router added without ``JSONRoute`` would read a repeated key as its last value."""
+    from fastapi.routing import APIRoute
+
+    from remem.service.json_route import JSONRoute
+    from remem.service.routers import ROUTERS
+    from remem.service.routers.mem0 import router as mem0_router
+
+    routes = [r for router in (*ROUTERS, mem0_router) for r in router.routes]
+    api = [r for r in routes if isinstance(r, APIRoute)]
+    assert api and all(isinstance(r, JSONRoute) for r in api), [
+        r.path for r in api if not isinstance(r, JSONRoute)
+    ]

@@ -162,7 +162,7 @@ def _claim(sentence: str) -> Claim | None:
         shape.append(_BLANK)
         if token[0].isdigit() or low in _CALENDAR or low in _COUNTS:
             value(low)
-        elif low in STOPWORDS or len(low) < 3 or low.startswith(("i'", "i’")):
+        elif _plain(low):
             shape[-1] = low
         elif token[0].isupper() and i > 0:
             value(low)  # a name: "... moved to Lisbon"
@@ -181,17 +181,15 @@ def _claim(sentence: str) -> Claim | None:
     return None
 
 
+def _plain(low: str) -> bool:
+    """A word too common to carry a claim: a stop word, a short one, "I'm" / "I've"."""
+    return low in STOPWORDS or len(low) < 3 or low.startswith(("i'", "i’"))
+
+
 def _is_name(token: str) -> bool:
-    """Whether a word inside a sentence is read as a name (a value)."""
+    """Whether a word inside a sentence is read as a name (a value), as ``_claim`` reads it."""
     low = token.lower()
-    return (
-        token[0].isupper()
-        and low not in STOPWORDS
-        and len(low) >= 3
-        and not low.startswith(("i'", "i’"))
-        and low not in _CALENDAR
-        and low not in _COUNTS
-    )
+    return token[0].isupper() and low not in _CALENDAR and low not in _COUNTS and not _plain(low)
 
 
 _cache: dict[tuple[str, int], tuple[Claim, ...]] = {}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import functools
 import mmap
 import os
 import sys
@@ -41,6 +42,7 @@ THREAD_NAME = "remem-page-in"
 Region = tuple[int, int]  # (address, bytes) inside a mapping of ``path``
 
 
+@functools.cache  # one libc handle per process, not one per file read ahead
 def _madvise() -> Callable[[int, int, int], int] | None:
     if sys.platform != "linux":
         return None

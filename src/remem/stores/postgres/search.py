@@ -131,7 +131,7 @@ class PostgresSearch(PostgresConnection, SearchStore):
     ) -> list[dict[str, Any]]:
         """The ``k`` best by BM25 of the rows matching the tsquery ``read[0]``, reading at
         most ``read[1]`` of them (in no order) when it is not None."""
-        where, params = sql.memory_where(flt, POSTGRES)
+        where, filter_params = sql.memory_where(flt, POSTGRES)
         lexemes, idf, avgdl = ranked
         rough = " + ".join(["%s * (h.tsv @@ %s::tsquery)::int"] * len(lexemes))
         rough_params = [
@@ -156,8 +156,8 @@ class PostgresSearch(PostgresConnection, SearchStore):
             ") AS score FROM cand c ORDER BY score DESC, c.rk LIMIT %s"
         )
         pool = max(4 * k, 200)
-        params = [read[0], *params, read[1], *rough_params, avgdl, pool, avgdl, lexemes, idf, k]
-        return conn.execute(statement, params).fetchall()
+        params = [read[0], *filter_params, read[1], *rough_params, avgdl, pool, avgdl, lexemes]
+        return conn.execute(statement, [*params, idf, k]).fetchall()
 
     def vector_search(
         self, vector: np.ndarray, flt: MemoryFilter, k: int
