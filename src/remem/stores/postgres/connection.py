@@ -74,6 +74,17 @@ class PostgresConnection:
             name="remem",
             open=True,
         )
+        # Fill the pool before returning: its workers draw from the global ``random`` module
+        # (reconnection jitter), so a fill still running in the background would touch the
+        # caller's random state at some later, unrelated moment.
+        try:
+            self._pool.wait(timeout=pool_timeout)
+        except PoolTimeout as exc:
+            self._pool.close()
+            raise StoreError(
+                f"cannot open connections to PostgreSQL at {redact(self.url)} "
+                f"within {pool_timeout} s"
+            ) from exc
 
     def _connect(self) -> psycopg.Connection[Any]:
         try:
