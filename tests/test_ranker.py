@@ -233,3 +233,45 @@ def test_a_standing_instruction_counts_less_for_a_question_about_the_past(tmp_pa
     request, past = asked.values()
     assert "directive" in request.signals and "directive" in past.signals
     assert past.boosts["directive"] < request.boosts["directive"] - 0.2
+
+
+@pytest.mark.parametrize(
+    ("query", "you"),
+    [
+        ("How did you recommend managing the flow of requests?", True),
+        ("What approach did you suggest for my resume?", True),
+        ("Which charts have you recommended so far?", True),
+        ("What did I say about my sprint?", False),
+        ("Can you recommend a charting library?", False),  # a request, not a recollection
+    ],
+)
+def test_questions_about_what_the_assistant_said(query: str, you: bool) -> None:
+    assert ranker.asks_the_assistant(query) is you
+
+
+def test_the_assistant_features_by_hand() -> None:
+    X = ranker.feature_matrix(candidates(you=True), ["you", "assistant", "you*assistant*drr"])
+    assert X.tolist() == [[1.0, 0.0, 0.0], [1.0, 1.0, 5 / 6], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    assert ranker.feature_matrix(candidates(), ["you*assistant"]).tolist() == [[0.0]] * 4
+
+
+def test_asking_what_the_assistant_said_lifts_the_assistants_turns(tmp_path: object) -> None:
+    advice = "For your photos I recommend an external drive plus a cloud copy on Backblaze."
+    with Memory(f"{tmp_path}/memory.db") as memory:
+        memory.add(
+            [
+                {"role": "user", "content": "I need a way to back up my photos."},
+                {"role": "assistant", "content": advice},
+                {"role": "user", "content": "I bought a new camera for my photos last week."},
+                {"role": "assistant", "content": "Congratulations on the new camera!"},
+            ],
+            user_id="u",
+        )
+        asked = {
+            query: next(h for h in memory.search(query, user_id="u", limit=4) if h.text == advice)
+            for query in ("How do I back up my photos?", "What did you recommend for my photos?")
+        }
+    request, recollection = asked.values()
+    assert "assistant" not in request.boosts
+    assert recollection.boosts["assistant"] > 0.2
+    assert recollection.score > request.score

@@ -46,8 +46,8 @@ from remem.retrieval.fusion import Fused, reciprocal_rank_fusion
 from remem.retrieval.graph import graph_ranking
 from remem.retrieval.guarded import POOL, guard_ranking
 from remem.retrieval.priors import apply_priors
-from remem.retrieval.ranker import asks_about_the_past, rerank, to_place
 from remem.retrieval.ranker import load as load_ranker
+from remem.retrieval.ranker import rerank, to_place
 from remem.stores.base import MemoryFilter, Store
 from remem.text import timeq
 from remem.text.terms import query_terms
@@ -206,9 +206,7 @@ def hybrid_search(
         fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
         episodes = {e.id: e for e in store.get_episodes(to_place(fused), flt.scope.tenant)}
         scores = [score for _, score in dense or ()]
-        model = load_ranker(recipe.ranker)
-        past = asks_about_the_past(query)
-        fused = rerank(fused, scores, episodes, terms, window, model, past)
+        fused = rerank(fused, scores, episodes, terms, window, load_ranker(recipe.ranker), query)
         if recipe.recency > 0:
             extras["recency"] = _by_recency([[(f.memory, f.score) for f in fused]], asked_at)
             weights["recency"] = recipe.recency
