@@ -44,7 +44,7 @@ FEATURES = (
     "bn", "brr", "dz", "drr", "win", "user", "directive",
     "prev_bn", "next_bn", "prev_dz", "next_dz", "sess_bn", "sess_dz", "speaker",
     "user*bn", "user*brr", "user*dz", "user*drr", "past*directive",
-    "you*assistant", "you*assistant*drr",
+    "you*assistant", "you*assistant*drr", "past*drr",
 )  # fmt: skip
 
 Data = dict[str, dict[str, Any]]

@@ -28,11 +28,13 @@ from typing import Any
 
 import numpy as np
 import recall_lab as lab
+import recall_round5_fits as other_fits
 
 from remem.retrieval import ranker as rk
 from remem.text.terms import query_terms
 
-OLD = tuple(f for f in lab.FEATURES if f != "past*directive")
+#: The ranker's features before this round (without the question-kind products it added).
+OLD = tuple(f for f in lab.FEATURES if not {"past", "you"} & set(f.split("*")))
 Column = Callable[[dict[str, Any], dict[str, Any]], np.ndarray]
 
 #: Requests for something new ("how do I…", "can you show me…"), the other side of ``rk.PAST``.
@@ -127,9 +129,55 @@ def _past(pattern: re.Pattern[str], *names: str) -> Column:
     return lambda c, q: np.stack([_flag(pattern, q) * _col(q, n) for n in names], 1)
 
 
+def _you(*names: str) -> Column:
+    """The query asks what the assistant said, × the assistant's turns (× ``names``)."""
+
+    def column(c: dict[str, Any], q: dict[str, Any]) -> np.ndarray:
+        you = _flag(rk.YOU, q) * (1 - _col(q, "user"))
+        return np.stack([you * (_col(q, n) if n else 1.0) for n in names], 1)
+
+    return column
+
+
+def _both(*columns: Column) -> Column:
+    return lambda c, q: np.concatenate([column(c, q) for column in columns], axis=1)
+
+
 #: name -> (new feature names, their columns)
 FEATURE_VARIANTS: dict[str, tuple[tuple[str, ...], Column]] = {
-    "past*directive (shipped)": (("past*directive",), _past(rk.PAST, "directive")),
+    "past*directive, past*drr, you*assistant, you*assistant*drr (shipped)": (
+        ("p*dir", "p*drr", "y*a", "y*a*drr"),
+        _both(_past(rk.PAST, "directive", "drr"), _you("", "drr")),
+    ),
+    "past*directive, you*assistant, you*assistant*drr": (
+        ("p*dir", "y*a", "y*a*drr"),
+        _both(_past(rk.PAST, "directive"), _you("", "drr")),
+    ),
+    "the same, past × user*brr instead of past*drr": (
+        ("p*dir", "p*ubrr", "y*a", "y*a*drr"),
+        _both(_past(rk.PAST, "directive", "user*brr"), _you("", "drr")),
+    ),
+    "the same, past × user*brr and past*drr": (
+        ("p*dir", "p*ubrr", "p*drr", "y*a", "y*a*drr"),
+        _both(_past(rk.PAST, "directive", "user*brr", "drr"), _you("", "drr")),
+    ),
+    "past*directive (kept first)": (("past*directive",), _past(rk.PAST, "directive")),
+    "past*directive, you*assistant": (
+        ("p*dir", "y*a"),
+        _both(_past(rk.PAST, "directive"), _you("")),
+    ),
+    "past*directive, you*assistant*drr": (
+        ("p*dir", "y*a*drr"),
+        _both(_past(rk.PAST, "directive"), _you("drr")),
+    ),
+    "past*directive, you*assistant, you*assistant*dz": (
+        ("p*dir", "y*a", "y*a*dz"),
+        _both(_past(rk.PAST, "directive"), _you("", "dz")),
+    ),
+    "past*directive, you*assistant, you*assistant*drr, you*assistant*dz": (
+        ("p*dir", "y*a", "y*a*drr", "y*a*dz"),
+        _both(_past(rk.PAST, "directive"), _you("", "drr", "dz")),
+    ),
     "past × directive, user": (("p*dir", "p*user"), _past(rk.PAST, "directive", "user")),
     "past × directive, user, dz, drr": (
         ("p*dir", "p*user", "p*dz", "p*drr"),
@@ -159,6 +207,22 @@ FEATURE_VARIANTS: dict[str, tuple[tuple[str, ...], Column]] = {
 }
 
 
+#: Each crossed with "asks about the past" on top of past*directive and the you features:
+#: the sweep that chose ``past*drr`` (across conversations only).
+SWEEP = ("user", "user*brr", "user*bn", "bn", "brr", "dz", "drr", "next_bn", "prev_bn",
+         "sess_bn", "win")  # fmt: skip
+
+
+def sweep(old: lab.Data) -> dict[str, lab.Results]:
+    out = {}
+    for name in SWEEP:
+        column = _both(_past(rk.PAST, "directive", name), _you("", "drr"))
+        names = (*OLD, "p*dir", f"p*{name}", "y*a", "y*a*drr")
+        ac = lab.across_conversations(with_columns(old, column), lab.fit_pairs, features=names)
+        out[f"past*directive, you*assistant(*drr), past × {name}: across_conversations"] = ac
+    return out
+
+
 def features(data: lab.Data) -> dict[str, lab.Results]:
     out: dict[str, lab.Results] = {}
     old = old_features(data)
@@ -170,150 +234,7 @@ def features(data: lab.Data) -> dict[str, lab.Results]:
         ).items():
             out[f"{name}: {how}"] = r
         print(name, flush=True)
-    return out
-
-
-# -------------------------------------------------------------------------- fits
-
-
-def _per_set(
-    prepared: dict[str, list[tuple[np.ndarray, np.ndarray, int | None]]], w: np.ndarray
-) -> dict[str, tuple[float, float]]:
-    """Fast recall@5/@10 per set (HaluMem: any gold session) of the linear model ``w``."""
-    out = {}
-    for s, rows in prepared.items():
-        at5 = at10 = 0.0
-        for X, gold, n in rows:
-            sc = X @ w
-            top = np.argsort(-sc, kind="stable")[:10]
-            h5, h10 = gold[top[:5]], gold[top]
-            at5 += h5.any() if n is None else h5.sum() / n
-            at10 += h10.any() if n is None else h10.sum() / n
-        out[s] = (at5 / len(rows), at10 / len(rows))
-    return out
-
-
-def _prepare(
-    data: lab.Data, names: list[str]
-) -> dict[str, list[tuple[np.ndarray, np.ndarray, int | None]]]:
-    prepared: dict[str, list[tuple[np.ndarray, np.ndarray, int | None]]] = {}
-    for s in names:
-        d, rows = data[s], []
-        for c in d["conversations"]:
-            t = c["turns"]
-            for q in c["questions"]:
-                question = q["question"]
-                if d["dataset"] == "halumem" and question.gold_session_ids:
-                    sessions = [t["session_ids"][i] for i in t["session"][q["idx"]]]
-                    rows.append((q["X"], np.isin(sessions, list(question.gold_session_ids)), None))
-                elif d["dataset"] != "halumem" and question.gold_turn_ids:
-                    ids = np.asarray(t["turn_id"])[q["idx"]]
-                    gold = np.isin(ids, list(question.gold_turn_ids))
-                    rows.append((q["X"], gold, len(question.gold_turn_ids)))
-        prepared[s] = rows
-    return prepared
-
-
-def fit_ascent(
-    data: lab.Data, names: list[str], constrained: bool = False, **_: Any
-) -> dict[str, Any]:
-    """Coordinate ascent on recall@5 + @10 (each dataset weighted as in the fit), from the
-    pairwise fit. ``constrained``: maximise BEAM, no set may fall below the pairwise fit."""
-    w = lab.fit_pairs(data, names, features=OLD)["coef"].copy()
-    prepared = _prepare(data, names)
-    base = _per_set(prepared, w)
-
-    def objective(r: dict[str, tuple[float, float]]) -> float:
-        if not constrained:
-            return sum(lab.SET_WEIGHTS.get(s, 1.0) * (a + b) for s, (a, b) in r.items())
-        if "beam" not in r or any(r[s][0] < base[s][0] or r[s][1] < base[s][1] for s in r):
-            return -1.0
-        return (
-            r["beam"][0]
-            + 0.5 * r["beam"][1]
-            + 0.1 * sum(a + b for s, (a, b) in r.items() if s != "beam")
-        )
-
-    best = objective(base)
-    for _ in range(3):
-        moved = False
-        for j in range(len(w)):
-            for step in (0.5, 0.25, 0.1, -0.1, -0.25, -0.5):
-                while True:
-                    trial = w.copy()
-                    trial[j] += step * max(abs(w[j]), 0.1)
-                    score = objective(_per_set(prepared, trial))
-                    if score <= best + 1e-9:
-                        break
-                    w, best, moved = trial, score, True
-        if not moved:
-            break
-    return {"coef": w}
-
-
-def fits(data: lab.Data) -> dict[str, lab.Results]:
-    old, out = old_features(data), {}
-    for name, kw in (
-        ("coordinate ascent on recall", {}),
-        ("the same, constrained", {"constrained": True}),
-    ):
-        for how, r in lab.validate(old, fit_ascent, **kw).items():
-            out[f"{name}: {how}"] = r
-        print(name, flush=True)
-    try:
-        import lightgbm  # noqa: F401
-    except ImportError:
-        print("lightgbm is not importable: LambdaMART skipped")
-        return out
-    shipped_ranker = lab.ranker
-    lab.ranker = _tree_scorer  # validate() scores through lab.ranker
-    try:
-        for params, rounds in (
-            ({}, 150),
-            ({"num_leaves": 3}, 300),
-            ({"num_leaves": 15, "min_data_in_leaf": 200}, 100),
-        ):
-            for how, r in lab.validate(old, fit_trees, params=params, rounds=rounds).items():
-                out[f"LambdaMART {params or 'leaves 7'}, {rounds} trees: {how}"] = r
-            print("trees", params, flush=True)
-    finally:
-        lab.ranker = shipped_ranker
-    return out
-
-
-def fit_trees(
-    data: lab.Data, names: list[str], params: dict[str, Any], rounds: int, **_: Any
-) -> dict[str, Any]:
-    import lightgbm as lgb
-
-    X, y, w, groups = [], [], [], []
-    for q, weight in lab._questions(data, names, lab.SET_WEIGHTS):
-        X.append(q["X"])
-        y.append(q["y"].astype(int))
-        w.append(np.full(len(q["y"]), weight))
-        groups.append(len(q["y"]))
-    weights = np.concatenate(w)
-    config = {
-        "objective": "lambdarank", "learning_rate": 0.05, "num_leaves": 7,
-        "min_data_in_leaf": 100, "lambdarank_truncation_level": 10, "verbose": -1,
-        "num_threads": 1, "seed": 1, "deterministic": True, "force_row_wise": True, **params,
-    }  # fmt: skip
-    train = lgb.Dataset(
-        np.concatenate(X), np.concatenate(y), weight=weights / weights.mean(), group=groups
-    )
-    return {"booster": lgb.train(config, train, num_boost_round=rounds)}
-
-
-def _tree_scorer(model: dict[str, Any]) -> lab.Scorer:
-    def score(c: dict[str, Any], q: dict[str, Any]) -> np.ndarray:
-        s = np.full(len(c["turns"]["text"]), -np.inf)
-        win = q["in_window"]
-        if q["dense"].max() < lab.ABSTAIN_BELOW and (win is None or not win.any()):
-            return s
-        s[q["idx"]] = model["booster"].predict(q["X"])
-        return s
-
-    return score
+    return {**out, **sweep(old)}
 
 
 # ----------------------------------------------------------------------- queries
@@ -472,7 +393,7 @@ def main() -> None:
     if "features" in args.groups:
         results.update(features(data))
     if "fits" in args.groups:
-        results.update(fits(data))
+        results.update(other_fits.fits(old_features(data), OLD))
     if "queries" in args.groups:
         results.update(queries(data, args.workdir))
     print(lab.table(results))

@@ -24,7 +24,8 @@ features, none of which knows which benchmark or product it serves:
   on a user's turn; ``past*directive``: how much less a standing instruction counts when the
   question is about what happened, which the conversation answers, not the instruction;
   ``you*assistant*drr``: how much more the dense rank counts on the assistant's turns when
-  the question asks what the assistant said).
+  the question asks what the assistant said; ``past*drr``: how much more it counts for any
+  question about the past, which restates what was said in other words).
 
 The weights are fitted by bench/recall_fit.py (pairwise logistic regression, numpy only) on
 the dev benchmarks and shipped in ``rankers/default.json`` beside this file, with the figures they
