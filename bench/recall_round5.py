@@ -162,6 +162,14 @@ FEATURE_VARIANTS: dict[str, tuple[tuple[str, ...], Column]] = {
         _both(_past(rk.PAST, "directive", "user*brr", "drr"), _you("", "drr")),
     ),
     "past*directive (kept first)": (("past*directive",), _past(rk.PAST, "directive")),
+    "past*directive, you*assistant, you*drr (any turn)": (
+        ("p*dir", "y*a", "y*drr"),
+        _both(_past(rk.PAST, "directive"), _you(""), _past(rk.YOU, "drr")),
+    ),
+    "past*directive, you*assistant, you*next_bn": (
+        ("p*dir", "y*a", "y*next_bn"),
+        _both(_past(rk.PAST, "directive"), _you(""), _past(rk.YOU, "next_bn")),
+    ),
     "past*directive, you*assistant": (
         ("p*dir", "y*a"),
         _both(_past(rk.PAST, "directive"), _you("")),
