@@ -43,7 +43,8 @@ ABSTAIN_BELOW = 0.2
 FEATURES = (
     "bn", "brr", "dz", "drr", "win", "user", "directive",
     "prev_bn", "next_bn", "prev_dz", "next_dz", "sess_bn", "sess_dz", "speaker",
-    "user*bn", "user*brr", "user*dz", "user*drr",
+    "user*bn", "user*brr", "user*dz", "user*drr", "past*directive",
+    "you*assistant", "you*assistant*drr", "past*drr",
 )  # fmt: skip
 
 Data = dict[str, dict[str, Any]]
@@ -333,6 +334,8 @@ def candidates(c: dict[str, Any], q: dict[str, Any]) -> tuple[np.ndarray, rk.Can
         prev=local(t["prev"][idx]),
         next=local(t["next"][idx]),
         session=t["session"][idx],
+        past=rk.asks_about_the_past(q["question"].text),
+        you=rk.asks_the_assistant(q["question"].text),
     )
 
 

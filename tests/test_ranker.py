@@ -183,3 +183,95 @@ def test_a_turn_by_the_same_author_is_not_a_neighbour(tmp_path: object) -> None:
         assert reply.boosts.get("neighbours", 0) > own.boosts.get("neighbours", 0)
         # Ana's first turn has only Ana's second turn after it: no neighbour counted at all
         assert own.boosts.get("neighbours", 0) < 0
+
+
+@pytest.mark.parametrize(
+    ("query", "past"),
+    [
+        ("How did you recommend managing the flow of requests?", True),
+        ("What did I say about my sprint?", True),
+        ("What is the best way to store passwords?", False),
+        ("When did Caroline go to the LGBTQ support group?", True),
+        ("What was the name of the bakery?", True),
+        ("Which library have you suggested for charts?", True),
+        ("Can you remind me what I mentioned about my budget?", True),
+        ("How do I implement a login feature?", False),
+        ("Could you show me how to calculate the area of a triangle?", False),
+        ("Did you know the deadline moved?", True),
+    ],
+)
+def test_questions_about_the_past(query: str, past: bool) -> None:
+    assert ranker.asks_about_the_past(query) is past
+
+
+def test_the_past_feature_is_one_for_every_candidate_of_a_question_about_the_past() -> None:
+    X = ranker.feature_matrix(candidates(past=True), ["past", "past*directive"])
+    assert X.tolist() == [[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 1.0]]
+    assert ranker.feature_matrix(candidates(), ["past*directive"]).tolist() == [[0.0]] * 4
+
+
+def test_a_standing_instruction_counts_less_for_a_question_about_the_past(tmp_path: object) -> None:
+    """A request on the directive's topic gets its full lift; a question about what was said
+    gets less (the shipped ranker's ``past*directive`` weight is negative)."""
+    model = ranker.load()
+    assert model.weights[model.features.index("past*directive")] < 0
+    rule = "Always format dates as month-day-year when I ask about deadlines."
+    with Memory(f"{tmp_path}/memory.db") as memory:
+        memory.add(
+            [
+                {"role": "user", "content": rule},
+                {"role": "assistant", "content": "Understood: dates as month-day-year."},
+                {"role": "user", "content": "The grant deadline is the 14th of May."},
+                {"role": "assistant", "content": "Noted, May 14 it is for the grant."},
+            ],
+            user_id="u",
+        )
+        asked = {
+            query: next(h for h in memory.search(query, user_id="u", limit=4) if h.text == rule)
+            for query in ("When is my grant deadline?", "When did I say the deadline was?")
+        }
+    request, past = asked.values()
+    assert "directive" in request.signals and "directive" in past.signals
+    assert past.boosts["directive"] < request.boosts["directive"] - 0.2
+
+
+@pytest.mark.parametrize(
+    ("query", "you"),
+    [
+        ("How did you recommend managing the flow of requests?", True),
+        ("What approach did you suggest for my resume?", True),
+        ("Which charts have you recommended so far?", True),
+        ("What did I say about my sprint?", False),
+        ("Can you recommend a charting library?", False),  # a request, not a recollection
+    ],
+)
+def test_questions_about_what_the_assistant_said(query: str, you: bool) -> None:
+    assert ranker.asks_the_assistant(query) is you
+
+
+def test_the_assistant_features_by_hand() -> None:
+    X = ranker.feature_matrix(candidates(you=True), ["you", "assistant", "you*assistant*drr"])
+    assert X.tolist() == [[1.0, 0.0, 0.0], [1.0, 1.0, 5 / 6], [1.0, 0.0, 0.0], [1.0, 0.0, 0.0]]
+    assert ranker.feature_matrix(candidates(), ["you*assistant"]).tolist() == [[0.0]] * 4
+
+
+def test_asking_what_the_assistant_said_lifts_the_assistants_turns(tmp_path: object) -> None:
+    advice = "For your photos I recommend an external drive plus a cloud copy on Backblaze."
+    with Memory(f"{tmp_path}/memory.db") as memory:
+        memory.add(
+            [
+                {"role": "user", "content": "I need a way to back up my photos."},
+                {"role": "assistant", "content": advice},
+                {"role": "user", "content": "I bought a new camera for my photos last week."},
+                {"role": "assistant", "content": "Congratulations on the new camera!"},
+            ],
+            user_id="u",
+        )
+        asked = {
+            query: next(h for h in memory.search(query, user_id="u", limit=4) if h.text == advice)
+            for query in ("How do I back up my photos?", "What did you recommend for my photos?")
+        }
+    request, recollection = asked.values()
+    assert "assistant" not in request.boosts
+    assert recollection.boosts["assistant"] > 0.2
+    assert recollection.score > request.score

@@ -10,15 +10,22 @@ features, none of which knows which benchmark or product it serves:
   ``FLOOR``, which is also the value of a candidate dense did not return); ``drr``: as ``brr``;
 - ``win``: it happened inside the time window the query names;
 - ``user``: a user's turn; ``directive``: one of the standing instructions closest to the
-  query (the directive search returned it); ``speaker``: the query
-  names its speaker;
+  query (the directive search returned it); ``speaker``: the query names its speaker;
+  ``past``: the query asks what was said or done before ("did you", "I mentioned", "when
+  did"), not for help with something new (``asks_about_the_past``); ``you``: it asks what
+  the assistant said or did ("what did you recommend", ``asks_the_assistant``);
+  ``assistant``: not a user's turn (the assistant's reply, or a memory derived from turns);
 - ``prev_*``/``next_*``: the ``bn``/``dz`` of the turn before and after it in its session
   (when that turn is a candidate too, and someone else's): the answer to "what did Ana say
   about X" is often the reply to the turn that mentions X;
 - ``sess_*``: the best ``bn``/``dz`` in its session, so a session that is about the query
   lifts its turns;
 - ``a*b``: the product of two features (``user*dz``: how much more the dense score counts
-  on a user's turn).
+  on a user's turn; ``past*directive``: how much less a standing instruction counts when the
+  question is about what happened, which the conversation answers, not the instruction;
+  ``you*assistant*drr``: how much more the dense rank counts on the assistant's turns when
+  the question asks what the assistant said; ``past*drr``: how much more it counts for any
+  question about the past, which restates what was said in other words).
 
 The weights are fitted by bench/recall_fit.py (pairwise logistic regression, numpy only) on
 the dev benchmarks and shipped in ``rankers/default.json`` beside this file, with the figures they
@@ -28,6 +35,7 @@ were validated on (leave-one-dataset-out and across conversations; docs/recall.m
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -46,6 +54,23 @@ FLOOR = -2.0
 #: Rank features are ``RANK_K / (RANK_K + rank)``: 1 at the top, 0.5 at rank 5.
 RANK_K = 5.0
 
+#: A question about what was said or done before: an auxiliary in the past tense before a
+#: person ("did you", "have I"), a person before a verb of saying or deciding ("I mentioned",
+#: "you recommended"), "what was", "when did".
+PAST = re.compile(
+    r"\b(?:did|have|had|was|were)\s+(?:i|you|we)\b"
+    r"|\b(?:i|you|we)\s+(?:said|mentioned|told|asked|suggested|recommended|discussed|decided"
+    r"|planned|brought)\b"
+    r"|\bwhat\s+was\b|\bwhen\s+did\b",
+    re.IGNORECASE,
+)
+#: A question about what the assistant said or did: "did you", "have you", "you recommended".
+YOU = re.compile(
+    r"\b(?:did|have|had)\s+you\b"
+    r"|\byou\s+(?:said|mentioned|suggested|recommended|told|advised|proposed|explained)\b",
+    re.IGNORECASE,
+)
+
 #: Feature groups shown as a hit's boosts (the rest is the base relevance of its signals).
 BOOST_GROUPS: dict[str, tuple[str, ...]] = {
     "user": ("user",),
@@ -54,6 +79,7 @@ BOOST_GROUPS: dict[str, tuple[str, ...]] = {
     "speaker": ("speaker",),
     "neighbours": ("prev_bn", "next_bn", "prev_dz", "next_dz"),
     "session": ("sess_bn", "sess_dz"),
+    "assistant": ("you",),
 }
 
 
@@ -73,6 +99,20 @@ class Candidates:
     prev: np.ndarray  # row of the turn before in the same session, -1 if none
     next: np.ndarray  # row of the turn after, -1 if none
     session: np.ndarray  # group id: candidates of one session share it
+    past: bool = False  # the query asks about the past (``asks_about_the_past``)
+    you: bool = False  # the query asks what the assistant said (``asks_the_assistant``)
+
+
+def asks_about_the_past(query: str) -> bool:
+    """The query asks what was said or done ("what did you recommend for X?"), not for help
+    with something new ("how do I do X?"): standing instructions apply to the second kind."""
+    return PAST.search(query) is not None
+
+
+def asks_the_assistant(query: str) -> bool:
+    """The query asks what the assistant said or did ("how did you recommend …"): its answer
+    is in the assistant's turns, which the user-turn prior otherwise keeps out."""
+    return YOU.search(query) is not None
 
 
 def speaker_named(speaker: str | None, terms: set[str]) -> bool:
@@ -113,6 +153,9 @@ def base_features(c: Candidates) -> dict[str, np.ndarray]:
         "user": c.user.astype(float),
         "directive": c.directive.astype(float),
         "speaker": c.speaker.astype(float),
+        "past": np.full(len(c.user), float(c.past)),
+        "you": np.full(len(c.user), float(c.you)),
+        "assistant": (~c.user).astype(float),
         "prev_bn": _neighbour(bn, c.prev, 0.0),
         "next_bn": _neighbour(bn, c.next, 0.0),
         "prev_dz": _neighbour(dz, c.prev, FLOOR),
@@ -220,11 +263,13 @@ def candidates_of(
     episodes: Mapping[str, Episode],
     terms: Sequence[str],
     window: TimeWindow | None,
+    query: str = "",
 ) -> Candidates:
     """The ranker's view of ``fused`` (each with the signals that found it).
 
     ``dense`` are the scores the dense search returned; ``episodes`` the turns of `to_place`,
-    which place them in their session (neighbours are consecutive turns).
+    which place them in their session (neighbours are consecutive turns); ``query`` says what
+    kind of question it is (``asks_about_the_past``, ``asks_the_assistant``).
     """
     named = set(terms)
     nan = float("nan")
@@ -270,6 +315,8 @@ def candidates_of(
         prev=prev,
         next=nxt,
         session=np.array(session, dtype=np.int64),
+        past=asks_about_the_past(query),
+        you=asks_the_assistant(query),
     )
 
 
@@ -280,11 +327,12 @@ def rerank(
     terms: Sequence[str],
     window: TimeWindow | None,
     model: Ranker,
+    query: str = "",
 ) -> list[Fused]:
     """``fused`` re-scored by ``model`` (score in (0, 1), boosts per feature group), best first."""
     if not fused:
         return []
-    raw, parts = model.scores(candidates_of(fused, dense, episodes, terms, window))
+    raw, parts = model.scores(candidates_of(fused, dense, episodes, terms, window, query))
     scores = (1.0 / (1.0 + np.exp(-np.clip(raw, -60.0, 60.0)))).tolist()
     groups = {g: np.round(b, 4).tolist() for g, b in parts.items()}
     for i, f in enumerate(fused):

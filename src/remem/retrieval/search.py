@@ -206,7 +206,7 @@ def hybrid_search(
         fused = reciprocal_rank_fusion(rankings, weights, k=recipe.rrf_k)
         episodes = {e.id: e for e in store.get_episodes(to_place(fused), flt.scope.tenant)}
         scores = [score for _, score in dense or ()]
-        fused = rerank(fused, scores, episodes, terms, window, load_ranker(recipe.ranker))
+        fused = rerank(fused, scores, episodes, terms, window, load_ranker(recipe.ranker), query)
         if recipe.recency > 0:
             extras["recency"] = _by_recency([[(f.memory, f.score) for f in fused]], asked_at)
             weights["recency"] = recipe.recency
