@@ -8,14 +8,17 @@ time this process spends does not (much). The store (kept by ``ingest_search.py
 --keep-db``) is copied first: searches write recall counts. Query vectors are computed
 before timing, so what is timed is the engine above the model: the retrievals
 (``store.text_search`` / ``vector_search``), the graph signal, fusion, the ranker, the
-guard, episode reads and recall counting. Run it with ``PYTHONPATH`` pointing at each
-version, alternating.
+guard (its search by the claims' words apart), episode reads, the entity link walks, the
+recall-count write and Python's garbage collections. Run it with ``PYTHONPATH`` pointing at
+each version, alternating. ``--tail N`` also prints the ``N`` slowest searches part by part
+(what the p95 is made of).
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
+import gc
 import json
 import shutil
 import statistics
@@ -29,7 +32,9 @@ from typing import Any
 import corpus
 
 from remem import Memory
+from remem.pipeline import lifecycle
 from remem.providers.local_embedder import LocalEmbedder
+from remem.retrieval import guarded
 from remem.retrieval import search as search_module
 
 USER = "bench-user"
@@ -41,49 +46,88 @@ PARTS = (
     "apply_priors",
     "guard_ranking",
 )
-STORE_PARTS = ("get_episodes", "vector_search", "text_search")
+STORE_PARTS = ("get_episodes", "vector_search", "text_search", "entity_links")
+#: Parts below the search's own module: the guard's search by the claims' words, and the
+#: recall-count write after the search.
+MODULE_PARTS = ((guarded, "_about_claims", "guard.claims"), (lifecycle, "recall", "recall"))
 
 
-def _timed(samples: dict[str, list[float]], name: str, call: Callable[..., Any]) -> Any:
+def _timed(now: dict[str, float], name: str, call: Callable[..., Any]) -> Any:
+    """``call``, adding its CPU time to ``now[name]`` (the search in progress)."""
+
     @functools.wraps(call)
     def run(*args: Any, **kwargs: Any) -> Any:
         began = time.process_time()
         try:
             return call(*args, **kwargs)
         finally:
-            samples.setdefault(name, []).append((time.process_time() - began) * 1000)
+            now[name] = now.get(name, 0.0) + (time.process_time() - began) * 1000
 
     return run
 
 
-def measure(db: Path, queries: list[str], warmup: int, asked_at: str) -> dict[str, Any]:
+def _collections(now: dict[str, float]) -> Callable[[str, dict[str, int]], None]:
+    """A ``gc.callbacks`` entry adding each collection's CPU time to ``now["gc.genN"]``."""
+    began = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            began[0] = time.process_time()
+            return
+        name = f"gc.gen{info['generation']}"
+        now[name] = now.get(name, 0.0) + (time.process_time() - began[0]) * 1000
+
+    return callback
+
+
+def _p95(values: list[float]) -> float:
+    return round(statistics.quantiles(values, n=20)[-1], 3)
+
+
+def measure(
+    db: Path, queries: list[str], warmup: int, asked_at: str, tail: int = 0
+) -> dict[str, Any]:
     embedder = LocalEmbedder.shared()
     for query in queries:
         embedder.embed_query(query)  # the model is not what is compared
     memory = Memory(db, embedder=embedder)
-    samples: dict[str, list[float]] = {}
+    now: dict[str, float] = {}
     for name in PARTS:
-        setattr(search_module, name, _timed(samples, name, getattr(search_module, name)))
+        setattr(search_module, name, _timed(now, name, getattr(search_module, name)))
     for name in STORE_PARTS:
-        setattr(memory.store, name, _timed(samples, f"store.{name}", getattr(memory.store, name)))
-    search = _timed(samples, "Memory.search", memory.search)
-    for query in queries[:warmup]:
-        search(query, user_id=USER, limit=10, asked_at=asked_at)
-    samples.clear()
-    for query in queries[warmup:]:
-        search(query, user_id=USER, limit=10, asked_at=asked_at)
-    memory.close()
-    n = len(queries) - warmup
-    found = {
-        name: {
-            "ms_per_search": round(sum(values) / n, 3),
-            "calls_per_search": round(len(values) / n, 2),
+        setattr(memory.store, name, _timed(now, f"store.{name}", getattr(memory.store, name)))
+    for module, name, label in MODULE_PARTS:
+        setattr(module, name, _timed(now, label, getattr(module, name)))
+    search = _timed(now, "Memory.search", memory.search)
+    collections = _collections(now)
+    gc.callbacks.append(collections)
+    searches: list[tuple[dict[str, float], str]] = []
+    try:
+        for n, query in enumerate(queries):
+            now.clear()
+            search(query, user_id=USER, limit=10, asked_at=asked_at)
+            if n >= warmup:
+                searches.append((dict(now), query))
+    finally:
+        gc.callbacks.remove(collections)
+        memory.close()
+    names = sorted({name for parts, _ in searches for name in parts})
+    found: dict[str, Any] = {}
+    for name in names:
+        values = [parts.get(name, 0.0) for parts, _ in searches]
+        found[name] = {
+            "ms_per_search": round(sum(values) / len(values), 3),
+            "p95": _p95(values),
+            "searches_over_half_ms": sum(1 for v in values if v >= 0.5),
         }
-        for name, values in samples.items()
-    }
-    whole = samples["Memory.search"]
+    whole = [parts["Memory.search"] for parts, _ in searches]
     found["Memory.search"]["p50"] = round(statistics.median(whole), 3)
-    found["Memory.search"]["p95"] = round(statistics.quantiles(whole, n=20)[-1], 3)
+    found["Memory.search"]["p99"] = round(statistics.quantiles(whole, n=100)[-1], 3)
+    slowest = sorted(searches, key=lambda s: -s[0]["Memory.search"])[:tail]
+    found["slowest"] = [
+        {"query": query, **{k: round(v, 1) for k, v in parts.items() if v >= 0.5}}
+        for parts, query in slowest
+    ]
     return found
 
 
@@ -96,6 +140,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--asked-at", default="2024-08-07T15:32:40+00:00")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--tail", type=int, default=0, help="also list the N slowest searches")
     args = parser.parse_args()
     texts = [t for s in corpus.sessions(args.size, 50, args.seed) for t in s.texts]
     queries = corpus.queries(args.queries + args.warmup, args.seed + 1, exclude=set(texts))
@@ -103,7 +148,7 @@ def main() -> None:
         for path in args.db.parent.glob(args.db.name + "*"):
             copy = shutil.copytree if path.is_dir() else shutil.copy2
             copy(path, Path(tmp) / path.name)
-        found = measure(Path(tmp) / args.db.name, queries, args.warmup, args.asked_at)
+        found = measure(Path(tmp) / args.db.name, queries, args.warmup, args.asked_at, args.tail)
     result = {"command": "python bench/search_parts.py " + " ".join(sys.argv[1:]), "cpu": found}
     text = json.dumps(result, indent=2)
     if args.out:

@@ -21,6 +21,7 @@ from remem.config import default_location
 from remem.engine import BackgroundMaintenance, ExtractionWorker
 from remem.providers.embedder import Embedder, default_embedder
 from remem.providers.llm import LLM, default_llm
+from remem.service import heap
 from remem.service.idempotency import Idempotency, KeyedStore
 from remem.service.keys import KeyStore
 from remem.service.metrics import MeteredEmbedder, MeteredLLM, Metrics
@@ -96,6 +97,7 @@ class ServiceState:
     async def start(self) -> None:
         # Load the model before the first request, so readiness means fast answers.
         await run_in_threadpool(self.tenants.embedder.embed_query, "warm up")
+        heap.settle()  # what start-up made stays: keep it out of full collections
         self.ready = True
         for runner in self._runners():
             runner.start()
@@ -107,6 +109,7 @@ class ServiceState:
             await run_in_threadpool(runner.stop)
         for thing in reversed(self.owned):
             thing.close()
+        heap.release()
 
 
 def open_state(
