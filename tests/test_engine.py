@@ -260,6 +260,13 @@ def test_search_abstains_with_a_reason_when_nothing_is_relevant(ana: Memory) -> 
     assert not plain_dense.abstained and len(plain_dense) == len(CONVERSATION)  # no floor there
 
 
+def test_a_question_about_what_was_said_never_abstains(ana: Memory) -> None:
+    off_topic = "quantum chromodynamics lattice gauge simulation"
+    assert ana.search(off_topic, user_id="ana").abstained
+    asked = ana.search(f"what did I say about {off_topic}?", user_id="ana")
+    assert not asked.abstained and len(asked) > 0
+
+
 def _ranking(results: SearchResults) -> list[tuple[str, float, list[str]]]:
     return [(h.id, h.score, sorted(h.signals)) for h in results]
 

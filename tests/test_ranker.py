@@ -275,3 +275,19 @@ def test_asking_what_the_assistant_said_lifts_the_assistants_turns(tmp_path: obj
     assert "assistant" not in request.boosts
     assert recollection.boosts["assistant"] > 0.2
     assert recollection.score > request.score
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("What profession did I mention I work in?", True),
+        ("When and where did I say I met my partner?", True),
+        ("Which library have you suggested for charts?", True),
+        ("Can you remind me what I mentioned about my budget?", True),
+        ("What degree did I graduate with?", False),
+        ("When did Caroline go to the LGBTQ support group?", False),
+        ("How do I implement a login feature?", False),
+    ],
+)
+def test_questions_about_what_was_said(query: str, said: bool) -> None:
+    assert ranker.asks_what_was_said(query) is said

@@ -71,6 +71,15 @@ YOU = re.compile(
     re.IGNORECASE,
 )
 
+#: A question about what was said in the conversation itself ("what did I mention …", "when did
+#: I say …", "you recommended"): it is addressed to the memory, so it never abstains.
+SAID = re.compile(
+    r"\b(?:did|have|had)\s+(?:i|you|we)\s+(?:say|mention|tell|ask|suggest|recommend|discuss"
+    r"|bring\s+up)\b"
+    r"|\b(?:i|you|we)\s+(?:said|mentioned|told|asked|suggested|recommended|discussed)\b",
+    re.IGNORECASE,
+)
+
 #: Feature groups shown as a hit's boosts (the rest is the base relevance of its signals).
 BOOST_GROUPS: dict[str, tuple[str, ...]] = {
     "user": ("user",),
@@ -113,6 +122,13 @@ def asks_the_assistant(query: str) -> bool:
     """The query asks what the assistant said or did ("how did you recommend …"): its answer
     is in the assistant's turns, which the user-turn prior otherwise keeps out."""
     return YOU.search(query) is not None
+
+
+def asks_what_was_said(query: str) -> bool:
+    """The query asks what was said in the conversation ("what did I mention …"), not about the
+    world ("what degree did I get?"): however far its words are from every memory, it is a
+    question to the memory, not an off-topic one."""
+    return SAID.search(query) is not None
 
 
 def speaker_named(speaker: str | None, terms: set[str]) -> bool:
