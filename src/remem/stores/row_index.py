@@ -28,7 +28,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from remem.stores import bm25_top
 from remem.stores.ann import Ann
+from remem.stores.bm25_top import Lexical, Term
+from remem.stores.grow import Grow
 from remem.stores.tokens import tokenize
 
 PartKey = tuple[str, str | None]
@@ -67,46 +70,6 @@ def ann_threshold() -> int:
 
 #: Removed rows a part holds at least before it compacts (and at least as many as live ones).
 COMPACT_AT = 64
-#: BM25 constants (the usual ones; FTS5 and Lucene use the same).
-K1 = 1.2
-B = 0.75
-
-
-class Grow:
-    """A numpy array that appends in amortised O(1)."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self, dtype: type | np.dtype, width: int = 0) -> None:
-        shape = (16, width) if width else (16,)
-        self.data = np.zeros(shape, dtype=dtype)
-        self.size = 0
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> Grow:
-        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
-        grown.extend(values)
-        return grown
-
-    @classmethod
-    def wrap(cls, values: np.ndarray) -> Grow:
-        """``values`` taken as they are, not copied (the first append past them copies)."""
-        grown = cls.__new__(cls)  # no placeholder array: a load wraps thousands of these
-        grown.data, grown.size = values, len(values)
-        return grown
-
-    def extend(self, values: np.ndarray) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.zeros((max(need, 2 * len(self.data)), *self.data.shape[1:]), self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : need] = values
-        self.size = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
 
 
 @dataclass
@@ -118,7 +81,7 @@ class Approximate:
     found: np.ndarray | None = None
 
 
-Scores = np.ndarray | Approximate
+Scores = np.ndarray | Approximate | Lexical
 
 
 @dataclass(frozen=True)
@@ -140,6 +103,7 @@ class Part:
         self.alive = Grow(np.bool_)
         self.lengths = Grow(np.float32)
         self.postings: dict[str, tuple[Grow, Grow]] = {}
+        self.frontiers = bm25_top.Frontiers()  # per word, what bounds its BM25 term
         self.tokenized = 0  # rows [0, tokenized) have postings
         self.total_length = 0.0
         self.ann: Ann | None = None  # the graph over rows [0, ann.size), past the threshold
@@ -265,6 +229,7 @@ class Part:
                 new = moved[positions.view[kept]].astype(np.int32)
                 postings[word] = (Grow.of(new), Grow.of(tfs.view[kept]))
         self.postings = postings
+        self.frontiers = bm25_top.Frontiers()
         self.tokenized = self.lengths.size
         self.total_length = float(self.lengths.view.sum())
         self.ann = None  # positions moved: rebuilt at the next search that needs it
@@ -278,6 +243,40 @@ class Part:
         if window.directive:
             ok &= self.directive.view
         return ok
+
+    def admits(
+        self, window: Window, keys: np.ndarray | None = None
+    ) -> Callable[[np.ndarray], np.ndarray]:
+        """``admitted`` at given positions only: no pass over the whole partition."""
+
+        def check(rows: np.ndarray) -> np.ndarray:
+            ok = self.alive.view[rows]
+            if window.after is not None:
+                ok &= self.when.view[rows] >= window.after
+            if window.before is not None:
+                ok &= self.when.view[rows] < window.before
+            if window.directive:
+                ok &= self.directive.view[rows]
+            if keys is not None:
+                ok &= np.isin(self.keys.view[rows], keys, assume_unique=True)
+            return ok
+
+        return check
+
+    def lexical(
+        self, words: Sequence[str], idf: dict[str, np.float64], average: float
+    ) -> Lexical | None:
+        """This partition's BM25 for ``words``, ranked bounded (``bm25_top``) when its
+        postings are long enough to pay for it, else None (score every posting)."""
+        entries = [(w, self.postings[w]) for w in words if w in self.postings]
+        if sum(entry[0].size for _, entry in entries) < bm25_top.BOUNDED_FROM:
+            return None
+        lengths = self.lengths.view
+        terms = []
+        for word, (positions, tfs) in entries:
+            frontier = self.frontiers.of(word, positions, positions.view, tfs.view, lengths)
+            terms.append(Term(idf[word], positions.view, tfs.view, frontier))
+        return Lexical(terms, average)
 
 
 class RowIndex:
@@ -430,18 +429,21 @@ class RowIndex:
         frequency = {
             w: sum(p.postings[w][0].size for p in chosen if w in p.postings) for w in words
         }
+        idf = {w: np.log1p((rows - df + 0.5) / (df + 0.5)) for w, df in frequency.items()}
         out: dict[PartKey, Scores] = {}
         for key, part in zip(parts, chosen, strict=True):
+            bounded = part.lexical(words, idf, average)
+            if bounded is not None:
+                out[key] = bounded
+                continue
             scores = np.zeros(part.size, dtype=np.float32)
-            norm = K1 * (1 - B + B * part.lengths.view / average)
+            norm = bm25_top.norm(part.lengths.view, average)
             for word in words:
                 entry = part.postings.get(word)
                 if entry is None:
                     continue
-                df = frequency[word]
-                idf = np.log1p((rows - df + 0.5) / (df + 0.5))
                 positions, tfs = entry[0].view, entry[1].view
-                scores[positions] += idf * tfs * (K1 + 1) / (tfs + norm[positions])
+                scores[positions] += bm25_top.contribution(idf[word], tfs, norm[positions])
             scores[scores <= 0] = -np.inf
             out[key] = scores
         return out
@@ -453,13 +455,21 @@ class RowIndex:
         window: Window = Window(),
         keys: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Keys and scores of the ``k`` best admitted rows, best first, and how many were admitted.
+        """Keys and scores of the ``k`` best admitted rows, best first, and how many were admitted
+        (a BM25 partition ranked bounded counts only whether rows remain past those returned).
 
         ``keys`` (sorted) further restricts the rows to exactly those keys.
         """
         chunk_keys, chunk_scores, admitted = [], [], 0
         for key, values in scores.items():
             part = self._parts[key]
+            if isinstance(values, Lexical):
+                check = part.admits(window, keys)
+                rows, found, more = bm25_top.top(values, part.lengths.view, check, k)
+                chunk_keys.append(part.keys.view[rows])
+                chunk_scores.append(found)
+                admitted += len(rows) + int(more)
+                continue
             ok = part.admitted(window)
             if keys is not None:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)

@@ -1,0 +1,123 @@
+"""Bounded BM25 top-k (``bm25_top``) against scoring every posting: the same top-k."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from remem.stores import bm25_top
+from remem.stores.bm25_top import Lexical
+from remem.stores.row_index import PartKey, RowIndex, Window
+
+PART: PartKey = ("t", "u")
+#: Word i is drawn with weight 1 / (i + 1): a few common words, a long tail of rare ones.
+VOCABULARY = [f"w{i}" for i in range(40)]
+
+
+@contextmanager
+def bounded_from(postings: int) -> Iterator[None]:
+    saved = bm25_top.BOUNDED_FROM
+    bm25_top.BOUNDED_FROM = postings
+    try:
+        yield
+    finally:
+        bm25_top.BOUNDED_FROM = saved
+
+
+def corpus(seed: int, rows: int) -> tuple[RowIndex, list[str]]:
+    rng = np.random.default_rng(seed)
+    weights = 1 / np.arange(1, len(VOCABULARY) + 1)
+    weights /= weights.sum()
+    texts = []
+    for _ in range(rows):
+        words = rng.choice(VOCABULARY, size=int(rng.integers(1, 12)), p=weights)
+        texts.append(" ".join(words))
+    for i in range(0, rows, 7):  # repeated texts: ties at every rank
+        texts[i] = texts[0]
+    index = RowIndex(dimension=2)
+    vector = np.array([1.0, 0.0], dtype=np.float32)
+    when = [None if i % 11 == 0 else float(i) for i in range(rows)]
+    index.add(PART, range(1, rows + 1), [vector] * rows, when, [i % 5 == 0 for i in range(rows)])
+    index.ensure_text([PART], lambda keys: {int(k): texts[int(k) - 1] for k in keys})
+    return index, texts
+
+
+def reference(scores: np.ndarray, keys: np.ndarray, ok: np.ndarray, k: int) -> list[int]:
+    """The full pass's top-k with ties broken by position (its order among ties is free)."""
+    ok = ok & np.isfinite(scores)
+    rows = np.flatnonzero(ok)
+    order = np.lexsort((rows, -scores[rows]))[:k]
+    return keys[rows[order]].tolist()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 400),
+    query=st.lists(st.sampled_from(VOCABULARY + ["absent"]), min_size=1, max_size=6),
+    k=st.integers(1, 40),
+    after=st.one_of(st.none(), st.integers(0, 400)),
+    directive=st.booleans(),
+    restrict=st.booleans(),
+)
+def test_bounded_top_k_is_the_full_top_k(
+    seed: int,
+    rows: int,
+    query: list[str],
+    k: int,
+    after: int | None,
+    directive: bool,
+    restrict: bool,
+) -> None:
+    index, _ = corpus(seed, rows)
+    window = Window(after=None if after is None else float(after), directive=directive)
+    keys = np.arange(1, rows + 1, 3, dtype=np.int64) if restrict else None
+    with bounded_from(10**9):
+        full = index.text_scores(query, [PART])
+    with bounded_from(0):
+        bounded = index.text_scores(query, [PART])
+    if not full:
+        assert not bounded
+        return
+    assert isinstance(bounded[PART], Lexical)
+    plain = full[PART]
+    assert isinstance(plain, np.ndarray)
+    want_keys, want_scores, want_admitted = index.top(full, k, window, keys)
+    got_keys, got_scores, got_admitted = index.top(bounded, k, window, keys)
+    # the same scores, rank by rank, bit for bit
+    assert got_scores.tobytes() == want_scores.tobytes()
+    part = index.parts[PART]
+    ok = part.admitted(window)
+    if keys is not None:
+        ok &= np.isin(part.keys.view, keys)
+    assert got_keys.tolist() == reference(plain, part.keys.view, ok, k)
+    # whether rows remain past those returned (what the store's fallback asks)
+    assert (got_admitted > len(got_keys)) == (want_admitted > len(want_keys))
+
+
+def test_bounded_ranking_skips_rows_that_cannot_reach_the_top() -> None:
+    """A rare word's rows outrank a common word's: most of the common list is never scored."""
+    index, texts = corpus(7, 3_000)
+    common = max(VOCABULARY, key=lambda w: sum(w in t.split() for t in texts))
+    scored: list[int] = []
+    exact = bm25_top._exact
+
+    def counting(*args: object) -> np.ndarray:
+        result = exact(*args)  # type: ignore[arg-type]
+        scored.append(len(result))
+        return result
+
+    bm25_top._exact = counting  # type: ignore[assignment]
+    try:
+        with bounded_from(0):
+            found = index.top(index.text_scores([common, "w39"], [PART]), 5)
+    finally:
+        bm25_top._exact = exact  # type: ignore[assignment]
+    part = index.parts[PART]
+    holding = part.postings[common][0].size
+    assert len(found[0]) == 5
+    assert sum(scored) < holding / 4
