@@ -19,13 +19,15 @@ VOCABULARY = [f"w{i}" for i in range(40)]
 
 
 @contextmanager
-def bounded_from(postings: int) -> Iterator[None]:
-    saved = bm25_top.BOUNDED_FROM
-    bm25_top.BOUNDED_FROM = postings
+def bounded_from(postings: int, exact_under: int = 0) -> Iterator[None]:
+    """Bound every query whose words hold ``postings``; score ``exact_under`` admitted rows
+    (or fewer) each instead."""
+    saved = bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER
+    bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER = postings, exact_under
     try:
         yield
     finally:
-        bm25_top.BOUNDED_FROM = saved
+        bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER = saved
 
 
 def corpus(seed: int, rows: int) -> tuple[RowIndex, list[str]]:
@@ -54,15 +56,16 @@ def reference(scores: np.ndarray, keys: np.ndarray, ok: np.ndarray, k: int) -> l
     return keys[rows[order]].tolist()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
     rows=st.integers(1, 400),
-    query=st.lists(st.sampled_from(VOCABULARY + ["absent"]), min_size=1, max_size=6),
+    query=st.lists(st.sampled_from([*VOCABULARY, "absent"]), min_size=1, max_size=6),
     k=st.integers(1, 40),
     after=st.one_of(st.none(), st.integers(0, 400)),
     directive=st.booleans(),
     restrict=st.booleans(),
+    exact_under=st.sampled_from([0, 10**9]),
 )
 def test_bounded_top_k_is_the_full_top_k(
     seed: int,
@@ -72,22 +75,23 @@ def test_bounded_top_k_is_the_full_top_k(
     after: int | None,
     directive: bool,
     restrict: bool,
+    exact_under: int,
 ) -> None:
     index, _ = corpus(seed, rows)
     window = Window(after=None if after is None else float(after), directive=directive)
     keys = np.arange(1, rows + 1, 3, dtype=np.int64) if restrict else None
     with bounded_from(10**9):
         full = index.text_scores(query, [PART])
-    with bounded_from(0):
+    with bounded_from(0, exact_under):
         bounded = index.text_scores(query, [PART])
-    if not full:
-        assert not bounded
-        return
-    assert isinstance(bounded[PART], Lexical)
-    plain = full[PART]
-    assert isinstance(plain, np.ndarray)
-    want_keys, want_scores, want_admitted = index.top(full, k, window, keys)
-    got_keys, got_scores, got_admitted = index.top(bounded, k, window, keys)
+        if not full:
+            assert not bounded
+            return
+        assert isinstance(bounded[PART], Lexical)
+        plain = full[PART]
+        assert isinstance(plain, np.ndarray)
+        want_keys, want_scores, want_admitted = index.top(full, k, window, keys)
+        got_keys, got_scores, got_admitted = index.top(bounded, k, window, keys)
     # the same scores, rank by rank, bit for bit
     assert got_scores.tobytes() == want_scores.tobytes()
     part = index.parts[PART]

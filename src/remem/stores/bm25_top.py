@@ -24,6 +24,8 @@ K1 = 1.2
 B = 0.75
 #: Postings of the query's words in a partition from which its top-k is bounded.
 BOUNDED_FROM = 20_000
+#: Admitted rows (after a filter) scored exactly, each, instead of bounded.
+EXACT_UNDER = 20_000
 #: Float32 accumulation rounds each step (relative 6e-8); bounds are widened by this much.
 SAFE = 1 + 1e-5
 #: Rows of a long first list scored to seed the k-th score, as a multiple of ``k``.
@@ -99,14 +101,25 @@ def _frontier(tfs: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def top(
-    lexical: Lexical,
-    lengths: np.ndarray,
-    admits: Callable[[np.ndarray], np.ndarray],
-    k: int,
+    lexical: Lexical, lengths: np.ndarray, ok: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Positions and scores of the ``k`` best rows ``admits`` (positions -> mask) keeps, best
-    first (ties: lower position first), and whether admitted rows holding a word remain."""
+    """Positions and scores of the ``k`` best rows ``ok`` (a mask over positions) admits,
+    best first (ties: lower position first), and whether admitted rows holding a word remain.
+
+    A filter admitting few rows (a narrow time window, directives) is scored exactly over its
+    own rows: the bounds prune little when few of a word's rows are admitted.
+    """
     terms = lexical.terms
+    if int(np.count_nonzero(ok)) <= EXACT_UNDER:
+        rows = np.flatnonzero(ok)
+        scores = _exact(terms, rows, lengths, lexical.average)
+        rows, scores = rows[scores > 0], scores[scores > 0]
+        best = _merge((rows[:0], scores[:0]), rows, scores, k)
+        return best[0], best[1], len(rows) > len(best[0])
+
+    def admits(rows: np.ndarray) -> np.ndarray:
+        return ok[rows]
+
     bounds = np.array([t.bound(lexical.average) for t in terms], dtype=np.float64)
     order = np.argsort(-bounds, kind="stable")
     after = np.concatenate([np.cumsum(bounds[order][::-1])[::-1][1:], [0.0]])
@@ -125,12 +138,11 @@ def top(
         earlier = [terms[o].positions for o in order[:i]]
         if len(best[0]) < k and len(rows) > SEED * k:
             # A long list first: its rows that reach furthest alone set the k-th score.
-            seed = _unseen(
-                _admitted(rows[np.argsort(-reach, kind="stable")[: SEED * k]], admits), earlier
-            )
+            furthest = np.argpartition(-reach, SEED * k)[: SEED * k]
+            seed = _unseen(_admitted(rows[np.sort(furthest)], admits), earlier)
             scored += len(seed)
             best = _merge(best, seed, _exact(terms, seed, lengths, lexical.average), k)
-            earlier.append(np.sort(seed))
+            earlier.append(seed)
             theta = best[1][-1] if len(best[0]) >= k else -np.inf
         if len(best[0]) >= k:
             keep = reach * SAFE >= theta
@@ -186,6 +198,9 @@ def _merge(
         return best
     all_rows = np.concatenate([best[0], rows])
     all_scores = np.concatenate([best[1], scores])
+    if len(all_scores) > k:  # sort only the rows at or above the k-th score
+        kth = np.partition(all_scores, len(all_scores) - k)[len(all_scores) - k]
+        all_rows, all_scores = all_rows[all_scores >= kth], all_scores[all_scores >= kth]
     order = np.lexsort((all_rows, -all_scores))[:k]
     return all_rows[order], all_scores[order]
 

@@ -244,25 +244,6 @@ class Part:
             ok &= self.directive.view
         return ok
 
-    def admits(
-        self, window: Window, keys: np.ndarray | None = None
-    ) -> Callable[[np.ndarray], np.ndarray]:
-        """``admitted`` at given positions only: no pass over the whole partition."""
-
-        def check(rows: np.ndarray) -> np.ndarray:
-            ok = self.alive.view[rows]
-            if window.after is not None:
-                ok &= self.when.view[rows] >= window.after
-            if window.before is not None:
-                ok &= self.when.view[rows] < window.before
-            if window.directive:
-                ok &= self.directive.view[rows]
-            if keys is not None:
-                ok &= np.isin(self.keys.view[rows], keys, assume_unique=True)
-            return ok
-
-        return check
-
     def lexical(
         self, words: Sequence[str], idf: dict[str, np.float64], average: float
     ) -> Lexical | None:
@@ -464,8 +445,10 @@ class RowIndex:
         for key, values in scores.items():
             part = self._parts[key]
             if isinstance(values, Lexical):
-                check = part.admits(window, keys)
-                rows, found, more = bm25_top.top(values, part.lengths.view, check, k)
+                ok = part.alive.view if window == Window() else part.admitted(window)
+                if keys is not None:
+                    ok = ok & np.isin(part.keys.view, keys, assume_unique=True)
+                rows, found, more = bm25_top.top(values, part.lengths.view, ok, k)
                 chunk_keys.append(part.keys.view[rows])
                 chunk_scores.append(found)
                 admitted += len(rows) + int(more)
