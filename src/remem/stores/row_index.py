@@ -25,6 +25,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -172,8 +173,14 @@ class Part:
             hits = found[ok[found]]
         return np.concatenate([hits, tail])
 
-    def scores_at(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Exact scores of the rows at positions ``rows``.
+    def scores_at(
+        self,
+        rows: np.ndarray,
+        query: np.ndarray,
+        gather: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Exact scores of the rows at positions ``rows`` (``gather``: their vectors copied
+        out, if not from the matrix: ``Ann.vectors``).
 
         Many rows (a time window's, scored exactly) are scored by numpy's own loop on one
         core, not BLAS: OpenBLAS splits a product over every core, and on a busy machine
@@ -182,12 +189,13 @@ class Part:
         in about time order) are read in place over their span instead of copied out first.
         """
         matrix = self.matrix.view
+        take = gather or matrix.__getitem__
         if len(rows) < SPAN_FROM:
-            return matrix[rows] @ query
+            return take(rows) @ query
         first, last = int(rows[0]), int(rows[-1])
         if last - first < 2 * len(rows) and bool(np.all(rows[1:] > rows[:-1])):
             return np.einsum("ij,j->i", matrix[first : last + 1], query)[rows - first]
-        return np.einsum("ij,j->i", matrix[rows], query)
+        return np.einsum("ij,j->i", take(rows), query)
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""
@@ -458,9 +466,10 @@ class RowIndex:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)
             if isinstance(values, Approximate):
                 ok &= part.has_vector.view
-                rows = part.nearest(values, ok, k)
+                rows, graph = part.nearest(values, ok, k), part.ann
+                gather = None if graph is None else partial(graph.vectors, matrix=part.matrix.view)
                 chunk_keys.append(part.keys.view[rows])
-                chunk_scores.append(part.scores_at(rows, values.query))
+                chunk_scores.append(part.scores_at(rows, values.query, gather))
                 admitted += int(ok.sum())
                 continue
             ok &= np.isfinite(values)
