@@ -105,7 +105,11 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         )
         first = max(k * 3, 32)
         keys, values, admitted = index.top(scores, first, window)
-        survivors = self._admitted(keys, flt)
+        # The best k first, the rest only if some of them fail: as many rows read as kept
+        # when the filter passes them all (the common case), and the same survivors otherwise.
+        survivors = self._admitted(keys[:k], flt)
+        if len(survivors) < k:
+            survivors |= self._admitted(keys[k:], flt)
         if len(survivors) < k and admitted > len(keys):
             # The SQL re-check (status, versions, kinds, other metadata) rejected too many:
             # rank exactly the rows it admits instead.
