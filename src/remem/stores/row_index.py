@@ -159,7 +159,7 @@ class Part:
         walked again with the filter inside it. The rows the graph does not hold yet (its
         tail) are candidates too.
         """
-        admitted = int(ok.sum())
+        admitted = int(np.count_nonzero(ok))
         if admitted <= max(EXACT_UNDER, self.size // 16):
             return np.flatnonzero(ok)
         ann = self.ensure_ann(GRAPH_TAIL)
@@ -290,7 +290,7 @@ class RowIndex:
         self.graphs_built = 0
 
     def __len__(self) -> int:
-        return sum(int(p.alive.view.sum()) for p in self._parts.values())
+        return sum(int(np.count_nonzero(p.alive.view)) for p in self._parts.values())
 
     @property
     def parts(self) -> dict[PartKey, Part]:
@@ -363,7 +363,7 @@ class RowIndex:
         if len(doomed):
             for part in self._parts.values():
                 part.alive.view[np.isin(part.keys.view, doomed)] = False
-                dead = part.size - int(part.alive.view.sum())
+                dead = part.size - int(np.count_nonzero(part.alive.view))
                 if dead >= max(COMPACT_AT, part.size - dead):
                     part.compact()
             self.generation += 1
@@ -470,7 +470,7 @@ class RowIndex:
                 gather = None if graph is None else partial(graph.vectors, matrix=part.matrix.view)
                 chunk_keys.append(part.keys.view[rows])
                 chunk_scores.append(part.scores_at(rows, values.query, gather))
-                admitted += int(ok.sum())
+                admitted += int(np.count_nonzero(ok))
                 continue
             ok &= np.isfinite(values)
             chunk_keys.append(part.keys.view[ok])
