@@ -22,8 +22,9 @@ import numpy as np
 #: BM25 constants (the usual ones; FTS5 and Lucene use the same).
 K1 = 1.2
 B = 0.75
-#: Postings of the query's words in a partition from which its top-k is bounded.
-BOUNDED_FROM = 20_000
+#: Postings of the query's words in a partition from which its top-k is bounded: below it the
+#: full pass costs about the same (100k rows, docs/benchmarks.md) and ties keep its order.
+BOUNDED_FROM = 50_000
 #: Admitted rows (after a filter) scored exactly, each, instead of bounded.
 EXACT_UNDER = 20_000
 #: Float32 accumulation rounds each step (relative 6e-8); bounds are widened by this much.
