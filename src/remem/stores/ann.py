@@ -86,7 +86,7 @@ class Ann:
         self._groups: dict[int, list[int]] = {}  # first position -> the members added since
         self._seen: dict[int, int] | None = None  # vector hash -> first position, built lazily
         self._twin_nodes: tuple[np.ndarray, np.ndarray] | None = None
-        self._node_of: np.ndarray | None = None  # per row: its node (built at first need)
+        self._firsts: dict[int, int] | None = None  # repeated row -> its group's first row
         self.size = 0 if rows is None else int(index.ntotal)  # rows covered
         if len(saved):
             self.size = max(self.size, int(saved[:, 0].max()) + 1)
@@ -94,7 +94,7 @@ class Ann:
             self.size = max(self.size, int(self._rows[-1]) + 1)
 
     def _join(self, position: int, first: int) -> None:
-        self._twin_nodes = self._node_of = None
+        self._twin_nodes, self._firsts = None, None
         self._groups.setdefault(first, []).append(position)
 
     def _hashes(self) -> dict[int, int]:
@@ -206,19 +206,21 @@ class Ann:
         """
         inside = positions < self.size
         out = np.empty((len(positions), matrix.shape[1]), dtype=np.float32)
-        out[inside] = self._stored()[self._nodes()[positions[inside]]]
+        out[inside] = self._stored()[self._nodes(positions[inside])]
         out[~inside] = matrix[positions[~inside]]
         return out
 
-    def _nodes(self) -> np.ndarray:
-        """Per row of the graph, its node."""
-        if self._node_of is None or len(self._node_of) != self.size:
-            nodes = np.empty(self.size, dtype=np.int64)
-            nodes[self._rows] = np.arange(len(self._rows))
-            twins = self.twins
-            nodes[twins[:, 0]] = nodes[twins[:, 1]]
-            self._node_of = nodes
-        return self._node_of
+    def _nodes(self, positions: np.ndarray) -> np.ndarray:
+        """The node of each row at ``positions`` (a repeated row's is its group's)."""
+        rows = self._rows
+        at = np.minimum(np.searchsorted(rows, positions), len(rows) - 1)
+        repeated = rows[at] != positions
+        if repeated.any():
+            if self._firsts is None:
+                self._firsts = dict(self.twins.tolist())
+            firsts = [self._firsts[p] for p in positions[repeated].tolist()]
+            at[repeated] = np.searchsorted(rows, np.array(firsts, dtype=np.int64))
+        return at
 
     def _stored(self) -> np.ndarray:
         """The graph's vectors, a view of its storage (mapped from its file after a load)."""
