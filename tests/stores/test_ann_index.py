@@ -177,7 +177,9 @@ def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     assert {10, N + 1, N + 2, *range(501, 531)} <= set(got.tolist())
 
 
-def test_candidates_are_rescored_from_the_graphs_copy_to_the_same_scores(tmp_path: Path) -> None:
+def test_candidates_are_rescored_from_the_graphs_copy_to_the_same_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Built, loaded (mapped) and grown: the graph's vectors of any row (a repeated one
     too) are the partition's, bit for bit, so the rescored candidates score as before."""
     vectors = _vectors(N)
@@ -204,8 +206,10 @@ def test_candidates_are_rescored_from_the_graphs_copy_to_the_same_scores(tmp_pat
     assert mapped.ann.size == N + 3 and not mapped.ann._mapped
     assert mapped.ann.vectors(grown, mapped.matrix.view).tobytes() == both.tobytes()
     query = (vectors[9] + 0.01 * _vectors(1, seed=8)[0]).astype(np.float32)
+    monkeypatch.setattr(row_index, "EXACT_UNDER", 0)  # every admitted row: through the graph
     for k in (40, 400):  # BLAS below SPAN_FROM rows, numpy's loop from it
-        found = mapped.nearest(Approximate(query), mapped.alive.view.copy(), k)
+        found, walked = mapped.nearest(Approximate(query), mapped.alive.view.copy(), k)
+        assert walked
         from_graph = mapped.scores_at(
             found, query, partial(mapped.ann.vectors, matrix=mapped.matrix.view)
         )

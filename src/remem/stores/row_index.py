@@ -151,8 +151,9 @@ class Part:
             self.ann.add(self.matrix.view[self.ann.size :])
         return self.ann
 
-    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> np.ndarray:
-        """Positions of the candidates for the ``k`` best rows ``ok`` admits.
+    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> tuple[np.ndarray, bool]:
+        """Positions of the candidates for the ``k`` best rows ``ok`` admits, and whether the
+        graph proposed them (else they are every admitted row).
 
         Few admitted rows are all candidates (scored exactly); otherwise the graph's
         unfiltered candidates serve when enough of them are admitted, else the graph is
@@ -161,7 +162,7 @@ class Part:
         """
         admitted = int(np.count_nonzero(ok))
         if admitted <= max(EXACT_UNDER, self.size // 16):
-            return np.flatnonzero(ok)
+            return np.flatnonzero(ok), False
         ann = self.ensure_ann(GRAPH_TAIL)
         tail = ann.size + np.flatnonzero(ok[ann.size :])
         fetch = max(OVERFETCH * k, MIN_FETCH)
@@ -171,7 +172,7 @@ class Part:
         if len(hits) < k:
             found = ann.search(scores.query, fetch, allowed=ok[: ann.size])
             hits = found[ok[found]]
-        return np.concatenate([hits, tail])
+        return np.concatenate([hits, tail]), True
 
     def scores_at(
         self,
@@ -466,8 +467,11 @@ class RowIndex:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)
             if isinstance(values, Approximate):
                 ok &= part.has_vector.view
-                rows, graph = part.nearest(values, ok, k), part.ann
-                gather = None if graph is None else partial(graph.vectors, matrix=part.matrix.view)
+                (rows, walked), graph = part.nearest(values, ok, k), part.ann
+                # the graph's candidates: their vectors from the pages its walk read
+                gather = (
+                    partial(graph.vectors, matrix=part.matrix.view) if walked and graph else None
+                )
                 chunk_keys.append(part.keys.view[rows])
                 chunk_scores.append(part.scores_at(rows, values.query, gather))
                 admitted += int(np.count_nonzero(ok))
