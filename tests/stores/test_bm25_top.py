@@ -125,3 +125,20 @@ def test_bounded_ranking_skips_rows_that_cannot_reach_the_top() -> None:
     holding = part.postings[common][0].size
     assert len(found[0]) == 5
     assert sum(scored) < holding / 4
+
+
+def test_the_frontier_is_the_shortest_row_per_term_frequency() -> None:
+    rng = np.random.default_rng(3)
+    tfs = rng.integers(1, 6, 5_000).astype(np.float32)
+    lengths = (tfs + rng.integers(0, 300, 5_000)).astype(np.float32)
+    want_values = np.unique(tfs)
+    want = [lengths[tfs == v].min() for v in want_values]
+    counted = bm25_top._frontier(tfs, lengths)
+    saved = bm25_top.FRONTIER_CELLS
+    bm25_top.FRONTIER_CELLS = 0  # too many cells: sorted instead
+    try:
+        sorted_ = bm25_top._frontier(tfs, lengths)
+    finally:
+        bm25_top.FRONTIER_CELLS = saved
+    for values, shortest in (counted, sorted_):
+        assert values.tolist() == want_values.tolist() and shortest.tolist() == want
