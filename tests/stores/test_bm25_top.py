@@ -19,15 +19,18 @@ VOCABULARY = [f"w{i}" for i in range(40)]
 
 
 @contextmanager
-def bounded_from(postings: int, exact_under: int = 0) -> Iterator[None]:
+def bounded_from(postings: int, exact_under: int = 0, lookup_cost: int = 8) -> Iterator[None]:
     """Bound every query whose words hold ``postings``; score ``exact_under`` admitted rows
-    (or fewer) each instead."""
-    saved = bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER
-    bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER = postings, exact_under
+    (or fewer) each instead; ``lookup_cost`` 0: rows always looked up, huge: a full pass."""
+    names = ("BOUNDED_FROM", "EXACT_UNDER", "LOOKUP_COST")
+    saved = [getattr(bm25_top, name) for name in names]
+    for name, value in zip(names, (postings, exact_under, lookup_cost), strict=True):
+        setattr(bm25_top, name, value)
     try:
         yield
     finally:
-        bm25_top.BOUNDED_FROM, bm25_top.EXACT_UNDER = saved
+        for name, value in zip(names, saved, strict=True):
+            setattr(bm25_top, name, value)
 
 
 def corpus(seed: int, rows: int) -> tuple[RowIndex, list[str]]:
@@ -56,16 +59,17 @@ def reference(scores: np.ndarray, keys: np.ndarray, ok: np.ndarray, k: int) -> l
     return keys[rows[order]].tolist()
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
-    rows=st.integers(1, 400),
+    rows=st.integers(1, 1_500),
     query=st.lists(st.sampled_from([*VOCABULARY, "absent"]), min_size=1, max_size=6),
     k=st.integers(1, 40),
-    after=st.one_of(st.none(), st.integers(0, 400)),
+    after=st.one_of(st.none(), st.integers(0, 1_500)),
     directive=st.booleans(),
     restrict=st.booleans(),
     exact_under=st.sampled_from([0, 10**9]),
+    lookup_cost=st.sampled_from([0, 8, 10**9]),
 )
 def test_bounded_top_k_is_the_full_top_k(
     seed: int,
@@ -76,13 +80,14 @@ def test_bounded_top_k_is_the_full_top_k(
     directive: bool,
     restrict: bool,
     exact_under: int,
+    lookup_cost: int,
 ) -> None:
     index, _ = corpus(seed, rows)
     window = Window(after=None if after is None else float(after), directive=directive)
     keys = np.arange(1, rows + 1, 3, dtype=np.int64) if restrict else None
     with bounded_from(10**9):
         full = index.text_scores(query, [PART])
-    with bounded_from(0, exact_under):
+    with bounded_from(0, exact_under, lookup_cost):
         bounded = index.text_scores(query, [PART])
         if not full:
             assert not bounded

@@ -29,6 +29,8 @@ BOUNDED_FROM = 50_000
 EXACT_UNDER = 20_000
 #: Float32 accumulation rounds each step (relative 6e-8); bounds are widened by this much.
 SAFE = 1 + 1e-5
+#: A row looked up in one word's postings costs about this many postings of a full pass.
+LOOKUP_COST = 8
 #: (tf, length) cells a frontier is counted in at most; past it, it is sorted.
 FRONTIER_CELLS = 1 << 22
 #: Rows of a long first list scored to seed the k-th score, as a multiple of ``k``.
@@ -123,9 +125,10 @@ def top(
     own rows: the bounds prune little when few of a word's rows are admitted.
     """
     terms = lexical.terms
+    exact = _Exact(lexical, lengths)
     if int(np.count_nonzero(ok)) <= EXACT_UNDER:
         rows = np.flatnonzero(ok)
-        scores = _exact(terms, rows, lengths, lexical.average)
+        scores = exact(rows)
         rows, scores = rows[scores > 0], scores[scores > 0]
         best = _merge((rows[:0], scores[:0]), rows, scores, k)
         return best[0], best[1], len(rows) > len(best[0])
@@ -139,6 +142,7 @@ def top(
     best = (np.empty(0, np.int64), np.empty(0, np.float32))
     theta = -np.inf
     scored = 0  # admitted rows scored
+    done = np.zeros(len(ok), dtype=np.bool_)  # rows scored or ruled out (by a bound, a filter)
     skipped: list[np.ndarray] = []  # rows passed over by a bound: admitted or not, unknown
     for i, j in enumerate(order):
         term = terms[j]
@@ -148,26 +152,49 @@ def top(
             break
         reach = contribution(term.idf, term.tfs, norm(lengths[rows], lexical.average))
         reach += after[i]
-        earlier = [terms[o].positions for o in order[:i]]
         if len(best[0]) < k and len(rows) > SEED * k:
             # A long list first: its rows that reach furthest alone set the k-th score.
-            furthest = np.argpartition(-reach, SEED * k)[: SEED * k]
-            seed = _unseen(_admitted(rows[np.sort(furthest)], admits), earlier)
+            seed = rows[np.sort(np.argpartition(-reach, SEED * k)[: SEED * k])]
+            seed = _admitted(seed[~done[seed]], admits)
+            done[seed] = True
             scored += len(seed)
-            best = _merge(best, seed, _exact(terms, seed, lengths, lexical.average), k)
-            earlier.append(seed)
+            best = _merge(best, seed, exact(seed), k)
             theta = best[1][-1] if len(best[0]) >= k else -np.inf
         if len(best[0]) >= k:
             keep = reach * SAFE >= theta
             skipped.append(rows[~keep])
             rows = rows[keep]
-        rows = _admitted(_unseen(rows, earlier), admits)
+        rows = _admitted(rows[~done[rows]], admits)
+        done[term.positions] = True
         scored += len(rows)
-        best = _merge(best, rows, _exact(terms, rows, lengths, lexical.average), k)
+        best = _merge(best, rows, exact(rows), k)
         if len(best[0]) >= k:
             theta = best[1][-1]
     more = scored > len(best[0]) or _any_admitted(skipped, best[0], admits)
     return best[0], best[1], more
+
+
+class _Exact:
+    """BM25 of given rows, exactly as the full pass computes it: each row looked up in every
+    word's postings while that costs less than one pass over all of them (many words, as a
+    guard's claim has, make lookups dear), then read from that pass."""
+
+    def __init__(self, lexical: Lexical, lengths: np.ndarray) -> None:
+        self._lexical, self._lengths = lexical, lengths
+        self._postings = sum(len(t.positions) for t in lexical.terms)
+        self._full: np.ndarray | None = None
+
+    def __call__(self, rows: np.ndarray) -> np.ndarray:
+        terms, average = self._lexical.terms, self._lexical.average
+        if self._full is None and LOOKUP_COST * len(rows) * len(terms) > self._postings:
+            self._full = np.zeros(len(self._lengths), dtype=np.float32)
+            norms = norm(self._lengths, average)
+            for term in terms:  # the full pass's own arithmetic, in query order
+                at = term.positions
+                self._full[at] += contribution(term.idf, term.tfs, norms[at])
+        if self._full is not None:
+            return self._full[rows]
+        return _exact(terms, rows, self._lengths, average)
 
 
 def _exact(
@@ -190,13 +217,6 @@ def _find(sorted_positions: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, n
         return np.zeros(len(rows), np.int64), np.zeros(len(rows), np.bool_)
     at = np.minimum(np.searchsorted(sorted_positions, rows), len(sorted_positions) - 1)
     return at, sorted_positions[at] == rows
-
-
-def _unseen(rows: np.ndarray, lists: Sequence[np.ndarray]) -> np.ndarray:
-    """``rows`` in none of ``lists`` (rows of earlier words were scored or ruled out there)."""
-    for sorted_positions in lists:
-        rows = rows[~_find(sorted_positions, rows)[1]]
-    return rows
 
 
 def _admitted(rows: np.ndarray, admits: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
