@@ -30,7 +30,7 @@ EXACT_UNDER = 20_000
 #: Float32 accumulation rounds each step (relative 6e-8); bounds are widened by this much.
 SAFE = 1 + 1e-5
 #: A row looked up in one word's postings costs about this many postings of a full pass.
-LOOKUP_COST = 8
+LOOKUP_COST = 3
 #: (tf, length) cells a frontier is counted in at most; past it, it is sorted.
 FRONTIER_CELLS = 1 << 22
 #: Rows of a long first list scored to seed the k-th score, as a multiple of ``k``.
