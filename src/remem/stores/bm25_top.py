@@ -4,10 +4,11 @@ Scoring every row that holds a query word costs a pass over every posting of eve
 and then over the whole partition (``row_index.RowIndex.text_scores``): at 1M rows one
 common word holds 100k+ rows. Here each word carries a bound, the largest contribution
 any of its rows gets (from the few (tf, length) pairs that can give it, cached per word);
-words are walked rarest-bound-first, and once ``k`` admitted rows are scored, a row of a
+words are walked largest bound first, and once ``k`` admitted rows are scored, a row of a
 later word whose contribution plus the bounds of the words after it cannot reach the k-th
 score is never scored. Rows that can are scored in full, with exactly the arithmetic of the
-full pass (the same float32 accumulation in query order), so the top-k is the full pass's:
+full pass (the same float32 accumulation in query order; for many rows and words, read from
+that pass itself), so the top-k is the full pass's:
 the same scores, rank by rank, and the same rows; among rows tied with the k-th the lower
 positions win (the full pass leaves that to ``np.argpartition``).
 """
