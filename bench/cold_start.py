@@ -25,9 +25,11 @@ and without saving on exit. Each process then runs warm searches; the first sear
 reported next to them and next to the other process's, so the ratios hold on a busy
 machine. Model loading is timed apart (it is the same in both). ``--baseline-src DIR``
 adds a third process per round that loads the saved index with remem imported from DIR
-(another commit's ``src/``), for before/after in one run; ``--evict`` drops the store's
-files from the page cache before every process (``posix_fadvise(DONTNEED)``: the store's
-files only), so each first search reads the disk as after a reboot.
+(another commit's ``src/``), for before/after in one run, and ``--baseline-db`` gives it
+its own copy of the store (a baseline from before a migration of this src refuses a file
+this src opened); ``--evict`` drops the store's files from the page cache before every
+process (``posix_fadvise(DONTNEED)``: the store's files only), so each first search reads
+the disk as after a reboot.
 """
 
 from __future__ import annotations
@@ -126,34 +128,39 @@ def evict(db: Path) -> int:
 
 
 def run(
-    db: Path, rounds: int, warm: int, baseline: Path | None = None, cold: bool = False
+    db: Path,
+    rounds: int,
+    warm: int,
+    baseline: Path | None = None,
+    cold: bool = False,
+    baseline_db: Path | None = None,
 ) -> dict[str, Any]:
     folder = index_file.path_for(db)
     if not folder.is_dir():
         raise SystemExit(f"{folder} is missing: search the store once in a process that closes it")
     aside = folder.with_name(folder.name + ".aside")
-    # (name, loads the saved index, remem from) per probe of a round, in this order
-    probes: list[tuple[str, bool, Path | None]] = [("saved index", True, None)]
+    # (name, loads the saved index, remem from, store) per probe of a round, in this order
+    probes: list[tuple[str, bool, Path | None, Path]] = [("saved index", True, None, db)]
     if baseline is not None:
-        probes.append(("saved index, baseline src", True, baseline))
-    probes.append(("built from SQL", False, None))
+        probes.append(("saved index, baseline src", True, baseline, baseline_db or db))
+    probes.append(("built from SQL", False, None, db))
     pool = corpus.queries(rounds * len(probes) * (warm + 1), 11, exclude=set())
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _ in probes}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name, _, _, _ in probes}
     with machine.Contention() as contention:
         for r in range(rounds):
             # the two saved-index probes swap places every round: neither always goes first
             order = (
                 probes if r % 2 == 0 or baseline is None else [probes[1], probes[0], *probes[2:]]
             )
-            for key, saved, src in order:
+            for key, saved, src, store in order:
                 chunk = pool[: warm + 1]
                 pool = pool[warm + 1 :]
                 if cold:
-                    evict(db)
+                    evict(store)
                 if not saved:
                     folder.rename(aside)
                 try:
-                    found = fresh(db, chunk, saved, src)
+                    found = fresh(store, chunk, saved, src)
                 finally:
                     if not saved:
                         shutil.rmtree(folder, ignore_errors=True)
@@ -300,6 +307,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--baseline-src", type=Path, help="also probe the saved index with remem from this src/"
     )
     parser.add_argument(
+        "--baseline-db",
+        type=Path,
+        help="the baseline's own copy of --db (a baseline older than a migration of this src "
+        "refuses a file this src opened)",
+    )
+    parser.add_argument(
         "--evict", action="store_true", help="drop the store's files from the page cache first"
     )
     parser.add_argument("--probe", help=argparse.SUPPRESS)
@@ -314,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         replicate(args.replicate, args.db, args.copies)
     if not args.rounds:
         return
-    result = run(args.db, args.rounds, args.warm, args.baseline_src, args.evict)
+    result = run(args.db, args.rounds, args.warm, args.baseline_src, args.evict, args.baseline_db)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))

@@ -13,6 +13,7 @@ import shutil
 import sys
 import threading
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -174,6 +175,45 @@ def test_rows_with_one_vector_are_found_together(tmp_path: Path) -> None:
     loaded.add(PART, [N + 2], [vectors[9]], [0.0], [False])  # the groups came back with it
     got, _, _ = loaded.top(loaded.dense_scores(query, [PART]), 40)
     assert {10, N + 1, N + 2, *range(501, 531)} <= set(got.tolist())
+
+
+def test_candidates_are_rescored_from_the_graphs_copy_to_the_same_scores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built, loaded (mapped) and grown: the graph's vectors of any row (a repeated one
+    too) are the partition's, bit for bit, so the rescored candidates score as before."""
+    vectors = _vectors(N)
+    vectors[500:530] = vectors[9]
+    _, index = _pair(vectors, np.zeros(N), ann_rows=1_000)
+    part = index.parts[PART]
+    rows = np.array([9, 500, 529, 0, N - 1, 1_234], dtype=np.int64)
+    graph = part.ensure_ann()
+    assert graph.vectors(rows, part.matrix.view).tobytes() == part.matrix.view[rows].tobytes()
+    stamp = index_file.Stamp("e", DIM, N, "m")
+    index_file.save(index, stamp, tmp_path / "i")
+    loaded = index_file.load(tmp_path / "i", lambda s: s == stamp)
+    assert loaded is not None
+    mapped = loaded.parts[PART]
+    assert mapped.ann is not None and mapped.ann._mapped
+    assert mapped.ann.vectors(rows, mapped.matrix.view).tobytes() == vectors[rows].tobytes()
+    new = _vectors(3, seed=5)
+    loaded.add(PART, [N + 1, N + 2, N + 3], [new[0], vectors[9], new[2]], [0.0] * 3, [False] * 3)
+    grown = np.array([N, N + 1, N + 2, 9, 510], dtype=np.int64)  # the tail, past the graph
+    assert mapped.ann.size == N
+    both = mapped.ann.vectors(grown, mapped.matrix.view)
+    assert both.tobytes() == mapped.matrix.view[grown].tobytes()
+    mapped.ensure_ann()  # the tail joins the graph: its own copy now
+    assert mapped.ann.size == N + 3 and not mapped.ann._mapped
+    assert mapped.ann.vectors(grown, mapped.matrix.view).tobytes() == both.tobytes()
+    query = (vectors[9] + 0.01 * _vectors(1, seed=8)[0]).astype(np.float32)
+    monkeypatch.setattr(row_index, "EXACT_UNDER", 0)  # every admitted row: through the graph
+    for k in (40, 400):  # BLAS below SPAN_FROM rows, numpy's loop from it
+        found, walked = mapped.nearest(Approximate(query), mapped.alive.view.copy(), k)
+        assert walked
+        from_graph = mapped.scores_at(
+            found, query, partial(mapped.ann.vectors, matrix=mapped.matrix.view)
+        )
+        assert from_graph.tobytes() == mapped.scores_at(found, query).tobytes()
 
 
 def test_the_search_beam_grows_with_the_graph_and_the_results_asked() -> None:

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from remem import Memory
-from remem.stores.row_index import K1, B, RowIndex, Window
+from remem.stores.bm25_top import K1, B
+from remem.stores.row_index import RowIndex, Window
 from remem.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from remem.stores.tokens import tokenize
 

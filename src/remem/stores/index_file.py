@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from remem.stores.ann import Ann
-from remem.stores.row_index import Grow, Part, RowIndex
+from remem.stores.grow import Grow
+from remem.stores.row_index import Part, RowIndex
 
 FORMAT = 2
 #: Rows an index holds at least before it is worth a file (smaller ones build in milliseconds).

@@ -480,4 +480,20 @@ def m011_current_rows_by_status(db: Schema) -> None:
     )
 
 
+@migration
+def m012_memory_row_count(db: Schema) -> None:
+    """SQLite's memories row count in ``meta`` (``memory_rows``), kept by triggers in the
+    writer's transaction: a loaded saved index checks it for rows forgotten since the save,
+    where ``count(*)`` read a whole index (docs/benchmarks.md, "Cold start"). PostgreSQL
+    saves no index, and one counted row would serialise every tenant's writers: nothing."""
+    if db.dialect.name == "sqlite":
+        db.execute(
+            "INSERT OR REPLACE INTO meta SELECT 'memory_rows', count(*) FROM memories;\n"
+            "CREATE TRIGGER IF NOT EXISTS memories_counted_in AFTER INSERT ON memories "
+            "BEGIN UPDATE meta SET value = value + 1 WHERE key = 'memory_rows'; END;\n"
+            "CREATE TRIGGER IF NOT EXISTS memories_counted_out AFTER DELETE ON memories "
+            "BEGIN UPDATE meta SET value = value - 1 WHERE key = 'memory_rows'; END;"
+        )
+
+
 LATEST = STEPS[-1].version

@@ -25,10 +25,14 @@ import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
+from remem.stores import bm25_top
 from remem.stores.ann import Ann
+from remem.stores.bm25_top import Lexical, Term
+from remem.stores.grow import Grow
 from remem.stores.tokens import tokenize
 
 PartKey = tuple[str, str | None]
@@ -67,46 +71,6 @@ def ann_threshold() -> int:
 
 #: Removed rows a part holds at least before it compacts (and at least as many as live ones).
 COMPACT_AT = 64
-#: BM25 constants (the usual ones; FTS5 and Lucene use the same).
-K1 = 1.2
-B = 0.75
-
-
-class Grow:
-    """A numpy array that appends in amortised O(1)."""
-
-    __slots__ = ("data", "size")
-
-    def __init__(self, dtype: type | np.dtype, width: int = 0) -> None:
-        shape = (16, width) if width else (16,)
-        self.data = np.zeros(shape, dtype=dtype)
-        self.size = 0
-
-    @classmethod
-    def of(cls, values: np.ndarray) -> Grow:
-        grown = cls(values.dtype, values.shape[1] if values.ndim == 2 else 0)
-        grown.extend(values)
-        return grown
-
-    @classmethod
-    def wrap(cls, values: np.ndarray) -> Grow:
-        """``values`` taken as they are, not copied (the first append past them copies)."""
-        grown = cls.__new__(cls)  # no placeholder array: a load wraps thousands of these
-        grown.data, grown.size = values, len(values)
-        return grown
-
-    def extend(self, values: np.ndarray) -> None:
-        need = self.size + len(values)
-        if need > len(self.data):
-            grown = np.zeros((max(need, 2 * len(self.data)), *self.data.shape[1:]), self.data.dtype)
-            grown[: self.size] = self.data[: self.size]
-            self.data = grown
-        self.data[self.size : need] = values
-        self.size = need
-
-    @property
-    def view(self) -> np.ndarray:
-        return self.data[: self.size]
 
 
 @dataclass
@@ -118,7 +82,7 @@ class Approximate:
     found: np.ndarray | None = None
 
 
-Scores = np.ndarray | Approximate
+Scores = np.ndarray | Approximate | Lexical
 
 
 @dataclass(frozen=True)
@@ -140,6 +104,7 @@ class Part:
         self.alive = Grow(np.bool_)
         self.lengths = Grow(np.float32)
         self.postings: dict[str, tuple[Grow, Grow]] = {}
+        self.frontiers = bm25_top.Frontiers()  # per word, what bounds its BM25 term
         self.tokenized = 0  # rows [0, tokenized) have postings
         self.total_length = 0.0
         self.ann: Ann | None = None  # the graph over rows [0, ann.size), past the threshold
@@ -186,17 +151,18 @@ class Part:
             self.ann.add(self.matrix.view[self.ann.size :])
         return self.ann
 
-    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> np.ndarray:
-        """Positions of the candidates for the ``k`` best rows ``ok`` admits.
+    def nearest(self, scores: Approximate, ok: np.ndarray, k: int) -> tuple[np.ndarray, bool]:
+        """Positions of the candidates for the ``k`` best rows ``ok`` admits, and whether the
+        graph proposed them (else they are every admitted row).
 
         Few admitted rows are all candidates (scored exactly); otherwise the graph's
         unfiltered candidates serve when enough of them are admitted, else the graph is
         walked again with the filter inside it. The rows the graph does not hold yet (its
         tail) are candidates too.
         """
-        admitted = int(ok.sum())
+        admitted = int(np.count_nonzero(ok))
         if admitted <= max(EXACT_UNDER, self.size // 16):
-            return np.flatnonzero(ok)
+            return np.flatnonzero(ok), False
         ann = self.ensure_ann(GRAPH_TAIL)
         tail = ann.size + np.flatnonzero(ok[ann.size :])
         fetch = max(OVERFETCH * k, MIN_FETCH)
@@ -206,10 +172,16 @@ class Part:
         if len(hits) < k:
             found = ann.search(scores.query, fetch, allowed=ok[: ann.size])
             hits = found[ok[found]]
-        return np.concatenate([hits, tail])
+        return np.concatenate([hits, tail]), True
 
-    def scores_at(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """Exact scores of the rows at positions ``rows``.
+    def scores_at(
+        self,
+        rows: np.ndarray,
+        query: np.ndarray,
+        gather: Callable[[np.ndarray], np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Exact scores of the rows at positions ``rows`` (``gather``: their vectors copied
+        out, if not from the matrix: ``Ann.vectors``).
 
         Many rows (a time window's, scored exactly) are scored by numpy's own loop on one
         core, not BLAS: OpenBLAS splits a product over every core, and on a busy machine
@@ -218,12 +190,13 @@ class Part:
         in about time order) are read in place over their span instead of copied out first.
         """
         matrix = self.matrix.view
+        take = gather or matrix.__getitem__
         if len(rows) < SPAN_FROM:
-            return matrix[rows] @ query
+            return take(rows) @ query
         first, last = int(rows[0]), int(rows[-1])
         if last - first < 2 * len(rows) and bool(np.all(rows[1:] > rows[:-1])):
             return np.einsum("ij,j->i", matrix[first : last + 1], query)[rows - first]
-        return np.einsum("ij,j->i", matrix[rows], query)
+        return np.einsum("ij,j->i", take(rows), query)
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""
@@ -265,6 +238,7 @@ class Part:
                 new = moved[positions.view[kept]].astype(np.int32)
                 postings[word] = (Grow.of(new), Grow.of(tfs.view[kept]))
         self.postings = postings
+        self.frontiers = bm25_top.Frontiers()
         self.tokenized = self.lengths.size
         self.total_length = float(self.lengths.view.sum())
         self.ann = None  # positions moved: rebuilt at the next search that needs it
@@ -278,6 +252,21 @@ class Part:
         if window.directive:
             ok &= self.directive.view
         return ok
+
+    def lexical(
+        self, words: Sequence[str], idf: dict[str, np.float64], average: float
+    ) -> Lexical | None:
+        """This partition's BM25 for ``words``, ranked bounded (``bm25_top``) when its
+        postings are long enough to pay for it, else None (score every posting)."""
+        entries = [(w, self.postings[w]) for w in words if w in self.postings]
+        if sum(entry[0].size for _, entry in entries) < bm25_top.BOUNDED_FROM:
+            return None
+        lengths = self.lengths.view
+        terms = []
+        for word, (positions, tfs) in entries:
+            frontier = self.frontiers.of(word, positions, positions.view, tfs.view, lengths)
+            terms.append(Term(idf[word], positions.view, tfs.view, frontier))
+        return Lexical(terms, average)
 
 
 class RowIndex:
@@ -302,7 +291,7 @@ class RowIndex:
         self.graphs_built = 0
 
     def __len__(self) -> int:
-        return sum(int(p.alive.view.sum()) for p in self._parts.values())
+        return sum(int(np.count_nonzero(p.alive.view)) for p in self._parts.values())
 
     @property
     def parts(self) -> dict[PartKey, Part]:
@@ -375,7 +364,7 @@ class RowIndex:
         if len(doomed):
             for part in self._parts.values():
                 part.alive.view[np.isin(part.keys.view, doomed)] = False
-                dead = part.size - int(part.alive.view.sum())
+                dead = part.size - int(np.count_nonzero(part.alive.view))
                 if dead >= max(COMPACT_AT, part.size - dead):
                     part.compact()
             self.generation += 1
@@ -430,18 +419,21 @@ class RowIndex:
         frequency = {
             w: sum(p.postings[w][0].size for p in chosen if w in p.postings) for w in words
         }
+        idf = {w: np.log1p((rows - df + 0.5) / (df + 0.5)) for w, df in frequency.items()}
         out: dict[PartKey, Scores] = {}
         for key, part in zip(parts, chosen, strict=True):
+            bounded = part.lexical(words, idf, average)
+            if bounded is not None:
+                out[key] = bounded
+                continue
             scores = np.zeros(part.size, dtype=np.float32)
-            norm = K1 * (1 - B + B * part.lengths.view / average)
+            norm = bm25_top.norm(part.lengths.view, average)
             for word in words:
                 entry = part.postings.get(word)
                 if entry is None:
                     continue
-                df = frequency[word]
-                idf = np.log1p((rows - df + 0.5) / (df + 0.5))
                 positions, tfs = entry[0].view, entry[1].view
-                scores[positions] += idf * tfs * (K1 + 1) / (tfs + norm[positions])
+                scores[positions] += bm25_top.contribution(idf[word], tfs, norm[positions])
             scores[scores <= 0] = -np.inf
             out[key] = scores
         return out
@@ -453,22 +445,36 @@ class RowIndex:
         window: Window = Window(),
         keys: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, int]:
-        """Keys and scores of the ``k`` best admitted rows, best first, and how many were admitted.
+        """Keys and scores of the ``k`` best admitted rows, best first, and how many were admitted
+        (a BM25 partition ranked bounded counts only whether rows remain past those returned).
 
         ``keys`` (sorted) further restricts the rows to exactly those keys.
         """
         chunk_keys, chunk_scores, admitted = [], [], 0
         for key, values in scores.items():
             part = self._parts[key]
+            if isinstance(values, Lexical):
+                ok = part.alive.view if window == Window() else part.admitted(window)
+                if keys is not None:
+                    ok = ok & np.isin(part.keys.view, keys, assume_unique=True)
+                rows, found, more = bm25_top.top(values, part.lengths.view, ok, k)
+                chunk_keys.append(part.keys.view[rows])
+                chunk_scores.append(found)
+                admitted += len(rows) + int(more)
+                continue
             ok = part.admitted(window)
             if keys is not None:
                 ok &= np.isin(part.keys.view, keys, assume_unique=True)
             if isinstance(values, Approximate):
                 ok &= part.has_vector.view
-                rows = part.nearest(values, ok, k)
+                (rows, walked), graph = part.nearest(values, ok, k), part.ann
+                # the graph's candidates: their vectors from the pages its walk read
+                gather = (
+                    partial(graph.vectors, matrix=part.matrix.view) if walked and graph else None
+                )
                 chunk_keys.append(part.keys.view[rows])
-                chunk_scores.append(part.scores_at(rows, values.query))
-                admitted += int(ok.sum())
+                chunk_scores.append(part.scores_at(rows, values.query, gather))
+                admitted += int(np.count_nonzero(ok))
                 continue
             ok &= np.isfinite(values)
             chunk_keys.append(part.keys.view[ok])

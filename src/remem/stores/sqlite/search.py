@@ -105,7 +105,11 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         )
         first = max(k * 3, 32)
         keys, values, admitted = index.top(scores, first, window)
-        survivors = self._admitted(keys, flt)
+        # The best k first, the rest only if some of them fail: as many rows read as kept
+        # when the filter passes them all (the common case), and the same survivors otherwise.
+        survivors = self._admitted(keys[:k], flt)
+        if len(survivors) < k:
+            survivors |= self._admitted(keys[k:], flt)
         if len(survivors) < k and admitted > len(keys):
             # The SQL re-check (status, versions, kinds, other metadata) rejected too many:
             # rank exactly the rows it admits instead.
@@ -278,9 +282,11 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
 
         index = index_file.load(index_file.path_for(self.path), ours)
         if index is not None:
-            # All rows less the few written since: SQLite counts a whole table from its
-            # smallest index's page headers (ms at 1M rows), where ``rk <= ?`` reads every row.
-            (total,) = self._db.execute("SELECT count(*) FROM memories").fetchone()
+            # All rows (kept in ``meta`` by triggers, m012: ``count(*)`` reads a whole index
+            # of the table) less the few written since, read by key.
+            (total,) = self._db.execute(
+                "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'memory_rows'"
+            ).fetchone()
             (since,) = self._db.execute(
                 "SELECT count(*) FROM memories WHERE rk > ?", (index.max_key,)
             ).fetchone()
