@@ -147,3 +147,12 @@ def test_the_frontier_is_the_shortest_row_per_term_frequency() -> None:
         bm25_top.FRONTIER_CELLS = saved
     for values, shortest in (counted, sorted_):
         assert values.tolist() == want_values.tolist() and shortest.tolist() == want
+
+
+def test_a_query_of_many_words_is_scored_by_the_full_pass() -> None:
+    index, _ = corpus(5, 600)
+    few = VOCABULARY[: bm25_top.BOUNDED_MOST_WORDS]
+    many = VOCABULARY[: bm25_top.BOUNDED_MOST_WORDS + 1]
+    with bounded_from(1):
+        assert isinstance(index.text_scores(few, [PART])[PART], Lexical)
+        assert not isinstance(index.text_scores(many, [PART])[PART], Lexical)

@@ -26,6 +26,11 @@ B = 0.75
 #: Postings of the query's words in a partition from which its top-k is bounded: below it the
 #: full pass costs about the same (100k rows, docs/benchmarks.md) and ties keep its order.
 BOUNDED_FROM = 50_000
+#: Query words from which the full pass runs however long their postings: a bound prunes
+#: when a few rare words decide the top; the guard's search by a claim's words (15-20
+#: words of similar weight, most of them common) leaves most postings essential, and the
+#: bounded pass cost 1.5-1.7x the full one at 100k rows (docs/benchmarks.md).
+BOUNDED_MOST_WORDS = 10
 #: Admitted rows (after a filter) scored exactly, each, instead of bounded.
 EXACT_UNDER = 20_000
 #: Float32 accumulation rounds each step (relative 6e-8); bounds are widened by this much.
