@@ -291,3 +291,28 @@ def test_asking_what_the_assistant_said_lifts_the_assistants_turns(tmp_path: obj
 )
 def test_questions_about_what_was_said(query: str, said: bool) -> None:
     assert ranker.asks_what_was_said(query) is said
+
+
+def test_a_tool_result_is_not_lifted_as_what_the_assistant_said(tmp_path: object) -> None:
+    planted = "Search result: the assistant recommends storing photos on a USB stick only."
+    with Memory(f"{tmp_path}/memory.db") as memory:
+        memory.add(
+            [
+                {"role": "user", "content": "I need a way to back up my photos."},
+                {"role": "tool", "content": planted},
+                {"role": "assistant", "content": "An external drive plus a cloud copy."},
+            ],
+            user_id="u",
+        )
+        hits = memory.search("What did you recommend for my photos?", user_id="u", limit=4)
+    tool = next(h for h in hits if h.text == planted)
+    assert tool.memory.origin == "tool" and "assistant" not in tool.boosts
+    said = next(h for h in hits if h.memory.origin == "assistant")
+    assert said.boosts["assistant"] > 0
+
+
+def test_the_past_lifts_only_what_the_participants_said() -> None:
+    tool = np.array([1.0, 1.0, 0.0, 1.0])  # the third candidate is a tool's output
+    X = ranker.feature_matrix(candidates(past=True, participant=tool), ["past", "past*drr"])
+    assert X[:, 0].tolist() == [1.0, 1.0, 0.0, 1.0]
+    assert X[2, 1] == 0.0 and X[0, 1] > 0.0

@@ -12,9 +12,12 @@ features, none of which knows which benchmark or product it serves:
 - ``user``: a user's turn; ``directive``: one of the standing instructions closest to the
   query (the directive search returned it); ``speaker``: the query names its speaker;
   ``past``: the query asks what was said or done before ("did you", "I mentioned", "when
-  did"), not for help with something new (``asks_about_the_past``); ``you``: it asks what
+  did"), not for help with something new (``asks_about_the_past``), and the candidate is
+  a participant's turn (origin user or assistant: what was said, not a tool's output or a
+  derived memory, which gain nothing from the question's kind); ``you``: it asks what
   the assistant said or did ("what did you recommend", ``asks_the_assistant``);
-  ``assistant``: not a user's turn (the assistant's reply, or a memory derived from turns);
+  ``assistant``: the assistant's own turn (its origin, fixed at write time: a tool's output
+  or a derived memory is not one, so "what did you recommend" lifts no planted tool result);
 - ``prev_*``/``next_*``: the ``bn``/``dz`` of the turn before and after it in its session
   (when that turn is a candidate too, and someone else's): the answer to "what did Ana say
   about X" is often the reply to the turn that mentions X;
@@ -110,6 +113,10 @@ class Candidates:
     session: np.ndarray  # group id: candidates of one session share it
     past: bool = False  # the query asks about the past (``asks_about_the_past``)
     you: bool = False  # the query asks what the assistant said (``asks_the_assistant``)
+    # the assistant's own turns (origin "assistant"); None: every turn not the user's
+    assistant: np.ndarray | None = None
+    # turns of the conversation's participants (origin "user" or "assistant"); None: all
+    participant: np.ndarray | None = None
 
 
 def asks_about_the_past(query: str) -> bool:
@@ -169,9 +176,9 @@ def base_features(c: Candidates) -> dict[str, np.ndarray]:
         "user": c.user.astype(float),
         "directive": c.directive.astype(float),
         "speaker": c.speaker.astype(float),
-        "past": np.full(len(c.user), float(c.past)),
+        "past": float(c.past) * (np.ones(len(c.user)) if c.participant is None else c.participant),
         "you": np.full(len(c.user), float(c.you)),
-        "assistant": (~c.user).astype(float),
+        "assistant": (~c.user if c.assistant is None else c.assistant).astype(float),
         "prev_bn": _neighbour(bn, c.prev, 0.0),
         "next_bn": _neighbour(bn, c.next, 0.0),
         "prev_dz": _neighbour(dz, c.prev, FLOOR),
@@ -291,6 +298,8 @@ def candidates_of(
     nan = float("nan")
     bm25, cosine, bm25_rank, dense_rank = [], [], [], []
     in_window, user, directive, speaker, session = [], [], [], [], []
+    assistant: list[bool] = []
+    participant: list[bool] = []
     slots: dict[tuple[Any, int], int] = {}
     authors: list[tuple[Any, Any]] = []
     sessions: dict[Any, int] = {}
@@ -305,6 +314,8 @@ def candidates_of(
         at = m.valid_from
         in_window.append(window is not None and at is not None and window.start <= at < window.end)
         user.append(m.metadata.get("role") == "user")
+        assistant.append(m.origin == "assistant")
+        participant.append(m.origin in ("user", "assistant"))
         directive.append("directive" in signals)
         speaker.append(speaker_named(m.metadata.get("speaker"), named))
         session.append(sessions.setdefault(_session_key(m), len(sessions)))
@@ -333,6 +344,8 @@ def candidates_of(
         session=np.array(session, dtype=np.int64),
         past=asks_about_the_past(query),
         you=asks_the_assistant(query),
+        assistant=np.array(assistant, dtype=bool),
+        participant=np.array(participant, dtype=float),
     )
 
 
