@@ -57,13 +57,14 @@ FLOOR = -2.0
 #: Rank features are ``RANK_K / (RANK_K + rank)``: 1 at the top, 0.5 at rank 5.
 RANK_K = 5.0
 
+#: Verbs of saying in the past tense, after a person ("I mentioned", "you recommended").
+_SAYING = "said|mentioned|told|asked|suggested|recommended|discussed"
 #: A question about what was said or done before: an auxiliary in the past tense before a
 #: person ("did you", "have I"), a person before a verb of saying or deciding ("I mentioned",
 #: "you recommended"), "what was", "when did".
 PAST = re.compile(
     r"\b(?:did|have|had|was|were)\s+(?:i|you|we)\b"
-    r"|\b(?:i|you|we)\s+(?:said|mentioned|told|asked|suggested|recommended|discussed|decided"
-    r"|planned|brought)\b"
+    rf"|\b(?:i|you|we)\s+(?:{_SAYING}|decided|planned|brought)\b"
     r"|\bwhat\s+was\b|\bwhen\s+did\b",
     re.IGNORECASE,
 )
@@ -78,8 +79,7 @@ YOU = re.compile(
 #: I say …", "you recommended"): it is addressed to the memory, so it never abstains.
 SAID = re.compile(
     r"\b(?:did|have|had)\s+(?:i|you|we)\s+(?:say|mention|tell|ask|suggest|recommend|discuss"
-    r"|bring\s+up)\b"
-    r"|\b(?:i|you|we)\s+(?:said|mentioned|told|asked|suggested|recommended|discussed)\b",
+    rf"|bring\s+up)\b|\b(?:i|you|we)\s+(?:{_SAYING})\b",
     re.IGNORECASE,
 )
 

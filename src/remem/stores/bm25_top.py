@@ -15,7 +15,7 @@ positions win (the full pass leaves that to ``np.argpartition``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +51,22 @@ def norm(lengths: np.ndarray, average: float) -> np.ndarray:
 def contribution(idf: np.float64, tfs: np.ndarray, norms: np.ndarray) -> np.ndarray:
     """One word's BM25 term for rows with these term frequencies and norms (float64)."""
     return idf * tfs * (K1 + 1) / (tfs + norms)
+
+
+def full_pass(
+    size: int,
+    lengths: np.ndarray,
+    average: float,
+    terms: Iterable[tuple[np.float64, np.ndarray, np.ndarray]],
+) -> np.ndarray:
+    """BM25 of every row (float32, 0 where no word occurs) from (idf, positions, tfs) per
+    word, accumulated in the order given: the one arithmetic both the full pass and the
+    bounded one's exact scores use, so their scores agree bit for bit."""
+    scores = np.zeros(size, dtype=np.float32)
+    norms = norm(lengths, average)
+    for idf, positions, tfs in terms:
+        scores[positions] += contribution(idf, tfs, norms[positions])
+    return scores
 
 
 @dataclass(frozen=True)
@@ -193,11 +209,12 @@ class _Exact:
     def __call__(self, rows: np.ndarray) -> np.ndarray:
         terms, average = self._lexical.terms, self._lexical.average
         if self._full is None and LOOKUP_COST * len(rows) * len(terms) > self._postings:
-            self._full = np.zeros(len(self._lengths), dtype=np.float32)
-            norms = norm(self._lengths, average)
-            for term in terms:  # the full pass's own arithmetic, in query order
-                at = term.positions
-                self._full[at] += contribution(term.idf, term.tfs, norms[at])
+            self._full = full_pass(
+                len(self._lengths),
+                self._lengths,
+                average,
+                ((t.idf, t.positions, t.tfs) for t in terms),
+            )
         if self._full is not None:
             return self._full[rows]
         return _exact(terms, rows, self._lengths, average)

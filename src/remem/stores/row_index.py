@@ -428,14 +428,13 @@ class RowIndex:
             if bounded is not None:
                 out[key] = bounded
                 continue
-            scores = np.zeros(part.size, dtype=np.float32)
-            norm = bm25_top.norm(part.lengths.view, average)
-            for word in words:
-                entry = part.postings.get(word)
-                if entry is None:
-                    continue
-                positions, tfs = entry[0].view, entry[1].view
-                scores[positions] += bm25_top.contribution(idf[word], tfs, norm[positions])
+            found = [(w, part.postings[w]) for w in words if w in part.postings]
+            scores = bm25_top.full_pass(
+                part.size,
+                part.lengths.view,
+                average,
+                ((idf[w], positions.view, tfs.view) for w, (positions, tfs) in found),
+            )
             scores[scores <= 0] = -np.inf
             out[key] = scores
         return out

@@ -14,6 +14,7 @@ import psycopg
 
 from remem.model import MemoryRecord
 from remem.stores import statements as sql
+from remem.stores.bm25_top import K1, B
 from remem.stores.operations import SearchStore
 from remem.stores.postgres.bm25_plan import CAP, plan, tsquery
 from remem.stores.postgres.connection import PostgresConnection
@@ -21,7 +22,7 @@ from remem.stores.postgres.dialect import POSTGRES
 from remem.stores.records import MemoryFilter
 from remem.stores.rows import memory_from_row
 
-BM25_K1, BM25_B = 1.2, 0.75  # the constants of SQLite FTS5's bm25()
+BM25_K1, BM25_B = K1, B  # the SQLite store's (``bm25_top``), which are FTS5's and Lucene's
 IDF_SAMPLE = 20_000  # rows of the tenant counted for IDF when ANALYZE has not run yet
 
 # The query's distinct lexemes with what ANALYZE knows of them: frequency among rows
