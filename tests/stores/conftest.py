@@ -218,7 +218,12 @@ class SchemaPool:
             "FROM pg_indexes WHERE schemaname = %(s)s UNION ALL "
             "SELECT 'k', conrelid::regclass::text, conname, pg_get_constraintdef(oid), NULL "
             "FROM pg_constraint WHERE conrelid IN (SELECT to_regclass(%(s)s || '.' || tablename) "
-            "FROM pg_tables WHERE schemaname = %(s)s) ORDER BY 1, 2, 3",  # not the shards
+            "FROM pg_tables WHERE schemaname = %(s)s) UNION ALL "  # not the shards
+            # how each table is spread: a schema migrated but never distributed (a migration
+            # test's fresh one) has the same tables and must not come back as a distributed one
+            "SELECT 'd', c.relname, p.partmethod::text, NULL, NULL FROM pg_dist_partition p "
+            "JOIN pg_class c ON c.oid = p.logicalrelid JOIN pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %(s)s ORDER BY 1, 2, 3",
             {"s": schema},
         ).fetchall()
         return [tuple(str(v).replace(f"{schema}.", "") for v in row) for row in rows]
