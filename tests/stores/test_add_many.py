@@ -136,3 +136,21 @@ def test_bad_input_in_one_add_writes_nothing_and_names_it(pair: tuple[Memory, Me
     assert canonical(bulk) == before
     assert bulk.add_many([]) == []
     assert canonical(bulk) == before
+
+
+def test_adds_are_embedded_in_groups_of_whole_adds() -> None:
+    """A huge add_many holds one group's tokens and vectors at a time, never splitting an add."""
+    from remem.engine.writes import EMBED_GROUP, _groups, _Prepared
+    from remem.model import Scope
+
+    def of(n: int) -> _Prepared:
+        return _Prepared(Scope(tenant="t"), datetime(2026, 1, 1, tzinfo=UTC), "episode", [0] * n)  # type: ignore[list-item]
+
+    sizes = [EMBED_GROUP - 1, 1, 5, EMBED_GROUP + 3, 2]
+    groups = _groups([of(n) for n in sizes])
+    assert [[len(p.turns) for p in g] for g in groups] == [
+        [EMBED_GROUP - 1, 1],
+        [5, EMBED_GROUP + 3],
+        [2],
+    ]
+    assert _groups([]) == []

@@ -36,6 +36,9 @@ from remem.pipeline import knowledge
 from remem.pipeline.ingest import Messages, Turn, build_turns
 from remem.stores import MemoryFilter
 
+#: How many turns ``add_many`` embeds in one call: far past where longer batches stop paying.
+EMBED_GROUP = 4096
+
 
 class AddArguments(TypedDict, total=False):
     """One item of ``Memory.add_many``: the arguments of one ``add`` call."""
@@ -75,6 +78,20 @@ def _add_arguments(item: object) -> dict[str, Any]:
     return dict(item)
 
 
+def _groups(prepared: list[_Prepared]) -> list[list[_Prepared]]:
+    """Adds in order, cut where a group's turns reach ``EMBED_GROUP``: the embedder gets long
+    batches, and a huge ``add_many`` holds one group's tokens and vectors at a time."""
+    groups: list[list[_Prepared]] = []
+    size = EMBED_GROUP
+    for one in prepared:
+        if size >= EMBED_GROUP:
+            groups.append([])
+            size = 0
+        groups[-1].append(one)
+        size += len(one.turns)
+    return groups
+
+
 class Writes(Review):
     def add(
         self,
@@ -110,7 +127,8 @@ class Writes(Review):
         return self._write(prepared, self.embedder.embed([t.memory.text for t in prepared.turns]))
 
     def add_many(self, adds: Iterable[AddArguments]) -> list[AddResult]:
-        """Several ``add`` calls, their texts embedded together; one result per add, in order.
+        """Several ``add`` calls, their texts embedded together (``EMBED_GROUP`` turns per
+        embedder call); one result per add, in order.
 
         Each item holds ``add``'s arguments (``{"messages": ..., "user_id": ...}``). Every
         item is checked before anything is written, so bad input anywhere writes nothing and
@@ -127,20 +145,20 @@ class Writes(Review):
                 prepared.append(self._prepare(**_add_arguments(item)))
             except RememError as exc:
                 raise type(exc)(f"add {position}: {exc}; nothing was written") from exc
-        if not prepared:
-            return []
-        self._bind()
-        vectors = self.embedder.embed([t.memory.text for p in prepared for t in p.turns])
         results: list[AddResult] = []
-        start = 0
-        for position, one in enumerate(prepared):
-            end = start + len(one.turns)
-            try:
-                results.append(self._write(one, vectors[start:end]))
-            except RememError as exc:
-                kept = f"adds 0-{position - 1} were written" if position else "none was written"
-                raise type(exc)(f"add {position}: {exc}; {kept}, none after it") from exc
-            start = end
+        for group in _groups(prepared):
+            self._bind()
+            texts = [t.memory.text for one in group for t in one.turns]
+            vectors, start = self.embedder.embed(texts), 0
+            for one in group:
+                end = start + len(one.turns)
+                try:
+                    results.append(self._write(one, vectors[start:end]))
+                except RememError as exc:
+                    done = len(results)
+                    kept = f"adds 0-{done - 1} were written" if done else "none was written"
+                    raise type(exc)(f"add {done}: {exc}; {kept}, none after it") from exc
+                start = end
         return results
 
     def _prepare(
