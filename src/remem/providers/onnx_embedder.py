@@ -158,7 +158,8 @@ def _fingerprint(model: Path, tokenizer: Path, settings: OnnxSettings) -> str:
 class OnnxModel:
     """A sentence encoder on onnxruntime: its files, its settings, its name; lazy (nothing
     loads until the first text). ``OnnxEmbedder`` reads them from a folder,
-    ``LocalEmbedder`` from the packages that ship remem's default model."""
+    ``LocalEmbedder`` from the packages that ship remem's default model. ``threads``: how
+    many batches run side by side (default: the cores, at most 4; 1 runs them in turn)."""
 
     def __init__(
         self,
