@@ -74,7 +74,9 @@ class CachedEmbedder:
         self.live = False
         self.stored: list[np.ndarray] = []
         self.embed_seconds = 0.0
-        self.live_texts: list[str] = []  # what the real model embedded last, while live
+        self.live_texts: list[
+            str
+        ] = []  # what the real model embedded while live (callers clear it)
         self._vectors = vectors
         self._row: dict[str, int] = {}
         for i, text in enumerate(texts):
@@ -99,7 +101,7 @@ class CachedEmbedder:
         rows = [self._row.get(t, -1) for t in texts]
         missing = self.live or min(rows, default=0) < 0
         if self.live:
-            self.live_texts = texts
+            self.live_texts.extend(texts)
         out = self._real(texts) if missing else self._vectors[rows]
         self.stored.append(out)
         return out

@@ -3,7 +3,8 @@
     python bench/ingest_search.py --sizes 10000 100000 --queries 200
 
 Every turn goes through the real facade, ``Memory.add`` (one call per 50-turn
-session). The first ``--sample`` turns are embedded by the real local model
+session), or with ``--add-many N`` ``Memory.add_many`` (one call per N sessions, each
+still its own add). The first ``--sample`` turns are embedded by the real local model
 inside ``Memory.add``; the rest take their vectors from an on-disk cache filled
 once by the same model, so a 100k run takes minutes, not an hour. Searches
 always embed the query with the real model: every query is a fresh text, so no
@@ -131,8 +132,10 @@ class Loader:
         embedder: embed_cache.CachedEmbedder,
         sessions: Sequence[corpus.Session],
         sample: int,
+        add_many: int = 0,
     ) -> None:
         self.memory, self.embedder, self.sessions, self.sample = memory, embedder, sessions, sample
+        self.add_many = add_many
         self.loaded = 0
         self.next_session = 0
         self.ids: list[str] = []
@@ -144,32 +147,44 @@ class Loader:
         """Questions are asked an hour after the last stored turn, so time phrases hit the corpus."""
         return self.last_turn_at + timedelta(hours=1)
 
-    def _add(self, session: corpus.Session) -> float:
+    def _add(self, sessions: Sequence[corpus.Session]) -> float:
+        """One ``add`` (or, with ``--add-many``, one ``add_many`` of ``sessions``)."""
         began = time.perf_counter()
-        result = self.memory.add(
-            list(session.messages), user_id=USER, session_id=session.session_id
-        )
+        if self.add_many:
+            results = self.memory.add_many(
+                {"messages": list(s.messages), "user_id": USER, "session_id": s.session_id}
+                for s in sessions
+            )
+        else:
+            (session,) = sessions
+            results = [
+                self.memory.add(list(session.messages), user_id=USER, session_id=session.session_id)
+            ]
         seconds = time.perf_counter() - began
-        self.ids.extend(m.id for m in result.memories)
-        self.last_turn_at = datetime.fromisoformat(session.messages[-1]["timestamp"])
+        self.ids.extend(m.id for r in results for m in r.memories)
+        self.last_turn_at = datetime.fromisoformat(sessions[-1].messages[-1]["timestamp"])
         return seconds
 
     def _alone(self) -> float:
-        """``LocalEmbedder.embed`` alone on the texts the add just embedded, right after it:
-        the baseline of the ingest ratio, under the same load."""
+        """``LocalEmbedder.embed`` alone on the texts the call just embedded (one call, as
+        add_many makes it), right after it: the baseline of the ingest ratio, same load."""
         began = time.perf_counter()
         self.embedder.real.embed(self.embedder.live_texts)
-        return time.perf_counter() - began
+        seconds = time.perf_counter() - began
+        self.embedder.live_texts = []
+        return seconds
 
     def _segment(self, end: int, live: bool) -> Segment:
         self.embedder.live = live
         start, embedded, seconds, alone = self.loaded, self.embedder.embed_seconds, 0.0, 0.0
         while self.loaded < end:
-            session = self.sessions[self.next_session]
-            self.next_session += 1
-            seconds += self._add(session)
+            sessions: list[corpus.Session] = []
+            while self.loaded < end and len(sessions) < max(1, self.add_many):
+                sessions.append(self.sessions[self.next_session])
+                self.next_session += 1
+                self.loaded += len(sessions[-1].messages)
+            seconds += self._add(sessions)
             alone += self._alone() if live else 0.0
-            self.loaded += len(session.messages)
         spent = self.embedder.embed_seconds - embedded
         kind = "real" if live else "cached"
         return Segment(start, self.loaded, kind, seconds, spent, alone)
@@ -472,7 +487,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="remem-bench-", dir=args.db_dir))
     db = workdir / "bench.db"
     memory = Memory(db, embedder=embedder)
-    loader = Loader(memory, embedder, sessions, args.sample)
+    loader = Loader(memory, embedder, sessions, args.sample, args.add_many)
     by_size: dict[str, Any] = {}
     try:
         for position, size in enumerate(plan.sizes):
@@ -495,6 +510,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "config": {
             "seed": args.seed,
             "session_turns": args.session_turns,
+            "sessions_per_add_many": args.add_many or None,
             "sample_real_embedding_turns": args.sample,
             "queries_per_size": args.queries,
             "limit": LIMIT,
@@ -639,6 +655,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=20, help="untimed queries per size")
     parser.add_argument("--sample", type=int, default=5_000, help="turns embedded for real")
     parser.add_argument("--session-turns", type=int, default=50, help="turns per Memory.add")
+    parser.add_argument(
+        "--add-many",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write N sessions per Memory.add_many call (default: one Memory.add per session)",
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/remem-bench-cache"))
     parser.add_argument("--db-dir", type=Path, default=None, help="where the store is created")

@@ -7,11 +7,17 @@ a real model and a real tokenizer, and the packaged embedder is the reference.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import remem
 from remem import InvalidInput, Memory, StoreError
 from remem.providers import OnnxEmbedder, default_embedder, embedder_from
 from remem.providers.local_embedder import MODEL_ID, LocalEmbedder, model_files
@@ -235,3 +241,72 @@ def test_a_long_text_gives_the_vector_of_its_whole_tokens(packaged: LocalEmbedde
         assert np.array_equal(expected, one)
         assert np.array_equal(expected, batched)
     assert len(texts[0]) > 2 * 8 * 256  # the prose and the lines are cut, the long words not
+
+
+def _many_texts() -> list[str]:
+    """Enough texts of enough lengths for many batches (``batches``)."""
+    words = [
+        "we",
+        "walked",
+        "along",
+        "the",
+        "river",
+        "and",
+        "talked",
+        "about",
+        "the",
+        "trip",
+        "to",
+        "Lisbon",
+        "in",
+        "May",
+    ]
+    return [" ".join(words[: 3 + i % 13]) + f" ({i} times)" * (1 + i % 5) for i in range(300)]
+
+
+def test_batches_side_by_side_give_the_vectors_of_one_thread() -> None:
+    """The pool changes who runs a batch, never what it computes: bitwise the same vectors,
+    and a query (one text) the same as the text embedded among many."""
+    texts = _many_texts()
+    alone, pooled = LocalEmbedder(threads=1), LocalEmbedder(threads=2)
+    one = alone.embed(texts)
+    two = pooled.embed(texts)
+    assert np.array_equal(one, two)
+    assert any(t.name.startswith("remem-embed") for t in threading.enumerate())
+    assert pooled._session.get_session_options().intra_op_num_threads == 1
+    assert alone._pool is None
+    assert np.array_equal(pooled.embed_query(texts[7]), one[7])
+
+
+def test_concurrent_callers_load_the_model_once_and_get_their_own_vectors() -> None:
+    """The HTTP service embeds from several threads, the first of them into an unloaded model."""
+    texts = _many_texts()
+    expected = LocalEmbedder(threads=1).embed(texts)
+    fresh = LocalEmbedder(threads=2)
+    parts = [texts[i::4] for i in range(4)] + [[t] for t in texts[:8]]
+    with ThreadPoolExecutor(6) as callers:
+        got = list(callers.map(fresh.embed, parts))
+        queries = list(callers.map(fresh.embed_query, texts[:40]))
+    for i in range(4):
+        assert np.array_equal(got[4 + i], expected[i : i + 1])
+        assert np.array_equal(got[i], expected[i::4])
+    assert all(np.array_equal(q, expected[i]) for i, q in enumerate(queries))
+
+
+def test_a_process_that_embedded_exits_without_closing_anything() -> None:
+    """The pool's threads never keep the interpreter alive."""
+    code = (
+        "from remem.providers.local_embedder import LocalEmbedder\n"
+        f"print(LocalEmbedder(threads=2).embed({_many_texts()!r}).shape)\n"
+    )
+    source = str(Path(remem.__file__).parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "PYTHONPATH": source},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(300, 384)"

@@ -30,6 +30,10 @@ REEMBED = (
     "to it: an operator's job (`remem reembed`), and servers restart with the new model"
 )
 BACKUP = "copies the whole database file, every tenant, not one tenant's memory: `remem backup`"
+BULK = (
+    "bulk ingest in the process that runs the embedder (eval, offline loads): one embedder "
+    "call for many adds; a remote caller's adds each go to `add`, embedded by the server"
+)
 
 
 @dataclass(frozen=True)
@@ -128,6 +132,7 @@ HTTP = FrontEnd(
         "embedded against the same database (no route yet)",
         "add_insight": "no route yet: insights are written where their sources are read, "
         "in the agent's process",
+        "add_many": BULK,
     },
     own={
         "GET /healthz": "liveness probe",
@@ -169,6 +174,7 @@ MCP = FrontEnd(
         "maintain_in_background": THREADS,
         "start_extraction_worker": THREADS,
         "stop_extraction_worker": THREADS,
+        "add_many": BULK,
         **{m: REVIEW for m in ("quarantined", "release", "forget_poisoned", "lessons")},
         **{
             method: AGENT_TOOLS
@@ -238,6 +244,7 @@ CLI = FrontEnd(
         "maintain_in_background": THREADS + " (--maintain-every)",
         "start_extraction_worker": THREADS + " (--extract-in-background)",
         "stop_extraction_worker": THREADS + " (--extract-in-background)",
+        "add_many": BULK,
         **{
             method: NOT_IN_CLI_YET
             for method in (

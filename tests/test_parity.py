@@ -44,6 +44,8 @@ _REMOTE: dict[str, str] = {
     "service's policy is not part of the API",
     "export_lines": "an iterator over a snapshot held open in the store's process; "
     "Client.export writes the same lines (GET /v1/export streams them) to a file",
+    "add_many": "bulk ingest where the embedder runs (one embedder call for many adds); "
+    "over HTTP each add is a request to `add`, embedded by the server",
 }
 LOCAL_ONLY: dict[type, dict[str, str]] = {
     # every method, run in a worker thread, but one

@@ -3,7 +3,7 @@
 from typing import TYPE_CHECKING
 
 from remem.config import GuardPolicy, QueuePolicy
-from remem.engine import AsyncMemory, Memory
+from remem.engine import AddArguments, AsyncMemory, Memory
 from remem.errors import (
     Conflict,
     Forbidden,
@@ -51,6 +51,7 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "RECIPES",
+    "AddArguments",
     "AddResult",
     "AsyncClient",
     "AsyncMemory",

@@ -28,6 +28,7 @@ from tests.service.conftest import Service
 #: its lifecycle) or that a service keeps to itself (an operator retries extraction).
 LOCAL_ONLY = {
     "add_insight",
+    "add_many",
     "close",
     "drain_extraction_queue",
     "export_lines",

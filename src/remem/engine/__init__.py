@@ -22,10 +22,12 @@ from remem.engine.background import BackgroundMaintenance, ExtractionWorker
 from remem.engine.core import as_seen
 from remem.engine.embedding import Reembedded
 from remem.engine.memory import EXTRACTION_MODES, Memory
+from remem.engine.writes import AddArguments
 
 __all__ = [
     "EXTRACTION_MODES",
     "MAX_LIMIT",
+    "AddArguments",
     "AsyncMemory",
     "BackgroundMaintenance",
     "ExtractionWorker",

@@ -60,6 +60,7 @@ class AsyncMemory:
         self.sync = Memory(*args, **kwargs)
 
     add = _to_thread(Memory.add)
+    add_many = _to_thread(Memory.add_many)
     update = _to_thread(Memory.update)
     delete = _to_thread(Memory.delete)
     delete_all = _to_thread(Memory.delete_all)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, Required, TypedDict
+
+import numpy as np
 
 from remem._checks import (
     check_id,
@@ -20,18 +22,74 @@ from remem._checks import (
 from remem._ids import new_id
 from remem._time import to_utc
 from remem.engine.trust import Review, quarantine_events
-from remem.errors import InvalidInput, NotFound, ScopeError
+from remem.errors import InvalidInput, NotFound, RememError, ScopeError
 from remem.guard import quarantine_reasons, scan, written_by
 from remem.model import (
     AddResult,
     Event,
     Extraction,
     MemoryRecord,
+    Scope,
     lowest_trust,
 )
 from remem.pipeline import knowledge
-from remem.pipeline.ingest import Messages, build_turns
+from remem.pipeline.ingest import Messages, Turn, build_turns
 from remem.stores import MemoryFilter
+
+#: How many turns ``add_many`` embeds in one call: far past where longer batches stop paying.
+EMBED_GROUP = 4096
+
+
+class AddArguments(TypedDict, total=False):
+    """One item of ``Memory.add_many``: the arguments of one ``add`` call."""
+
+    messages: Required[Messages]
+    user_id: str | None
+    agent_id: str | None
+    session_id: str | None
+    timestamp: datetime | str | None
+    metadata: Mapping[str, Any] | None
+    kind: str
+    importance: float
+    source: str
+
+
+class _Prepared(NamedTuple):
+    """An add checked and built, waiting for its vectors."""
+
+    scope: Scope
+    now: datetime
+    kind: str
+    turns: list[Turn]
+
+
+def _add_arguments(item: object) -> dict[str, Any]:
+    """``item`` as keyword arguments of ``add``, or an error saying what is wrong with it."""
+    if not isinstance(item, Mapping):
+        raise InvalidInput(f"expected a mapping of add's arguments, got {type(item).__name__}")
+    unknown = set(item) - set(AddArguments.__annotations__)
+    if unknown:
+        raise InvalidInput(
+            f"unknown argument(s) {', '.join(sorted(map(str, unknown)))}; "
+            f"add takes {', '.join(AddArguments.__annotations__)}"
+        )
+    if "messages" not in item:
+        raise InvalidInput("messages is required")
+    return dict(item)
+
+
+def _groups(prepared: list[_Prepared]) -> list[list[_Prepared]]:
+    """Adds in order, cut where a group's turns reach ``EMBED_GROUP``: the embedder gets long
+    batches, and a huge ``add_many`` holds one group's tokens and vectors at a time."""
+    groups: list[list[_Prepared]] = []
+    size = EMBED_GROUP
+    for one in prepared:
+        if size >= EMBED_GROUP:
+            groups.append([])
+            size = 0
+        groups[-1].append(one)
+        size += len(one.turns)
+    return groups
 
 
 class Writes(Review):
@@ -54,6 +112,69 @@ class Writes(Review):
         back with ``status="quarantined"`` and stays out of search, context and fact
         extraction until ``release``.
         """
+        prepared = self._prepare(
+            messages,
+            user_id=user_id,
+            agent_id=agent_id,
+            session_id=session_id,
+            timestamp=timestamp,
+            metadata=metadata,
+            kind=kind,
+            importance=importance,
+            source=source,
+        )
+        self._bind()
+        return self._write(prepared, self.embedder.embed([t.memory.text for t in prepared.turns]))
+
+    def add_many(self, adds: Iterable[AddArguments]) -> list[AddResult]:
+        """Several ``add`` calls, their texts embedded together (``EMBED_GROUP`` turns per
+        embedder call); one result per add, in order.
+
+        Each item holds ``add``'s arguments (``{"messages": ..., "user_id": ...}``). Every
+        item is checked before anything is written, so bad input anywhere writes nothing and
+        the error names the item. Then each add is written exactly as ``add`` writes it, in
+        its own transaction: a failure while writing item ``i`` keeps items before it and
+        writes none after, and says so. One embedder call for all the texts is what makes
+        it faster than a loop of ``add``: the model gets longer batches of similar length.
+        """
+        if isinstance(adds, Mapping | str):
+            raise InvalidInput("add_many takes a list of add arguments, one mapping per add")
+        prepared = []
+        for position, item in enumerate(adds):
+            try:
+                prepared.append(self._prepare(**_add_arguments(item)))
+            except RememError as exc:
+                raise type(exc)(f"add {position}: {exc}; nothing was written") from exc
+        results: list[AddResult] = []
+        for group in _groups(prepared):
+            self._bind()
+            texts = [t.memory.text for one in group for t in one.turns]
+            vectors, start = self.embedder.embed(texts), 0
+            for one in group:
+                end = start + len(one.turns)
+                try:
+                    results.append(self._write(one, vectors[start:end]))
+                except RememError as exc:
+                    done = len(results)
+                    kept = f"adds 0-{done - 1} were written" if done else "none was written"
+                    raise type(exc)(f"add {done}: {exc}; {kept}, none after it") from exc
+                start = end
+        return results
+
+    def _prepare(
+        self,
+        messages: Messages,
+        *,
+        user_id: str | None = None,
+        agent_id: str | None = None,
+        session_id: str | None = None,
+        timestamp: datetime | str | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        kind: str = "episode",
+        importance: float = 0.5,
+        source: str = "api",
+    ) -> _Prepared:
+        """An add's turns, checked and built, before anything is embedded or written."""
         scope = self._scope(user_id, agent_id, session_id)
         check_id(source, "source")
         now = self.clock()
@@ -73,9 +194,12 @@ class Writes(Review):
         for position, turn in enumerate(turns):
             if turn.episode.speaker is not None:
                 check_id(turn.episode.speaker, f"message {position} speaker")
-        self._bind()
-        vectors = self.embedder.embed([t.memory.text for t in turns])
-        turns = self._held_near_lessons(turns, vectors)
+        return _Prepared(scope, now, kind, turns)
+
+    def _write(self, prepared: _Prepared, vectors: np.ndarray) -> AddResult:
+        """One add's turns and their vectors, written in one transaction (then its extraction)."""
+        scope, now, kind = prepared.scope, prepared.now, prepared.kind
+        turns = self._held_near_lessons(prepared.turns, vectors)
         with self.store.transaction():
             first = self.store.next_seq(scope)
             turns = [

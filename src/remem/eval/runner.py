@@ -133,8 +133,11 @@ def _conversation_store(
     memory = Memory(folder / "memory.db", embedder=embedder, track_recalls=False, llm=None)
     try:
         if not done.exists():
-            for session_id, messages in _messages(conversation):
-                memory.add(messages, user_id=USER, session_id=session_id, source="eval")
+            # One add per session, their turns embedded together (longer batches).
+            memory.add_many(
+                {"messages": messages, "user_id": USER, "session_id": session_id, "source": "eval"}
+                for session_id, messages in _messages(conversation)
+            )
             done.write_text("ok\n")
         yield memory
     finally:

@@ -15,6 +15,15 @@ own recipe, so it is read from the folder, not guessed from the name:
 Arguments to ``OnnxEmbedder`` win over both. Nothing is downloaded: the folder is the
 model. Batches are sorted by length so padding stays small, which is most of the speed
 on two cores.
+
+Cores are used by data parallelism, not inside the model: each session runs one thread,
+and the batches of a many-text ``embed`` run side by side on ``threads`` workers over
+that one session (``InferenceSession.run`` is thread-safe and releases the GIL). On
+two cores the model's small matrix products gain little from a second intra-op thread
+(it is woken for each operator), while two batches at once keep both cores busy; a
+single text (a query) runs on the caller's thread, where a second thread only widens
+its tail. The vectors are the same either way: a batch is computed the same whatever
+thread runs it.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -148,7 +158,8 @@ def _fingerprint(model: Path, tokenizer: Path, settings: OnnxSettings) -> str:
 class OnnxModel:
     """A sentence encoder on onnxruntime: its files, its settings, its name; lazy (nothing
     loads until the first text). ``OnnxEmbedder`` reads them from a folder,
-    ``LocalEmbedder`` from the packages that ship remem's default model."""
+    ``LocalEmbedder`` from the packages that ship remem's default model. ``threads``: how
+    many batches run side by side (default: the cores, at most 4; 1 runs them in turn)."""
 
     def __init__(
         self,
@@ -169,7 +180,11 @@ class OnnxModel:
         self._needs_type_ids = False
         self._pad_id = 0
         self._lock = threading.Lock()
+        # The workers that run a many-text embed's batches side by side; started with the
+        # model. Their threads end when the model is collected or the interpreter exits.
+        self._pool: ThreadPoolExecutor | None = None
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @property
     def model_id(self) -> str:
@@ -199,11 +214,10 @@ class OnnxModel:
             tokenizer.no_padding()  # batches are padded in _run, each to its own longest
             options = ort.SessionOptions()
             options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.intra_op_num_threads = self._threads
+            # One thread per run: cores go to batches side by side (module docs).
+            options.intra_op_num_threads = 1
             options.inter_op_num_threads = 1
             options.log_severity_level = 3
-            # Spinning worker threads would keep both cores busy between queries and
-            # slow down the numpy vector search that follows each embedding ~4x.
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
             options.add_session_config_entry("session.inter_op.allow_spinning", "0")
             try:
@@ -223,6 +237,8 @@ class OnnxModel:
             if isinstance(width, int) and self._dimension is None:
                 self._dimension = width
             self._tokenizer = tokenizer
+            if self._threads > 1:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="remem-embed")
             self._session = session
 
     def _run(self, encodings: Sequence[Any]) -> np.ndarray:
@@ -254,9 +270,18 @@ class OnnxModel:
             return np.empty((0, self.dimension), dtype=np.float32)
         self._load()
         encodings = self._encode(texts)
+        groups = batches([len(e.ids) for e in encodings])
+
+        def run(batch: list[int]) -> np.ndarray:
+            return self._run([encodings[i] for i in batch])
+
+        parts = (
+            self._pool.map(run, groups)
+            if self._pool is not None and len(groups) > 1
+            else map(run, groups)
+        )
         out: np.ndarray | None = None
-        for batch in batches([len(e.ids) for e in encodings]):
-            vectors = self._run([encodings[i] for i in batch])
+        for batch, vectors in zip(groups, parts, strict=True):
             if out is None:
                 out = np.empty((len(texts), vectors.shape[1]), dtype=np.float32)
             out[batch] = vectors
@@ -286,14 +311,16 @@ class OnnxModel:
         return self._embed([prefix + t for t in texts] if prefix else list(texts))
 
     def embed_query(self, text: str) -> np.ndarray:
-        cached = self._cache.get(text)
-        if cached is not None:
-            self._cache.move_to_end(text)
-            return cached
+        with self._cache_lock:  # the HTTP service asks from several threads
+            cached = self._cache.get(text)
+            if cached is not None:
+                self._cache.move_to_end(text)
+                return cached
         vector = self._embed([self.settings.query_prefix + text])[0]
-        self._cache[text] = vector
-        if len(self._cache) > _QUERY_CACHE:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[text] = vector
+            if len(self._cache) > _QUERY_CACHE:
+                self._cache.popitem(last=False)
         return vector
 
 
