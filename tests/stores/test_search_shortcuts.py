@@ -14,9 +14,10 @@ import numpy as np
 from conformance import record
 
 from remem.model import Scope
-from remem.stores import MemoryFilter
+from remem.stores import MemoryFilter, exact
+from remem.stores.exact import SPAN_FROM
 from remem.stores.records import LifecycleChange
-from remem.stores.row_index import SPAN_FROM, Part
+from remem.stores.row_index import Part
 from remem.stores.sqlite import SQLiteStore
 
 DIM = 32
@@ -46,9 +47,16 @@ def test_scores_over_a_span_are_the_exact_ones() -> None:
     sparse = np.arange(0, 6_000, 5)  # increasing but spread: gathered
     shuffled = np.random.default_rng(0).permutation(close)  # not increasing: gathered
     assert len(close) >= SPAN_FROM
-    for rows in (close, sparse, shuffled, close[:10]):
+    # runs far apart (a window over stores of copies, turns imported later) and scattered rows
+    runs = np.concatenate([np.arange(200, 700), np.arange(2_000, 2_900), sparse[:40]])
+    runs = np.unique(runs)
+    assert len(exact._runs(runs)) == 2
+    for rows in (close, sparse, shuffled, close[:10], runs):
         # BLAS blocks a product by its row count: the last bit may differ, never more
         np.testing.assert_allclose(part.scores_at(rows, query), whole[rows], rtol=0, atol=1e-6)
+    # numpy's loop sums each row alone: read in place or copied out, the same bits
+    copied = np.einsum("ij,j->i", part.matrix.view[runs], query)
+    assert part.scores_at(runs, query).tobytes() == copied.tobytes()
 
 
 def _store(path: Path) -> SQLiteStore:

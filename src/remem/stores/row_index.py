@@ -29,7 +29,7 @@ from functools import partial
 
 import numpy as np
 
-from remem.stores import bm25_top
+from remem.stores import bm25_top, exact
 from remem.stores.ann import Ann
 from remem.stores.bm25_top import Lexical, Term
 from remem.stores.grow import Grow
@@ -42,8 +42,6 @@ ANN_THRESHOLD = 50_000
 #: Admitted rows (after a filter) scored exactly however large the partition: a selective
 #: filter (a time window, directives only) is cheaper and exact over its own rows.
 EXACT_UNDER = 20_000
-#: Rows from which exact scoring runs on one core and reads a span in place (``Part.scores_at``).
-SPAN_FROM = 512
 #: Candidates asked of the graph per row a search wants, and at least.
 OVERFETCH, MIN_FETCH = 2, 64
 #: Newest rows a graph may leave out, scored exactly instead, before they join it in one add:
@@ -181,22 +179,8 @@ class Part:
         gather: Callable[[np.ndarray], np.ndarray] | None = None,
     ) -> np.ndarray:
         """Exact scores of the rows at positions ``rows`` (``gather``: their vectors copied
-        out, if not from the matrix: ``Ann.vectors``).
-
-        Many rows (a time window's, scored exactly) are scored by numpy's own loop on one
-        core, not BLAS: OpenBLAS splits a product over every core, and on a busy machine
-        waiting for the second one cost more than the product (2,000 rows: 26 ms against
-        1.5 ms, docs/benchmarks.md). Increasing positions lying close together (rows arrive
-        in about time order) are read in place over their span instead of copied out first.
-        """
-        matrix = self.matrix.view
-        take = gather or matrix.__getitem__
-        if len(rows) < SPAN_FROM:
-            return take(rows) @ query
-        first, last = int(rows[0]), int(rows[-1])
-        if last - first < 2 * len(rows) and bool(np.all(rows[1:] > rows[:-1])):
-            return np.einsum("ij,j->i", matrix[first : last + 1], query)[rows - first]
-        return np.einsum("ij,j->i", take(rows), query)
+        out, if not from the matrix: ``Ann.vectors``); ``exact.scores_at`` says how."""
+        return exact.scores_at(self.matrix.view, rows, query, gather)
 
     def add_texts(self, texts: Sequence[str]) -> None:
         """Postings for the next ``len(texts)`` untokenized rows, in row order."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -98,7 +98,6 @@ def _trusted(cls: type[M]) -> Callable[..., M]:
     return build
 
 
-_memory = _trusted(MemoryRecord)
 _episode = _trusted(Episode)
 _event = _trusted(Event)
 _new_scope = _trusted(Scope)
@@ -106,7 +105,10 @@ _scopes: dict[tuple[Any, ...], Scope] = {}
 
 
 def _scope(row: Row) -> Scope:
-    key = (row["tenant"], row["user_id"], row["agent_id"], row["session_id"])
+    return _scope_of((row["tenant"], row["user_id"], row["agent_id"], row["session_id"]))
+
+
+def _scope_of(key: tuple[Any, ...]) -> Scope:
     found = _scopes.get(key)
     if found is None:
         found = _new_scope(tenant=key[0], user_id=key[1], agent_id=key[2], session_id=key[3])
@@ -182,28 +184,41 @@ def memory_row(m: MemoryRecord, t: TimeOut = _same) -> tuple[Any, ...]:
 
 def memory_from_row(row: Row, t: TimeIn = _same) -> MemoryRecord:
     row = _by_name(row)
-    return _memory(
-        id=row["id"],
-        version=row["version"],
-        scope=_scope(row),
-        kind=row["kind"],
-        text=row["text"],
-        provenance=tuple(_json_in(row["provenance"])),
-        valid_from=t(row["valid_from"]),
-        valid_to=t(row["valid_to"]),
-        recorded_at=t(row["recorded_at"]),
-        expired_at=t(row["expired_at"]),
-        importance=row["importance"],
-        access_count=row["access_count"],
-        last_accessed_at=t(row["last_accessed_at"]),
-        status=row["status"],
-        metadata=_metadata_in(row["metadata"]),
-        layer=row["layer"],
-        stability=row["stability"],
-        pinned=bool(row["pinned"]),
-        origin=row["origin"],
-        trust=row["trust"],
-    )
+    return memory_from_values([row[c] for c in MEMORY_COLUMNS], t)
+
+
+_MEMORY_FIELDS = frozenset(MemoryRecord.model_fields)
+_new_memory = MemoryRecord.__new__
+_set = object.__setattr__
+assert {"scope", *MEMORY_COLUMNS} - set(SCOPE_COLUMNS) == _MEMORY_FIELDS
+
+
+def memory_from_values(values: Sequence[Any], t: TimeIn = _same) -> MemoryRecord:
+    """A record from its ``MEMORY_COLUMNS`` in order (a plain tuple row: no lookups by name).
+
+    Every field comes from a column, so the record's dict is written in one go: a search
+    builds one per candidate it returns, and this is a third of ``_trusted``'s generic path.
+    """
+    (
+        id_, version, tenant, user_id, agent_id, session_id, kind, text, provenance,
+        valid_from, valid_to, recorded_at, expired_at, importance, access_count,
+        last_accessed_at, status, metadata, layer, stability, pinned, origin, trust,
+    ) = values  # fmt: skip
+    scope = _scope_of((tenant, user_id, agent_id, session_id))
+    record = _new_memory(MemoryRecord)
+    _set(record, "__dict__", {
+        "id": id_, "version": version, "scope": scope, "kind": kind, "text": text,
+        "provenance": tuple(_json_in(provenance)), "valid_from": t(valid_from),
+        "valid_to": t(valid_to), "recorded_at": t(recorded_at), "expired_at": t(expired_at),
+        "importance": importance, "access_count": access_count,
+        "last_accessed_at": t(last_accessed_at), "status": status,
+        "metadata": _metadata_in(metadata), "layer": layer, "stability": stability,
+        "pinned": bool(pinned), "origin": origin, "trust": trust,
+    })  # fmt: skip
+    _set(record, "__pydantic_fields_set__", set(_MEMORY_FIELDS))
+    _set(record, "__pydantic_extra__", None)
+    _set(record, "__pydantic_private__", None)
+    return record
 
 
 def episode_row(e: Episode, t: TimeOut = _same) -> tuple[Any, ...]:

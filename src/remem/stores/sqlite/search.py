@@ -11,7 +11,6 @@ that file instead of rebuilding it.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -25,7 +24,7 @@ from remem.stores import statements as sql
 from remem.stores.operations import SearchStore
 from remem.stores.records import MemoryFilter
 from remem.stores.row_index import PartKey, RowIndex, Scores, Window
-from remem.stores.rows import memory_from_row
+from remem.stores.rows import memory_from_values
 from remem.stores.sqlite.connection import SQLiteConnection
 from remem.stores.sqlite.dialect import SQLITE
 
@@ -106,8 +105,10 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
         first = max(k * 3, 32)
         keys, values, admitted = index.top(scores, first, window)
         # The best k first, the rest only if some of them fail: as many rows read as kept
-        # when the filter passes them all (the common case), and the same survivors otherwise.
-        survivors = self._admitted(keys[:k], flt)
+        # when the filter passes them all (the common case), in one read that re-checks them
+        # and builds their records, and the same survivors otherwise.
+        records = self._admitted_records(keys[:k], flt)
+        survivors = set(records)
         if len(survivors) < k:
             survivors |= self._admitted(keys[k:], flt)
         if len(survivors) < k and admitted > len(keys):
@@ -128,24 +129,39 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             for key, score in zip(keys.tolist(), values.tolist(), strict=True)
             if key in survivors
         ][:k]
-        # Only the winners are read in full: building records is most of a search's Python time.
-        records = self._records_of([key for key, _ in best], flt)
+        missing = [key for key, _ in best if key not in records]
+        if missing:
+            records = {**records, **self._admitted_records(np.array(missing), flt)}
         return [(records[key], score) for key, score in best if key in records]
 
-    def _records_of(self, keys: list[int], flt: MemoryFilter) -> dict[int, MemoryRecord]:
-        """The records of ``keys`` (each already admitted by ``flt``), each built once per
-        state of the file: one search reads many rows twice or more (BM25 and dense, both
-        again inside a time window, directives), and building a record costs more than
-        finding it. A write through this connection (``total_changes``) or a commit by
-        another (``PRAGMA data_version``, read by ``_sync_index``) empties the cache."""
+    def _admitted_records(self, keys: np.ndarray, flt: MemoryFilter) -> dict[int, MemoryRecord]:
+        """The records of those ``keys`` that ``flt`` admits, re-checked in SQL, each built
+        once per state of the file: one search reads many rows twice or more (BM25 and
+        dense, both again inside a time window, directives), and building a record costs
+        more than finding it. A write through this connection (``total_changes``) or a
+        commit by another (``PRAGMA data_version``, read by ``_sync_index``) empties the
+        cache. Rows are read as plain tuples (``memory_from_values``): no lookup by name."""
         state = (self._data_version, self._db.total_changes)
         if state != self._records_state or len(self._records) > RECORD_CACHE:
             self._records.clear()
             self._records_state = state
-        missing = np.array([key for key in keys if key not in self._records], dtype=np.int64)
-        for row in self._rows_by_key(missing, flt):
-            self._records[row["rk"]] = memory_from_row(row, from_iso)
-        return self._records
+        if len(keys) == 0:
+            return {}
+        where, params = sql.memory_where(flt, SQLITE, by_key=True)
+        marks = ",".join("?" * len(keys))
+        cursor = self._db.cursor()
+        cursor.row_factory = None
+        cursor.execute(
+            f"SELECT m.rk, {sql.MEMORY_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
+            [*keys.tolist(), *params],
+        )
+        cache, found = self._records, {}
+        for row in cursor:
+            record = cache.get(row[0])
+            if record is None:
+                record = cache[row[0]] = memory_from_values(row[1:], from_iso)
+            found[row[0]] = record
+        return found
 
     def _admitted(self, keys: np.ndarray, flt: MemoryFilter) -> set[int]:
         if len(keys) == 0:
@@ -241,16 +257,6 @@ class SQLiteSearch(SQLiteConnection, SearchStore):
             flags.append(directive == 1)
         for part, (keys, vectors, when, flags) in by_part.items():
             index.add(part, keys, vectors, when, flags, create=create)
-
-    def _rows_by_key(self, keys: np.ndarray, flt: MemoryFilter) -> list[sqlite3.Row]:
-        if len(keys) == 0:
-            return []
-        where, params = sql.memory_where(flt, SQLITE, by_key=True)
-        marks = ",".join("?" * len(keys))
-        return self._db.execute(
-            f"SELECT m.rk, {sql.MEMORY_SELECT} FROM memories m WHERE m.rk IN ({marks}) AND {where}",
-            [*keys.tolist(), *params],
-        ).fetchall()
 
     # -- the index saved beside the file ------------------------------------------
     def _stamp(self) -> index_file.Stamp | None:
