@@ -70,6 +70,29 @@ def full_pass(
 
 
 @dataclass(frozen=True)
+class Matches:
+    """A partition's BM25 for one query scored in full, kept sparse: the rows holding a
+    query word (increasing positions) and their scores. Ranking them reads only those
+    rows: the dense array's masks over every row (no word, the filter) cost more than
+    the scoring for a guard's claim of 20 words (docs/benchmarks.md)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def matches(
+    size: int,
+    lengths: np.ndarray,
+    average: float,
+    terms: Iterable[tuple[np.float64, np.ndarray, np.ndarray]],
+) -> Matches:
+    """``full_pass`` kept to the rows it scored (a score is > 0 exactly where a word occurs)."""
+    scores = full_pass(size, lengths, average, terms)
+    rows = np.flatnonzero(scores > 0)
+    return Matches(rows, scores[rows])
+
+
+@dataclass(frozen=True)
 class Term:
     """One query word in one partition: its postings (increasing positions) and idf."""
 
