@@ -49,8 +49,13 @@ def norm(lengths: np.ndarray, average: float) -> np.ndarray:
 
 
 def contribution(idf: np.float64, tfs: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """One word's BM25 term for rows with these term frequencies and norms (float64)."""
-    return idf * tfs * (K1 + 1) / (tfs + norms)
+    """One word's BM25 term for rows with these term frequencies and norms (float64):
+    ``idf * tfs * (K1 + 1) / (tfs + norms)``, worked in place in one array (the same
+    operations in the same order, so the same bits, with fewer temporaries)."""
+    found = np.multiply(tfs, idf, dtype=np.float64)
+    found *= K1 + 1
+    found /= tfs + norms
+    return found
 
 
 def full_pass(
@@ -65,7 +70,8 @@ def full_pass(
     scores = np.zeros(size, dtype=np.float32)
     norms = norm(lengths, average)
     for idf, positions, tfs in terms:
-        scores[positions] += contribution(idf, tfs, norms[positions])
+        at = positions.astype(np.intp)  # converted once, for the gather and the add
+        scores[at] += contribution(idf, tfs, norms[at])
     return scores
 
 
