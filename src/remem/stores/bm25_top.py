@@ -68,10 +68,14 @@ def full_pass(
     word, accumulated in the order given: the one arithmetic both the full pass and the
     bounded one's exact scores use, so their scores agree bit for bit."""
     scores = np.zeros(size, dtype=np.float32)
-    norms = norm(lengths, average)
+    terms = list(terms)
+    # Every row's norm when the postings cover the partition, else only their rows' (the
+    # same arithmetic per row either way: a question's few words skip a pass over all).
+    norms = norm(lengths, average) if sum(len(t[1]) for t in terms) >= size else None
     for idf, positions, tfs in terms:
         at = positions.astype(np.intp)  # converted once, for the gather and the add
-        scores[at] += contribution(idf, tfs, norms[at])
+        near = norm(lengths[at], average) if norms is None else norms[at]
+        scores[at] += contribution(idf, tfs, near)
     return scores
 
 
