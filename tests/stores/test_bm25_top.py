@@ -20,11 +20,12 @@ VOCABULARY = [f"w{i}" for i in range(40)]
 
 @contextmanager
 def bounded_from(postings: int, exact_under: int = 0, lookup_cost: int = 8) -> Iterator[None]:
-    """Bound every query whose words hold ``postings``; score ``exact_under`` admitted rows
-    (or fewer) each instead; ``lookup_cost`` 0: rows always looked up, huge: a full pass."""
-    names = ("BOUNDED_FROM", "EXACT_UNDER", "LOOKUP_COST")
+    """Bound every query whose words hold ``postings``, however few rows the partition has;
+    score ``exact_under`` admitted rows (or fewer) each instead; ``lookup_cost`` 0: rows
+    always looked up, huge: a full pass."""
+    names = ("BOUNDED_FROM", "BOUNDED_ROWS", "EXACT_UNDER", "LOOKUP_COST")
     saved = [getattr(bm25_top, name) for name in names]
-    for name, value in zip(names, (postings, exact_under, lookup_cost), strict=True):
+    for name, value in zip(names, (postings, 0, exact_under, lookup_cost), strict=True):
         setattr(bm25_top, name, value)
     try:
         yield
@@ -163,6 +164,16 @@ def test_a_query_of_many_words_is_scored_by_the_full_pass() -> None:
     with bounded_from(1):
         assert isinstance(index.text_scores(few, [PART])[PART], Lexical)
         assert not isinstance(index.text_scores(many, [PART])[PART], Lexical)
+
+
+def test_a_partition_of_fewer_rows_than_bounded_rows_is_scored_by_the_full_pass() -> None:
+    index, _ = corpus(5, 600)
+    with bounded_from(1):
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Lexical)
+        bm25_top.BOUNDED_ROWS = 601  # restored by ``bounded_from``
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Matches)
+        bm25_top.BOUNDED_ROWS = 600
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Lexical)
 
 
 @settings(max_examples=100, deadline=None)

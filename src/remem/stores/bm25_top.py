@@ -26,6 +26,11 @@ B = 0.75
 #: Postings of the query's words in a partition from which its top-k is bounded: below it the
 #: full pass costs about the same (100k rows, docs/benchmarks.md) and ties keep its order.
 BOUNDED_FROM = 50_000
+#: Rows a partition holds before a bound pays at all: below it one pass over the postings,
+#: kept to the rows it scored (``Matches``), costs less however many there are (the bounded
+#: pass cost 1.1-3.9x the full one at 100k and 200k rows, 0.7-0.8x at 400k for up to ten
+#: words, docs/benchmarks.md).
+BOUNDED_ROWS = 300_000
 #: Query words from which the full pass runs however long their postings: a bound prunes
 #: when a few rare words decide the top; the guard's search by a claim's words (15-20
 #: words of similar weight, most of them common) leaves most postings essential, and the

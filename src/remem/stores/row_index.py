@@ -261,7 +261,7 @@ class Part:
         """This partition's BM25 for ``words``, ranked bounded (``bm25_top``) when its
         postings are long enough to pay for it, else None (score every posting)."""
         entries = [(w, self.postings[w]) for w in words if w in self.postings]
-        if len(entries) > bm25_top.BOUNDED_MOST_WORDS:
+        if len(entries) > bm25_top.BOUNDED_MOST_WORDS or self.size < bm25_top.BOUNDED_ROWS:
             return None
         if sum(entry[0].size for _, entry in entries) < bm25_top.BOUNDED_FROM:
             return None
