@@ -430,13 +430,9 @@ class RowIndex:
             if bounded is not None:
                 out[key] = bounded
                 continue
-            found = [(w, part.postings[w]) for w in words if w in part.postings]
-            out[key] = bm25_top.matches(
-                part.size,
-                part.lengths.view,
-                average,
-                ((idf[w], positions.view, tfs.view) for w, (positions, tfs) in found),
-            )
+            held = [w for w in words if w in part.postings]
+            scored = [(idf[w], part.postings[w][0].view, part.postings[w][1].view) for w in held]
+            out[key] = bm25_top.matches(part.size, part.lengths.view, average, scored)
         return out
 
     def top(
