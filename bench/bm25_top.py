@@ -43,10 +43,9 @@ def reference(index: RowIndex, scores: dict[Any, Any], k: int, window: Window) -
     keys, values = [], []
     for key, full in scores.items():
         part = index.parts[key]
-        ok = part.admitted(window) & np.isfinite(full)
-        rows = np.flatnonzero(ok)
-        keys.append(part.keys.view[rows])
-        values.append(full[rows])
+        ok = part.admitted(window, full.rows)
+        keys.append(part.keys.view[full.rows[ok]])
+        values.append(full.scores[ok])
     all_keys, all_values = np.concatenate(keys), np.concatenate(values)
     return all_keys[np.lexsort((all_keys, -all_values))[:k]].tolist()
 

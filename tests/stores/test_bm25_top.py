@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from remem.stores import bm25_top
-from remem.stores.bm25_top import Lexical
+from remem.stores.bm25_top import Lexical, Matches
 from remem.stores.row_index import PartKey, RowIndex, Window
 
 PART: PartKey = ("t", "u")
@@ -20,11 +20,12 @@ VOCABULARY = [f"w{i}" for i in range(40)]
 
 @contextmanager
 def bounded_from(postings: int, exact_under: int = 0, lookup_cost: int = 8) -> Iterator[None]:
-    """Bound every query whose words hold ``postings``; score ``exact_under`` admitted rows
-    (or fewer) each instead; ``lookup_cost`` 0: rows always looked up, huge: a full pass."""
-    names = ("BOUNDED_FROM", "EXACT_UNDER", "LOOKUP_COST")
+    """Bound every query whose words hold ``postings``, however few rows the partition has;
+    score ``exact_under`` admitted rows (or fewer) each instead; ``lookup_cost`` 0: rows
+    always looked up, huge: a full pass."""
+    names = ("BOUNDED_FROM", "BOUNDED_ROWS", "EXACT_UNDER", "LOOKUP_COST")
     saved = [getattr(bm25_top, name) for name in names]
-    for name, value in zip(names, (postings, exact_under, lookup_cost), strict=True):
+    for name, value in zip(names, (postings, 0, exact_under, lookup_cost), strict=True):
         setattr(bm25_top, name, value)
     try:
         yield
@@ -49,6 +50,14 @@ def corpus(seed: int, rows: int) -> tuple[RowIndex, list[str]]:
     index.add(PART, range(1, rows + 1), [vector] * rows, when, [i % 5 == 0 for i in range(rows)])
     index.ensure_text([PART], lambda keys: {int(k): texts[int(k) - 1] for k in keys})
     return index, texts
+
+
+def dense(matches: object, size: int) -> np.ndarray:
+    """A full pass's scores as one array over every row, -inf where no word occurs."""
+    assert isinstance(matches, Matches)
+    scores = np.full(size, -np.inf, dtype=np.float32)
+    scores[matches.rows] = matches.scores
+    return scores
 
 
 def reference(scores: np.ndarray, keys: np.ndarray, ok: np.ndarray, k: int) -> list[int]:
@@ -93,8 +102,7 @@ def test_bounded_top_k_is_the_full_top_k(
             assert not bounded
             return
         assert isinstance(bounded[PART], Lexical)
-        plain = full[PART]
-        assert isinstance(plain, np.ndarray)
+        plain = dense(full[PART], index.parts[PART].size)
         want_keys, want_scores, want_admitted = index.top(full, k, window, keys)
         got_keys, got_scores, got_admitted = index.top(bounded, k, window, keys)
     # the same scores, rank by rank, bit for bit
@@ -156,3 +164,50 @@ def test_a_query_of_many_words_is_scored_by_the_full_pass() -> None:
     with bounded_from(1):
         assert isinstance(index.text_scores(few, [PART])[PART], Lexical)
         assert not isinstance(index.text_scores(many, [PART])[PART], Lexical)
+
+
+def test_a_partition_of_fewer_rows_than_bounded_rows_is_scored_by_the_full_pass() -> None:
+    index, _ = corpus(5, 600)
+    with bounded_from(1):
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Lexical)
+        bm25_top.BOUNDED_ROWS = 601  # restored by ``bounded_from``
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Matches)
+        bm25_top.BOUNDED_ROWS = 600
+        assert isinstance(index.text_scores(VOCABULARY[:3], [PART])[PART], Lexical)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    rows=st.integers(1, 1_500),
+    query=st.lists(st.sampled_from([*VOCABULARY, "absent"]), min_size=1, max_size=20),
+    k=st.integers(1, 130),
+    after=st.one_of(st.none(), st.integers(0, 1_500)),
+    directive=st.booleans(),
+    restrict=st.booleans(),
+)
+def test_the_sparse_full_pass_ranks_as_the_dense_one(
+    seed: int,
+    rows: int,
+    query: list[str],
+    k: int,
+    after: int | None,
+    directive: bool,
+    restrict: bool,
+) -> None:
+    """Ranking the rows that hold a word (``Matches``) gives what ranking one array over every
+    row did, ties included: the same keys in the same order and the same scores, bit for bit,
+    and the same count of admitted rows."""
+    index, _ = corpus(seed, rows)
+    window = Window(after=None if after is None else float(after), directive=directive)
+    keys = np.arange(1, rows + 1, 3, dtype=np.int64) if restrict else None
+    with bounded_from(10**9):
+        sparse = index.text_scores(query, [PART])
+    if not sparse:
+        return
+    whole = {PART: dense(sparse[PART], index.parts[PART].size)}
+    got_keys, got_scores, got_admitted = index.top(sparse, k, window, keys)
+    want_keys, want_scores, want_admitted = index.top(whole, k, window, keys)
+    assert got_keys.tolist() == want_keys.tolist()
+    assert got_scores.tobytes() == want_scores.tobytes()
+    assert got_admitted == want_admitted

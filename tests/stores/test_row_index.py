@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from remem import Memory
-from remem.stores.bm25_top import K1, B
+from remem.stores.bm25_top import K1, B, Matches
 from remem.stores.row_index import RowIndex, Window
 from remem.stores.sqlite import SCHEMA_VERSION, SQLiteStore
 from remem.stores.tokens import tokenize
@@ -69,9 +69,10 @@ def test_bm25_scores_match_the_formula() -> None:
                 total += idf * tf * (K1 + 1) / (tf + norm)
         return total
 
+    assert isinstance(scores, Matches)
+    assert scores.rows.tolist() == [0, 1, 2]  # the last holds no query word: not a match at all
     for doc in range(3):
-        assert scores[doc] == pytest.approx(expected(doc), rel=1e-5)
-    assert scores[3] == -np.inf  # no query word: not a match at all
+        assert scores.scores[doc] == pytest.approx(expected(doc), rel=1e-5)
     keys, values, admitted = index.top({("t", "u"): scores}, 2)
     assert admitted == 3 and keys.tolist() == [1, 3] and values[0] > values[1]
 

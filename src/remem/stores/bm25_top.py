@@ -26,6 +26,11 @@ B = 0.75
 #: Postings of the query's words in a partition from which its top-k is bounded: below it the
 #: full pass costs about the same (100k rows, docs/benchmarks.md) and ties keep its order.
 BOUNDED_FROM = 50_000
+#: Rows a partition holds before a bound pays at all: below it one pass over the postings,
+#: kept to the rows it scored (``Matches``), costs less however many there are (the bounded
+#: pass cost 1.1-3.9x the full one at 100k and 200k rows, 0.7-0.8x at 400k for up to ten
+#: words, docs/benchmarks.md).
+BOUNDED_ROWS = 300_000
 #: Query words from which the full pass runs however long their postings: a bound prunes
 #: when a few rare words decide the top; the guard's search by a claim's words (15-20
 #: words of similar weight, most of them common) leaves most postings essential, and the
@@ -49,8 +54,13 @@ def norm(lengths: np.ndarray, average: float) -> np.ndarray:
 
 
 def contribution(idf: np.float64, tfs: np.ndarray, norms: np.ndarray) -> np.ndarray:
-    """One word's BM25 term for rows with these term frequencies and norms (float64)."""
-    return idf * tfs * (K1 + 1) / (tfs + norms)
+    """One word's BM25 term for rows with these term frequencies and norms (float64):
+    ``idf * tfs * (K1 + 1) / (tfs + norms)``, worked in place in one array (the same
+    operations in the same order, so the same bits, with fewer temporaries)."""
+    found = np.multiply(tfs, idf, dtype=np.float64)
+    found *= K1 + 1
+    found /= tfs + norms
+    return found
 
 
 def full_pass(
@@ -63,10 +73,38 @@ def full_pass(
     word, accumulated in the order given: the one arithmetic both the full pass and the
     bounded one's exact scores use, so their scores agree bit for bit."""
     scores = np.zeros(size, dtype=np.float32)
-    norms = norm(lengths, average)
+    terms = list(terms)
+    # Every row's norm when the postings cover the partition, else only their rows' (the
+    # same arithmetic per row either way: a question's few words skip a pass over all).
+    norms = norm(lengths, average) if sum(len(t[1]) for t in terms) >= size else None
     for idf, positions, tfs in terms:
-        scores[positions] += contribution(idf, tfs, norms[positions])
+        at = positions.astype(np.intp)  # converted once, for the gather and the add
+        near = norm(lengths[at], average) if norms is None else norms[at]
+        scores[at] += contribution(idf, tfs, near)
     return scores
+
+
+@dataclass(frozen=True)
+class Matches:
+    """A partition's BM25 for one query scored in full, kept sparse: the rows holding a
+    query word (increasing positions) and their scores. Ranking them reads only those
+    rows: the dense array's masks over every row (no word, the filter) cost more than
+    the scoring for a guard's claim of 20 words (docs/benchmarks.md)."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+
+def matches(
+    size: int,
+    lengths: np.ndarray,
+    average: float,
+    terms: Iterable[tuple[np.float64, np.ndarray, np.ndarray]],
+) -> Matches:
+    """``full_pass`` kept to the rows it scored (a score is > 0 exactly where a word occurs)."""
+    scores = full_pass(size, lengths, average, terms)
+    rows = np.flatnonzero(scores > 0)
+    return Matches(rows, scores[rows])
 
 
 @dataclass(frozen=True)

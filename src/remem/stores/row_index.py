@@ -31,7 +31,7 @@ import numpy as np
 
 from remem.stores import bm25_top, exact
 from remem.stores.ann import Ann
-from remem.stores.bm25_top import Lexical, Term
+from remem.stores.bm25_top import Lexical, Matches, Term
 from remem.stores.grow import Grow
 from remem.stores.tokens import tokenize
 
@@ -80,7 +80,7 @@ class Approximate:
     found: np.ndarray | None = None
 
 
-Scores = np.ndarray | Approximate | Lexical
+Scores = np.ndarray | Approximate | Lexical | Matches
 
 
 @dataclass(frozen=True)
@@ -227,14 +227,16 @@ class Part:
         self.total_length = float(self.lengths.view.sum())
         self.ann = None  # positions moved: rebuilt at the next search that needs it
 
-    def admitted(self, window: Window) -> np.ndarray:
-        ok = self.alive.view.copy()
+    def admitted(self, window: Window, rows: np.ndarray | None = None) -> np.ndarray:
+        """Which rows ``window`` admits: a mask over every row, or over ``rows`` only."""
+        at = slice(None) if rows is None else rows
+        ok = self.alive.view.copy() if rows is None else self.alive.view[rows]
         if window.after is not None:
-            ok &= self.when.view >= window.after
+            ok &= self.when.view[at] >= window.after
         if window.before is not None:
-            ok &= self.when.view < window.before
+            ok &= self.when.view[at] < window.before
         if window.directive:
-            ok &= self.directive.view
+            ok &= self.directive.view[at]
         return ok
 
     def lexical(
@@ -243,7 +245,7 @@ class Part:
         """This partition's BM25 for ``words``, ranked bounded (``bm25_top``) when its
         postings are long enough to pay for it, else None (score every posting)."""
         entries = [(w, self.postings[w]) for w in words if w in self.postings]
-        if len(entries) > bm25_top.BOUNDED_MOST_WORDS:
+        if len(entries) > bm25_top.BOUNDED_MOST_WORDS or self.size < bm25_top.BOUNDED_ROWS:
             return None
         if sum(entry[0].size for _, entry in entries) < bm25_top.BOUNDED_FROM:
             return None
@@ -395,7 +397,7 @@ class RowIndex:
                 self.generation += 1
 
     def text_scores(self, terms: Sequence[str], parts: list[PartKey]) -> dict[PartKey, Scores]:
-        """BM25 of every row for ``terms`` (0 where none occurs), statistics over ``parts``."""
+        """BM25 for ``terms`` of the rows holding one, statistics over ``parts``."""
         words = list(dict.fromkeys(w for term in terms for w in tokenize(term)))
         chosen = [self._parts[key] for key in parts]
         rows = sum(p.tokenized for p in chosen)
@@ -412,15 +414,9 @@ class RowIndex:
             if bounded is not None:
                 out[key] = bounded
                 continue
-            found = [(w, part.postings[w]) for w in words if w in part.postings]
-            scores = bm25_top.full_pass(
-                part.size,
-                part.lengths.view,
-                average,
-                ((idf[w], positions.view, tfs.view) for w, (positions, tfs) in found),
-            )
-            scores[scores <= 0] = -np.inf
-            out[key] = scores
+            held = [w for w in words if w in part.postings]
+            scored = [(idf[w], part.postings[w][0].view, part.postings[w][1].view) for w in held]
+            out[key] = bm25_top.matches(part.size, part.lengths.view, average, scored)
         return out
 
     def top(
@@ -446,6 +442,15 @@ class RowIndex:
                 chunk_keys.append(part.keys.view[rows])
                 chunk_scores.append(found)
                 admitted += len(rows) + int(more)
+                continue
+            if isinstance(values, Matches):
+                ok = part.admitted(window, values.rows)
+                if keys is not None:
+                    ok &= np.isin(part.keys.view[values.rows], keys, assume_unique=True)
+                chosen = np.flatnonzero(ok)
+                chunk_keys.append(part.keys.view[values.rows[chosen]])
+                chunk_scores.append(values.scores[chosen])
+                admitted += len(chosen)
                 continue
             ok = part.admitted(window)
             if keys is not None:

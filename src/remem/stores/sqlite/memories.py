@@ -83,17 +83,20 @@ class SQLiteMemories(SQLiteConnection, MemoryStore):
         self._db.execute(sql.set_status(SQLITE), (status, memory_id, version, tenant))
 
     def set_lifecycle(self, tenant: str, changes: Sequence[LifecycleChange]) -> int:
+        """``status`` is set only on the rows where it changes: SQLite rewrites a row's entry
+        in every index holding a column the ``SET`` names, changed or not, and two indexes
+        hold ``status`` (a recall of 10 rows wrote twice the WAL, docs/benchmarks.md)."""
         self._write()
+        current = "WHERE id = ? AND version = ? AND tenant = ? AND expired_at IS NULL"
         cursor = self._db.executemany(
-            "UPDATE memories SET layer = ?, stability = ?, pinned = ?, status = ?, "
+            "UPDATE memories SET layer = ?, stability = ?, pinned = ?, "
             "access_count = access_count + ?, last_accessed_at = COALESCE(?, last_accessed_at) "
-            "WHERE id = ? AND version = ? AND tenant = ? AND expired_at IS NULL",
+            + current,
             [
                 (
                     c.layer,
                     c.stability,
                     int(c.pinned),
-                    c.status,
                     int(c.recalled_at is not None),
                     iso(c.recalled_at),
                     c.id,
@@ -102,6 +105,10 @@ class SQLiteMemories(SQLiteConnection, MemoryStore):
                 )
                 for c in changes
             ],
+        )
+        self._db.executemany(
+            f"UPDATE memories SET status = ? {current} AND status IS NOT ?",
+            [(c.status, c.id, c.version, tenant, c.status) for c in changes],
         )
         return max(cursor.rowcount, 0)
 
