@@ -333,6 +333,16 @@ def _remem(*args: str, db: Path, stdin: str | None = None) -> subprocess.Complet
     )
 
 
+def test_python_dash_m_remem_is_the_same_command(tmp_path: Path) -> None:
+    env = {**os.environ, "REMEM_DATABASE_URL": str(tmp_path / "m.db")}
+    run = [sys.executable, "-m", "remem", "add", "the boiler is serviced in May", "--json"]
+    added = subprocess.run(run, capture_output=True, text=True, env=env, timeout=120)
+    assert (added.returncode, added.stderr) == (0, "")
+    assert json.loads(added.stdout)["memories"][0]["text"] == "the boiler is serviced in May"
+    found = _remem("search", "when is the boiler serviced", "--json", db=tmp_path / "m.db")
+    assert "the boiler is serviced in May" in found.stdout
+
+
 def test_process_json_on_stdout_errors_on_stderr(tmp_path: Path) -> None:
     db = tmp_path / "proc.db"
     turns = json.dumps([{"role": "user", "content": PET}, {"role": "user", "content": "hi"}])
