@@ -76,7 +76,6 @@ def _same(value: Any) -> Any:
 def _trusted(cls: type[M]) -> Callable[..., M]:
     """A constructor for ``cls`` that trusts its values; unnamed fields take their defaults."""
     fields = cls.model_fields
-    setter = object.__setattr__
 
     def default(name: str) -> Any:
         spec = fields[name]
@@ -88,14 +87,20 @@ def _trusted(cls: type[M]) -> Callable[..., M]:
 
     def build(**values: Any) -> M:
         data = {n: values[n] if n in values else default(n) for n in fields}
-        record = cls.__new__(cls)
-        setter(record, "__dict__", data)
-        setter(record, "__pydantic_fields_set__", set(values))
-        setter(record, "__pydantic_extra__", None)
-        setter(record, "__pydantic_private__", None)
-        return record
+        return _assembled(cls, data, set(values))
 
     return build
+
+
+def _assembled(cls: type[M], data: dict[str, Any], given: set[str]) -> M:
+    """A ``cls`` holding ``data`` as it is, unvalidated (``given``: the fields named)."""
+    record = cls.__new__(cls)
+    setter = object.__setattr__
+    setter(record, "__dict__", data)
+    setter(record, "__pydantic_fields_set__", given)
+    setter(record, "__pydantic_extra__", None)
+    setter(record, "__pydantic_private__", None)
+    return record
 
 
 _episode = _trusted(Episode)
@@ -188,8 +193,6 @@ def memory_from_row(row: Row, t: TimeIn = _same) -> MemoryRecord:
 
 
 _MEMORY_FIELDS = frozenset(MemoryRecord.model_fields)
-_new_memory = MemoryRecord.__new__
-_set = object.__setattr__
 assert {"scope", *MEMORY_COLUMNS} - set(SCOPE_COLUMNS) == _MEMORY_FIELDS
 
 
@@ -205,8 +208,7 @@ def memory_from_values(values: Sequence[Any], t: TimeIn = _same) -> MemoryRecord
         last_accessed_at, status, metadata, layer, stability, pinned, origin, trust,
     ) = values  # fmt: skip
     scope = _scope_of((tenant, user_id, agent_id, session_id))
-    record = _new_memory(MemoryRecord)
-    _set(record, "__dict__", {
+    data = {
         "id": id_, "version": version, "scope": scope, "kind": kind, "text": text,
         "provenance": tuple(_json_in(provenance)), "valid_from": t(valid_from),
         "valid_to": t(valid_to), "recorded_at": t(recorded_at), "expired_at": t(expired_at),
@@ -214,11 +216,8 @@ def memory_from_values(values: Sequence[Any], t: TimeIn = _same) -> MemoryRecord
         "last_accessed_at": t(last_accessed_at), "status": status,
         "metadata": _metadata_in(metadata), "layer": layer, "stability": stability,
         "pinned": bool(pinned), "origin": origin, "trust": trust,
-    })  # fmt: skip
-    _set(record, "__pydantic_fields_set__", set(_MEMORY_FIELDS))
-    _set(record, "__pydantic_extra__", None)
-    _set(record, "__pydantic_private__", None)
-    return record
+    }  # fmt: skip
+    return _assembled(MemoryRecord, data, set(_MEMORY_FIELDS))
 
 
 def episode_row(e: Episode, t: TimeOut = _same) -> tuple[Any, ...]:
